@@ -98,6 +98,8 @@ class AddressSpace:
         self._bases: list[int] = []
         self._regions: list[Region] = []
         self._special: list[Region] = []
+        # bumped whenever a region goes away, so address caches know to forget it
+        self.generation = 0
 
     def add(self, region: Region) -> Region:
         if region.fields is not None:
@@ -109,6 +111,7 @@ class AddressSpace:
         return region
 
     def remove(self, region: Region) -> None:
+        self.generation += 1
         if region.fields is not None:
             if region in self._special:
                 self._special.remove(region)

@@ -48,10 +48,10 @@ _LABEL = re.compile(r"^[A-Za-z_.][\w.]*:$")
 def _reg(tok: str, line: int) -> int:
     m = re.fullmatch(r"%r(\d+)", tok)
     if not m:
-        raise AsmError(line, f"expected a register, got {tok!r}")
+        raise AsmError(line, f"Invalid register {tok!r}")
     n = int(m.group(1))
     if n > 15:
-        raise AsmError(line, f"invalid register {tok!r}")
+        raise AsmError(line, f"Invalid register {tok!r}")
     return n
 
 
@@ -59,16 +59,16 @@ def _int(tok: str, line: int) -> int:
     try:
         return int(tok, 0)
     except ValueError:
-        raise AsmError(line, f"invalid number {tok!r}") from None
+        raise AsmError(line, f"Invalid number {tok!r}") from None
 
 
 def _imm32(tok: str, line: int) -> int:
     v = _int(tok, line)
     if "x" in tok.lower():
         if not -(1 << 31) <= v <= 0xFFFFFFFF:
-            raise AsmError(line, f"immediate {tok} out of range")
+            raise AsmError(line, f"Invalid immediate {tok}: out of range")
     elif not -(1 << 31) <= v < (1 << 31):
-        raise AsmError(line, f"immediate {tok} out of range")
+        raise AsmError(line, f"Invalid immediate {tok}: out of range")
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v & 0x80000000 else v
 
@@ -76,17 +76,17 @@ def _imm32(tok: str, line: int) -> int:
 def _mem(tok: str, line: int) -> tuple[int, int]:
     m = _MEM.match(tok)
     if not m:
-        raise AsmError(line, f"invalid memory operand {tok!r}")
+        raise AsmError(line, f"Invalid memory operand {tok!r}")
     reg = int(m.group(1))
     if reg > 15:
-        raise AsmError(line, f"invalid register in {tok!r}")
+        raise AsmError(line, f"Invalid register in {tok!r}")
     off = 0
     if m.group(3):
         off = _int(m.group(3), line)
         if m.group(2) == "-":
             off = -off
     if not -(1 << 15) <= off < (1 << 15):
-        raise AsmError(line, f"offset {off} out of range")
+        raise AsmError(line, f"Invalid offset {off}: out of range")
     return reg, off
 
 
@@ -123,7 +123,7 @@ def assemble_conformance(text: str) -> list[Insn]:
             if re.fullmatch(r"[+-]\d+", tok):
                 return int(tok)
             if tok not in labels:
-                raise AsmError(lineno, f"undefined label {tok!r}")
+                raise AsmError(lineno, f"Invalid label {tok!r}: not defined")
             return labels[tok] - (pc + 1)
 
         out.extend(_one(mnemonic, ops, lineno, target))
@@ -222,7 +222,7 @@ def _one(mnemonic: str, ops: list[str], line: int, target: object) -> list[Insn]
 
 def _off16(rel: int, line: int) -> int:
     if not -(1 << 15) <= rel < (1 << 15):
-        raise AsmError(line, f"jump offset {rel} out of range")
+        raise AsmError(line, f"Invalid jump offset {rel}: out of range")
     return rel
 
 

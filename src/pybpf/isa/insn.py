@@ -15,6 +15,7 @@ from ..errors import InvalidInstruction
 from .opcodes import (
     ADDR_SPACE_CAST,
     MAY_GOTO,
+    OPCODE_CALLX,
     OPCODE_LDDW,
     TO_LE,
     AluOp,
@@ -307,7 +308,7 @@ def _atomic_error(insn: Insn) -> str | None:
     return None
 
 
-def check_program(insns: Sequence[Insn]) -> None:
+def check_program(insns: Sequence[Insn], allow_callx: bool = False) -> None:
     """Raise :class:`InvalidInstruction` for the first slot no kernel would accept.
 
     Checks what the kernel checks before it looks at any register: every opcode is known,
@@ -330,6 +331,11 @@ def check_program(insns: Sequence[Insn]) -> None:
                 raise InvalidInstruction(i, "unrecognized bpf_ld_imm64 insn")
             if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX) and insns[i + 1].imm:
                 raise InvalidInstruction(i, "unrecognized bpf_ld_imm64 insn")
+        elif insn.code == OPCODE_CALLX and allow_callx:
+            if insn.src or insn.off or insn.imm:
+                raise InvalidInstruction(i, "callx uses reserved fields")
+            i += 1
+            continue
         elif insn.code not in KNOWN_OPCODES:
             raise InvalidInstruction(i, f"unknown opcode {insn.code:02x}")
         problem = reserved_fields_error(insn)

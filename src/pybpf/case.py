@@ -1,0 +1,165 @@
+"""Case files: one program with its maps and an input, loadable by pybpf and the kernel.
+
+The format is ``shared/spec/case-format.md``: JSON with ``prog_type``, ``insns`` (hex
+slots), ``maps`` (referenced by ``BPF_PSEUDO_MAP_IDX`` / ``_IDX_VALUE``) and ``run``.
+Parsing checks every field and turns any problem into one :class:`BpfError` line.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BpfError
+from .isa.insn import Insn, decode_hex, encode_hex
+from .kernel.progtypes import AttachType, ProgType, attach_type_from_name, prog_type_from_name
+from .maps.types import MapSpec
+
+
+def _bad(what: str) -> BpfError:
+    return BpfError(errno.EINVAL, f"bad case file: {what}")
+
+
+def _hex_bytes(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise _bad(f"{what} must be a hex string")
+    try:
+        return bytes.fromhex("".join(value.split()))
+    except ValueError:
+        raise _bad(f"{what} is not valid hex") from None
+
+
+@dataclass(frozen=True)
+class MapCase:
+    """A map the program references, with what a loader writes into it before the load."""
+
+    spec: MapSpec
+    map_init: bytes | None = None
+    freeze: bool = False
+
+    @classmethod
+    def from_json(cls, obj: Any, index: int) -> MapCase:
+        if not isinstance(obj, dict):
+            raise _bad(f"maps[{index}] must be an object")
+        try:
+            spec = MapSpec.from_case(obj)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise _bad(f"maps[{index}]: {exc}") from None
+        init = obj.get("map_init")
+        freeze = obj.get("freeze", False)
+        if not isinstance(freeze, bool):
+            raise _bad(f"maps[{index}].freeze must be true or false")
+        return cls(spec, _hex_bytes(init, f"maps[{index}].map_init") if init is not None else None, freeze)
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.spec.to_case()
+        if self.map_init is not None:
+            out["map_init"] = self.map_init.hex()
+        if self.freeze:
+            out["freeze"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class RunInput:
+    data: bytes = b""
+    ctx: bytes | None = None
+    repeat: int = 1
+
+    @classmethod
+    def from_json(cls, obj: Any) -> RunInput:
+        if not isinstance(obj, dict):
+            raise _bad("run must be an object")
+        data = _hex_bytes(obj.get("data") or "", "run.data")
+        ctx = obj.get("ctx")
+        repeat = obj.get("repeat", 1)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
+            raise _bad("run.repeat must be a non-negative integer")
+        return cls(data, _hex_bytes(ctx, "run.ctx") if ctx is not None else None, repeat)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"data": self.data.hex(), "ctx": self.ctx.hex() if self.ctx is not None else None,
+                "repeat": self.repeat}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Case:
+    prog_type: ProgType
+    insns: tuple[Insn, ...]
+    maps: tuple[MapCase, ...] = ()
+    run: RunInput | None = None
+    name: str = ""
+    expected_attach_type: AttachType | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Case:
+        if not isinstance(obj, dict):
+            raise _bad("the top level must be a JSON object")
+        if "prog_type" not in obj or "insns" not in obj:
+            raise _bad("prog_type and insns are required")
+        if not isinstance(obj["prog_type"], str):
+            raise _bad("prog_type must be a string")
+        try:
+            prog_type = prog_type_from_name(obj["prog_type"])
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        attach = obj.get("expected_attach_type")
+        attach_type = None
+        if attach is not None:
+            if not isinstance(attach, str):
+                raise _bad("expected_attach_type must be a string or null")
+            try:
+                attach_type = attach_type_from_name(attach)
+            except ValueError as exc:
+                raise _bad(str(exc)) from None
+        if not isinstance(obj["insns"], str):
+            raise _bad("insns must be a hex string")
+        try:
+            insns = tuple(decode_hex(obj["insns"]))
+        except BpfError as exc:
+            raise _bad(f"insns: {exc.message}") from None
+        maps_obj = obj.get("maps") or []
+        if not isinstance(maps_obj, list):
+            raise _bad("maps must be a list")
+        maps = tuple(MapCase.from_json(m, i) for i, m in enumerate(maps_obj))
+        run = RunInput.from_json(obj["run"]) if obj.get("run") is not None else None
+        name = obj.get("name") or ""
+        known = {"name", "prog_type", "expected_attach_type", "insns", "maps", "run"}
+        extra = {k: v for k, v in obj.items() if k not in known}
+        return cls(prog_type, insns, maps, run, str(name), attach_type, extra)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.name:
+            out["name"] = self.name
+        out["prog_type"] = self.prog_type.name.lower()
+        out["expected_attach_type"] = (
+            self.expected_attach_type.name.lower() if self.expected_attach_type is not None else None
+        )
+        out["insns"] = encode_hex(self.insns)
+        out["maps"] = [m.to_json() for m in self.maps]
+        if self.run is not None:
+            out["run"] = self.run.to_json()
+        out.update(self.extra)
+        return out
+
+
+def load_case(path: str | Path) -> Case:
+    """Read and check one case file; every problem is one BpfError line naming the file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise BpfError(exc.errno or errno.EIO, f"{p}: {exc.strerror}") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BpfError(errno.EINVAL, f"{p}: bad case file: not JSON ({exc.msg} at line {exc.lineno})") from None
+    try:
+        return Case.from_json(obj)
+    except BpfError as exc:
+        raise BpfError(exc.errno, f"{p}: {exc.message}") from None
