@@ -1,0 +1,141 @@
+"""The running Linux kernel, asked through the bpf() syscall: pybpf's specification.
+
+Tests and benchmarks hold pybpf's answers against these; ``pybpf`` compares a case with
+the kernel through :func:`load_case`.  Importing never fails: :func:`available` says
+whether bpf() works here and :func:`unavailable_reason` why not.  Answers a comparison
+needs (a verdict, an errno, a log) come back as results rather than exceptions.
+"""
+
+from __future__ import annotations
+
+from .availability import available, unavailable_reason
+from .btf import BtfLoadResult, btf_load
+from .case import (
+    Case,
+    CaseResult,
+    CaseRun,
+    CaseStep,
+    MapDump,
+    MapSpec,
+    RunSpec,
+    fd_array_for,
+    load_case,
+    load_case_file,
+    parse_case,
+)
+from .info import (
+    InfoResult,
+    MapInfo,
+    ProgInfo,
+    btf_fd_by_id,
+    map_fd_by_id,
+    map_get_info,
+    obj_get_info,
+    prog_fd_by_id,
+    prog_get_info,
+    prog_xlated_insns,
+)
+from .log import LogSummary, insns_processed, log_message, summarize_log
+from .maps import (
+    BatchResult,
+    ElemResult,
+    map_create,
+    map_delete,
+    map_delete_batch,
+    map_freeze,
+    map_get_next_key,
+    map_items,
+    map_lookup,
+    map_lookup_and_delete,
+    map_lookup_and_delete_batch,
+    map_lookup_batch,
+    map_update,
+    map_update_batch,
+    possible_cpus,
+    syscall_value_size,
+)
+from .progs import LoadResult, TestRunResult, prog_load, prog_test_run
+from .session import Session
+from .syscall import OracleError, close, errno_text
+from .uapi import (
+    AttachType,
+    Cmd,
+    ElemFlag,
+    LogLevel,
+    MapFlag,
+    MapType,
+    ProgFlag,
+    ProgType,
+    TestRunFlag,
+    attach_type_by_name,
+    map_type_by_name,
+    prog_type_by_name,
+)
+
+__all__ = [
+    "AttachType",
+    "BatchResult",
+    "BtfLoadResult",
+    "Case",
+    "CaseResult",
+    "CaseRun",
+    "CaseStep",
+    "Cmd",
+    "ElemFlag",
+    "ElemResult",
+    "InfoResult",
+    "LoadResult",
+    "LogLevel",
+    "LogSummary",
+    "MapDump",
+    "MapFlag",
+    "MapInfo",
+    "MapSpec",
+    "MapType",
+    "OracleError",
+    "ProgFlag",
+    "ProgInfo",
+    "ProgType",
+    "RunSpec",
+    "Session",
+    "TestRunFlag",
+    "TestRunResult",
+    "attach_type_by_name",
+    "available",
+    "btf_fd_by_id",
+    "btf_load",
+    "close",
+    "errno_text",
+    "fd_array_for",
+    "insns_processed",
+    "load_case",
+    "load_case_file",
+    "log_message",
+    "map_create",
+    "map_delete",
+    "map_delete_batch",
+    "map_fd_by_id",
+    "map_freeze",
+    "map_get_info",
+    "map_get_next_key",
+    "map_items",
+    "map_lookup",
+    "map_lookup_and_delete",
+    "map_lookup_and_delete_batch",
+    "map_lookup_batch",
+    "map_type_by_name",
+    "map_update",
+    "map_update_batch",
+    "obj_get_info",
+    "parse_case",
+    "possible_cpus",
+    "prog_fd_by_id",
+    "prog_get_info",
+    "prog_load",
+    "prog_test_run",
+    "prog_type_by_name",
+    "prog_xlated_insns",
+    "summarize_log",
+    "syscall_value_size",
+    "unavailable_reason",
+]
