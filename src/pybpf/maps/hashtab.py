@@ -1,0 +1,610 @@
+"""Hash maps: hash, percpu_hash, lru_hash, lru_percpu_hash and hash_of_maps.
+
+The table is the kernel's: ``n_buckets`` (max_entries rounded up to a power of two)
+buckets chosen by ``jhash(key, seed)``, a new element linked at the head of its bucket
+(an update of an existing key, too, links a fresh element at the head and unlinks the old
+one), and ``get_next_key`` walking the rest of the key's bucket and then the following
+buckets.  With ``BPF_F_ZERO_SEED`` the seed is 0 and the walk order equals the kernel's.
+
+Element memory: a preallocated map has one pool region of fixed-size slots
+(``[key rounded to 8][value rounded to 8] x copies``, one copy per CPU for per-CPU maps),
+handed out through the kernel's per-CPU free lists (plain maps keep one spare slot per CPU
+for replacing updates) or through the LRU machine.  ``BPF_F_NO_PREALLOC`` gives every
+element a region of its own, released only at the next ``synchronize_rcu``.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+from bisect import bisect_right, insort
+from typing import Any, ClassVar
+
+from ..errors import BpfError
+from ..memory import Region, RegionKind
+from .base import BatchResult, Map, to_bytes
+from .freelist import PcpuFreelist
+from .inner import InnerMapSlot, check_template, effective_max_entries
+from .jhash import jhash
+from .lru import Lru, LruNode
+from .types import (
+    ACCESS_MASK,
+    BPF_EXIST,
+    BPF_F_LOCK,
+    BPF_NOEXIST,
+    ENOTSUPP,
+    KMALLOC_MAX_SIZE,
+    PCPU_MIN_UNIT_SIZE,
+    MapFlag,
+    MapSpec,
+    round_up,
+)
+
+HTAB_CREATE_FLAG_MASK = int(
+    MapFlag.NO_PREALLOC | MapFlag.NO_COMMON_LRU | MapFlag.NUMA_NODE | ACCESS_MASK | MapFlag.ZERO_SEED
+)
+HTAB_ELEM_HEADER = 48  # sizeof(struct htab_elem) on 64-bit kernels
+BUCKET_SIZE = 16  # sizeof(struct bucket)
+
+
+class _Elem(LruNode):
+    """One element: its key, cached hash, where its slot lives, and (map-in-map) the map."""
+
+    __slots__ = ("hash", "in_table", "inner", "key", "off", "region")
+
+    def __init__(self, region: Region, off: int) -> None:
+        super().__init__()
+        self.region = region
+        self.off = off
+        self.key = b""
+        self.hash = 0
+        self.inner: Map | None = None
+        self.in_table = False
+
+
+class HashMap(Map):
+    """``BPF_MAP_TYPE_HASH``; the other hash types refine it with class flags."""
+
+    LRU: ClassVar[bool] = False
+    BATCH_OPS = frozenset(
+        {"lookup_batch", "lookup_and_delete_batch", "update_batch", "delete_batch"}
+    )
+
+    # ------------------------------------------------------------------ creation ---
+
+    @classmethod
+    def validate(cls, spec: MapSpec, num_cpus: int) -> None:
+        """The kernel's creation checks (htab_map_alloc_check and htab_map_alloc)."""
+        flags = spec.flags
+        percpu_lru = bool(flags & MapFlag.NO_COMMON_LRU)
+        prealloc = not flags & MapFlag.NO_PREALLOC
+        if cls.FD_VALUES and spec.value_size != 4:
+            raise BpfError(errno.EINVAL, "hash_of_maps values are 4-byte map fds")
+        if flags & ~HTAB_CREATE_FLAG_MASK:
+            raise BpfError(errno.EINVAL, f"flags 0x{flags:x} are not valid for hash maps")
+        if flags & MapFlag.RDONLY_PROG and flags & MapFlag.WRONLY_PROG:
+            raise BpfError(errno.EINVAL, "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG exclude each other")
+        if not cls.LRU and percpu_lru:
+            raise BpfError(errno.EINVAL, "BPF_F_NO_COMMON_LRU is only for LRU maps")
+        if cls.LRU and not prealloc:
+            raise BpfError(ENOTSUPP, "LRU maps are always preallocated")
+        if flags & MapFlag.NUMA_NODE and (cls.PERCPU or percpu_lru):
+            raise BpfError(errno.EINVAL, "per-CPU maps cannot be bound to a NUMA node")
+        if spec.max_entries == 0 or spec.key_size == 0 or spec.value_size == 0:
+            raise BpfError(errno.EINVAL, "key_size, value_size and max_entries must be non-zero")
+        if spec.key_size + spec.value_size >= KMALLOC_MAX_SIZE - HTAB_ELEM_HEADER:
+            raise BpfError(errno.E2BIG, "key and value together are too large")
+        if cls.PERCPU and round_up(spec.value_size, 8) > PCPU_MIN_UNIT_SIZE:
+            raise BpfError(errno.E2BIG, "per-CPU value larger than 32 KiB")
+        if cls.FD_VALUES:
+            check_template(spec.inner)
+        max_entries = effective_max_entries(spec, num_cpus)
+        if max_entries > 1 << 31:
+            raise BpfError(errno.E2BIG, "max_entries above 2^31")
+        n_buckets = 1 << (max_entries - 1).bit_length()
+        if n_buckets > 0xFFFFFFFF // BUCKET_SIZE:
+            raise BpfError(errno.E2BIG, "too many hash buckets")
+
+    def __init__(self, spec: MapSpec, num_cpus: int) -> None:
+        super().__init__(spec, num_cpus)
+        self.max_entries = effective_max_entries(spec, num_cpus)
+        self.prealloc = not spec.flags & MapFlag.NO_PREALLOC
+        self.n_buckets = 1 << (self.max_entries - 1).bit_length()
+        self.seed = 0 if spec.flags & MapFlag.ZERO_SEED else random.getrandbits(32)
+        self.key_area = round_up(self.key_size, 8)
+        self.value_stride = 8 if self.FD_VALUES else round_up(self.value_size, 8)
+        self.copies = num_cpus if self.PERCPU else 1
+        self.slot_size = self.key_area + self.copies * self.value_stride
+        self._buckets: dict[int, list[_Elem]] = {}
+        self._nonempty: list[int] = []  # sorted indices of non-empty buckets
+        self._index: dict[bytes, _Elem] = {}
+        self.count = 0  # elements of a non-preallocated map
+        self._lru: Lru | None = None
+        self._freelist: PcpuFreelist[_Elem] | None = None
+        self._extra: list[_Elem] = []
+        if self.prealloc:
+            spares = num_cpus if not self.PERCPU and not self.LRU else 0
+            nslots = self.max_entries + spares
+            pool = self._allocate(nslots * self.slot_size, RegionKind.MAP_VALUE, "elements")
+            slot = self.slot_size
+
+            def make(i: int) -> _Elem:
+                return _Elem(pool, i * slot)
+
+            if self.LRU:
+                percpu_lru = bool(spec.flags & MapFlag.NO_COMMON_LRU)
+                self._lru = Lru(percpu_lru, num_cpus, self._evict, make)
+                self._lru.populate(nslots)
+            else:
+                self._freelist = PcpuFreelist(num_cpus, make)
+                self._freelist.populate(nslots)
+                for _ in range(spares):
+                    spare = self._freelist.pop(self.cpu)
+                    assert spare is not None
+                    self._extra.append(spare)
+
+    # -------------------------------------------------------------- table plumbing ---
+
+    def _hash(self, key: bytes) -> int:
+        return jhash(key, self.seed)
+
+    def _link_head(self, e: _Elem) -> None:
+        b = e.hash & (self.n_buckets - 1)
+        bucket = self._buckets.get(b)
+        if bucket is None:
+            bucket = self._buckets[b] = []
+            insort(self._nonempty, b)
+        bucket.insert(0, e)
+        self._index[e.key] = e
+        e.in_table = True
+
+    def _unlink(self, e: _Elem) -> None:
+        b = e.hash & (self.n_buckets - 1)
+        bucket = self._buckets[b]
+        for i, x in enumerate(bucket):
+            if x is e:
+                del bucket[i]
+                break
+        if not bucket:
+            del self._buckets[b]
+            del self._nonempty[bisect_right(self._nonempty, b) - 1]
+        if self._index.get(e.key) is e:
+            del self._index[e.key]
+        e.in_table = False
+
+    def _evict(self, node: LruNode) -> bool:
+        """The LRU's del_from_htab: unlink an element if it is still in the table."""
+        assert isinstance(node, _Elem)
+        if not node.in_table:
+            return False
+        self._unlink(node)
+        return True
+
+    def _value_off(self, e: _Elem, copy: int = 0) -> int:
+        return e.off + self.key_area + copy * self.value_stride
+
+    def _value_addr(self, e: _Elem, copy: int = 0) -> int:
+        return e.region.base + self._value_off(e, copy)
+
+    def _set_key(self, e: _Elem, key: bytes, h: int) -> None:
+        e.key = key
+        e.hash = h
+        e.region.buf[e.off : e.off + self.key_size] = key
+
+    def _write(self, e: _Elem, copy: int, data: bytes) -> None:
+        off = self._value_off(e, copy)
+        e.region.buf[off : off + len(data)] = data
+
+    def _read_value(self, e: _Elem) -> bytes:
+        """The syscall-side value of an element (all CPUs for per-CPU maps)."""
+        if self.FD_VALUES:
+            assert e.inner is not None
+            return (e.inner.id & 0xFFFFFFFF).to_bytes(4, "little")
+        if self.PERCPU:
+            off = self._value_off(e)
+            return bytes(e.region.buf[off : off + self.copies * self.value_stride])
+        off = self._value_off(e)
+        return bytes(e.region.buf[off : off + self.value_size])
+
+    def _store_all(self, e: _Elem, value: Any) -> None:
+        """Store a syscall-side value (``onallcpus``)."""
+        if self.FD_VALUES:
+            assert isinstance(value, Map)
+            e.inner = value
+            self._write(e, 0, value.address.to_bytes(8, "little"))
+        elif self.PERCPU:
+            self._write(e, 0, value)
+        else:
+            self._write(e, 0, value[: self.value_size])
+
+    def _store_cpu(self, e: _Elem, value: bytes, cpu: int, fresh: bool) -> None:
+        """Store a program-side value: this CPU's copy; a fresh per-CPU element has the
+        other CPUs' copies zeroed."""
+        if not self.PERCPU:
+            self._write(e, 0, value[: self.value_size])
+            return
+        for c in range(self.copies):
+            if c == cpu:
+                self._write(e, c, value[: self.value_size])
+            elif fresh:
+                self._write(e, c, bytes(self.value_size))
+
+    # -------------------------------------------------------------- allocation -----
+
+    def _new_elem(self, cpu: int, replacing: _Elem | None) -> _Elem:
+        """alloc_htab_elem for non-LRU maps; raises E2BIG when the map is full."""
+        if self.prealloc:
+            if replacing is not None:
+                e = self._extra[cpu]
+                self._extra[cpu] = replacing
+                return e
+            assert self._freelist is not None
+            got = self._freelist.pop(cpu)
+            if got is None:
+                raise BpfError(errno.E2BIG, "hash map is full")
+            return got
+        if self.count >= self.max_entries and replacing is None:
+            raise BpfError(errno.E2BIG, "hash map is full")
+        self.count += 1
+        region = self._allocate(self.slot_size, RegionKind.MAP_VALUE, "element")
+        return _Elem(region, 0)
+
+    def _free_elem(self, e: _Elem, cpu: int) -> None:
+        """free_htab_elem: back to the free list, or retired after a grace period."""
+        e.inner = None
+        if self._lru is not None:
+            self._lru.push_free(e)
+        elif self.prealloc:
+            assert self._freelist is not None
+            self._freelist.push(cpu, e)
+        else:
+            self.count -= 1
+            self._retire(e.region)
+
+    # -------------------------------------------------------------- core updates ---
+
+    @staticmethod
+    def _check_flags(old: _Elem | None, flags: int) -> int:
+        f = flags & ~BPF_F_LOCK
+        if old is not None and f == BPF_NOEXIST:
+            return errno.EEXIST
+        if old is None and f == BPF_EXIST:
+            return errno.ENOENT
+        return 0
+
+    def _update(self, key: bytes, value: Any, flags: int, cpu: int, onallcpus: bool) -> int:
+        """One element update as the kernel performs it; 0 or a positive errno."""
+        if self.LRU:
+            if self.PERCPU:
+                return self._update_lru_percpu(key, value, flags, cpu, onallcpus)
+            return self._update_lru(key, value, flags, cpu, onallcpus)
+        if self.PERCPU:
+            return self._update_percpu(key, value, flags, cpu, onallcpus)
+        return self._update_plain(key, value, flags, cpu, onallcpus)
+
+    def _update_plain(self, key: bytes, value: Any, flags: int, cpu: int, onallcpus: bool) -> int:
+        if (flags & ~BPF_F_LOCK) > BPF_EXIST:
+            return errno.EINVAL
+        h = self._hash(key)
+        if flags & BPF_F_LOCK:
+            return errno.EINVAL  # no bpf_spin_lock in the value (no BTF)
+        old = self._index.get(key)
+        err = self._check_flags(old, flags)
+        if err:
+            return err
+        try:
+            new = self._new_elem(cpu, old)
+        except BpfError as exc:
+            return exc.errno
+        self._set_key(new, key, h)
+        if onallcpus:
+            self._store_all(new, value)
+        else:
+            self._store_cpu(new, value, cpu, fresh=True)
+        self._link_head(new)
+        if old is not None:
+            self._unlink(old)
+            old.inner = None
+            if not self.prealloc:
+                self._free_elem(old, cpu)
+        return 0
+
+    def _update_percpu(self, key: bytes, value: Any, flags: int, cpu: int, onallcpus: bool) -> int:
+        if flags > BPF_EXIST:
+            return errno.EINVAL
+        h = self._hash(key)
+        old = self._index.get(key)
+        err = self._check_flags(old, flags)
+        if err:
+            return err
+        if old is not None:
+            if onallcpus:
+                self._store_all(old, value)
+            else:
+                self._store_cpu(old, value, cpu, fresh=False)
+            return 0
+        try:
+            new = self._new_elem(cpu, None)
+        except BpfError as exc:
+            return exc.errno
+        self._set_key(new, key, h)
+        if onallcpus:
+            self._store_all(new, value)
+        else:
+            self._store_cpu(new, value, cpu, fresh=True)
+        self._link_head(new)
+        return 0
+
+    def _lru_pop(self, key: bytes, h: int, cpu: int) -> _Elem | None:
+        assert self._lru is not None
+        node = self._lru.pop_free(cpu)
+        if node is None:
+            return None
+        assert isinstance(node, _Elem)
+        self._set_key(node, key, h)
+        return node
+
+    def _update_lru(self, key: bytes, value: Any, flags: int, cpu: int, onallcpus: bool) -> int:
+        if flags > BPF_EXIST:
+            return errno.EINVAL
+        assert self._lru is not None
+        h = self._hash(key)
+        # The kernel takes the new node before looking at the table; taking it may evict.
+        new = self._lru_pop(key, h, cpu)
+        if new is None:
+            return errno.ENOMEM
+        if onallcpus:
+            self._store_all(new, value)
+        else:
+            self._store_cpu(new, value, cpu, fresh=True)
+        old = self._index.get(key)
+        err = self._check_flags(old, flags)
+        if err:
+            self._lru.push_free(new)
+            return err
+        self._link_head(new)
+        if old is not None:
+            Lru.set_ref(new)
+            self._unlink(old)
+            self._lru.push_free(old)
+        return 0
+
+    def _update_lru_percpu(
+        self, key: bytes, value: Any, flags: int, cpu: int, onallcpus: bool
+    ) -> int:
+        if flags > BPF_EXIST:
+            return errno.EINVAL
+        assert self._lru is not None
+        h = self._hash(key)
+        new: _Elem | None = None
+        if flags != BPF_EXIST:
+            new = self._lru_pop(key, h, cpu)
+            if new is None:
+                return errno.ENOMEM
+        old = self._index.get(key)
+        err = self._check_flags(old, flags)
+        if not err:
+            if old is not None:
+                Lru.set_ref(old)
+                if onallcpus:
+                    self._store_all(old, value)
+                else:
+                    self._store_cpu(old, value, cpu, fresh=False)
+            else:
+                assert new is not None
+                if onallcpus:
+                    self._store_all(new, value)
+                else:
+                    self._store_cpu(new, value, cpu, fresh=True)
+                self._link_head(new)
+                new = None
+        if new is not None:
+            self._lru.push_free(new)
+        return err
+
+    def _delete(self, key: bytes, cpu: int) -> int:
+        e = self._index.get(key)
+        if e is None:
+            return errno.ENOENT
+        self._unlink(e)
+        self._free_elem(e, cpu)
+        return 0
+
+    # ---------------------------------------------------------------- syscall side ---
+
+    def _sys_lookup(self, key: bytes) -> bytes:
+        e = self._index.get(key)
+        if e is None:
+            raise BpfError(errno.ENOENT, "no such key")
+        return self._read_value(e)
+
+    def _sys_update(self, key: bytes, value: Any, flags: int) -> None:
+        err = self._update(key, value, flags, self.cpu, onallcpus=True)
+        if err:
+            raise BpfError(err, _update_message(err))
+
+    def _sys_delete(self, key: bytes) -> None:
+        if self._delete(key, self.cpu):
+            raise BpfError(errno.ENOENT, "no such key")
+
+    def _sys_get_next_key(self, key: bytes | None) -> bytes:
+        e = self._index.get(key) if key is not None else None
+        start = 0
+        if e is not None:
+            b = e.hash & (self.n_buckets - 1)
+            bucket = self._buckets[b]
+            for i, x in enumerate(bucket):
+                if x is e:
+                    if i + 1 < len(bucket):
+                        return bucket[i + 1].key
+                    break
+            start = b + 1
+        i = bisect_right(self._nonempty, start - 1)
+        if i < len(self._nonempty):
+            return self._buckets[self._nonempty[i]][0].key
+        raise BpfError(errno.ENOENT, "no more keys")
+
+    def _sys_lookup_and_delete(self, key: bytes) -> bytes:
+        if self.FD_VALUES:
+            raise BpfError(ENOTSUPP, "hash_of_maps has no lookup-and-delete")
+        e = self._index.get(key)
+        if e is None:
+            raise BpfError(errno.ENOENT, "no such key")
+        value = self._read_value(e)
+        self._unlink(e)
+        self._free_elem(e, self.cpu)
+        return value
+
+    def _sys_value(self, value: Any) -> Any:
+        if self.FD_VALUES:
+            if value is None:
+                raise BpfError(errno.EFAULT, "value is NULL")
+            return value  # resolved in update, after the kernel's own checks
+        return super()._sys_value(value)
+
+    def _lookup_batch(
+        self, in_batch: bytes | None, count: int, elem_flags: int, flags: int, delete: bool
+    ) -> BatchResult:
+        """The hash table's own batch walk: the token is a bucket index, and a batch
+        always takes whole buckets."""
+        if elem_flags & ~BPF_F_LOCK or elem_flags & BPF_F_LOCK:
+            raise BpfError(errno.EINVAL, f"bad element flags 0x{elem_flags:x}")
+        if flags:
+            raise BpfError(errno.EINVAL, f"bad batch flags 0x{flags:x}")
+        if count <= 0:
+            return BatchResult(0)
+        batch = 0
+        if in_batch is not None:
+            if len(in_batch) < 4:
+                raise BpfError(errno.EINVAL, "a hash batch token is 4 bytes")
+            batch = int.from_bytes(in_batch[:4], "little")
+        if batch >= self.n_buckets:
+            return BatchResult(0, errno=errno.ENOENT)
+        keys: list[bytes] = []
+        values: list[bytes] = []
+        err = 0
+        while True:
+            bucket = self._buckets.get(batch, [])
+            if len(bucket) > count - len(keys):
+                if not keys:
+                    err = errno.ENOSPC
+                break
+            if bucket:
+                taken = list(bucket)
+                for e in taken:
+                    keys.append(e.key)
+                    values.append(self._read_value(e))
+                if delete:
+                    for e in taken:
+                        self._unlink(e)
+                    for e in reversed(taken):
+                        self._free_elem(e, self.cpu)
+            batch += 1
+            if batch >= self.n_buckets:
+                err = errno.ENOENT
+                break
+        return BatchResult(len(keys), keys, values, batch.to_bytes(4, "little"), err)
+
+    # ---------------------------------------------------------------- program side ---
+
+    def _prog_key(self, key: bytes) -> bytes:
+        return to_bytes(key, self.key_size, "key")
+
+    def bpf_lookup(self, key: bytes, cpu: int) -> int:
+        self._cpu_ok(cpu)
+        e = self._index.get(self._prog_key(key))
+        if e is None:
+            return 0
+        if self.LRU:
+            Lru.set_ref(e)
+        if self.FD_VALUES:
+            return e.inner.address if e.inner is not None else 0
+        return self._value_addr(e, cpu if self.PERCPU else 0)
+
+    def bpf_lookup_percpu(self, key: bytes, target_cpu: int) -> int:
+        if not self.PERCPU or not 0 <= target_cpu < self.num_cpus:
+            return 0
+        e = self._index.get(self._prog_key(key))
+        if e is None:
+            return 0
+        if self.LRU:
+            Lru.set_ref(e)
+        return self._value_addr(e, target_cpu)
+
+    def bpf_update(self, key: bytes, value: bytes, flags: int, cpu: int) -> int:
+        self._cpu_ok(cpu)
+        if self.FD_VALUES:
+            return -errno.EINVAL  # programs cannot store maps (the verifier refuses)
+        k = self._prog_key(key)
+        v = bytes(value[: self.value_size]).ljust(self.value_size, b"\0")
+        return -self._update(k, v, flags, cpu, onallcpus=False)
+
+    def bpf_delete(self, key: bytes, cpu: int) -> int:
+        self._cpu_ok(cpu)
+        if self.FD_VALUES:
+            return -errno.EINVAL
+        return -self._delete(self._prog_key(key), cpu)
+
+    # --------------------------------------------------------------------- Pythonic ---
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return to_bytes(key, self.key_size, "key") in self._index
+        except BpfError:
+            return False
+
+
+class PercpuHashMap(HashMap):
+    """``BPF_MAP_TYPE_PERCPU_HASH``: one value per possible CPU."""
+
+    PERCPU = True
+
+
+class LruHashMap(HashMap):
+    """``BPF_MAP_TYPE_LRU_HASH``: full maps evict instead of failing."""
+
+    LRU = True
+
+
+class LruPercpuHashMap(HashMap):
+    """``BPF_MAP_TYPE_LRU_PERCPU_HASH``."""
+
+    LRU = True
+    PERCPU = True
+
+
+class HashOfMapsMap(InnerMapSlot, HashMap):
+    """``BPF_MAP_TYPE_HASH_OF_MAPS``: values are maps (fds in, map ids out)."""
+
+    FD_VALUES = True
+
+    def _sys_update(self, key: bytes, value: Any, flags: int) -> None:
+        inner = self._resolve_inner(value)
+        err = self._update(key, inner, flags, self.cpu, onallcpus=True)
+        if err:
+            raise BpfError(err, _update_message(err))
+
+    def _py_value(self, raw: bytes) -> Any:
+        return raw
+
+    def __getitem__(self, key: Any) -> Any:
+        """The inner Map object stored under ``key``."""
+        self._need_read()
+        k = self._need_key(key)
+        e = self._index.get(k)
+        if e is None:
+            raise KeyError(key)
+        return e.inner
+
+
+def _update_message(err: int) -> str:
+    return {
+        errno.EINVAL: "invalid update flags",
+        errno.EEXIST: "key already exists (BPF_NOEXIST)",
+        errno.ENOENT: "key does not exist (BPF_EXIST)",
+        errno.E2BIG: "map is full",
+        errno.ENOMEM: "no free element could be found",
+    }.get(err, "update failed")
