@@ -227,3 +227,14 @@ def test_array_of_maps_checks_size_without_inner_map_flag() -> None:
     assert errno_of(outer.update, k4(0), create_map(MapSpec(MapType.ARRAY, 4, 4, 3), 2)) \
         == errno.EINVAL
     outer.update(k4(0), create_map(MapSpec(MapType.ARRAY, 4, 4, 2), 2))
+
+
+def test_for_each_elem() -> None:
+    m = arr(3, 4)
+    for i in range(3):
+        m[i] = i * 7
+    seen = [(int.from_bytes(MEMORY.read(k, 4), "little"), MEMORY.read(v, 4))
+            for k, v in m.for_each_elem(0)]
+    assert seen == [(0, k4(0)), (1, k4(7)), (2, k4(14))]
+    with pytest.raises(BpfError):
+        next(create_map(MapSpec(MapType.PROG_ARRAY, 4, 4, 1), 2).for_each_elem(0))

@@ -413,3 +413,16 @@ def test_pythonic_api() -> None:
         m["1"] = 1  # type: ignore[index]
     m[-1] = -1
     assert m[0xFFFFFFFF] == b"\xff" * 8
+
+
+def test_for_each_elem_walks_in_table_order() -> None:
+    m = hmap(16, ZS, t=MapType.PERCPU_HASH, value_size=4)
+    for i in range(6):
+        m[i] = [i, i + 10]
+    pairs = list(m.for_each_elem(1))
+    assert [MEMORY.read(k, 4) for k, _ in pairs] == m.keys()
+    assert [int.from_bytes(MEMORY.read(v, 4), "little") for _, v in pairs] == [
+        int.from_bytes(k, "little") + 10 for k in m]
+    with pytest.raises(BpfError):
+        next(create_map(MapSpec(MapType.HASH_OF_MAPS, 4, 4, 1,
+                                inner=MapSpec(MapType.ARRAY, 4, 4, 1)), 2).for_each_elem(0))

@@ -10,10 +10,11 @@ CPU (block ``cpu`` holds that CPU's copies).  prog_array and array_of_maps hold 
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import BpfError
-from ..memory import RegionKind
+from ..memory import Region, RegionKind
 from .base import Map, to_bytes, u32_of
 from .inner import InnerMapSlot, check_template
 from .types import (
@@ -76,6 +77,7 @@ class ArrayMap(Map):
         super().__init__(spec, num_cpus)
         self.elem_size = round_up(self.value_size, 8)
         self.copies = num_cpus if self.PERCPU else 1
+        self._iter_key: Region | None = None
         if not self.FD_VALUES:
             size = self.max_entries * self.elem_size * self.copies
             if self.flags & MapFlag.MMAPABLE:
@@ -193,6 +195,17 @@ class ArrayMap(Map):
     def bpf_delete(self, key: bytes, cpu: int) -> int:
         return -errno.EINVAL
 
+    def for_each_elem(self, cpu: int) -> Iterator[tuple[int, int]]:
+        """Every index in order; the key lives in a small region of its own (the kernel
+        passes a pointer to a local variable), rewritten for each element."""
+        self._cpu_ok(cpu)
+        if self._iter_key is None:
+            self._iter_key = self._allocate(4, RegionKind.MAP_KEY, "iter_key", writable=False)
+        key = self._iter_key
+        for index in range(self.max_entries):
+            key.buf[0:4] = index.to_bytes(4, "little")
+            yield key.base, self.value_addr(index, cpu if self.PERCPU else 0)
+
     def direct_value_addr(self, off: int) -> int:
         """``BPF_PSEUDO_MAP_VALUE``: ``off`` bytes into the only element of a
         single-element array."""
@@ -289,6 +302,9 @@ class _FdArray(ArrayMap):
 
     def direct_value_addr(self, off: int) -> int:
         raise BpfError(errno.EINVAL, "no direct value access support for this map type")
+
+    def for_each_elem(self, cpu: int) -> Iterator[tuple[int, int]]:
+        raise BpfError(errno.EINVAL, f"{self.spec.type.case_name} maps have no for-each")
 
     def __getitem__(self, key: Any) -> Any:
         """The object in slot ``key`` (KeyError when empty)."""

@@ -529,6 +529,12 @@ class Map:
         """``bpf_map_peek_elem``: the value, or a negative errno."""
         return -errno.EINVAL
 
+    def for_each_elem(self, cpu: int) -> Iterator[tuple[int, int]]:
+        """``bpf_for_each_map_elem``: (key address, value address) of each element in the
+        kernel's order (this CPU's copy for per-CPU maps).  The helper calls the callback
+        per pair, stops when it returns 1, and returns the number of pairs it used."""
+        raise _err(errno.EINVAL, f"{self.spec.type.case_name} maps have no for-each")
+
     def direct_value_addr(self, off: int) -> int:
         """The address a ``BPF_PSEUDO_MAP_VALUE`` load of offset ``off`` yields.
 

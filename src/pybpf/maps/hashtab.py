@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import random
 from bisect import bisect_right, insort
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..errors import BpfError
@@ -544,6 +545,16 @@ class HashMap(Map):
         if self.FD_VALUES:
             return -errno.EINVAL
         return -self._delete(self._prog_key(key), cpu)
+
+    def for_each_elem(self, cpu: int) -> Iterator[tuple[int, int]]:
+        """Bucket by bucket, head to tail, as the kernel walks the table.  Elements the
+        callback deletes are still visited if already reached, and their successors."""
+        self._cpu_ok(cpu)
+        if self.FD_VALUES:
+            raise BpfError(errno.EINVAL, "hash_of_maps has no for-each")
+        for b in list(self._nonempty):
+            for e in list(self._buckets.get(b, ())):
+                yield e.region.base + e.off, self._value_addr(e, cpu if self.PERCPU else 0)
 
     # --------------------------------------------------------------------- Pythonic ---
 
