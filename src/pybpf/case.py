@@ -163,3 +163,85 @@ def load_case(path: str | Path) -> Case:
         return Case.from_json(obj)
     except BpfError as exc:
         raise BpfError(exc.errno, f"{p}: {exc.message}") from None
+
+
+# --- running a case -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """The ``--json`` result of a case: verdict, errno, message, log, run."""
+
+    accepted: bool
+    errno: int = 0
+    message: str = ""
+    log: str = ""
+    insns_processed: int = 0
+    run: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "errno": self.errno,
+            "message": self.message,
+            "log": self.log,
+            "insns_processed": self.insns_processed,
+            "run": self.run,
+        }
+
+
+def run_case(case: Case, kernel: Any = None, execute: bool = True) -> CaseOutcome:
+    """Load the case's program with its maps and, if it has a ``run``, run it."""
+    from .kernel.state import Kernel
+    from .program import load_program
+
+    kernel = kernel or Kernel(seed=0)
+    maps: list[Any] = []
+    try:
+        maps = _case_maps(case, kernel)
+        prog = load_program(
+            case.insns, case.prog_type, maps=maps, kernel=kernel, name=case.name,
+            expected_attach_type=case.expected_attach_type,
+        )  # fmt: skip
+    except BpfError as exc:
+        for m in maps:
+            m.close()
+        return CaseOutcome(False, exc.errno, exc.message)
+    outcome = CaseOutcome(True)
+    if execute and case.run is not None:
+        try:
+            res = prog.run(case.run.data, case.run.ctx, case.run.repeat)
+            outcome = CaseOutcome(True, run=res.to_json())
+        except BpfError as exc:
+            outcome = CaseOutcome(True, run={"retval": 0, "data": "", "duration_ns": 0,
+                                             "errno": exc.errno, "error": exc.message})  # fmt: skip
+    for m in maps:
+        m.close()
+    return outcome
+
+
+def _case_maps(case: Case, kernel: Any) -> list[Any]:
+    """One map per case entry, initialised and frozen as a loader does, in order.
+
+    Map-in-map entries carry their inner map as a template (``inner``), which is all
+    pybpf needs to create the outer map.
+    """
+    from .maps.base import Map
+
+    made: list[Map] = []
+    out = made
+    try:
+        for mc in case.maps:
+            spec = mc.spec
+            m = kernel.create_map(spec)
+            made.append(m)
+            if mc.map_init is not None:
+                value = mc.map_init.ljust(spec.value_size, b"\0")[: spec.value_size]
+                m.update(bytes(spec.key_size), value)
+            if mc.freeze:
+                m.freeze()
+    except BpfError:
+        for m in made:
+            m.close()
+        raise
+    return out

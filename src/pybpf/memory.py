@@ -71,18 +71,27 @@ class Region:
         self.name = name
         self.writable = writable
         self.owner = owner
-        self.fields: dict[int, tuple[int, FieldGetter, FieldSetter | None]] | None = None
+        self.fields: dict[tuple[int, int], tuple[FieldGetter | None, FieldSetter | None]] | None = None
 
     def __repr__(self) -> str:
         return f"<Region {self.kind.value} {self.name!r} 0x{self.base:x}+{self.size}>"
 
     def add_field(
-        self, offset: int, size: int, getter: FieldGetter, setter: FieldSetter | None = None
+        self,
+        offset: int,
+        size: int,
+        getter: FieldGetter | None,
+        setter: FieldSetter | None = None,
     ) -> None:
-        """Make loads of ``size`` bytes at ``offset`` computed (and stores routed) by hooks."""
+        """Route accesses of exactly ``size`` bytes at ``offset`` through hooks.
+
+        A getter computes what a load returns (the full 64-bit value, as the kernel's
+        context conversion loads a whole pointer for a 4-byte field); a setter receives
+        what a store writes.  Accesses of other sizes or offsets use the plain bytes.
+        """
         if self.fields is None:
             self.fields = {}
-        self.fields[offset] = (size, getter, setter)
+        self.fields[(offset, size)] = (getter, setter)
 
     def read(self, offset: int, size: int) -> bytes:
         return bytes(self.buf[offset : offset + size])
@@ -151,9 +160,9 @@ class AddressSpace:
             if r.base <= addr and addr + size <= r.end:
                 off = addr - r.base
                 assert r.fields is not None
-                field = r.fields.get(off)
-                if field is not None and field[0] == size:
-                    return field[1]() & M64
+                field = r.fields.get((off, size))
+                if field is not None and field[0] is not None:
+                    return field[0]() & M64
                 return UNSIGNED[size].unpack_from(r.buf, off)[0]  # type: ignore[no-any-return]
         raise MemoryFault(pc, addr, size, False, self.describe(addr))
 
@@ -175,9 +184,9 @@ class AddressSpace:
         off = addr - r.base
         value &= (1 << (size * 8)) - 1
         if r.fields is not None:
-            field = r.fields.get(off)
-            if field is not None and field[0] == size and field[2] is not None:
-                field[2](value)
+            field = r.fields.get((off, size))
+            if field is not None and field[1] is not None:
+                field[1](value)
                 return
         UNSIGNED[size].pack_into(r.buf, off, value)
 

@@ -121,7 +121,7 @@ def assemble_c(text: str) -> list[Insn]:
             if m.group(3):
                 code = int(m.group(3)[:2], 16)
             body = body[m.end() :]
-        body = re.sub(r"\s*<[^>]*>\s*$", "", body).strip()
+        body = re.sub(r"\s+<[^<>\s]*>\s*$", "", body).strip()
         if re.fullmatch(r"[A-Za-z_.][\w.]*:", body):
             labels[body[:-1]] = pc
             continue
@@ -138,7 +138,7 @@ def _fixed(line: int, *insns: Insn) -> _Stmt:
     return _Stmt(line, lambda pc, labels: list(insns), len(insns))
 
 
-def _parse(s: str, line: int, code: int | None) -> _Stmt:  # noqa: C901
+def _parse(s: str, line: int, code: int | None) -> _Stmt:
     if s == "exit":
         return _fixed(line, Insn(OPCODE_EXIT))
     m = re.fullmatch(r"(goto|gotol|may_goto)\s+" + _TARGET, s)
@@ -238,7 +238,7 @@ def _parse_call(s: str, line: int) -> _Stmt:
     raise AsmError(line, f"cannot parse {s!r}")
 
 
-def _parse_assign(  # noqa: C901
+def _parse_assign(
     rw: str, dst: int, sym: str, rhs: str, line: int, code: int | None
 ) -> _Stmt:
     is32 = rw == "w"
@@ -279,8 +279,8 @@ def _parse_assign(  # noqa: C901
         if m:
             size = _SIZE_BITS[int(m.group(2))]
             if m.group(3) is not None:
-                imm = _imm32(_num(m.group(4)), line) if m.group(4) else 0
-                return _fixed(line, Insn(InsnClass.LD | Mode.IND | size, 0, _reg(m.group(3), line), 0, imm))
+                disp = _imm32(_num(m.group(4)), line) if m.group(4) else 0
+                return _fixed(line, Insn(InsnClass.LD | Mode.IND | size, 0, _reg(m.group(3), line), 0, disp))
             return _fixed(line, Insn(InsnClass.LD | Mode.ABS | size, 0, 0, 0, _imm32(_num(m.group(5)), line)))
         m = re.fullmatch(r"(?:atomic(64)?_fetch_(add|and|or|xor)|atomic(64)?_xchg|load_acquire)\(\(\s*u(8|16|32|64)\s*\*\)" + _ADDR + r"(?:,\s*" + _REG + r")?\)", rhs)
         if m:
@@ -337,7 +337,7 @@ def _parse_pseudo(rhs: str, line: int) -> tuple[int, int, int] | None:
     m = re.fullmatch(r"btf_id\[(-?\d+)(?:,(-?\d+))?\]", rhs)
     if m:
         return PseudoLdImm64.BTF_ID, int(m.group(1)), int(m.group(2) or 0)
-    m = re.fullmatch(r"func\[pc([+-]\d+)\]", rhs)
+    m = re.fullmatch(r"func\[pc([+-]\d+)(?:,(\d+))?\]", rhs)
     if m:
-        return PseudoLdImm64.FUNC, int(m.group(1)), 0
+        return PseudoLdImm64.FUNC, int(m.group(1)), int(m.group(2) or 0)
     return None

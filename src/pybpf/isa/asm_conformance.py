@@ -130,7 +130,7 @@ def assemble_conformance(text: str) -> list[Insn]:
     return out
 
 
-def _one(mnemonic: str, ops: list[str], line: int, target: object) -> list[Insn]:  # noqa: C901
+def _one(mnemonic: str, ops: list[str], line: int, target: object) -> list[Insn]:
     tgt = target  # callable: label or relative offset -> relative offset
     assert callable(tgt)
     base, is32 = (mnemonic[:-2], True) if mnemonic.endswith("32") else (mnemonic, False)

@@ -177,7 +177,8 @@ def _kernel_atomic(insn: Insn) -> str:
 
 
 def llvm_text(insns: Sequence[Insn], i: int) -> str:
-    """llvm-objdump's text for slot ``i``."""
+    """llvm-objdump's text for slot ``i`` (its ``--mattr=+alu32`` form: 32-bit registers for
+    sub-word loads, stores and atomics)."""
     insn = insns[i]
     cls, op, code = insn.cls, insn.op, insn.code
     if cls in (InsnClass.ALU, InsnClass.ALU64):
@@ -200,7 +201,8 @@ def llvm_text(insns: Sequence[Insn], i: int) -> str:
         return f"{r}{insn.dst} {sym} {_hex(insn.imm)}"
     if cls == InsnClass.STX:
         if insn.mode == Mode.MEM:
-            return f"{_llvm_mem(insn.size, insn.dst, insn.off)} = r{insn.src}"
+            r = "r" if insn.size == Size.DW else "w"
+            return f"{_llvm_mem(insn.size, insn.dst, insn.off)} = {r}{insn.src}"
         if insn.mode == Mode.ATOMIC:
             return _llvm_atomic(insn)
         return "<unknown>"
@@ -211,7 +213,8 @@ def llvm_text(insns: Sequence[Insn], i: int) -> str:
     if cls == InsnClass.LDX:
         if insn.mode not in (Mode.MEM, Mode.MEMSX):
             return "<unknown>"
-        return f"r{insn.dst} = {_llvm_mem(insn.size, insn.src, insn.off, insn.mode == Mode.MEMSX)}"
+        r = "w" if insn.mode == Mode.MEM and insn.size != Size.DW else "r"
+        return f"{r}{insn.dst} = {_llvm_mem(insn.size, insn.src, insn.off, insn.mode == Mode.MEMSX)}"
     if cls == InsnClass.LD:
         ty = UNSIGNED_TYPES[Size(insn.size)]
         if insn.mode == Mode.ABS:
@@ -259,6 +262,10 @@ def _llvm_atomic(insn: Insn) -> str:
     if imm == AtomicOp.CMPXCHG:
         fn = "cmpxchg_64" if insn.size == Size.DW else "cmpxchg32_32"
         return f"{r}0 = {fn}({where}, {r}0, {r}{insn.src})"
+    if imm == AtomicOp.LOAD_ACQ:
+        return f"{r}{insn.src} = load_acquire(({ty} *)({where}))"
+    if imm == AtomicOp.STORE_REL:
+        return f"store_release(({ty} *)({where}), {r}{insn.src})"
     return "<unknown>"
 
 
@@ -311,5 +318,5 @@ def pseudo_lddw_text(src: int, value: int) -> str | None:
         hi_s = hi - (1 << 32) if hi & 0x80000000 else hi
         return f"btf_id[{lo_s}]" if not hi else f"btf_id[{lo_s},{hi_s}]"
     if src == PseudoLdImm64.FUNC:
-        return f"func[pc{lo_s:+d}]"
+        return f"func[pc{lo_s:+d}]" if not hi else f"func[pc{lo_s:+d},{hi}]"
     return None

@@ -135,7 +135,7 @@ def lddw_value(first: Insn, second: Insn) -> int:
 
 def _known_opcodes() -> frozenset[int]:
     codes: set[int] = set()
-    alu_ops = [op for op in AluOp if op not in (AluOp.NEG, AluOp.END)]
+    alu_ops: list[int] = [op for op in AluOp if op not in (AluOp.NEG, AluOp.END)]
     for cls in (InsnClass.ALU, InsnClass.ALU64):
         for op in alu_ops:
             codes.add(cls | op | Source.X)
@@ -143,7 +143,7 @@ def _known_opcodes() -> frozenset[int]:
         codes.add(cls | AluOp.NEG)
         codes.add(cls | AluOp.END | TO_LE)
     codes.add(InsnClass.ALU | AluOp.END | Source.X)  # to big endian
-    cond = [
+    cond: list[int] = [
         JmpOp.JEQ, JmpOp.JNE, JmpOp.JGT, JmpOp.JLT, JmpOp.JGE, JmpOp.JLE,
         JmpOp.JSGT, JmpOp.JSLT, JmpOp.JSGE, JmpOp.JSLE, JmpOp.JSET,
     ]  # fmt: skip

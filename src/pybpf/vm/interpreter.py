@@ -30,7 +30,7 @@ from ..isa.opcodes import (
     Size,
     Source,
 )
-from ..isa.semantics import alu32, alu64, endian, jmp_taken, sign_extend
+from ..isa.semantics import alu32, alu64, endian, sign_extend
 from ..kernel.env import RunEnv
 from ..kernel.helpers import neg
 from ..kernel.state import Kernel, default_kernel
@@ -107,10 +107,10 @@ class Interpreter:
             out.append(self._handler(exe, code, insns, pc, insn))
         return out
 
-    def _handler(  # noqa: C901
+    def _handler(
         self, exe: Executable, code: _Code, insns: Any, pc: int, insn: Insn
     ) -> Handler:
-        cls, op, nxt = insn.cls, insn.op, pc + 1
+        cls, nxt = insn.cls, pc + 1
         d, s, off, imm = insn.dst, insn.src, insn.off, insn.imm
         if cls in (InsnClass.ALU, InsnClass.ALU64):
             return _alu(insn, nxt)
@@ -143,7 +143,7 @@ class Interpreter:
             return self._jmp(exe, code, insn, pc)
         return _never(pc)
 
-    def _jmp(self, exe: Executable, code: _Code, insn: Insn, pc: int) -> Handler:  # noqa: C901
+    def _jmp(self, exe: Executable, code: _Code, insn: Insn, pc: int) -> Handler:
         cls, op, nxt = insn.cls, insn.op, pc + 1
         d, s, off, imm = insn.dst, insn.src, insn.off, insn.imm
         if op == JmpOp.JA:
@@ -407,7 +407,7 @@ def _fault(pc: int, reason: str, err: int = errno.EFAULT) -> Handler:
     return fault
 
 
-_BYTES = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
+_BYTES: dict[int, int] = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
 
 
 def _alu(insn: Insn, nxt: int) -> Handler:
@@ -479,8 +479,9 @@ def _atomic(insn: Insn, nxt: int, pc: int) -> Handler:
         return store_release
     base_op = op & ~1
     fetch = bool(op & 1)
-    alu_op = {AtomicOp.ADD: AluOp.ADD, AtomicOp.AND: AluOp.AND, AtomicOp.OR: AluOp.OR,
-              AtomicOp.XOR: AluOp.XOR}.get(base_op)  # fmt: skip
+    atomic_alu: dict[int, int] = {AtomicOp.ADD: AluOp.ADD, AtomicOp.AND: AluOp.AND,
+                                  AtomicOp.OR: AluOp.OR, AtomicOp.XOR: AluOp.XOR}  # fmt: skip
+    alu_op = atomic_alu.get(base_op)
     if op == AtomicOp.XCHG:
         def xchg(r: list[int]) -> int:
             addr = (r[d] + off) & M64

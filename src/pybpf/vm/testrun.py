@@ -1,0 +1,243 @@
+"""``BPF_PROG_TEST_RUN`` as the kernel does it, per program type.
+
+What the packet looks like to the program, which context fields a caller may set, what
+comes back as data and context, and in which order the errors are checked follow the
+kernel's ``net/bpf/test_run.c`` as measured on Linux 6.18 (``docs/kernel/test-run.md``).
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BpfError
+from ..kernel.context import SK_BUFF, XDP_MD
+from ..kernel.progtypes import AttachType, ProgType
+from ..kernel.skb import (
+    ETH_HLEN,
+    ETH_P_IP,
+    ETH_P_IPV6,
+    LOOPBACK,
+    MAX_LINEAR,
+    SkBuff,
+    csum_fold,
+)
+from ..kernel.xdp import FRAG_SIZE, HEADROOM, MAX_FRAGS, XDP_FRAME_SIZE, XdpBuff
+from ..kernel.xdp import MAX_LINEAR as XDP_MAX_LINEAR
+from ..memory import MEMORY, RegionKind, allocate
+from .interpreter import Interpreter
+
+if TYPE_CHECKING:
+    from ..program import Program
+
+SKB_TYPES = (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT)
+BPF_F_TEST_XDP_LIVE_FRAMES = 2
+BPF_F_TEST_SKB_CHECKSUM_COMPLETE = 4
+MAX_CTX_IN = 4096
+U32_MAX = 0xFFFFFFFF
+
+# __sk_buff fields a caller may set in ctx_in (all others must be zero)
+_SKB_CTX_IN = ("mark", "priority", "ingress_ifindex", "ifindex", "cb", "tstamp", "wire_len",
+               "gso_segs", "gso_size", "hwtstamp")  # fmt: skip
+# fields the kernel writes back into ctx_out from the skb
+_SKB_CTX_OUT = ("mark", "priority", "ingress_ifindex", "ifindex", "tstamp", "cb", "wire_len",
+                "gso_segs", "hwtstamp")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TestRunResult:
+    """What the kernel writes back: r0 of the last run as u32, the packet, the context."""
+
+    __test__ = False  # not a pytest class
+
+    retval: int
+    data: bytes
+    ctx: bytes | None
+    duration_ns: int
+    r0: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"retval": self.retval, "data": self.data.hex(), "duration_ns": self.duration_ns}
+
+
+_interpreters: dict[int, Interpreter] = {}
+
+
+def interpreter_for(program: Program) -> Interpreter:
+    interp = _interpreters.get(id(program.kernel))
+    if interp is None or interp.kernel is not program.kernel:
+        interp = Interpreter(program.kernel)
+        _interpreters[id(program.kernel)] = interp
+    return interp
+
+
+def _check_ctx_tail(ctx: bytes | None, size: int) -> bytes:
+    if ctx is None:
+        return bytes(size)
+    if len(ctx) > MAX_CTX_IN or any(ctx[size:]):
+        raise BpfError(errno.E2BIG, f"ctx_in has non-zero bytes past the {size}-byte context")
+    return ctx[:size].ljust(size, b"\0")
+
+
+def _field(ctx: bytes, name: str, layout: Any = SK_BUFF) -> int:
+    f = layout.field(name)
+    return int.from_bytes(ctx[f.offset : f.end], "little")
+
+
+def test_run(
+    program: Program,
+    data: bytes = b"",
+    ctx: bytes | None = None,
+    repeat: int = 1,
+    cpu: int = 0,
+    flags: int = 0,
+    want_ctx: bool = False,
+) -> TestRunResult:
+    """Run ``program`` ``repeat`` times as ``BPF_PROG_TEST_RUN`` would."""
+    if program.prog_type in SKB_TYPES:
+        return _run_skb(program, data, ctx, repeat, cpu, flags, want_ctx)
+    if program.prog_type == ProgType.XDP:
+        return _run_xdp(program, data, ctx, repeat, flags, want_ctx)
+    return _run_raw(program, data, ctx, repeat, cpu)
+
+
+def _timed_runs(program: Program, ctx_addr: int, ctx_obj: Any, repeat: int, cpu: int) -> tuple[int, int]:
+    interp = interpreter_for(program)
+    runs = max(repeat, 1)
+    r0 = 0
+    start = time.perf_counter_ns()
+    for _ in range(runs):
+        r0 = interp.run(program.executable, ctx_addr, ctx=ctx_obj, cpu=cpu)
+    elapsed = time.perf_counter_ns() - start
+    return r0, min(elapsed // runs, U32_MAX)
+
+
+def _run_skb(
+    program: Program, data: bytes, ctx: bytes | None, repeat: int, cpu: int, flags: int, want_ctx: bool
+) -> TestRunResult:
+    if flags & ~BPF_F_TEST_SKB_CHECKSUM_COMPLETE or cpu:
+        raise BpfError(errno.EINVAL, "flags or cpu not supported for skb test runs")
+    if len(data) < ETH_HLEN:
+        raise BpfError(errno.EINVAL, f"skb test run needs at least {ETH_HLEN} bytes of data")
+    if len(data) > MAX_LINEAR:
+        raise BpfError(errno.EINVAL, f"skb test run takes at most {MAX_LINEAR} bytes of data")
+    use_ctx = ctx is not None or want_ctx
+    kctx = _check_ctx_tail(ctx, SK_BUFF.size)
+    ifindex = _field(kctx, "ifindex")
+    if ifindex > LOOPBACK.ifindex:
+        raise BpfError(errno.ENODEV, f"no device with ifindex {ifindex}")
+    skb = SkBuff(data)
+    try:
+        skb.pull(ETH_HLEN)
+        if skb.protocol == ETH_P_IP and skb.len < 20:
+            raise BpfError(errno.EINVAL, "IPv4 frame shorter than an IP header")
+        if skb.protocol == ETH_P_IPV6 and skb.len < 40:
+            raise BpfError(errno.EINVAL, "IPv6 frame shorter than an IPv6 header")
+        if program.prog_type != ProgType.SOCKET_FILTER:
+            skb.push(ETH_HLEN)
+        if use_ctx:
+            _apply_skb_ctx(skb, kctx)
+        if flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE:
+            skb.csum = skb.checksum_from_network()
+        r0, duration = _timed_runs(program, skb.ctx.base, skb, repeat, cpu)
+        if program.prog_type == ProgType.SOCKET_FILTER:
+            skb.push(ETH_HLEN)
+            skb.region.buf[skb.data_off : skb.data_off + ETH_HLEN] = bytes(ETH_HLEN)
+        if skb.csum is not None and csum_fold(skb.csum) != csum_fold(skb.checksum_from_network()):
+            raise BpfError(errno.EBADMSG, "the packet's checksum no longer matches skb->csum")
+        out_ctx = _skb_ctx_out(skb, kctx) if use_ctx else None
+        return TestRunResult(r0 & U32_MAX, skb.linear(), out_ctx, duration, r0)
+    finally:
+        skb.close()
+
+
+def _apply_skb_ctx(skb: SkBuff, kctx: bytes) -> None:
+    allowed = bytearray(SK_BUFF.size)
+    for name in _SKB_CTX_IN:
+        f = SK_BUFF.field(name)
+        allowed[f.offset : f.end] = b"\xff" * f.size
+    if any(b & ~a & 0xFF for b, a in zip(kctx, allowed, strict=True)):
+        raise BpfError(errno.EINVAL, "ctx_in sets a __sk_buff field a test run may not set")
+    wire_len = _field(kctx, "wire_len")
+    if wire_len and not skb.len <= wire_len <= 65536:
+        raise BpfError(errno.EINVAL, "ctx_in wire_len must lie between len and 65536")
+    if _field(kctx, "gso_segs") > 0xFFFF:
+        raise BpfError(errno.EINVAL, "ctx_in gso_segs must fit in 16 bits")
+    for name in ("mark", "priority", "ingress_ifindex", "cb", "tstamp", "gso_segs", "gso_size", "hwtstamp"):
+        f = SK_BUFF.field(name)
+        skb.ctx.buf[f.offset : f.end] = kctx[f.offset : f.end]
+    skb.set_ctx("wire_len", wire_len or skb.len)
+
+
+def _skb_ctx_out(skb: SkBuff, kctx: bytes) -> bytes:
+    out = bytearray(kctx)
+    for name in _SKB_CTX_OUT:
+        f = SK_BUFF.field(name)
+        out[f.offset : f.end] = skb.ctx.buf[f.offset : f.end]
+    f = SK_BUFF.field("ifindex")
+    out[f.offset : f.end] = skb.dev.ifindex.to_bytes(4, "little")
+    return bytes(out)
+
+
+def _run_xdp(
+    program: Program, data: bytes, ctx: bytes | None, repeat: int, flags: int, want_ctx: bool
+) -> TestRunResult:
+    if program.expected_attach_type in (AttachType.XDP_DEVMAP, AttachType.XDP_CPUMAP):
+        raise BpfError(errno.EINVAL, "devmap and cpumap XDP programs cannot be test-run")
+    if flags & ~BPF_F_TEST_XDP_LIVE_FRAMES:
+        raise BpfError(errno.EINVAL, "flags not supported for xdp test runs")
+    if flags:
+        raise BpfError(errno.EOPNOTSUPP, "live-frame XDP test runs are not simulated")
+    use_ctx = ctx is not None or want_ctx
+    kctx = _check_ctx_tail(ctx, XDP_MD.size)
+    meta = linear = 0
+    if use_ctx:
+        meta, end = _field(kctx, "data", XDP_MD), _field(kctx, "data_end", XDP_MD)
+        if _field(kctx, "data_meta", XDP_MD) or end > len(data) or meta > end:
+            raise BpfError(errno.EINVAL, "xdp_md ctx_in: data_meta must be 0 and data <= data_end <= size")
+        if meta % 4 or meta > HEADROOM - XDP_FRAME_SIZE:
+            raise BpfError(errno.EINVAL, "xdp_md ctx_in: metadata size must be a multiple of 4, at most 216")
+        linear = end
+    if len(data) - meta < ETH_HLEN:
+        raise BpfError(errno.EINVAL, f"xdp test run needs at least {ETH_HLEN} bytes after the metadata")
+    ingress, queue = 1, 0
+    if use_ctx:
+        if _field(kctx, "egress_ifindex", XDP_MD):
+            raise BpfError(errno.EINVAL, "xdp_md ctx_in: egress_ifindex must be 0")
+        ingress, queue = _field(kctx, "ingress_ifindex", XDP_MD), _field(kctx, "rx_queue_index", XDP_MD)
+        if ingress == 0 and queue:
+            raise BpfError(errno.EINVAL, "xdp_md ctx_in: rx_queue_index without ingress_ifindex")
+        if ingress > LOOPBACK.ifindex:
+            raise BpfError(errno.ENODEV, f"no device with ifindex {ingress}")
+        if queue:
+            raise BpfError(errno.EINVAL, f"device {ingress} has no rx queue {queue}")
+        ingress = ingress or 1
+    else:
+        linear = min(len(data), XDP_MAX_LINEAR)
+    linear = min(linear, XDP_MAX_LINEAR + meta)
+    if len(data) - linear > MAX_FRAGS * FRAG_SIZE:
+        raise BpfError(errno.ENOMEM, "packet needs more than 17 fragments")
+    xdp = XdpBuff(data, meta, linear, ingress, queue)
+    try:
+        r0, duration = _timed_runs(program, xdp.ctx.base, xdp, repeat, 0)
+        out_ctx = None
+        if use_ctx:
+            md = bytearray(kctx)
+            struct.pack_into("<II", md, 0, xdp.data_off - xdp.meta_off, xdp.end_off - xdp.meta_off)
+            out_ctx = bytes(md)
+        return TestRunResult(r0 & U32_MAX, xdp.output(), out_ctx, duration, r0)
+    finally:
+        xdp.close()
+
+
+def _run_raw(program: Program, data: bytes, ctx: bytes | None, repeat: int, cpu: int) -> TestRunResult:
+    """Program types without a packet model: the context is the bytes given (or none)."""
+    region = allocate(max(len(ctx or b""), 1), RegionKind.CTX, "ctx", True, ctx or b"")
+    try:
+        r0, duration = _timed_runs(program, region.base if ctx else 0, None, repeat, cpu)
+        return TestRunResult(r0 & U32_MAX, b"", bytes(region.buf[: len(ctx)]) if ctx else None, duration, r0)
+    finally:
+        MEMORY.remove(region)
