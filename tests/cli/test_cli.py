@@ -47,7 +47,7 @@ def test_run_cases_json_lines_in_order(tmp_path: Path, capsys: pytest.CaptureFix
 def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     src = tmp_path / "bad.s"
     src.write_text("r0 = = 1\n")
-    code, out, err = run(capsys, "asm", str(src))
+    code, _, err = run(capsys, "asm", str(src))
     assert code == 1 and err.count("\n") == 1 and "EINVAL" in err
     code, _, err = run(capsys, "disasm", "--hex", "zz")
     assert code == 1 and err.count("\n") == 1
