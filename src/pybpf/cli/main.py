@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import BpfError
-from . import cmd_asm, cmd_conformance, cmd_map, cmd_run
+from . import cmd_asm, cmd_conformance, cmd_map, cmd_run, cmd_verify
 
 DESCRIPTION = """\
 pybpf: the Linux eBPF subsystem in Python -- assemble, inspect and run BPF programs
@@ -22,6 +22,7 @@ examples:
   pybpf asm prog.s                         assemble to case-file hex
   pybpf disasm --hex 'b700000002000000 9500000000000000'
   pybpf run --case case.json --json        run case files (one JSON line each)
+  pybpf verify --case case.json --log-level 2   the verifier's verdict and log
   pybpf run prog.s --type xdp --data 00112233
   pybpf conformance shared/bpf_conformance
   pybpf map create hash counters --key-size 4 --value-size 8 --max-entries 64
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     cmd_asm.register(sub)
     cmd_run.register(sub)
+    cmd_verify.register(sub)
     cmd_conformance.register(sub)
     cmd_map.register(sub)
     return parser

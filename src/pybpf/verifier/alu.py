@@ -1,0 +1,348 @@
+"""ALU instructions: ``check_alu_op`` and the arithmetic on pointers and scalars.
+
+Scalars go through the abstract domain (:mod:`pybpf.verifier.scalar`); pointers may only
+move by addition and subtraction, within the limits the kernel sets per pointer type.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from ..isa.disasm import ALU_OPS
+from ..isa.insn import Insn
+from ..isa.opcodes import ADDR_SPACE_CAST, TO_LE, AluOp, InsnClass, Source
+from ..kernel.regtypes import RegType, TypeFlag, base_type
+from . import bounds as bx
+from . import scalar as sc
+from . import tnum
+from .env import BPF_MAX_VAR_OFF, Env
+from .log import reg_type_str
+from .regs import (
+    SCALAR,
+    Op,
+    assign_scalar_id_before_mov,
+    check_reg_arg,
+    clear_scalar_id,
+    is_pointer_value,
+    is_reg_const,
+    mark_reg_unknown,
+    reg_const_value,
+    type_is_pkt_pointer,
+)
+from .state import BPF_ADD_CONST, DEF_NOT_SUBREG, RegState
+
+S64_MIN = -(1 << 63)
+S64_MAX = (1 << 63) - 1
+U64_MAX = (1 << 64) - 1
+S32_MAX = (1 << 31) - 1
+
+
+def _reserved(env: Env, insn: Insn) -> None:
+    from ..isa.insn import reserved_fields_error
+
+    problem = reserved_fields_error(insn)
+    if problem is not None:
+        raise env.einval(problem)
+
+
+def check_alu_op(env: Env, insn: Insn) -> None:
+    regs = env.regs
+    op = insn.op
+    alu64 = insn.cls == InsnClass.ALU64
+    if op in (AluOp.END, AluOp.NEG):
+        _reserved(env, insn)
+        check_reg_arg(env, insn.dst, Op.SRC)
+        if is_pointer_value(env, insn.dst):
+            raise env.eacces(f"R{insn.dst} pointer arithmetic prohibited")
+        check_reg_arg(env, insn.dst, Op.DST_NO_MARK)
+        dst = regs[insn.dst]
+        if dst.type != SCALAR:
+            mark_reg_unknown(env, regs, insn.dst)
+            return
+        if op == AluOp.NEG:
+            dst.b = sc.alu(AluOp.NEG, dst.b, sc.known(0), not alu64)
+        else:
+            dst.b = sc.end(dst.b, insn.imm, insn.source != TO_LE, alu64)
+        dst.id = 0
+        dst.off = 0
+        return
+    if op == AluOp.MOV:
+        _reserved(env, insn)
+        if insn.source == Source.X and alu64 and insn.off == ADDR_SPACE_CAST:
+            raise env.einval(
+                "addr_space_cast insn can only be used in a program that has an associated arena"
+            )
+        if insn.source == Source.X:
+            check_reg_arg(env, insn.src, Op.SRC)
+        check_reg_arg(env, insn.dst, Op.DST_NO_MARK)
+        dst = regs[insn.dst]
+        if insn.source == Source.X:
+            src = regs[insn.src]
+            if alu64:
+                if insn.off == 0:
+                    assign_scalar_id_before_mov(env, src)
+                    subreg_def = dst.subreg_def
+                    dst.assign(src)
+                    dst.subreg_def = DEF_NOT_SUBREG
+                    del subreg_def
+                else:
+                    if is_pointer_value(env, insn.src):
+                        raise env.eacces(f"R{insn.src} sign-extension part of pointer")
+                    if src.type == SCALAR:
+                        no_sext = src.b.umax < (1 << (insn.off - 1))
+                        if no_sext:
+                            assign_scalar_id_before_mov(env, src)
+                        dst.assign(src)
+                        if not no_sext:
+                            clear_scalar_id(dst)
+                        dst.b = sc.coerce_to_size_sx(dst.b, insn.off >> 3)
+                        dst.subreg_def = DEF_NOT_SUBREG
+                    else:
+                        mark_reg_unknown(env, regs, insn.dst)
+            else:
+                if is_pointer_value(env, insn.src):
+                    raise env.eacces(f"R{insn.src} partial copy of pointer")
+                if src.type == SCALAR:
+                    if insn.off == 0:
+                        is_u32 = src.b.umax.bit_length() <= 32
+                        if is_u32:
+                            assign_scalar_id_before_mov(env, src)
+                        dst.assign(src)
+                        if not is_u32:
+                            clear_scalar_id(dst)
+                        dst.subreg_def = env.insn_idx + 1
+                    else:
+                        no_sext = src.b.umax < (1 << (insn.off - 1))
+                        if no_sext:
+                            assign_scalar_id_before_mov(env, src)
+                        dst.assign(src)
+                        if not no_sext:
+                            clear_scalar_id(dst)
+                        dst.subreg_def = env.insn_idx + 1
+                        dst.b = sc.coerce_subreg_to_size_sx(dst.b, insn.off >> 3)
+                else:
+                    mark_reg_unknown(env, regs, insn.dst)
+                dst.b = sc.zext_32_to_64(dst.b)
+                dst.b = sc.sync(dst.b)
+        else:
+            mark_reg_unknown(env, regs, insn.dst)
+            dst.type = SCALAR
+            dst.b = sc.known(insn.imm & U64_MAX) if alu64 else sc.known(insn.imm & 0xFFFFFFFF)
+        return
+    if op > AluOp.END:
+        raise env.einval(f"invalid BPF_ALU opcode {op:x}")
+    _reserved(env, insn)
+    if insn.source == Source.X:
+        check_reg_arg(env, insn.src, Op.SRC)
+    check_reg_arg(env, insn.dst, Op.SRC)
+    if op in (AluOp.MOD, AluOp.DIV) and insn.source == Source.K and insn.imm == 0:
+        raise env.einval("div by zero")
+    if op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH) and insn.source == Source.K:
+        size = 64 if alu64 else 32
+        if insn.imm < 0 or insn.imm >= size:
+            raise env.einval(f"invalid shift {insn.imm}")
+    check_reg_arg(env, insn.dst, Op.DST_NO_MARK)
+    adjust_reg_min_max_vals(env, insn)
+
+
+def adjust_reg_min_max_vals(env: Env, insn: Insn) -> None:
+    from .precision import mark_chain_precision
+
+    regs = env.regs
+    alu32 = insn.cls != InsnClass.ALU64
+    op = insn.op
+    dst = regs[insn.dst]
+    src: RegState | None = regs[insn.src] if insn.source == Source.X else None
+    if dst.type == RegType.PTR_TO_ARENA or (src is not None and src.type == RegType.PTR_TO_ARENA):
+        if dst.type != RegType.PTR_TO_ARENA:
+            dst.type = SCALAR
+        dst.subreg_def = env.insn_idx + 1
+        return
+    ptr = dst if dst.type != SCALAR else None
+    if src is not None:
+        if src.type != SCALAR:
+            if dst.type != SCALAR:
+                if op == AluOp.SUB and env.options.allow_ptr_leaks:
+                    mark_reg_unknown(env, regs, insn.dst)
+                    return
+                raise env.eacces(f"R{insn.dst} pointer {ALU_OPS[AluOp(op)]} pointer prohibited")
+            mark_chain_precision(env, insn.dst)
+            off_reg = dst.copy()
+            adjust_ptr_min_max_vals(env, insn, src, off_reg)
+            return
+        if ptr is not None:
+            mark_chain_precision(env, insn.src)
+            adjust_ptr_min_max_vals(env, insn, dst, src)
+            return
+        if dst.precise:
+            mark_chain_precision(env, insn.src)
+        src_b = src.b
+    else:
+        off_reg = RegState()
+        off_reg.mark_known(insn.imm & U64_MAX)
+        src = off_reg
+        if ptr is not None:
+            adjust_ptr_min_max_vals(env, insn, ptr, off_reg)
+            return
+        src_b = off_reg.b
+    if op in (AluOp.AND, AluOp.OR) and src_b.var_off.mask == 0:
+        _maybe_fork_scalars(env, insn, dst)
+    dst.b = sc.alu(op, dst.b, src_b, alu32)
+    if (
+        env.options.bpf_capable
+        and op == AluOp.ADD
+        and not alu32
+        and dst.id
+        and is_reg_const(src, False)
+        and not (insn.source == Source.X and insn.src == insn.dst)
+    ):
+        val = reg_const_value(src, False)
+        if dst.id & BPF_ADD_CONST or val > S32_MAX:
+            clear_scalar_id(dst)
+        else:
+            dst.id |= BPF_ADD_CONST
+            dst.off = val
+    else:
+        clear_scalar_id(dst)
+
+
+def _maybe_fork_scalars(env: Env, insn: Insn, dst: RegState) -> None:
+    """A register that is -1 or 0 is explored as two paths before AND/OR with a constant."""
+    from .core import push_stack
+
+    split = sc.fork(dst.b)
+    if split is None:
+        return
+    current, pushed = split
+    branch = push_stack(env, env.insn_idx, env.insn_idx, False)
+    branch.regs[insn.dst].b = pushed
+    dst.b = current
+
+
+def check_reg_sane_offset(env: Env, reg: RegState, ptr_type: int) -> None:
+    vo = reg.b.var_off
+    val = vo.value - (1 << 64) if vo.value >> 63 else vo.value
+    if vo.mask == 0 and (val >= BPF_MAX_VAR_OFF or val <= -BPF_MAX_VAR_OFF):
+        raise env.einval(f"math between {reg_type_str(ptr_type)} pointer and {val} is not allowed")
+    if reg.off >= BPF_MAX_VAR_OFF or reg.off <= -BPF_MAX_VAR_OFF:
+        raise env.einval(f"{reg_type_str(ptr_type)} pointer offset {reg.off} is not allowed")
+    if reg.b.smin == S64_MIN:
+        raise env.einval(
+            f"math between {reg_type_str(ptr_type)} pointer and register with unbounded min value is not allowed"
+        )
+    if reg.b.smin >= BPF_MAX_VAR_OFF or reg.b.smin <= -BPF_MAX_VAR_OFF:
+        raise env.einval(f"value {reg.b.smin} makes {reg_type_str(ptr_type)} pointer be out of bounds")
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def adjust_ptr_min_max_vals(env: Env, insn: Insn, ptr: RegState, off: RegState) -> None:
+    regs = env.regs
+    dst = regs[insn.dst]
+    ob, pb = off.b, ptr.b
+    known = ob.var_off.mask == 0
+    op = insn.op
+    if (known and (ob.smin != ob.smax or ob.umin != ob.umax)) or ob.smin > ob.smax or ob.umin > ob.umax:
+        dst.mark_unknown(precise=not env.options.bpf_capable)
+        return
+    if insn.cls != InsnClass.ALU64:
+        if op == AluOp.SUB and env.options.allow_ptr_leaks:
+            dst.mark_unknown(precise=not env.options.bpf_capable)
+            return
+        raise env.eacces(f"R{insn.dst} 32-bit pointer arithmetic prohibited")
+    if ptr.type & TypeFlag.PTR_MAYBE_NULL:
+        raise env.eacces(
+            f"R{insn.dst} pointer arithmetic on {reg_type_str(ptr.type)} prohibited, null-check it first"
+        )
+    bt = base_type(ptr.type)
+    allowed = bt in (
+        RegType.PTR_TO_CTX, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_STACK,
+        RegType.PTR_TO_PACKET_META, RegType.PTR_TO_PACKET, RegType.PTR_TO_TP_BUFFER,
+        RegType.PTR_TO_BTF_ID, RegType.PTR_TO_MEM, RegType.PTR_TO_BUF, RegType.PTR_TO_FUNC,
+        RegType.CONST_PTR_TO_DYNPTR,
+    )  # fmt: skip
+    if not allowed and bt == RegType.PTR_TO_FLOW_KEYS and known:
+        allowed = True
+    if not allowed and ptr.type == RegType.CONST_PTR_TO_MAP and known and ob.smin == 0 and op == AluOp.ADD:
+        allowed = True
+    if not allowed:
+        raise env.eacces(f"R{insn.dst} pointer arithmetic on {reg_type_str(ptr.type)} prohibited")
+    if dst is not ptr:
+        dst.assign(ptr)
+    check_reg_sane_offset(env, off, ptr.type)
+    check_reg_sane_offset(env, ptr, ptr.type)
+    if op == AluOp.ADD:
+        if known and ptr.off + ob.smin == _s32(ptr.off + ob.smin):
+            dst.b = bx.unbound32(pb)
+            dst.off = ptr.off + ob.smin
+        else:
+            smin, smax = pb.smin + ob.smin, pb.smax + ob.smax
+            if not (S64_MIN <= smin <= S64_MAX and S64_MIN <= smax <= S64_MAX):
+                smin, smax = S64_MIN, S64_MAX
+            umin, umax = pb.umin + ob.umin, pb.umax + ob.umax
+            if umin > U64_MAX or umax > U64_MAX:
+                umin, umax = 0, U64_MAX
+            dst.b = bx.with_bounds64(tnum.add(pb.var_off, ob.var_off), smin, smax, umin, umax)
+            dst.off = ptr.off
+            if type_is_pkt_pointer(ptr.type):
+                dst.id = env.new_id()
+                dst.range = 0
+    elif op == AluOp.SUB:
+        if dst is not ptr:
+            raise env.eacces(f"R{insn.dst} tried to subtract pointer from scalar")
+        if ptr.type == RegType.PTR_TO_STACK:
+            raise env.eacces(f"R{insn.dst} subtraction from stack pointer prohibited")
+        if known and ptr.off - ob.smin == _s32(ptr.off - ob.smin):
+            dst.b = bx.unbound32(pb)
+            dst.off = ptr.off - ob.smin
+        else:
+            smin, smax = pb.smin - ob.smax, pb.smax - ob.smin
+            if not (S64_MIN <= smin <= S64_MAX and S64_MIN <= smax <= S64_MAX):
+                smin, smax = S64_MIN, S64_MAX
+            if pb.umin < ob.umax:
+                umin, umax = 0, U64_MAX
+            else:
+                umin, umax = pb.umin - ob.umax, pb.umax - ob.umin
+            dst.b = bx.with_bounds64(tnum.sub(pb.var_off, ob.var_off), smin, smax, umin, umax)
+            dst.off = ptr.off
+            if type_is_pkt_pointer(ptr.type):
+                dst.id = env.new_id()
+                if ob.smin < 0:
+                    dst.range = 0
+    elif op in (AluOp.AND, AluOp.OR, AluOp.XOR):
+        raise env.eacces(f"R{insn.dst} bitwise operator {ALU_OPS[AluOp(op)]} on pointer prohibited")
+    else:
+        raise env.eacces(f"R{insn.dst} pointer arithmetic with {ALU_OPS[AluOp(op)]} operator prohibited")
+    check_reg_sane_offset(env, dst, ptr.type)
+    dst.b = sc.sync(dst.b)
+    if not env.options.bypass_spec_v1:
+        _sanitize_check_bounds(env, insn, dst)
+
+
+def _sanitize_check_bounds(env: Env, insn: Insn, dst: RegState) -> None:
+    from .mem import check_map_access
+
+    if dst.type == RegType.PTR_TO_STACK:
+        vo = dst.b.var_off
+        off = dst.off + (vo.value - (1 << 64) if vo.value >> 63 else vo.value)
+        if vo.mask != 0:
+            raise env.eacces(
+                f"R{insn.dst} variable stack access prohibited for !root, var_off={tnum.format(vo)} off={off}"
+            )
+        if off >= 0 or off < -512:
+            raise env.eacces(
+                f"R{insn.dst} stack pointer arithmetic goes out of range, prohibited for !root; off={off}"
+            )
+    elif dst.type == RegType.PTR_TO_MAP_VALUE:
+        try:
+            check_map_access(env, insn.dst, dst.off, 1, False, True)
+        except Exception:
+            raise env.eacces(
+                f"R{insn.dst} pointer arithmetic of map value goes out of range, prohibited for !root"
+            ) from None
+
+
+__all__ = ["errno"]

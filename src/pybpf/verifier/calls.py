@@ -1,0 +1,612 @@
+"""Calls: helpers by prototype, bpf-to-bpf functions, callbacks, program exit.
+
+``check_helper_call`` checks each argument register against the helper's prototype
+(``check_func_arg``), the map/helper pairing, and sets R0 from the return type;
+``check_func_call`` opens a new frame for a static subprogram; ``prepare_func_exit``
+returns to the caller; ``check_return_code`` enforces the program type's return range.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from typing import Any
+
+from ..isa.helper_ids import helper_name
+from ..isa.insn import Insn
+from ..kernel import protos as P
+from ..kernel.func_proto import func_proto
+from ..kernel.progtypes import AttachType, ProgType
+from ..kernel.regtypes import RegType, TypeFlag, base_type
+from ..maps.types import MapFlag, MapType
+from . import bounds as bx
+from .env import MAX_CALL_FRAMES, Env
+from .helper_mem import check_helper_mem_access, check_mem_size_reg
+from .log import reg_type_str
+from .mem import check_ptr_alignment, check_ptr_off_reg, may_access_direct_pkt_data
+from .regs import (
+    SCALAR,
+    Op,
+    check_reg_arg,
+    is_pointer_value,
+    mark_reg_known_zero,
+    mark_reg_not_init,
+    mark_reg_unknown,
+    register_is_null,
+    type_is_pkt_pointer,
+    type_may_be_null,
+)
+from .state import DEF_NOT_SUBREG, FuncState, RegState
+
+H = {name: i for i, name in enumerate(("",))}  # placeholder to keep names local
+
+
+def _hid(name: str) -> int:
+    from ..isa.helper_ids import HELPER_IDS
+
+    return HELPER_IDS[name]
+
+
+TAIL_CALL = _hid("tail_call")
+MAP_LOOKUP = _hid("map_lookup_elem")
+MAP_UPDATE = _hid("map_update_elem")
+MAP_DELETE = _hid("map_delete_elem")
+MAP_PUSH = _hid("map_push_elem")
+MAP_POP = _hid("map_pop_elem")
+MAP_PEEK = _hid("map_peek_elem")
+FOR_EACH = _hid("for_each_map_elem")
+LOOP = _hid("loop")
+REDIRECT_MAP = _hid("redirect_map")
+LOOKUP_PERCPU = _hid("map_lookup_percpu_elem")
+GET_SMP_ID = _hid("get_smp_processor_id")
+KPTR_XCHG = _hid("kptr_xchg")
+RINGBUF_RESERVE = _hid("ringbuf_reserve")
+
+PKT_CHANGING = {
+    _hid(n) for n in (
+        "skb_store_bytes", "skb_change_proto", "skb_change_type", "skb_vlan_push",
+        "skb_vlan_pop", "skb_change_tail", "skb_change_head", "skb_adjust_room",
+        "skb_pull_data", "l3_csum_replace", "l4_csum_replace", "xdp_adjust_head",
+        "xdp_adjust_meta", "xdp_adjust_tail", "clone_redirect", "msg_pull_data",
+        "msg_push_data", "msg_pop_data", "lwt_push_encap", "lwt_seg6_store_bytes",
+        "lwt_seg6_adjust_srh", "lwt_seg6_action", "store_hdr_opt",
+    )
+}  # fmt: skip
+ACQUIRE = {_hid(n) for n in ("sk_lookup_tcp", "sk_lookup_udp", "skc_lookup_tcp", "ringbuf_reserve", "kptr_xchg")}
+PTR_CAST = {
+    _hid(n) for n in (
+        "tcp_sock", "sk_fullsock", "skc_to_tcp_sock", "skc_to_tcp6_sock", "skc_to_udp6_sock",
+        "skc_to_mptcp_sock", "skc_to_tcp_timewait_sock", "skc_to_tcp_request_sock",
+    )
+}  # fmt: skip
+STR_FUNCS = {_hid(n) for n in ("get_stack", "get_task_stack", "probe_read_str", "probe_read_kernel_str", "probe_read_user_str")}
+
+
+@dataclass
+class CallMeta:
+    """What the arguments of one call established (``bpf_call_arg_meta``)."""
+
+    func_id: int = 0
+    map: Any = None
+    map_uid: int = 0
+    raw_mode: bool = False
+    pkt_access: bool = False
+    release_regno: int = 0
+    regno: int = 0
+    access_size: int = 0
+    mem_size: int = 0
+    msize_max_value: int = 0
+    ref_obj_id: int = 0
+    subprogno: int = -1
+
+
+def _fname(func_id: int) -> str:
+    return helper_name(func_id) or "unknown"
+
+
+def check_helper_call(env: Env, insn: Insn) -> int:
+    from .precision import mark_chain_precision
+    from .refs import acquire_reference_state, check_reference_leak, release_reference
+
+    func_id = insn.imm
+    idx = env.insn_idx
+    if not 0 <= func_id < 212 or helper_name(func_id) is None:
+        raise env.einval(f"invalid func {_fname(func_id)}#{func_id}")
+    fn = func_proto(env.prog_type, func_id, env.expected_attach_type, privileged=env.options.bpf_capable)
+    if fn is None:
+        raise env.einval(f"program of this type cannot use helper {_fname(func_id)}#{func_id}")
+    if not env.options.gpl and fn.gpl_only:
+        raise env.einval("cannot call GPL-restricted function from non-GPL compatible program")
+    if fn.might_sleep:
+        raise env.einval("helper call might sleep in a non-sleepable prog")
+    meta = CallMeta(func_id=func_id, pkt_access=fn.pkt_access)
+    state = env.state
+    for i in range(5):
+        check_func_arg(env, i, meta, fn)
+    _record_func_map(env, meta, func_id)
+    if func_id == TAIL_CALL:
+        _record_func_key(env, meta)
+    for i in range(meta.access_size):
+        from .mem import check_mem_access
+
+        check_mem_access(env, idx, meta.regno, i, 0x10, True, -1)
+    regs = env.regs
+    if meta.release_regno:
+        ok = False
+        if meta.ref_obj_id:
+            ok = release_reference(env, meta.ref_obj_id)
+        elif register_is_null(regs[meta.release_regno]):
+            ok = True
+        if not ok:
+            raise env.einval(f"func {_fname(func_id)}#{func_id} reference has not been acquired before")
+    if func_id == TAIL_CALL:
+        if state.active_lock is not None:
+            raise env.einval("tail_call cannot be used inside bpf_spin_lock-ed region")
+        try:
+            check_reference_leak(env)
+        except Exception:
+            raise env.einval("tail_call would lead to reference leak") from None
+        if state.active_rcu_lock:
+            raise env.einval("tail_call cannot be used inside bpf_rcu_read_lock-ed region")
+        if state.active_preempt_lock:
+            raise env.einval("tail_call cannot be used inside bpf_preempt_disable-ed region")
+    elif func_id in (FOR_EACH, LOOP):
+        if func_id == LOOP:
+            mark_chain_precision(env, 1)
+        from .callbacks import push_callback_call
+
+        next_idx = push_callback_call(env, insn, meta)
+        if next_idx is not None:
+            return next_idx
+    for r in range(6):
+        mark_reg_not_init(regs, r)
+        check_reg_arg(env, r, Op.DST_NO_MARK)
+    regs[0].subreg_def = DEF_NOT_SUBREG
+    r0 = regs[0]
+    ret = fn.ret_type
+    ret_base = base_type(ret)
+    ret_flag = ret & ~0xFF
+    if ret_base == P.RetType.INTEGER:
+        mark_reg_unknown(env, regs, 0)
+    elif ret_base == P.RetType.VOID:
+        r0.type = RegType.NOT_INIT
+    elif ret_base == P.RetType.PTR_TO_MAP_VALUE:
+        mark_reg_known_zero(regs, 0)
+        if meta.map is None:
+            raise env.einval("kernel subsystem misconfigured verifier")
+        r0.map = meta.map
+        r0.map_uid = meta.map_uid
+        r0.type = RegType.PTR_TO_MAP_VALUE | ret_flag
+    elif ret_base == P.RetType.PTR_TO_SOCKET:
+        mark_reg_known_zero(regs, 0)
+        r0.type = RegType.PTR_TO_SOCKET | ret_flag
+    elif ret_base == P.RetType.PTR_TO_SOCK_COMMON:
+        mark_reg_known_zero(regs, 0)
+        r0.type = RegType.PTR_TO_SOCK_COMMON | ret_flag
+    elif ret_base == P.RetType.PTR_TO_TCP_SOCK:
+        mark_reg_known_zero(regs, 0)
+        r0.type = RegType.PTR_TO_TCP_SOCK | ret_flag
+    elif ret_base == P.RetType.PTR_TO_MEM:
+        mark_reg_known_zero(regs, 0)
+        r0.type = RegType.PTR_TO_MEM | ret_flag
+        r0.mem_size = meta.mem_size
+    elif ret_base in (P.RetType.PTR_TO_BTF_ID, P.RetType.PTR_TO_MEM_OR_BTF_ID):
+        mark_reg_known_zero(regs, 0)
+        r0.type = RegType.PTR_TO_BTF_ID | (ret_flag & ~TypeFlag.MEM_RDONLY)
+        r0.btf_id = 0
+    else:
+        raise env.einval(f"unknown return type {ret_base} of func {_fname(func_id)}#{func_id}")
+    if type_may_be_null(r0.type):
+        r0.id = env.new_id()
+    if func_id in PTR_CAST:
+        r0.ref_obj_id = meta.ref_obj_id
+    elif func_id in ACQUIRE or (
+        func_id == MAP_LOOKUP and meta.map is not None and meta.map.spec.type in (MapType.SOCKMAP, MapType.SOCKHASH)
+    ):
+        ident = acquire_reference_state(env, idx)
+        r0.id = ident
+        r0.ref_obj_id = ident
+    _refine_retval(env, r0, fn.ret_type, func_id, meta)
+    check_map_func_compatibility(env, meta.map, func_id)
+    if func_id in PKT_CHANGING:
+        clear_all_pkt_pointers(env)
+    return idx + 1
+
+
+def _refine_retval(env: Env, r0: RegState, ret_type: int, func_id: int, meta: CallMeta) -> None:
+    if ret_type != P.RetType.INTEGER:
+        return
+    if func_id in STR_FUNCS:
+        r0.b = bx.refine_range(r0.b, smin=-4095, smax=meta.msize_max_value)
+    elif func_id == GET_SMP_ID:
+        n = env.kernel.num_cpus if env.kernel is not None else 2
+        r0.b = bx.refine_range(r0.b, smin=0, smax=n - 1, umin=0, umax=n - 1)
+
+
+def clear_all_pkt_pointers(env: Env) -> None:
+    from .jmp import all_regs
+    from .refs import mark_reg_invalid
+    from .regs import reg_is_pkt_pointer_any
+
+    for reg in all_regs(env.state):
+        if reg_is_pkt_pointer_any(reg):
+            mark_reg_invalid(env, reg)
+
+
+def _record_func_map(env: Env, meta: CallMeta, func_id: int) -> None:
+    if func_id not in (TAIL_CALL, MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, MAP_PUSH, MAP_POP, MAP_PEEK,
+                       FOR_EACH, REDIRECT_MAP, LOOKUP_PERCPU):  # fmt: skip
+        return
+    m = meta.map
+    if m is None:
+        raise env.einval("kernel subsystem misconfigured verifier")
+    if m.spec.flags & MapFlag.RDONLY_PROG and func_id in (MAP_DELETE, MAP_UPDATE, MAP_PUSH, MAP_POP):
+        raise env.eacces("write into map forbidden")
+
+
+def _record_func_key(env: Env, meta: CallMeta) -> None:
+    from .precision import mark_chain_precision
+    from .regs import is_reg_const
+
+    m = meta.map
+    if m is None or m.spec.type != MapType.PROG_ARRAY:
+        raise env.einval("kernel subsystem misconfigured verifier")
+    reg = env.regs[3]
+    if is_reg_const(reg, False) and reg.b.var_off.value < m.spec.max_entries:
+        mark_chain_precision(env, 3)
+
+
+def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: P.HelperProto) -> None:
+    from .precision import mark_chain_precision
+
+    regno = arg + 1
+    arg_type = fn.arg(arg)
+    if arg_type == P.ArgType.DONTCARE:
+        return
+    check_reg_arg(env, regno, Op.SRC)
+    reg = env.regs[regno]
+    if arg_type == P.ArgType.ANYTHING:
+        if is_pointer_value(env, regno):
+            raise env.eacces(f"R{regno} leaks addr into helper function")
+        return
+    if type_is_pkt_pointer(reg.type) and not may_access_direct_pkt_data(env, False, meta.pkt_access):
+        raise env.eacces("helper access to the packet is not allowed")
+    base = P.arg_base(arg_type)
+    if base == P.ArgType.PTR_TO_MAP_VALUE:
+        if meta.map is None:
+            raise env.eacces("invalid map_ptr to access map->type")
+        mt = meta.map.spec.type
+        if mt in (MapType.SOCKMAP, MapType.SOCKHASH):
+            if arg_type == P.ArgType.PTR_TO_MAP_VALUE:
+                arg_type = P.ArgType.PTR_TO_BTF_ID_SOCK_COMMON
+                base = P.arg_base(arg_type)
+            else:
+                raise env.einval("invalid arg_type for sockmap/sockhash")
+        elif mt == MapType.BLOOM_FILTER and meta.func_id == MAP_PEEK:
+            arg_type = P.ArgType.PTR_TO_MAP_VALUE
+    if register_is_null(reg) and P.arg_may_be_null(arg_type):
+        mark_chain_precision(env, regno)
+    else:
+        _check_reg_type(env, regno, arg_type, fn, meta)
+        _check_func_arg_reg_off(env, reg, regno, arg_type)
+    if P.arg_is_release(arg_type):
+        if not reg.ref_obj_id and not register_is_null(reg):
+            raise env.einval(f"R{regno} must be referenced when passed to release function")
+        meta.release_regno = regno
+    if reg.ref_obj_id and base != P.ArgType.KPTR_XCHG_DEST:
+        if meta.ref_obj_id:
+            raise env.error(errno.EFAULT, f"verifier internal error: more than one arg with ref_obj_id R{regno} {reg.ref_obj_id} {meta.ref_obj_id}")
+        meta.ref_obj_id = reg.ref_obj_id
+    write = bool(arg_type & P.WRITE)
+    if base == P.ArgType.CONST_MAP_PTR:
+        if meta.map is not None and (meta.map is not reg.map or meta.map_uid != reg.map_uid):
+            raise env.einval(
+                f"timer pointer in R1 map_uid={meta.map_uid} doesn't match map pointer in R2 map_uid={reg.map_uid}"
+            )
+        meta.map = reg.map
+        meta.map_uid = reg.map_uid
+    elif base == P.ArgType.PTR_TO_MAP_KEY:
+        if meta.map is None:
+            raise env.eacces("invalid map_ptr to access map->key")
+        check_helper_mem_access(env, regno, meta.map.spec.key_size, False, False, None)
+    elif base == P.ArgType.PTR_TO_MAP_VALUE:
+        if P.arg_may_be_null(arg_type) and register_is_null(reg):
+            return
+        if meta.map is None:
+            raise env.eacces("invalid map_ptr to access map->value")
+        meta.raw_mode = bool(arg_type & P.UNINIT)
+        check_helper_mem_access(env, regno, meta.map.spec.value_size, write, False, meta)
+    elif base == P.ArgType.PTR_TO_FUNC:
+        meta.subprogno = reg.btf_id  # the subprogram a PTR_TO_FUNC names
+    elif base == P.ArgType.PTR_TO_MEM:
+        meta.raw_mode = bool(arg_type & P.UNINIT)
+        if arg_type & P.FIXED:
+            size = fn.arg_size(arg)
+            check_helper_mem_access(env, regno, size, write, False, meta)
+            if arg_type & P.ALIGNED:
+                check_ptr_alignment(env, reg, 0, size, True)
+    elif base in (P.ArgType.CONST_SIZE, P.ArgType.CONST_SIZE_OR_ZERO):
+        prev_write = bool(fn.arg(arg - 1) & P.WRITE)
+        check_mem_size_reg(env, reg, regno, prev_write, base == P.ArgType.CONST_SIZE_OR_ZERO, meta)
+    elif base == P.ArgType.CONST_ALLOC_SIZE_OR_ZERO:
+        if reg.b.var_off.mask != 0:
+            raise env.eacces(f"R{regno} is not a known constant'")
+        meta.mem_size = reg.b.var_off.value
+        mark_chain_precision(env, regno)
+    elif base == P.ArgType.PTR_TO_CONST_STR:
+        _check_reg_const_str(env, reg, regno)
+    elif base in (P.ArgType.PTR_TO_SPIN_LOCK, P.ArgType.PTR_TO_TIMER, P.ArgType.KPTR_XCHG_DEST,
+                  P.ArgType.PTR_TO_DYNPTR, P.ArgType.PTR_TO_PERCPU_BTF_ID):  # fmt: skip
+        raise env.einval(f"{_fname(meta.func_id)}: this argument kind needs BTF-described maps (not supported yet)")
+
+
+def _check_reg_type(env: Env, regno: int, arg_type: int, fn: P.HelperProto, meta: CallMeta) -> None:
+    reg = env.regs[regno]
+    types = P.compatible_reg_types(arg_type)
+    if types is None:
+        raise env.error(errno.EFAULT, f"verifier internal error: unsupported arg type {arg_type}")
+    if P.reg_type_fits(arg_type, reg.type):
+        if base_type(reg.type) == RegType.PTR_TO_BTF_ID and types == P.COMPATIBLE_REG_TYPES[P.ArgType.PTR_TO_MEM]:
+            if not arg_type & P.RDONLY:
+                raise env.eacces(
+                    f"{_fname(meta.func_id)}() may write into memory pointed by R{regno} type={reg_type_str(reg.type)}"
+                )
+        return
+    expected = ", ".join(reg_type_str(t) for t in types)
+    raise env.eacces(f"R{regno} type={reg_type_str(reg.type)} expected={expected}")
+
+
+def _check_func_arg_reg_off(env: Env, reg: RegState, regno: int, arg_type: int) -> None:
+    t = reg.type
+    if P.arg_is_release(arg_type):
+        if P.arg_base(arg_type) == P.ArgType.PTR_TO_DYNPTR and t == RegType.PTR_TO_STACK:
+            return
+        if reg.off:
+            raise env.einval(f"R{regno} must have zero offset when passed to release func or trusted arg to kfunc")
+        check_ptr_off_reg(env, reg, regno)
+        return
+    if t in (
+        RegType.PTR_TO_STACK, RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META,
+        RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM,
+        RegType.PTR_TO_MEM | TypeFlag.MEM_RDONLY, RegType.PTR_TO_MEM | TypeFlag.MEM_RINGBUF,
+        RegType.PTR_TO_BUF, RegType.PTR_TO_BUF | TypeFlag.MEM_RDONLY, RegType.PTR_TO_ARENA,
+        SCALAR,
+    ):  # fmt: skip
+        return
+    fixed_ok = base_type(t) == RegType.PTR_TO_BTF_ID
+    check_ptr_off_reg(env, reg, regno, fixed_ok)
+
+
+def _check_reg_const_str(env: Env, reg: RegState, regno: int) -> None:
+    from .mem import check_map_access, map_is_rdonly
+
+    if reg.type != RegType.PTR_TO_MAP_VALUE:
+        raise env.einval("")
+    m = reg.map
+    if not map_is_rdonly(m):
+        raise env.eacces(f"R{regno} does not point to a readonly map'")
+    if reg.b.var_off.mask != 0:
+        raise env.eacces(f"R{regno} is not a constant address'")
+    if m.spec.type != MapType.ARRAY:
+        raise env.eacces("no direct value access support for this map type")
+    check_map_access(env, regno, reg.off, m.spec.value_size - reg.off, False, True)
+    off = reg.off + reg.b.var_off.value
+    value = m.lookup(bytes(m.spec.key_size))
+    if b"\0" not in value[off:]:
+        raise env.einval("string is not zero-terminated")
+
+
+_COMPAT: dict[int, set[int]] = {
+    MapType.PROG_ARRAY: {TAIL_CALL},
+    MapType.PERF_EVENT_ARRAY: {_hid(n) for n in ("perf_event_read", "perf_event_output", "skb_output",
+                                                 "perf_event_read_value", "xdp_output")},
+    MapType.RINGBUF: {_hid(n) for n in ("ringbuf_output", "ringbuf_reserve", "ringbuf_query",
+                                        "ringbuf_reserve_dynptr", "ringbuf_submit_dynptr",
+                                        "ringbuf_discard_dynptr")},
+    MapType.USER_RINGBUF: {_hid("user_ringbuf_drain")},
+    MapType.STACK_TRACE: {_hid("get_stackid")},
+    MapType.CGROUP_ARRAY: {_hid("skb_under_cgroup"), _hid("current_task_under_cgroup")},
+    MapType.CGROUP_STORAGE: {_hid("get_local_storage")},
+    MapType.PERCPU_CGROUP_STORAGE: {_hid("get_local_storage")},
+    MapType.DEVMAP: {REDIRECT_MAP, MAP_LOOKUP},
+    MapType.DEVMAP_HASH: {REDIRECT_MAP, MAP_LOOKUP},
+    MapType.CPUMAP: {REDIRECT_MAP},
+    MapType.XSKMAP: {REDIRECT_MAP, MAP_LOOKUP},
+    MapType.ARRAY_OF_MAPS: {MAP_LOOKUP},
+    MapType.HASH_OF_MAPS: {MAP_LOOKUP},
+    MapType.QUEUE: {MAP_PEEK, MAP_POP, MAP_PUSH},
+    MapType.STACK: {MAP_PEEK, MAP_POP, MAP_PUSH},
+    MapType.BLOOM_FILTER: {MAP_PEEK, MAP_PUSH},
+}  # fmt: skip
+_FUNC_MAPS: dict[int, set[int]] = {
+    TAIL_CALL: {MapType.PROG_ARRAY},
+    **{f: {MapType.PERF_EVENT_ARRAY} for f in _COMPAT[MapType.PERF_EVENT_ARRAY]},
+    **{f: {MapType.RINGBUF} for f in _COMPAT[MapType.RINGBUF]},
+    _hid("user_ringbuf_drain"): {MapType.USER_RINGBUF},
+    _hid("get_stackid"): {MapType.STACK_TRACE},
+    _hid("current_task_under_cgroup"): {MapType.CGROUP_ARRAY},
+    _hid("skb_under_cgroup"): {MapType.CGROUP_ARRAY},
+    REDIRECT_MAP: {MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP},
+    _hid("get_local_storage"): {MapType.CGROUP_STORAGE, MapType.PERCPU_CGROUP_STORAGE},
+    MAP_POP: {MapType.QUEUE, MapType.STACK},
+    MAP_PEEK: {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER},
+    MAP_PUSH: {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER},
+    LOOKUP_PERCPU: {MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH},
+}
+
+
+def check_map_func_compatibility(env: Env, m: Any, func_id: int) -> None:
+    if m is None:
+        return
+    mt = m.spec.type
+    allowed = _COMPAT.get(mt)
+    bad = allowed is not None and func_id not in allowed
+    if mt in (MapType.SOCKMAP, MapType.SOCKHASH):
+        bad = func_id not in (MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, _hid("sk_select_reuseport"))
+    need = _FUNC_MAPS.get(func_id)
+    if need is not None and mt not in need:
+        bad = True
+    if func_id == TAIL_CALL and not bad and len(env.subprogs) > 1:
+        pass  # the JIT allows tail calls beside bpf-to-bpf calls on x86-64
+    if bad:
+        raise env.einval(f"cannot pass map_type {int(mt)} into func {_fname(func_id)}#{func_id}")
+
+
+# --- bpf-to-bpf calls -----------------------------------------------------------------------
+
+
+def _find_subprog(env: Env, start: int) -> int:
+    for i, sp in enumerate(env.subprogs):
+        if sp.start == start:
+            return i
+    return -1
+
+
+def check_func_call(env: Env, insn: Insn) -> int:
+    from .core import _init_func_state, print_verifier_state_line
+
+    idx = env.insn_idx
+    target = idx + insn.imm + 1
+    sub = _find_subprog(env, target)
+    if sub < 0:
+        raise env.error(errno.EFAULT, f"verifier bug. No program starts at insn {target}")
+    state = env.state
+    caller = state.cur
+    if state.curframe + 1 >= MAX_CALL_FRAMES:
+        raise env.error(errno.E2BIG, f"the call stack of {state.curframe + 2} frames is too deep")
+    callee = FuncState()
+    _init_func_state(callee, idx, state.curframe + 1, sub)
+    for r in range(1, 6):
+        callee.regs[r].assign(caller.regs[r])
+    state.frames.append(callee)
+    state.curframe += 1
+    for r in range(6):
+        mark_reg_not_init(caller.regs, r)
+        env.mark_reg_scratched(r)
+    if env.level:
+        env.verbose("caller:\n")
+        print_verifier_state_line(env, caller, True)
+        env.verbose("callee:\n")
+        print_verifier_state_line(env, callee, True)
+    return env.subprogs[sub].start
+
+
+def prepare_func_exit(env: Env) -> int:
+    from .core import print_verifier_state_line
+    from .precision import mark_chain_precision
+
+    state = env.state
+    callee = state.cur
+    r0 = callee.regs[0]
+    if r0.type == RegType.PTR_TO_STACK:
+        raise env.einval("cannot return stack pointer to the caller")
+    caller = state.frames[state.curframe - 1]
+    if callee.in_callback_fn:
+        if r0.type != SCALAR:
+            raise env.eacces("R0 not a scalar value")
+        mark_chain_precision(env, 0)
+        lo, hi = callee.callback_ret_range
+        if not (lo <= r0.b.smin and r0.b.smax <= hi):
+            raise env.einval(_invalid_scalar_text(r0, lo, hi, "At callback return", "R0"))
+        next_idx = callee.callsite
+    else:
+        caller.regs[0].assign(r0)
+        next_idx = callee.callsite + 1
+    if env.level:
+        env.verbose("returning from callee:\n")
+        print_verifier_state_line(env, callee, True)
+        env.verbose(f"to caller at {next_idx}:\n")
+        print_verifier_state_line(env, caller, True)
+    state.frames.pop()
+    state.curframe -= 1
+    return next_idx
+
+
+def check_kfunc_call(env: Env, insn: Insn) -> int:
+    raise env.einval("calling kernel functions is not supported without kernel BTF")
+
+
+def check_pseudo_func(env: Env, insn: Insn, dst: RegState) -> None:
+    raise env.einval("missing btf func_info")
+
+
+# --- program exit ---------------------------------------------------------------------------
+
+
+def _invalid_scalar_text(reg: RegState, lo: int, hi: int, ctx: str, name: str) -> str:
+    parts = [f"{ctx} the register {name} has"]
+    unknown = True
+    if reg.b.smin > -(1 << 63):
+        parts.append(f" smin={reg.b.smin}")
+        unknown = False
+    if reg.b.smax < (1 << 63) - 1:
+        parts.append(f" smax={reg.b.smax}")
+        unknown = False
+    if unknown:
+        parts.append(" unknown scalar value")
+    parts.append(f" should have been in [{lo}, {hi}]")
+    return "".join(parts)
+
+
+def return_range(env: Env) -> tuple[int, int] | None:
+    """The values a program of this type may return (None: anything)."""
+    pt, at = env.prog_type, env.expected_attach_type
+    if pt == ProgType.CGROUP_SOCK_ADDR:
+        if at in (AttachType.CGROUP_UDP4_RECVMSG, AttachType.CGROUP_UDP6_RECVMSG,
+                  AttachType.CGROUP_UNIX_RECVMSG, AttachType.CGROUP_INET4_GETPEERNAME,
+                  AttachType.CGROUP_INET6_GETPEERNAME, AttachType.CGROUP_UNIX_GETPEERNAME,
+                  AttachType.CGROUP_INET4_GETSOCKNAME, AttachType.CGROUP_INET6_GETSOCKNAME,
+                  AttachType.CGROUP_UNIX_GETSOCKNAME):  # fmt: skip
+            return (1, 1)
+        if at in (AttachType.CGROUP_INET4_BIND, AttachType.CGROUP_INET6_BIND):
+            return (0, 3)
+        return (0, 1)
+    if pt == ProgType.CGROUP_SKB:
+        return (0, 3) if at == AttachType.CGROUP_INET_EGRESS else (0, 1)
+    if pt in (ProgType.CGROUP_SOCK, ProgType.SOCK_OPS, ProgType.CGROUP_DEVICE,
+              ProgType.CGROUP_SYSCTL, ProgType.CGROUP_SOCKOPT):  # fmt: skip
+        return (0, 1)
+    if pt == ProgType.RAW_TRACEPOINT:
+        return None
+    if pt == ProgType.TRACING:
+        if at in (AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT):
+            return (0, 0)
+        if at == AttachType.TRACE_ITER:
+            return (0, 1)
+        return None
+    if pt == ProgType.KPROBE:
+        return (0, 1) if at == AttachType.TRACE_KPROBE_SESSION else None
+    if pt == ProgType.SK_LOOKUP:
+        return (0, 1)
+    if pt == ProgType.NETFILTER:
+        return (0, 1)
+    return None
+
+
+def check_return_code(env: Env, regno: int, name: str) -> None:
+    from .precision import mark_chain_precision
+
+    frame = env.state.frames[0]
+    is_subprog = frame.subprogno != 0
+    check_reg_arg(env, regno, Op.SRC)
+    if is_pointer_value(env, regno):
+        raise env.eacces(f"R{regno} leaks addr as return value")
+    reg = env.regs[regno]
+    if is_subprog:
+        if reg.type != SCALAR:
+            raise env.einval(
+                f"At subprogram exit the register R{regno} is not a scalar value ({reg_type_str(reg.type)})"
+            )
+        return
+    rng = return_range(env)
+    if rng is None:
+        return
+    if reg.type != SCALAR:
+        raise env.einval(f"At program exit the register R{regno} is not a known value ({reg_type_str(reg.type)})")
+    mark_chain_precision(env, regno)
+    lo, hi = rng
+    if not (lo <= reg.b.smin and reg.b.smax <= hi):
+        raise env.einval(_invalid_scalar_text(reg, lo, hi, "At program exit", name))
+
+
+__all__ = ["MAX_CALL_FRAMES", "H"]

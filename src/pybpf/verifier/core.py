@@ -1,0 +1,429 @@
+"""The verifier's driver: ``bpf_check`` and its main loop ``do_check``.
+
+The phases run in the kernel's order (subprograms, map references, the control-flow
+graph, register liveness, then symbolic execution of every path from the entry, with
+state pruning), and every rejection stops at the first error with the kernel's message,
+errno and log.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..isa.disasm import kernel_text
+from ..isa.insn import Insn, lddw_value
+from ..isa.opcodes import InsnClass, JmpOp, Mode, PseudoCall, PseudoLdImm64, Source
+from ..kernel.progtypes import AttachType, ProgType
+from ..kernel.regtypes import RegType
+from .env import (
+    BPF_COMPLEXITY_LIMIT_INSNS,
+    BPF_COMPLEXITY_LIMIT_JMP_SEQ,
+    Env,
+    Options,
+    StackElem,
+    VerifierError,
+)
+from .log import verifier_state_str, vlog_alignment
+from .state import FuncState, JmpHistoryEntry, VerifierState
+
+
+@dataclass
+class VerifyResult:
+    """The kernel's answer to BPF_PROG_LOAD, as pybpf computes it."""
+
+    accepted: bool
+    errno: int
+    message: str
+    log: str
+    insns_processed: int
+    env: Env | None = field(default=None, repr=False)
+    verification_time_us: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "errno": self.errno,
+            "message": self.message,
+            "log": self.log,
+            "insns_processed": self.insns_processed,
+        }
+
+
+# --- history, stack of pending paths -------------------------------------------------------
+
+
+def push_insn_history(env: Env, cur: VerifierState, flags: int, linked: Any) -> None:
+    hist = cur.jmp_history
+    if hist and getattr(env, "_cur_hist", None) is hist[-1] and hist[-1].idx == env.insn_idx:
+        hist[-1].flags |= flags
+        if linked:
+            hist[-1].linked_regs = linked
+        return
+    entry = JmpHistoryEntry(env.insn_idx, env.prev_insn_idx, flags, linked)
+    hist.append(entry)
+    env._cur_hist = entry  # type: ignore[attr-defined]
+
+
+def push_stack(env: Env, insn_idx: int, prev_insn_idx: int, speculative: bool) -> VerifierState:
+    cur = env.state
+    st = cur.copy()
+    st.speculative |= speculative
+    env.head.append(StackElem(st, insn_idx, prev_insn_idx, env.log.end_pos))
+    if len(env.head) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
+        raise env.error(errno.E2BIG, f"The sequence of {len(env.head)} jumps is too complex.")
+    if st.parent is not None:
+        st.parent.branches += 1
+    return st
+
+
+def pop_stack(env: Env, pop_log: bool) -> bool:
+    if not env.head:
+        return False
+    elem = env.head.pop()
+    env.cur_state = elem.state
+    if pop_log:
+        env.log.reset(elem.log_pos)
+    env.insn_idx = elem.insn_idx
+    env.prev_insn_idx = elem.prev_insn_idx
+    return True
+
+
+# --- log printing --------------------------------------------------------------------------
+
+
+def ldimm_text(env: Env, insn: Insn, value: int) -> str | None:
+    """How the log shows a 64-bit immediate load after map references are resolved."""
+    if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX, PseudoLdImm64.MAP_VALUE,
+                    PseudoLdImm64.MAP_IDX_VALUE):  # fmt: skip
+        idx = env.insns.index(insn) if insn in env.insns else -1
+        aux = env.aux[idx] if idx >= 0 else None
+        if aux is not None and 0 <= aux.map_index < len(env.used_maps):
+            m = env.used_maps[aux.map_index]
+            addr = m.address if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX) else (
+                m.direct_value_addr(aux.map_off)
+            )
+            return f"0x{addr:x}"
+    return None
+
+
+def insn_text(env: Env, idx: int) -> str:
+    insn = env.insns[idx]
+    text = kernel_text(env.insns, idx, imm_name=lambda i, v: _imm_at(env, idx, i, v))
+    return f"({insn.code:02x}) {text}"
+
+
+def _imm_at(env: Env, idx: int, insn: Insn, value: int) -> str | None:
+    if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX, PseudoLdImm64.MAP_VALUE,
+                    PseudoLdImm64.MAP_IDX_VALUE):  # fmt: skip
+        aux = env.aux[idx]
+        if 0 <= aux.map_index < len(env.used_maps):
+            m = env.used_maps[aux.map_index]
+            if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX):
+                return f"0x{m.address:x}"
+            return f"0x{m.direct_value_addr(aux.map_off):x}"
+    if insn.src == PseudoLdImm64.FUNC:
+        return f"0x{value:x}"
+    return None
+
+
+def print_verifier_state_line(env: Env, state: FuncState, print_all: bool) -> None:
+    env.verbose(verifier_state_str(state, print_all, env.scratched_regs, env.scratched_stack) + "\n")
+    if not print_all:
+        env.mark_state_clean()
+
+
+def print_insn_state(env: Env, state: FuncState) -> None:
+    """After an instruction: `` ; R1=...`` on the same line, or ``N: R1=...``."""
+    log = env.log
+    if env.prev_log_pos and env.prev_log_pos == log.end_pos:
+        log.reset(env.prev_log_pos - 1)
+        env.verbose(" " * vlog_alignment(env.prev_insn_print_pos) + ";")
+    else:
+        env.verbose(f"{env.insn_idx}:")
+    print_verifier_state_line(env, state, False)
+
+
+# --- the main loop -------------------------------------------------------------------------
+
+
+def do_check(env: Env) -> None:
+    from .alu import check_alu_op
+    from .calls import (
+        check_func_call,
+        check_helper_call,
+        check_kfunc_call,
+        check_return_code,
+        prepare_func_exit,
+    )
+    from .jmp import check_cond_jmp_op
+    from .ldimm import check_ld_abs, check_ld_imm
+    from .mem import (
+        check_atomic,
+        check_load_mem,
+        check_mem_access,
+        check_store_reg,
+        save_aux_ptr_type,
+    )
+    from .prune import is_state_visited, update_branch_counts
+    from .refs import check_reference_leak
+    from .regs import Op, check_reg_arg
+
+    pop_log = not env.level & 2
+    insns = env.insns
+    n = len(insns)
+    do_print_state = False
+    env.prev_insn_idx = -1
+    while True:
+        env._cur_hist = None  # type: ignore[attr-defined]
+        state = env.state
+        idx = env.insn_idx
+        if idx >= n:
+            raise env.error(errno.EFAULT, f"invalid insn idx {idx} insn_cnt {n}")
+        insn = insns[idx]
+        cls = insn.cls
+        env.insn_processed += 1
+        if env.insn_processed > BPF_COMPLEXITY_LIMIT_INSNS:
+            raise env.error(errno.E2BIG, f"BPF program is too large. Processed {env.insn_processed} insn")
+        state.last_insn_idx = env.prev_insn_idx
+        aux = env.aux[idx]
+        if aux.prune_point:
+            if is_state_visited(env, idx):
+                if env.level:
+                    if do_print_state:
+                        spec = " (speculative execution)" if state.speculative else ""
+                        env.verbose(f"\nfrom {env.prev_insn_idx} to {idx}{spec}: safe\n")
+                    else:
+                        env.verbose(f"{idx}: safe\n")
+                if not _process_exit(env, pop_log):
+                    return
+                do_print_state = True
+                continue
+        if aux.jmp_point:
+            push_insn_history(env, state, 0, None)
+        if env.level & 2 and do_print_state:
+            spec = " (speculative execution)" if state.speculative else ""
+            env.verbose(f"\nfrom {env.prev_insn_idx} to {idx}{spec}:")
+            print_verifier_state_line(env, state.cur, True)
+            do_print_state = False
+        if env.level:
+            if env.state_scratched():
+                print_insn_state(env, state.cur)
+            env.prev_log_pos = env.log.end_pos
+            env.verbose(f"{idx}: {insn_text(env, idx)}\n")
+            env.prev_insn_print_pos = env.log.end_pos - env.prev_log_pos
+            env.prev_log_pos = env.log.end_pos
+        aux.seen = True
+        env.prev_insn_idx = idx
+        next_idx = idx + 1
+        if cls in (InsnClass.ALU, InsnClass.ALU64):
+            check_alu_op(env, insn)
+        elif cls == InsnClass.LDX:
+            flags = check_load_mem(env, insn, False, insn.mode == Mode.MEMSX)
+            if flags:
+                push_insn_history(env, state, flags, None)
+        elif cls == InsnClass.STX:
+            if insn.mode == Mode.ATOMIC:
+                check_atomic(env, insn)
+            else:
+                if insn.mode != Mode.MEM or insn.imm != 0:
+                    raise env.einval("BPF_STX uses reserved fields")
+                flags = check_store_reg(env, insn, False)
+                if flags:
+                    push_insn_history(env, state, flags, None)
+        elif cls == InsnClass.ST:
+            if insn.mode != Mode.MEM or insn.src != 0:
+                raise env.einval("BPF_ST uses reserved fields")
+            check_reg_arg(env, insn.dst, Op.SRC)
+            dst_type = env.regs[insn.dst].type
+            flags = check_mem_access(env, idx, insn.dst, insn.off, insn.size, True, -1)
+            if flags:
+                push_insn_history(env, state, flags, None)
+            save_aux_ptr_type(env, dst_type)
+        elif cls in (InsnClass.JMP, InsnClass.JMP32):
+            op = insn.op
+            env.jmps_processed += 1
+            if op == JmpOp.CALL:
+                if (
+                    insn.source != Source.K
+                    or (insn.src != PseudoCall.KFUNC_CALL and insn.off != 0)
+                    or insn.src not in (0, PseudoCall.CALL, PseudoCall.KFUNC_CALL)
+                    or insn.dst != 0
+                    or cls == InsnClass.JMP32
+                ):
+                    raise env.einval("BPF_CALL uses reserved fields")
+                if state.active_lock is not None and insn.src != 0:
+                    raise env.einval("function calls are not allowed while holding a lock")
+                if insn.src == PseudoCall.CALL:
+                    next_idx = check_func_call(env, insn)
+                elif insn.src == PseudoCall.KFUNC_CALL:
+                    next_idx = check_kfunc_call(env, insn)
+                else:
+                    next_idx = check_helper_call(env, insn)
+                env.mark_reg_scratched(0)
+            elif op == JmpOp.JA:
+                if (
+                    insn.source != Source.K
+                    or insn.src
+                    or insn.dst
+                    or (cls == InsnClass.JMP and insn.imm)
+                    or (cls == InsnClass.JMP32 and insn.off)
+                ):
+                    raise env.einval("BPF_JA uses reserved fields")
+                next_idx = idx + (insn.off if cls == InsnClass.JMP else insn.imm) + 1
+            elif op == JmpOp.EXIT:
+                if insn.source != Source.K or insn.imm or insn.src or insn.dst or cls == InsnClass.JMP32:
+                    raise env.einval("BPF_EXIT uses reserved fields")
+                if state.active_lock is not None and not state.curframe:
+                    raise env.einval("bpf_spin_unlock is missing")
+                if state.active_rcu_lock and not state.curframe:
+                    raise env.einval("bpf_rcu_read_unlock is missing")
+                if state.active_preempt_lock and not state.curframe:
+                    n_locks = state.active_preempt_lock
+                    raise env.einval(f"{n_locks} bpf_preempt_enable{' is' if n_locks == 1 else '(s) are'} missing")
+                check_reference_leak(env)
+                if state.curframe:
+                    next_idx = prepare_func_exit(env)
+                    do_print_state = True
+                    env.insn_idx = next_idx
+                    continue
+                check_return_code(env, 0, "R0")
+                if not _process_exit(env, pop_log):
+                    return
+                do_print_state = True
+                continue
+            else:
+                next_idx = check_cond_jmp_op(env, insn)
+        elif cls == InsnClass.LD:
+            if insn.mode in (Mode.ABS, Mode.IND):
+                check_ld_abs(env, insn)
+            elif insn.mode == Mode.IMM:
+                check_ld_imm(env, insn)
+                next_idx = idx + 2
+                env.aux[idx + 1].seen = True
+            else:
+                raise env.einval("invalid BPF_LD mode")
+        else:
+            raise env.einval(f"unknown insn class {cls}")
+        env.insn_idx = next_idx if env.insn_idx == idx else env.insn_idx + 1
+    del update_branch_counts
+
+
+def _process_exit(env: Env, pop_log: bool) -> bool:
+    """A path ended: account for it and continue with the next pending one, if any."""
+    from .prune import update_branch_counts
+
+    env.mark_all_scratched()
+    update_branch_counts(env, env.state)
+    return pop_stack(env, pop_log)
+
+
+def do_check_common(env: Env, subprog: int) -> None:
+    from .regs import mark_reg_known_zero
+
+    env.pass_cnt += 1
+    state = VerifierState()
+    env.cur_state = state
+    frame = state.frames[0]
+    _init_func_state(frame, -1, 0, subprog)
+    state.first_insn_idx = env.subprogs[subprog].start
+    state.last_insn_idx = -1
+    env.insn_idx = env.subprogs[subprog].start
+    regs = frame.regs
+    regs[1].type = RegType.PTR_TO_CTX
+    mark_reg_known_zero(regs, 1)
+    regs[1].type = RegType.PTR_TO_CTX
+    env.mark_all_scratched()
+    try:
+        do_check(env)
+    finally:
+        env.head.clear()
+    if not env.level & 2:
+        env.log.reset(0)
+
+
+def _init_func_state(frame: FuncState, callsite: int, frameno: int, subprogno: int) -> None:
+    frame.callsite = callsite
+    frame.frameno = frameno
+    frame.subprogno = subprogno
+    for r in frame.regs:
+        r.mark_not_init()
+    fp = frame.regs[10]
+    fp.mark_known(0)
+    fp.type = RegType.PTR_TO_STACK
+    fp.frameno = frameno
+
+
+def check_max_stack_depth(env: Env) -> None:
+    """The deepest chain of calls must fit the 512-byte stack."""
+    from .stack_depth import check_max_stack_depth as check
+
+    check(env)
+
+
+def verify(
+    insns: Sequence[Insn],
+    prog_type: ProgType | str,
+    *,
+    maps: Sequence[Any] = (),
+    kernel: Any = None,
+    expected_attach_type: AttachType | None = None,
+    log_level: int = 0,
+    options: Options | None = None,
+) -> VerifyResult:
+    """Verify a program as ``BPF_PROG_LOAD`` would and return the verdict and the log."""
+    from ..kernel.progtypes import prog_type_from_name
+    from .cfg import add_subprogs, check_abnormal_return, check_cfg, check_subprogs
+    from .ldimm import resolve_pseudo_ldimm64
+    from .liveness import compute_live_registers
+
+    if isinstance(prog_type, str):
+        prog_type = prog_type_from_name(prog_type)
+    if options is None:
+        options = Options(log_level=log_level)
+    elif log_level and not options.log_level:
+        options = Options(**{**options.__dict__, "log_level": log_level})
+    start = time.perf_counter_ns()
+    n = len(insns)
+    limit = BPF_COMPLEXITY_LIMIT_INSNS if options.bpf_capable else 4096
+    if n == 0 or n > limit:
+        return VerifyResult(False, errno.E2BIG if n else errno.EINVAL, "", "", 0)
+    env = Env(insns, prog_type, expected_attach_type, maps, kernel, options)
+    err = 0
+    message = ""
+    try:
+        add_subprogs(env)
+        check_subprogs(env)
+        check_abnormal_return(env)
+        resolve_pseudo_ldimm64(env)
+        check_cfg(env)
+        compute_live_registers(env)
+        do_check_common(env, 0)
+        check_max_stack_depth(env)
+    except VerifierError as exc:
+        err = exc.errno
+        message = exc.message
+    elapsed_us = (time.perf_counter_ns() - start) // 1000
+    if options.log_level & 4:
+        env.verbose(f"verification time {elapsed_us} usec\n")
+        env.verbose("stack depth " + "+".join(str(sp.stack_depth) for sp in env.subprogs) + "\n")
+    env.verbose(
+        f"processed {env.insn_processed} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) "
+        f"max_states_per_insn {env.max_states_per_insn} total_states {env.total_states} "
+        f"peak_states {env.peak_states} mark_read 0\n"
+    )
+    log = env.log.text()
+    if err and not message:
+        message = _last_reason(log)
+    return VerifyResult(err == 0, err, message, log, env.insn_processed, env, elapsed_us)
+
+
+def _last_reason(log: str) -> str:
+    lines = [ln for ln in log.splitlines() if ln and not ln.startswith("processed ")]
+    return lines[-1] if lines else ""
+
+
+__all__ = ["VerifyResult", "lddw_value", "verify"]

@@ -1,0 +1,223 @@
+"""The verifier's working environment for one program (the kernel's ``bpf_verifier_env``).
+
+Everything a check may need lives here: the instructions and per-instruction notes, the
+subprograms, the maps in use, the options (privileged or not), the log, the id counter,
+the current path's state and the stack of paths still to explore.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..isa.insn import Insn
+from ..kernel.progtypes import AttachType, ProgType
+from .log import VerifierLog
+from .state import FuncState, RegState, VerifierState
+
+BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
+BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
+BPF_COMPLEXITY_LIMIT_STATES = 64
+BPF_MAX_SUBPROGS = 256
+BPF_MAX_VAR_OFF = 1 << 29
+BPF_MAXINSNS = 4096
+MAX_CALL_FRAMES = 8
+
+
+class VerifierError(Exception):
+    """Verification stopped: the message is already in the log."""
+
+    def __init__(self, err: int, message: str = "") -> None:
+        super().__init__(message)
+        self.errno = err
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Options:
+    """Who is loading and how: the privileges decide which rules apply."""
+
+    log_level: int = 0
+    allow_ptr_leaks: bool = True
+    allow_uninit_stack: bool = True
+    bypass_spec_v1: bool = True
+    bypass_spec_v4: bool = True
+    bpf_capable: bool = True
+    strict_alignment: bool = False
+    any_alignment: bool = False
+    log_size: int = 0  # 0: unlimited
+    gpl: bool = True
+
+    @classmethod
+    def unprivileged(cls, log_level: int = 0) -> Options:
+        return cls(log_level, False, False, False, False, False)
+
+
+@dataclass
+class InsnAux:
+    """What the verifier learns about one instruction (``bpf_insn_aux_data``)."""
+
+    seen: bool = False
+    prune_point: bool = False
+    jmp_point: bool = False
+    force_checkpoint: bool = False
+    calls_callback: bool = False
+    ptr_type: int = 0
+    map_index: int = -1
+    map_off: int = 0
+    ctx_field_size: int = 0
+    zext_dst: bool = False
+    jmp_target: bool = False
+    loop_entry: bool = False
+    live_regs_before: int = 0
+    call_imm: int = 0
+
+
+@dataclass
+class SubprogInfo:
+    start: int
+    stack_depth: int = 0
+    has_tail_call: bool = False
+    tail_call_reachable: bool = False
+    has_ld_abs: bool = False
+    is_cb: bool = False
+    is_async_cb: bool = False
+    is_global: bool = False
+    changes_pkt_data: bool = False
+    name: str = ""
+
+
+@dataclass
+class StackElem:
+    """A path waiting to be explored."""
+
+    state: VerifierState
+    insn_idx: int
+    prev_insn_idx: int
+    log_pos: int
+
+
+@dataclass
+class StateListEntry:
+    """A checkpoint kept at a prune point."""
+
+    state: VerifierState
+    miss_cnt: int = 0
+    hit_cnt: int = 0
+
+
+@dataclass
+class Env:
+    insns: Sequence[Insn]
+    prog_type: ProgType
+    expected_attach_type: AttachType | None = None
+    maps: Sequence[Any] = ()
+    kernel: Any = None
+    options: Options = field(default_factory=Options)
+    log: VerifierLog = field(init=False)
+    aux: list[InsnAux] = field(init=False)
+    subprogs: list[SubprogInfo] = field(default_factory=list)
+    used_maps: list[Any] = field(default_factory=list)
+    id_gen: int = 0
+    insn_idx: int = 0
+    prev_insn_idx: int = -1
+    insn_processed: int = 0
+    cur_state: VerifierState | None = None
+    head: list[StackElem] = field(default_factory=list)
+    explored_states: dict[int, list[StateListEntry]] = field(default_factory=dict)
+    peak_states: int = 0
+    total_states: int = 0
+    max_states_per_insn: int = 0
+    jmps_processed: int = 0
+    prev_jmps_processed: int = 0
+    prev_insn_processed: int = 0
+    scratched_regs: int = 0
+    scratched_stack: int = 0
+    prev_log_pos: int = 0
+    prev_insn_print_pos: int = 0
+    pass_cnt: int = 0
+    seen_direct_write: bool = False
+    changes_pkt_data: bool = False
+    has_tail_call: bool = False
+    max_pkt_offset: int = 0
+    max_ctx_offset: int = 0
+    max_rdonly_access: int = 0
+    max_rdwr_access: int = 0
+    fake_reg: list[RegState] = field(default_factory=lambda: [RegState(), RegState()])
+    mark_read: int = 0
+
+    def __post_init__(self) -> None:
+        self.log = VerifierLog(self.options.log_level)
+        self.aux = [InsnAux() for _ in self.insns]
+
+    # --- logging ---------------------------------------------------------------------
+    def verbose(self, text: str) -> None:
+        self.log.write(text)
+
+    def error(self, err: int, message: str, newline: bool = True) -> VerifierError:
+        """Write ``message`` to the log and make the exception that stops verification."""
+        self.log.write(message + ("\n" if newline else ""))
+        return VerifierError(err, message)
+
+    def eacces(self, message: str) -> VerifierError:
+        return self.error(errno.EACCES, message)
+
+    def einval(self, message: str) -> VerifierError:
+        return self.error(errno.EINVAL, message)
+
+    @property
+    def level(self) -> int:
+        return self.log.level
+
+    # --- state access ----------------------------------------------------------------
+    @property
+    def state(self) -> VerifierState:
+        assert self.cur_state is not None
+        return self.cur_state
+
+    @property
+    def frame(self) -> FuncState:
+        s = self.state
+        return s.frames[s.curframe]
+
+    @property
+    def regs(self) -> list[RegState]:
+        s = self.state
+        return s.frames[s.curframe].regs
+
+    def func(self, reg: RegState) -> FuncState:
+        """The frame a stack pointer points into."""
+        return self.state.frames[reg.frameno]
+
+    def new_id(self) -> int:
+        self.id_gen += 1
+        return self.id_gen
+
+    def mark_reg_scratched(self, regno: int) -> None:
+        self.scratched_regs |= 1 << regno
+
+    def mark_stack_slot_scratched(self, spi: int) -> None:
+        self.scratched_stack |= 1 << spi
+
+    def state_scratched(self) -> bool:
+        return bool(self.scratched_regs or self.scratched_stack)
+
+    def mark_state_clean(self) -> None:
+        self.scratched_regs = 0
+        self.scratched_stack = 0
+
+    def mark_all_scratched(self) -> None:
+        self.scratched_regs = (1 << 11) - 1
+        self.scratched_stack = (1 << 64) - 1
+
+    def subprog_of(self, insn_idx: int) -> int:
+        """The index of the subprogram containing ``insn_idx``."""
+        lo = 0
+        for i, sp in enumerate(self.subprogs):
+            if sp.start <= insn_idx:
+                lo = i
+            else:
+                break
+        return lo

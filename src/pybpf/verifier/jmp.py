@@ -1,0 +1,363 @@
+"""Conditional jumps: which way a branch can go and what each way teaches about registers.
+
+``check_cond_jmp_op`` decides a branch when the registers' ranges allow it, otherwise
+forks the path, refining scalar bounds on each side, proving packet ranges from
+comparisons with ``data_end`` and turning maybe-NULL pointers into pointers or NULL.
+"""
+
+from __future__ import annotations
+
+from ..isa.insn import Insn
+from ..isa.opcodes import InsnClass, JmpOp, Source
+from ..kernel.regtypes import RegType, TypeFlag, base_type
+from . import bounds as bx
+from . import scalar as sc
+from .env import Env
+from .regs import (
+    SCALAR,
+    Op,
+    check_reg_arg,
+    is_pointer_value,
+    is_reg_const,
+    reg_const_value,
+    reg_is_pkt_pointer_any,
+    reg_not_null,
+    type_is_pkt_pointer,
+    type_may_be_null,
+)
+from .state import BPF_ADD_CONST, BPF_REG_SIZE, RegState, VerifierState
+
+MAX_PACKET_OFF = 0xFFFF
+BEYOND_PKT_END = -2
+AT_PKT_END = -1
+
+
+def all_regs(vstate: VerifierState):  # type: ignore[no-untyped-def]
+    """Every register and spilled register of every frame (bpf_for_each_reg_in_vstate)."""
+    for f in vstate.frames:
+        yield from f.regs
+        for slot in f.stack:
+            if slot.slot_type[BPF_REG_SIZE - 1] == 1:  # Slot.SPILL
+                yield slot.spilled_ptr
+
+
+def is_pkt_ptr_branch_taken(dst: RegState, src: RegState, op: int) -> int:
+    if src.type == RegType.PTR_TO_PACKET_END:
+        pkt = dst
+    elif dst.type == RegType.PTR_TO_PACKET_END:
+        pkt = src
+        op = sc.flip(op)
+    else:
+        return -1
+    if pkt.range >= 0:
+        return -1
+    if op in (JmpOp.JLE, JmpOp.JGT):
+        if pkt.range == BEYOND_PKT_END:
+            return int(op == JmpOp.JGT)
+    elif op in (JmpOp.JLT, JmpOp.JGE):
+        if pkt.range in (BEYOND_PKT_END, AT_PKT_END):
+            return int(op == JmpOp.JGE)
+    return -1
+
+
+def is_branch_taken(r1: RegState, r2: RegState, op: int, is32: bool) -> int:
+    if reg_is_pkt_pointer_any(r1) and reg_is_pkt_pointer_any(r2) and not is32:
+        return is_pkt_ptr_branch_taken(r1, r2, op)
+    if r1.type != SCALAR or r2.type != SCALAR:
+        if is32:
+            return -1
+        if not is_reg_const(r2, is32):
+            op = sc.flip(op)
+            r1, r2 = r2, r1
+        if not is_reg_const(r2, is32):
+            return -1
+        if not reg_not_null(r1):
+            return -1
+        if reg_const_value(r2, is32) != 0:
+            return -1
+        if op == JmpOp.JEQ:
+            return 0
+        if op == JmpOp.JNE:
+            return 1
+        return -1
+    return sc.is_branch_taken(op, r1.b, r2.b, is32)
+
+
+def find_good_pkt_pointers(vstate: VerifierState, dst: RegState, t: int, range_right_open: bool) -> None:
+    if dst.off < 0 or (dst.off == 0 and range_right_open):
+        return
+    if dst.b.umax > MAX_PACKET_OFF or dst.b.umax + dst.off > MAX_PACKET_OFF:
+        return
+    new_range = dst.off + (1 if range_right_open else 0)
+    for reg in all_regs(vstate):
+        if reg.type == t and reg.id == dst.id:
+            reg.range = max(reg.range, new_range)
+
+
+def mark_pkt_end(vstate: VerifierState, regno: int, range_open: bool) -> None:
+    reg = vstate.regs[regno]
+    if reg.type != RegType.PTR_TO_PACKET:
+        return
+    reg.range = BEYOND_PKT_END if range_open else AT_PKT_END
+
+
+def reg_is_init_pkt_pointer(reg: RegState, which: int) -> bool:
+    vo = reg.b.var_off
+    return reg.type == which and reg.id == 0 and reg.off == 0 and vo.mask == 0 and vo.value == 0
+
+
+def try_match_pkt_pointers(
+    insn: Insn, dst: RegState, src: RegState, this: VerifierState, other: VerifierState
+) -> bool:
+    if insn.source != Source.X or insn.cls == InsnClass.JMP32:
+        return False
+    op = insn.op
+    if op not in (JmpOp.JGT, JmpOp.JLT, JmpOp.JGE, JmpOp.JLE):
+        return False
+    dst_is_pkt = (dst.type == RegType.PTR_TO_PACKET and src.type == RegType.PTR_TO_PACKET_END) or (
+        dst.type == RegType.PTR_TO_PACKET_META and reg_is_init_pkt_pointer(src, RegType.PTR_TO_PACKET)
+    )
+    src_is_pkt = (dst.type == RegType.PTR_TO_PACKET_END and src.type == RegType.PTR_TO_PACKET) or (
+        reg_is_init_pkt_pointer(dst, RegType.PTR_TO_PACKET) and src.type == RegType.PTR_TO_PACKET_META
+    )
+    if not (dst_is_pkt or src_is_pkt):
+        return False
+    # (branch holding the proof, open range?, branch marked at/beyond end, open?)
+    if op == JmpOp.JGT:
+        if dst_is_pkt:
+            find_good_pkt_pointers(this, dst, dst.type, False)
+            mark_pkt_end(other, insn.dst, True)
+        else:
+            find_good_pkt_pointers(other, src, src.type, True)
+            mark_pkt_end(this, insn.src, False)
+    elif op == JmpOp.JLT:
+        if dst_is_pkt:
+            find_good_pkt_pointers(other, dst, dst.type, True)
+            mark_pkt_end(this, insn.dst, False)
+        else:
+            find_good_pkt_pointers(this, src, src.type, False)
+            mark_pkt_end(other, insn.src, True)
+    elif op == JmpOp.JGE:
+        if dst_is_pkt:
+            find_good_pkt_pointers(this, dst, dst.type, True)
+            mark_pkt_end(other, insn.dst, False)
+        else:
+            find_good_pkt_pointers(other, src, src.type, False)
+            mark_pkt_end(this, insn.src, True)
+    else:  # JLE
+        if dst_is_pkt:
+            find_good_pkt_pointers(other, dst, dst.type, False)
+            mark_pkt_end(this, insn.dst, True)
+        else:
+            find_good_pkt_pointers(this, src, src.type, True)
+            mark_pkt_end(other, insn.src, False)
+    return True
+
+
+def mark_ptr_not_null_reg(reg: RegState) -> None:
+    from ..maps.types import MapType
+
+    if base_type(reg.type) == RegType.PTR_TO_MAP_VALUE:
+        m = reg.map
+        inner = getattr(getattr(m, "spec", None), "inner", None)
+        if inner is not None:
+            reg.type = RegType.CONST_PTR_TO_MAP
+            reg.map = _InnerMapMeta(inner)
+        elif m is not None and m.spec.type == MapType.XSKMAP:
+            reg.type = RegType.PTR_TO_XDP_SOCK
+        elif m is not None and m.spec.type in (MapType.SOCKMAP, MapType.SOCKHASH):
+            reg.type = RegType.PTR_TO_SOCKET
+        else:
+            reg.type = RegType.PTR_TO_MAP_VALUE
+        return
+    reg.type &= ~TypeFlag.PTR_MAYBE_NULL
+
+
+class _InnerMapMeta:
+    """The inner map's template standing in for the map an outer lookup returns."""
+
+    def __init__(self, spec: object) -> None:
+        self.spec = spec
+        self.frozen = False
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _InnerMapMeta) and other.spec == self.spec
+
+    def __hash__(self) -> int:
+        return hash(self.spec)
+
+
+def mark_ptr_or_null_regs(env: Env, vstate: VerifierState, regno: int, is_null: bool) -> None:
+    regs = vstate.regs
+    ref_obj_id = regs[regno].ref_obj_id
+    ident = regs[regno].id
+    if ref_obj_id and ref_obj_id == ident and is_null:
+        from .refs import release_reference_state
+
+        release_reference_state(vstate, ident)
+    for reg in all_regs(vstate):
+        if type_may_be_null(reg.type) and reg.id == ident:
+            if is_null:
+                reg.type = SCALAR
+                reg.id = 0
+                reg.ref_obj_id = 0
+                continue
+            mark_ptr_not_null_reg(reg)
+            reg.id = 0
+
+
+def collect_linked_regs(vstate: VerifierState, ident: int) -> list[tuple[int, bool, int]]:
+    """(frameno, is_reg, regno-or-spi) of every scalar sharing ``ident``."""
+    ident &= ~BPF_ADD_CONST
+    out: list[tuple[int, bool, int]] = []
+    for fno in range(vstate.curframe, -1, -1):
+        f = vstate.frames[fno]
+        for j in range(10):
+            r = f.regs[j]
+            if r.type == SCALAR and (r.id & ~BPF_ADD_CONST) == ident:
+                out.append((fno, True, j))
+        for j, slot in enumerate(f.stack):
+            if slot.slot_type[BPF_REG_SIZE - 1] != 1:
+                continue
+            r = slot.spilled_ptr
+            if r.type == SCALAR and (r.id & ~BPF_ADD_CONST) == ident:
+                out.append((fno, False, j))
+    return out
+
+
+def sync_linked_regs(vstate: VerifierState, known: RegState, linked: list[tuple[int, bool, int]]) -> None:
+    for fno, is_reg, idx in linked:
+        f = vstate.frames[fno]
+        reg = f.regs[idx] if is_reg else f.stack[idx].spilled_ptr
+        if reg.type != SCALAR or reg is known:
+            continue
+        if (reg.id & ~BPF_ADD_CONST) != (known.id & ~BPF_ADD_CONST):
+            continue
+        subreg_def = reg.subreg_def
+        if (not reg.id & BPF_ADD_CONST and not known.id & BPF_ADD_CONST) or reg.off == known.off:
+            reg.assign(known)
+            reg.subreg_def = subreg_def
+        else:
+            saved_off, saved_id = reg.off, reg.id
+            delta = _s32(reg.off) - _s32(known.off)
+            reg.assign(known)
+            reg.off, reg.id, reg.subreg_def = saved_off, saved_id, subreg_def
+            reg.b = bx.add_const(reg.b, delta)
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def check_cond_jmp_op(env: Env, insn: Insn) -> int:
+    """Returns the index of the next instruction on the current path."""
+    from .precision import mark_chain_precision
+    from .stack import INSN_F_STACK_ACCESS  # noqa: F401
+
+    this = env.state
+    regs = this.regs
+    op = insn.op
+    idx = env.insn_idx
+    if op == JmpOp.JA or op > JmpOp.JCOND:
+        raise env.einval(f"invalid BPF_JMP/JMP32 opcode {op:x}")
+    if op == JmpOp.JCOND:
+        from .loops import check_may_goto
+
+        return check_may_goto(env, insn)
+    check_reg_arg(env, insn.dst, Op.SRC)
+    dst = regs[insn.dst]
+    if insn.source == Source.X:
+        if insn.imm != 0:
+            raise env.einval("BPF_JMP/JMP32 uses reserved fields")
+        check_reg_arg(env, insn.src, Op.SRC)
+        src = regs[insn.src]
+        if not (type_is_pkt_pointer(dst.type) and type_is_pkt_pointer(src.type)) and is_pointer_value(
+            env, insn.src
+        ):
+            raise env.eacces(f"R{insn.src} pointer comparison prohibited")
+    else:
+        if insn.src != 0:
+            raise env.einval("BPF_JMP/JMP32 uses reserved fields")
+        src = env.fake_reg[0]
+        src.mark_known(insn.imm & ((1 << 64) - 1))
+    is32 = insn.cls == InsnClass.JMP32
+    pred = is_branch_taken(dst, src, op, is32)
+    if pred >= 0:
+        if dst.type == SCALAR:
+            mark_chain_precision(env, insn.dst)
+        if insn.source == Source.X and src.type == SCALAR:
+            mark_chain_precision(env, insn.src)
+    if pred == 1:
+        if env.level:
+            from .core import print_insn_state
+
+            print_insn_state(env, this.cur)
+        return idx + insn.off + 1
+    if pred == 0:
+        if env.level:
+            from .core import print_insn_state
+
+            print_insn_state(env, this.cur)
+        return idx + 1
+    linked: list[tuple[int, bool, int]] = []
+    if insn.source == Source.X and src.type == SCALAR and src.id:
+        linked += collect_linked_regs(this, src.id)
+    if dst.type == SCALAR and dst.id:
+        linked += [e for e in collect_linked_regs(this, dst.id) if e not in linked]
+    from .core import push_stack
+
+    other = push_stack(env, idx + insn.off + 1, idx, False)
+    other_regs = other.regs
+    if insn.source == Source.X:
+        _reg_set_min_max(other_regs[insn.dst], other_regs[insn.src], dst, src, op, is32)
+    else:
+        fake_true = env.fake_reg[0].copy()
+        _reg_set_min_max(other_regs[insn.dst], fake_true, dst, env.fake_reg[0], op, is32)
+    if insn.source == Source.X and src.type == SCALAR and src.id:
+        sync_linked_regs(this, src, linked)
+        sync_linked_regs(other, other_regs[insn.src], linked)
+    if dst.type == SCALAR and dst.id:
+        sync_linked_regs(this, dst, linked)
+        sync_linked_regs(other, other_regs[insn.dst], linked)
+    if (
+        not is32
+        and insn.source == Source.X
+        and src.type != SCALAR
+        and dst.type != SCALAR
+        and base_type(src.type) != RegType.PTR_TO_BTF_ID
+        and base_type(dst.type) != RegType.PTR_TO_BTF_ID
+    ):
+        eq_regs = other_regs if op == JmpOp.JEQ else regs if op == JmpOp.JNE else None
+        if eq_regs is not None:
+            if reg_not_null(dst) and type_may_be_null(src.type):
+                mark_ptr_not_null_reg(eq_regs[insn.src])
+            if reg_not_null(src) and type_may_be_null(dst.type):
+                mark_ptr_not_null_reg(eq_regs[insn.dst])
+    if (
+        not is32
+        and insn.source == Source.K
+        and insn.imm == 0
+        and op in (JmpOp.JEQ, JmpOp.JNE)
+        and type_may_be_null(dst.type)
+    ):
+        mark_ptr_or_null_regs(env, this, insn.dst, op == JmpOp.JNE)
+        mark_ptr_or_null_regs(env, other, insn.dst, op == JmpOp.JEQ)
+    elif not try_match_pkt_pointers(insn, dst, regs[insn.src], this, other) and is_pointer_value(
+        env, insn.dst
+    ):
+        raise env.eacces(f"R{insn.dst} pointer comparison prohibited")
+    if env.level:
+        from .core import print_insn_state
+
+        print_insn_state(env, this.cur)
+    return idx + 1
+
+
+def _reg_set_min_max(
+    true1: RegState, true2: RegState, false1: RegState, false2: RegState, op: int, is32: bool
+) -> None:
+    if false1.type != SCALAR or false2.type != SCALAR:
+        return
+    false1.b, false2.b = sc.refine(sc.negate(op), false1.b, false2.b, is32)
+    true1.b, true2.b = sc.refine(op, true1.b, true2.b, is32)

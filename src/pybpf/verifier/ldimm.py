@@ -1,0 +1,186 @@
+"""64-bit immediate loads and the legacy packet loads.
+
+``resolve_pseudo_ldimm64`` runs before anything else is checked: it finds the map every
+``BPF_PSEUDO_MAP_*`` load names (by fd, or by index into the ``fd_array``), checks the
+direct-value offsets, and rejects unknown opcodes.  ``check_ld_imm`` then types the
+destination register; ``check_ld_abs`` checks ``LD_ABS``/``LD_IND``.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from ..errors import BpfError
+from ..isa.insn import KNOWN_OPCODES, Insn, lddw_value
+from ..isa.opcodes import InsnClass, Mode, PseudoLdImm64
+from ..kernel.progtypes import ProgType
+from ..kernel.regtypes import RegType
+from ..maps.types import MapType
+from .env import BPF_MAX_VAR_OFF, Env
+from .regs import Op, check_reg_arg, mark_reg_known_zero, mark_reg_unknown
+
+MAX_USED_MAPS = 64
+
+
+def _map_from_fd(env: Env, fd: int) -> object:
+    from ..maps.base import Map
+
+    obj = env.kernel._fds.get(fd) if env.kernel is not None and fd >= 0 else None
+    if not isinstance(obj, Map):
+        raise env.error(errno.EBADF, f"fd {fd} is not pointing to valid bpf_map")
+    return obj
+
+
+def _add_used_map(env: Env, m: object) -> int:
+    for i, used in enumerate(env.used_maps):
+        if used is m:
+            return i
+    if len(env.used_maps) >= MAX_USED_MAPS:
+        raise env.error(errno.E2BIG, f"The total number of maps per program has reached the limit of {MAX_USED_MAPS}")
+    env.used_maps.append(m)
+    return len(env.used_maps) - 1
+
+
+def resolve_pseudo_ldimm64(env: Env) -> None:
+    insns = env.insns
+    n = len(insns)
+    i = 0
+    while i < n:
+        insn = insns[i]
+        if insn.cls == InsnClass.LDX and (insn.mode not in (Mode.MEM, Mode.MEMSX) or insn.imm != 0):
+            raise env.einval("BPF_LDX uses reserved fields")
+        if insn.is_lddw:
+            nxt = insns[i + 1] if i + 1 < n else None
+            if nxt is None or nxt.code != 0 or nxt.dst or nxt.src or nxt.off:
+                raise env.einval("invalid bpf_ld_imm64 insn")
+            src = insn.src
+            if src in (0, PseudoLdImm64.BTF_ID, PseudoLdImm64.FUNC):
+                if src == PseudoLdImm64.BTF_ID:
+                    raise env.einval("kernel BTF is not available for BPF_PSEUDO_BTF_ID loads")
+                i += 2
+                continue
+            if src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX) and nxt.imm != 0:
+                raise env.einval("unrecognized bpf_ld_imm64 insn")
+            if src not in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX,
+                           PseudoLdImm64.MAP_VALUE, PseudoLdImm64.MAP_IDX_VALUE):  # fmt: skip
+                raise env.einval("unrecognized bpf_ld_imm64 insn")
+            if src in (PseudoLdImm64.MAP_IDX, PseudoLdImm64.MAP_IDX_VALUE):
+                idx = insn.imm
+                m = env.maps[idx] if 0 <= idx < len(env.maps) else None
+                if m is None:
+                    raise env.error(errno.EBADF, "fd -1 is not pointing to valid bpf_map")
+            else:
+                m = _map_from_fd(env, insn.imm)
+            env.aux[i].map_index = _add_used_map(env, m)
+            check_map_prog_compatibility(env, m)
+            if src in (PseudoLdImm64.MAP_VALUE, PseudoLdImm64.MAP_IDX_VALUE):
+                off = nxt.imm & 0xFFFFFFFF
+                if off >= BPF_MAX_VAR_OFF:
+                    raise env.einval(f"direct value offset of {off} is not allowed")
+                if m.spec.type not in (MapType.ARRAY, MapType.ARENA):  # type: ignore[attr-defined]
+                    raise env.einval("no direct value access support for this map type")
+                try:
+                    m.direct_value_addr(off)  # type: ignore[attr-defined]
+                except BpfError as exc:
+                    raise env.error(
+                        exc.errno,
+                        f"invalid access to map value pointer, value_size={m.spec.value_size} off={off}",  # type: ignore[attr-defined]
+                    ) from None
+                env.aux[i].map_off = off
+            i += 2
+            continue
+        if insn.code not in KNOWN_OPCODES:
+            raise env.einval(f"unknown opcode {insn.code:02x}")
+        i += 1
+
+
+def check_map_prog_compatibility(env: Env, m: object) -> None:
+    if m.spec.type == MapType.STRUCT_OPS:  # type: ignore[attr-defined]
+        raise env.einval("bpf_struct_ops map cannot be used in prog")
+
+
+def map_address(m: object, insn: Insn, second: Insn) -> int:
+    """The value the kernel's log shows for a resolved map load (the map or value address)."""
+    if insn.src in (PseudoLdImm64.MAP_VALUE, PseudoLdImm64.MAP_IDX_VALUE):
+        return m.direct_value_addr(second.imm & 0xFFFFFFFF)  # type: ignore[attr-defined,no-any-return]
+    return m.address  # type: ignore[attr-defined,no-any-return]
+
+
+def check_ld_imm(env: Env, insn: Insn) -> None:
+    if insn.size != 0x18:
+        raise env.einval("invalid BPF_LD_IMM insn")
+    if insn.off != 0:
+        raise env.einval("BPF_LD_IMM64 uses reserved fields")
+    check_reg_arg(env, insn.dst, Op.DST)
+    regs = env.regs
+    dst = regs[insn.dst]
+    if insn.src == 0:
+        dst.type = RegType.SCALAR_VALUE
+        dst.mark_known(lddw_value(insn, env.insns[env.insn_idx + 1]))
+        return
+    mark_reg_known_zero(regs, insn.dst)
+    if insn.src == PseudoLdImm64.FUNC:
+        from .calls import check_pseudo_func
+
+        check_pseudo_func(env, insn, dst)
+        return
+    aux = env.aux[env.insn_idx]
+    m = env.used_maps[aux.map_index]
+    dst.map = m
+    if insn.src in (PseudoLdImm64.MAP_VALUE, PseudoLdImm64.MAP_IDX_VALUE):
+        if m.spec.type == MapType.ARENA:
+            mark_reg_unknown(env, regs, insn.dst)
+            return
+        dst.type = RegType.PTR_TO_MAP_VALUE
+        dst.off = aux.map_off
+    else:
+        dst.type = RegType.CONST_PTR_TO_MAP
+
+
+def check_ld_abs(env: Env, insn: Insn) -> None:
+    from .mem import check_ptr_off_reg
+    from .refs import check_reference_leak
+    from .regs import mark_reg_not_init
+
+    state = env.state
+    regs = env.regs
+    if env.prog_type not in (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT):
+        raise env.einval("BPF_LD_[ABS|IND] instructions not allowed for this program type")
+    for i in range(state.curframe, 0, -1):
+        if state.frames[i].in_callback_fn:
+            raise env.einval("cannot use BPF_LD_[ABS|IND] within callback")
+    if insn.dst != 0 or insn.off != 0 or insn.size == 0x18 or (insn.mode == Mode.ABS and insn.src != 0):
+        raise env.einval("BPF_LD_[ABS|IND] uses reserved fields")
+    check_reg_arg(env, 6, Op.SRC)
+    try:
+        check_reference_leak(env)
+    except Exception:
+        raise env.einval("BPF_LD_[ABS|IND] cannot be mixed with socket references") from None
+    if state.active_lock is not None:
+        raise env.einval("BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region")
+    if state.active_rcu_lock:
+        raise env.einval("BPF_LD_[ABS|IND] cannot be used inside bpf_rcu_read_lock-ed region")
+    if state.active_preempt_lock:
+        raise env.einval("BPF_LD_[ABS|IND] cannot be used inside bpf_preempt_disable-ed region")
+    if regs[6].type != RegType.PTR_TO_CTX:
+        raise env.einval("at the time of BPF_LD_ABS|IND R6 != pointer to skb")
+    if insn.mode == Mode.IND:
+        check_reg_arg(env, insn.src, Op.SRC)
+    check_ptr_off_reg(env, regs[6], 6)
+    for r in range(6):
+        mark_reg_not_init(regs, r)
+        check_reg_arg(env, r, Op.DST_NO_MARK)
+    mark_reg_unknown(env, regs, 0)
+    regs[0].subreg_def = env.insn_idx + 1
+    if state.curframe:
+        from .calls import prepare_func_exit
+        from .core import push_stack
+
+        env.mark_reg_scratched(0)
+        push_stack(env, env.insn_idx + 1, env.insn_idx, False)
+        mark_reg_known_zero(regs, 0)
+        regs[0].type = RegType.SCALAR_VALUE
+        env.insn_idx = prepare_func_exit(env) - 1
+
+
+__all__ = ["lddw_value"]

@@ -1,0 +1,141 @@
+"""Which registers may still be read before they are written, at every instruction.
+
+A backward dataflow over the control-flow graph, computed once before verification (as
+Linux 6.13+ does in ``compute_live_registers``): state pruning ignores registers that are
+dead where two states meet.  The level-2 log prints the result as "Live regs before insn".
+"""
+
+from __future__ import annotations
+
+from ..isa.opcodes import AluOp, AtomicOp, InsnClass, JmpOp, Mode, PseudoCall, Source
+from .env import Env
+
+ALL_CALLER_SAVED = 0b111111  # r0..r5
+R0 = 1
+
+
+def _call_use(env: Env, insn: object) -> int:
+    from ..kernel.func_proto import func_proto
+
+    src = insn.src  # type: ignore[attr-defined]
+    if src == PseudoCall.HELPER:
+        proto = func_proto(env.prog_type, insn.imm, env.expected_attach_type,  # type: ignore[attr-defined]
+                           privileged=env.options.bpf_capable)  # fmt: skip
+        if proto is None:
+            return ALL_CALLER_SAVED & ~R0
+        use = 0
+        for i, arg in enumerate(proto.arg_types[:5], start=1):
+            if arg == 0:
+                break
+            use |= 1 << i
+        return use
+    return ALL_CALLER_SAVED & ~R0
+
+
+def use_def(env: Env, idx: int) -> tuple[int, int]:
+    insn = env.insns[idx]
+    cls, op, mode = insn.cls, insn.op, insn.mode
+    src, dst = 1 << insn.src, 1 << insn.dst
+    use, define = 0xFFFF, 0
+    if cls == InsnClass.LD:
+        if mode == Mode.IMM and insn.size == 0x18:
+            return 0, dst
+        return use, define
+    if cls == InsnClass.LDX:
+        return src, dst
+    if cls == InsnClass.ST:
+        return dst, 0
+    if cls == InsnClass.STX:
+        if mode == Mode.MEM:
+            return dst | src, 0
+        if mode == Mode.ATOMIC:
+            if insn.imm == AtomicOp.CMPXCHG:
+                return R0 | dst | src, R0
+            if insn.imm == AtomicOp.LOAD_ACQ:
+                return src, dst
+            if insn.imm & 1:
+                return dst | src, src
+            return dst | src, 0
+        return use, define
+    if cls in (InsnClass.ALU, InsnClass.ALU64):
+        if op == AluOp.MOV:
+            return (src if insn.source == Source.X else 0), dst
+        if op in (AluOp.END, AluOp.NEG):
+            return dst, dst
+        return (dst | src if insn.source == Source.X else dst), dst
+    # JMP / JMP32
+    if op == JmpOp.EXIT:
+        return R0, 0
+    if op == JmpOp.CALL:
+        return _call_use(env, insn), ALL_CALLER_SAVED
+    if op in (JmpOp.JA, JmpOp.JCOND):
+        return 0, 0
+    return (dst | src if insn.source == Source.X else dst), 0
+
+
+def successors(env: Env, idx: int) -> list[int]:
+    insn = env.insns[idx]
+    n = len(env.insns)
+    cls, op = insn.cls, insn.op
+    size = 2 if insn.is_lddw else 1
+    if cls not in (InsnClass.JMP, InsnClass.JMP32):
+        return [idx + size] if idx + size < n else []
+    if op == JmpOp.EXIT:
+        return []
+    if op == JmpOp.CALL:
+        return [idx + 1] if idx + 1 < n else []
+    if op == JmpOp.JA:
+        off = insn.imm if cls == InsnClass.JMP32 else insn.off
+        return [idx + off + 1]
+    out = [idx + 1] if idx + 1 < n else []
+    target = idx + insn.off + 1
+    if target not in out:
+        out.append(target)
+    return out
+
+
+def compute_live_registers(env: Env) -> None:
+    n = len(env.insns)
+    use = [0] * n
+    define = [0] * n
+    skip = [False] * n
+    for i in range(n):
+        if i and env.insns[i - 1].is_lddw:
+            skip[i] = True
+            continue
+        use[i], define[i] = use_def(env, i)
+    live_in = [0] * n
+    live_out = [0] * n
+    order = [i for i in range(n - 1, -1, -1) if not skip[i]]
+    succ = [successors(env, i) if not skip[i] else [] for i in range(n)]
+    changed = True
+    while changed:
+        changed = False
+        for i in order:
+            out = 0
+            for s in succ[i]:
+                if 0 <= s < n:
+                    out |= live_in[s]
+            new_in = ((out & ~define[i]) | use[i]) & 0xFFFF
+            if new_in != live_in[i] or out != live_out[i]:
+                live_in[i] = new_in
+                live_out[i] = out
+                changed = True
+    for i in range(n):
+        env.aux[i].live_regs_before = live_in[i] & 0x7FF
+    if env.level & 2:
+        env.verbose("Live regs before insn:\n")
+        from ..isa.disasm import kernel_text
+
+        for i in range(n):
+            if skip[i]:
+                continue
+            mask = "".join(str(r) if live_in[i] >> r & 1 else "." for r in range(10))
+            text = kernel_text(env.insns, i, imm_name=_imm_namer(env))
+            env.verbose(f"    {i:3d}: {mask} ({env.insns[i].code:02x}) {text}\n")
+
+
+def _imm_namer(env: Env):  # type: ignore[no-untyped-def]
+    from .core import ldimm_text
+
+    return lambda insn, value: ldimm_text(env, insn, value)

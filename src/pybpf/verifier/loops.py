@@ -1,0 +1,57 @@
+"""``may_goto``: a loop guard the kernel bounds at run time, explored twice here.
+
+The fall-through path is queued with a deeper ``may_goto`` count, the jump is taken on
+the current path; imprecise scalars that differ from the previous visit are widened so
+that the loop's states converge (``check_cond_jmp_op`` for ``BPF_JCOND``).
+"""
+
+from __future__ import annotations
+
+from ..isa.insn import Insn
+from .env import Env
+from .state import VerifierState
+
+
+def find_prev_entry(env: Env, cur: VerifierState | None, insn_idx: int) -> VerifierState | None:
+    if cur is None:
+        return None
+    for sl in env.explored_states.get(insn_idx, []):
+        st = sl.state
+        if st.insn_idx == insn_idx and st.curframe == cur.curframe and all(
+            a.callsite == b.callsite for a, b in zip(st.frames, cur.frames, strict=False)
+        ):
+            return st
+    return None
+
+
+def widen_imprecise_scalars(env: Env, old: VerifierState, cur: VerifierState) -> None:
+    from .prune import IdMap, regs_exact
+
+    idmap = IdMap(env.id_gen)
+    for fr in range(old.curframe, -1, -1):
+        fo, fc = old.frames[fr], cur.frames[fr]
+        for i in range(10):
+            a, b = fo.regs[i], fc.regs[i]
+            if b.type == 1 and not b.precise and not regs_exact(a, b, idmap):
+                b.mark_unknown()
+        for spi in range(min(len(fo.stack), len(fc.stack))):
+            a, b = fo.stack[spi].spilled_ptr, fc.stack[spi].spilled_ptr
+            if fc.stack[spi].slot_type[7] != 1 or fo.stack[spi].slot_type[7] != 1:
+                continue
+            if b.type == 1 and not b.precise and not regs_exact(a, b, idmap):
+                b.mark_unknown()
+
+
+def check_may_goto(env: Env, insn: Insn) -> int:
+    from .core import push_stack
+
+    if insn.code != 0xE5 or insn.src != 0 or insn.dst or insn.imm or insn.off == 0:
+        raise env.einval(f"invalid may_goto off {insn.off} imm {insn.imm}")
+    idx = env.insn_idx
+    cur = env.state
+    prev = find_prev_entry(env, cur.parent, idx)
+    queued = push_stack(env, idx + 1, idx, False)
+    queued.may_goto_depth += 1
+    if prev is not None:
+        widen_imprecise_scalars(env, prev, queued)
+    return idx + insn.off + 1

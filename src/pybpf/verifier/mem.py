@@ -1,0 +1,461 @@
+"""Loads and stores: ``check_mem_access`` and the checks for each pointer type.
+
+A memory access is allowed by the type of the pointer register: the stack within the
+frame, a map value within ``value_size`` (for every value its variable offset may take),
+the packet within the range a ``data_end`` comparison proved, the context at the fields
+the program type allows, and so on; each refusal has the kernel's message.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from ..isa.insn import Insn
+from ..isa.opcodes import AtomicOp, InsnClass, Mode, Size
+from ..kernel import ctx_access
+from ..kernel.progtypes import ProgType
+from ..kernel.regtypes import RegType, TypeFlag, base_type
+from ..maps.types import MapFlag, MapType
+from . import scalar as sc
+from . import tnum
+from .env import BPF_MAX_VAR_OFF, Env
+from .log import reg_type_str
+from .regs import (
+    SCALAR,
+    Op,
+    check_reg_arg,
+    is_pointer_value,
+    mark_reg_known_zero,
+    mark_reg_unknown,
+    type_is_pkt_pointer,
+    type_is_sk_pointer,
+    type_may_be_null,
+)
+from .stack import check_stack_access_within_bounds, check_stack_read, check_stack_write
+from .state import RegState
+
+S64_MIN = -(1 << 63)
+MAX_PACKET_OFF = 0xFFFF
+SIZE_BYTES = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
+
+
+def _s64(v: int) -> int:
+    v &= (1 << 64) - 1
+    return v - (1 << 64) if v >> 63 else v
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+# --- alignment --------------------------------------------------------------------------
+
+
+def _aligned(t: tnum.Tnum, size: int) -> bool:
+    return tnum.is_aligned(t, size)
+
+
+def check_ptr_alignment(env: Env, reg: RegState, off: int, size: int, strict_once: bool) -> None:
+    strict = (env.options.strict_alignment and not env.options.any_alignment) or strict_once
+    t = reg.type
+    desc = ""
+    if t in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META):
+        if not strict or size == 1:
+            return
+        ip_align = 2
+        reg_off = tnum.add(reg.b.var_off, tnum.const(ip_align + reg.off + off))
+        if not _aligned(reg_off, size):
+            raise env.eacces(
+                f"misaligned packet access off {ip_align}+{tnum.format(reg.b.var_off)}"
+                f"+{reg.off}+{off} size {size}"
+            )
+        return
+    if t == RegType.PTR_TO_ARENA:
+        return
+    names = {
+        RegType.PTR_TO_FLOW_KEYS: "flow keys ", RegType.PTR_TO_MAP_KEY: "key ",
+        RegType.PTR_TO_MAP_VALUE: "value ", RegType.PTR_TO_CTX: "context ",
+        RegType.PTR_TO_STACK: "stack ", RegType.PTR_TO_SOCKET: "sock ",
+        RegType.PTR_TO_SOCK_COMMON: "sock_common ", RegType.PTR_TO_TCP_SOCK: "tcp_sock ",
+        RegType.PTR_TO_XDP_SOCK: "xdp_sock ",
+    }  # fmt: skip
+    desc = names.get(t, "")  # type: ignore[call-overload]
+    if t == RegType.PTR_TO_STACK:
+        strict = True
+    if not strict or size == 1:
+        return
+    reg_off = tnum.add(reg.b.var_off, tnum.const((reg.off + off) & ((1 << 64) - 1)))
+    if not _aligned(reg_off, size):
+        raise env.eacces(
+            f"misaligned {desc}access off {tnum.format(reg.b.var_off)}+{reg.off}+{off} size {size}"
+        )
+
+
+# --- bounded regions ----------------------------------------------------------------------
+
+
+def __check_mem_access(env: Env, regno: int, off: int, size: int, mem_size: int, zero_ok: bool) -> None:
+    size_ok = size > 0 or (size == 0 and zero_ok)
+    if off >= 0 and size_ok and off + size <= mem_size:
+        return
+    reg = env.regs[regno]
+    t = reg.type
+    if t == RegType.PTR_TO_MAP_KEY:
+        msg = f"invalid access to map key, key_size={mem_size} off={off} size={size}"
+    elif t == RegType.PTR_TO_MAP_VALUE:
+        msg = f"invalid access to map value, value_size={mem_size} off={off} size={size}"
+    elif t in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META, RegType.PTR_TO_PACKET_END):
+        msg = f"invalid access to packet, off={off} size={size}, R{regno}(id={reg.id},off={off},r={mem_size})"
+    else:
+        msg = f"invalid access to memory, mem_size={mem_size} off={off} size={size}"
+    raise env.eacces(msg)
+
+
+def check_mem_region_access(env: Env, regno: int, off: int, size: int, mem_size: int, zero_ok: bool) -> None:
+    reg = env.regs[regno]
+    smin = reg.b.smin
+    if smin < 0 and (smin == S64_MIN or off + smin != _s32(off + smin) or smin + off < 0):
+        raise env.eacces(
+            f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."
+        )
+    try:
+        __check_mem_access(env, regno, smin + off, size, mem_size, zero_ok)
+    except Exception:
+        raise env.eacces(f"R{regno} min value is outside of the allowed memory range") from None
+    if reg.b.umax >= BPF_MAX_VAR_OFF:
+        raise env.eacces(f"R{regno} unbounded memory access, make sure to bounds check any such access")
+    try:
+        __check_mem_access(env, regno, reg.b.umax + off, size, mem_size, zero_ok)
+    except Exception:
+        raise env.eacces(f"R{regno} max value is outside of the allowed memory range") from None
+
+
+def map_can(m: object, write: bool) -> bool:
+    flags = getattr(getattr(m, "spec", None), "flags", 0)
+    if flags & MapFlag.RDONLY_PROG:
+        return not write
+    if flags & MapFlag.WRONLY_PROG:
+        return write
+    return True
+
+
+def check_map_access_type(env: Env, regno: int, off: int, size: int, write: bool) -> None:
+    m = env.regs[regno].map
+    if write and not map_can(m, True):
+        raise env.eacces(f"write into map forbidden, value_size={m.spec.value_size} off={off} size={size}")
+    if not write and not map_can(m, False):
+        raise env.eacces(f"read from map forbidden, value_size={m.spec.value_size} off={off} size={size}")
+
+
+def check_map_access(env: Env, regno: int, off: int, size: int, zero_ok: bool, helper: bool) -> None:
+    reg = env.regs[regno]
+    check_mem_region_access(env, regno, off, size, reg.map.spec.value_size, zero_ok)
+    # special fields (kptrs, locks, timers) come with BTF-described maps
+
+
+def map_is_rdonly(m: object) -> bool:
+    spec = getattr(m, "spec", None)
+    return bool(spec is not None and spec.flags & MapFlag.RDONLY_PROG and getattr(m, "frozen", False))
+
+
+def map_direct_read(env: Env, m: object, off: int, size: int, is_ldsx: bool) -> int:
+    value = m.lookup(bytes(m.spec.key_size))  # type: ignore[attr-defined]
+    raw = int.from_bytes(value[off : off + size], "little")
+    if is_ldsx and size < 8 and raw >> (size * 8 - 1):
+        raw -= 1 << (size * 8)
+    return raw & ((1 << 64) - 1)
+
+
+def may_access_direct_pkt_data(env: Env, write: bool, meta_pkt_access: bool | None = None) -> bool:
+    pt = env.prog_type
+    read_only = (ProgType.LWT_IN, ProgType.LWT_OUT, ProgType.LWT_SEG6LOCAL, ProgType.SK_REUSEPORT,
+                 ProgType.FLOW_DISSECTOR, ProgType.CGROUP_SKB)  # fmt: skip
+    read_write = (ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.XDP, ProgType.LWT_XMIT,
+                  ProgType.SK_SKB, ProgType.SK_MSG)  # fmt: skip
+    if pt in read_only:
+        if write:
+            return False
+        pt_rw = True
+    else:
+        pt_rw = pt in read_write
+    if pt_rw:
+        if meta_pkt_access is not None:
+            return meta_pkt_access
+        env.seen_direct_write = True
+        return True
+    if pt == ProgType.CGROUP_SOCKOPT:
+        return True
+    return False
+
+
+def check_packet_access(env: Env, regno: int, off: int, size: int, zero_ok: bool) -> None:
+    reg = env.regs[regno]
+    if reg.b.smin < 0:
+        raise env.eacces(
+            f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."
+        )
+    try:
+        if reg.range < 0:
+            raise env.einval("")
+        __check_mem_access(env, regno, off, size, reg.range, zero_ok)
+    except Exception:
+        raise env.eacces(f"R{regno} offset is outside of the packet") from None
+    env.max_pkt_offset = max(env.max_pkt_offset, off + reg.b.umax + size - 1)
+
+
+def check_ptr_off_reg(env: Env, reg: RegState, regno: int, fixed_off_ok: bool = False) -> None:
+    if reg.off < 0:
+        raise env.eacces(f"negative offset {reg_type_str(reg.type)} ptr R{regno} off={reg.off} disallowed")
+    if not fixed_off_ok and reg.off:
+        raise env.eacces(
+            f"dereference of modified {reg_type_str(reg.type)} ptr R{regno} off={reg.off} disallowed"
+        )
+    vo = reg.b.var_off
+    if vo.mask != 0 or vo.value:
+        raise env.eacces(f"variable {reg_type_str(reg.type)} access var_off={tnum.format(vo)} disallowed")
+
+
+def check_ctx_access(env: Env, insn_idx: int, off: int, size: int, write: bool, is_ldsx: bool) -> ctx_access.CtxAccess:
+    acc = ctx_access.is_valid_access(
+        env.prog_type, off, size, "write" if write else "read",
+        attach_type=env.expected_attach_type, privileged=env.options.bpf_capable,
+    )  # fmt: skip
+    if acc is None or (is_ldsx and base_type(acc.reg_type) != RegType.SCALAR_VALUE):
+        raise env.eacces(f"invalid bpf_context access off={off} size={size}")
+    env.aux[insn_idx].ctx_field_size = acc.ctx_field_size
+    env.max_ctx_offset = max(env.max_ctx_offset, off + size)
+    return acc
+
+
+def check_sock_access(env: Env, insn_idx: int, regno: int, off: int, size: int, write: bool) -> None:
+    reg = env.regs[regno]
+    if reg.b.smin < 0:
+        raise env.eacces(
+            f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."
+        )
+    ok = ctx_access.sock_access_ok(reg.type, off, size, "write" if write else "read")
+    if not ok:
+        raise env.eacces(f"R{regno} invalid {reg_type_str(reg.type)} access off={off} size={size}")
+
+
+def check_buffer_access(env: Env, reg: RegState, regno: int, off: int, size: int, zero_ok: bool, rdonly: bool) -> None:
+    if off < 0:
+        raise env.eacces(f"R{regno} invalid {reg_type_str(reg.type)} buffer access: off={off}, size={size}")
+    vo = reg.b.var_off
+    if vo.mask != 0 or vo.value:
+        raise env.eacces(
+            f"R{regno} invalid variable buffer offset: off={off}, var_off={tnum.format(vo)}"
+        )
+    if rdonly:
+        env.max_rdonly_access = max(env.max_rdonly_access, off + size)
+    else:
+        env.max_rdwr_access = max(env.max_rdwr_access, off + size)
+
+
+def check_mem_access(
+    env: Env,
+    insn_idx: int,
+    regno: int,
+    off: int,
+    bpf_size: int,
+    write: bool,
+    value_regno: int,
+    strict_once: bool = False,
+    is_ldsx: bool = False,
+) -> int:
+    """Returns history flags from a stack spill/fill (0 otherwise)."""
+    regs = env.regs
+    reg = regs[regno]
+    size = SIZE_BYTES[bpf_size]  # type: ignore[index]
+    flags = 0
+    check_ptr_alignment(env, reg, off, size, strict_once)
+    off += reg.off
+    t = reg.type
+    if t == RegType.PTR_TO_MAP_KEY:
+        if write:
+            raise env.eacces(f"write to change key R{regno} not allowed")
+        check_mem_region_access(env, regno, off, size, reg.map.spec.key_size, False)
+        if value_regno >= 0:
+            mark_reg_unknown(env, regs, value_regno)
+    elif t == RegType.PTR_TO_MAP_VALUE:
+        if write and value_regno >= 0 and is_pointer_value(env, value_regno):
+            raise env.eacces(f"R{value_regno} leaks addr into map")
+        check_map_access_type(env, regno, off, size, write)
+        check_map_access(env, regno, off, size, False, False)
+        if not write and value_regno >= 0:
+            m = reg.map
+            if reg.b.var_off.mask == 0 and map_is_rdonly(m) and m.spec.type == MapType.ARRAY:
+                val = map_direct_read(env, m, off + reg.b.var_off.value, size, is_ldsx)
+                regs[value_regno].mark_known(val)
+            else:
+                mark_reg_unknown(env, regs, value_regno)
+    elif base_type(t) == RegType.PTR_TO_MEM:
+        rdonly = bool(t & TypeFlag.MEM_RDONLY)
+        if type_may_be_null(t):
+            raise env.eacces(f"R{regno} invalid mem access '{reg_type_str(t)}'")
+        if write and rdonly:
+            raise env.eacces(f"R{regno} cannot write into {reg_type_str(t)}")
+        if write and value_regno >= 0 and is_pointer_value(env, value_regno):
+            raise env.eacces(f"R{value_regno} leaks addr into mem")
+        check_mem_region_access(env, regno, off, size, reg.mem_size, False)
+        if value_regno >= 0 and (not write or rdonly):
+            mark_reg_unknown(env, regs, value_regno)
+    elif t == RegType.PTR_TO_CTX:
+        if write and value_regno >= 0 and is_pointer_value(env, value_regno):
+            raise env.eacces(f"R{value_regno} leaks addr into ctx")
+        check_ptr_off_reg(env, reg, regno)
+        acc = check_ctx_access(env, insn_idx, off, size, write, is_ldsx)
+        if not write and value_regno >= 0:
+            if acc.reg_type == RegType.SCALAR_VALUE:
+                mark_reg_unknown(env, regs, value_regno)
+            else:
+                mark_reg_known_zero(regs, value_regno)
+                if type_may_be_null(acc.reg_type):
+                    regs[value_regno].id = env.new_id()
+                regs[value_regno].subreg_def = 0
+            regs[value_regno].type = acc.reg_type
+    elif t == RegType.PTR_TO_STACK:
+        check_stack_access_within_bounds(env, regno, off, size, False, write)
+        if not write:
+            flags = check_stack_read(env, regno, off, size, value_regno)
+        else:
+            flags = check_stack_write(env, regno, off, size, value_regno, insn_idx)
+    elif type_is_pkt_pointer(t):
+        if write and not may_access_direct_pkt_data(env, True):
+            raise env.eacces("cannot write into packet")
+        if write and value_regno >= 0 and is_pointer_value(env, value_regno):
+            raise env.eacces(f"R{value_regno} leaks addr into packet")
+        check_packet_access(env, regno, off, size, False)
+        if not write and value_regno >= 0:
+            mark_reg_unknown(env, regs, value_regno)
+    elif t == RegType.PTR_TO_FLOW_KEYS:
+        if write and value_regno >= 0 and is_pointer_value(env, value_regno):
+            raise env.eacces(f"R{value_regno} leaks addr into flow keys")
+        if size < 0 or off < 0 or off + size > ctx_access.FLOW_KEYS_SIZE:
+            raise env.eacces(f"invalid access to flow keys off={off} size={size}")
+        if not write and value_regno >= 0:
+            mark_reg_unknown(env, regs, value_regno)
+    elif type_is_sk_pointer(t):
+        if write:
+            raise env.eacces(f"R{regno} cannot write into {reg_type_str(t)}")
+        check_sock_access(env, insn_idx, regno, off, size, write)
+        if value_regno >= 0:
+            mark_reg_unknown(env, regs, value_regno)
+    elif t == RegType.PTR_TO_TP_BUFFER:
+        if off < 0:
+            raise env.eacces(f"R{regno} invalid tracepoint buffer access: off={off}, size={size}")
+        if not write and value_regno >= 0:
+            mark_reg_unknown(env, regs, value_regno)
+    elif base_type(t) == RegType.PTR_TO_BTF_ID and not type_may_be_null(t):
+        from .btf_access import check_ptr_to_btf_access
+
+        check_ptr_to_btf_access(env, regs, regno, off, size, write, value_regno)
+    elif t == RegType.CONST_PTR_TO_MAP:
+        from .btf_access import check_ptr_to_map_access
+
+        check_ptr_to_map_access(env, regs, regno, off, size, write, value_regno)
+    elif base_type(t) == RegType.PTR_TO_BUF and not type_may_be_null(t):
+        rdonly = bool(t & TypeFlag.MEM_RDONLY)
+        if rdonly and write:
+            raise env.eacces(f"R{regno} cannot write into {reg_type_str(t)}")
+        check_buffer_access(env, reg, regno, off, size, False, rdonly)
+        if value_regno >= 0 and (rdonly or not write):
+            mark_reg_unknown(env, regs, value_regno)
+    elif t == RegType.PTR_TO_ARENA:
+        if not write and value_regno >= 0:
+            mark_reg_unknown(env, regs, value_regno)
+    else:
+        raise env.eacces(f"R{regno} invalid mem access '{reg_type_str(t)}'")
+    if size < 8 and value_regno >= 0 and not write and regs[value_regno].type == SCALAR:
+        r = regs[value_regno]
+        r.b = sc.coerce_to_size_sx(r.b, size) if is_ldsx else sc.coerce_to_size(r.b, size)
+    return flags
+
+
+def check_load_mem(env: Env, insn: Insn, strict_once: bool, is_ldsx: bool) -> int:
+    check_reg_arg(env, insn.src, Op.SRC)
+    check_reg_arg(env, insn.dst, Op.DST_NO_MARK)
+    src_type = env.regs[insn.src].type
+    flags = check_mem_access(env, env.insn_idx, insn.src, insn.off, insn.size, False, insn.dst, strict_once, is_ldsx)
+    save_aux_ptr_type(env, src_type)
+    return flags
+
+
+def check_store_reg(env: Env, insn: Insn, strict_once: bool) -> int:
+    check_reg_arg(env, insn.src, Op.SRC)
+    check_reg_arg(env, insn.dst, Op.SRC)
+    dst_type = env.regs[insn.dst].type
+    flags = check_mem_access(env, env.insn_idx, insn.dst, insn.off, insn.size, True, insn.src, strict_once)
+    save_aux_ptr_type(env, dst_type)
+    return flags
+
+
+def save_aux_ptr_type(env: Env, t: int) -> None:
+    aux = env.aux[env.insn_idx]
+    prev = aux.ptr_type
+    if not prev:
+        aux.ptr_type = t
+    elif prev != t and (_ctx_like(prev) or _ctx_like(t)):
+        raise env.einval("same insn cannot be used with different pointers")
+
+
+def _ctx_like(t: int) -> bool:
+    return base_type(t) in (RegType.PTR_TO_CTX, RegType.PTR_TO_SOCKET, RegType.PTR_TO_SOCK_COMMON,
+                            RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK, RegType.PTR_TO_BTF_ID)  # fmt: skip
+
+
+def _atomic_ptr_type_ok(env: Env, regno: int) -> bool:
+    t = env.regs[regno].type
+    return not (
+        t == RegType.PTR_TO_CTX or type_is_pkt_pointer(t) or t == RegType.PTR_TO_FLOW_KEYS
+        or type_is_sk_pointer(t) or t == RegType.PTR_TO_ARENA
+    )  # fmt: skip
+
+
+def check_atomic(env: Env, insn: Insn) -> int:
+    imm = insn.imm
+    if imm in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL):
+        return check_atomic_load_store(env, insn)
+    if imm not in (AtomicOp.ADD, AtomicOp.AND, AtomicOp.OR, AtomicOp.XOR, AtomicOp.FETCH_ADD,
+                   AtomicOp.FETCH_AND, AtomicOp.FETCH_OR, AtomicOp.FETCH_XOR, AtomicOp.XCHG,
+                   AtomicOp.CMPXCHG):  # fmt: skip
+        raise env.einval(f"BPF_ATOMIC uses invalid atomic opcode {imm:02x}")
+    if insn.size not in (Size.W, Size.DW):
+        raise env.einval("invalid atomic operand size")
+    check_reg_arg(env, insn.src, Op.SRC)
+    check_reg_arg(env, insn.dst, Op.SRC)
+    if imm == AtomicOp.CMPXCHG:
+        check_reg_arg(env, 0, Op.SRC)
+        if is_pointer_value(env, 0):
+            raise env.eacces("R0 leaks addr into mem")
+    if is_pointer_value(env, insn.src):
+        raise env.eacces(f"R{insn.src} leaks addr into mem")
+    if not _atomic_ptr_type_ok(env, insn.dst):
+        raise env.eacces(
+            f"BPF_ATOMIC stores into R{insn.dst} {reg_type_str(env.regs[insn.dst].type)} is not allowed"
+        )
+    load_reg = -1
+    if imm & 1:
+        load_reg = 0 if imm == AtomicOp.CMPXCHG else insn.src
+        check_reg_arg(env, load_reg, Op.DST)
+    check_mem_access(env, env.insn_idx, insn.dst, insn.off, insn.size, False, -1, True)
+    if load_reg >= 0:
+        check_mem_access(env, env.insn_idx, insn.dst, insn.off, insn.size, False, load_reg, True)
+    save_aux_ptr_type(env, env.regs[insn.dst].type)
+    check_mem_access(env, env.insn_idx, insn.dst, insn.off, insn.size, True, -1, True)
+    return 0
+
+
+def check_atomic_load_store(env: Env, insn: Insn) -> int:
+    if insn.imm == AtomicOp.LOAD_ACQ:
+        check_reg_arg(env, insn.src, Op.SRC)
+        check_reg_arg(env, insn.dst, Op.DST_NO_MARK)
+        # load_acquire reads from src into dst... encoded with src as the pointer
+        return check_mem_access(env, env.insn_idx, insn.src, insn.off, insn.size, False, insn.dst, True)
+    check_reg_arg(env, insn.src, Op.SRC)
+    check_reg_arg(env, insn.dst, Op.SRC)
+    return check_mem_access(env, env.insn_idx, insn.dst, insn.off, insn.size, True, insn.src, True)
+
+
+__all__ = ["InsnClass", "Mode", "errno"]

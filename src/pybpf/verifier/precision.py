@@ -1,0 +1,333 @@
+"""Precision tracking: which scalars' exact values a verdict depended on.
+
+State pruning may treat two scalars as equal when the old one was never needed
+precisely.  When a check does depend on a scalar (a pointer offset, a helper size, a
+decided branch), the kernel walks the path backwards (``__mark_chain_precision``) and
+marks, in every checkpoint on the way, the registers and stack slots the value came from.
+This is that walk, instruction by instruction as ``backtrack_insn`` does it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..isa.opcodes import AluOp, AtomicOp, InsnClass, JmpOp, Mode, PseudoCall, Source
+from .state import BPF_REG_SIZE, JmpHistoryEntry, VerifierState
+
+if TYPE_CHECKING:
+    from .env import Env
+
+ARGS_MASK = 0b111110  # r1..r5
+INSN_F_FRAMENO_MASK = 0x7
+INSN_F_SPI_MASK = 0x3F
+INSN_F_SPI_SHIFT = 4
+INSN_F_STACK_ACCESS = 1 << 3
+INSN_F_DST_REG_STACK = 1 << 10
+INSN_F_SRC_REG_STACK = 1 << 11
+MAX_FRAMES = 8
+
+
+class NotSupported(Exception):
+    """Backtracking cannot follow this instruction: fall back to everything precise."""
+
+
+class Backtrack:
+    """Registers and stack slots, per frame, whose values are still being traced back."""
+
+    __slots__ = ("frame", "reg_masks", "stack_masks")
+
+    def __init__(self, frame: int) -> None:
+        self.frame = frame
+        self.reg_masks = [0] * MAX_FRAMES
+        self.stack_masks = [0] * MAX_FRAMES
+
+    def empty(self) -> bool:
+        return not any(self.reg_masks) and not any(self.stack_masks)
+
+    def is_reg(self, r: int) -> bool:
+        return bool(self.reg_masks[self.frame] >> r & 1)
+
+    def set_reg(self, r: int, frame: int | None = None) -> None:
+        self.reg_masks[self.frame if frame is None else frame] |= 1 << r
+
+    def clear_reg(self, r: int, frame: int | None = None) -> None:
+        self.reg_masks[self.frame if frame is None else frame] &= ~(1 << r)
+
+    def set_slot(self, frame: int, spi: int) -> None:
+        self.stack_masks[frame] |= 1 << spi
+
+    def is_slot(self, frame: int, spi: int) -> bool:
+        return bool(self.stack_masks[frame] >> spi & 1)
+
+    def clear_slot(self, frame: int, spi: int) -> None:
+        self.stack_masks[frame] &= ~(1 << spi)
+
+    def subprog_enter(self) -> None:
+        self.frame += 1
+
+    def subprog_exit(self) -> None:
+        self.frame -= 1
+
+
+def _is_atomic_fetch(insn: object) -> bool:
+    return (
+        insn.cls == InsnClass.STX  # type: ignore[attr-defined]
+        and insn.mode == Mode.ATOMIC  # type: ignore[attr-defined]
+        and bool(insn.imm & 1)  # type: ignore[attr-defined]
+        and insn.imm not in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL)  # type: ignore[attr-defined]
+    )
+
+
+def _sync_linked(bt: Backtrack, hist: JmpHistoryEntry | None) -> None:
+    if hist is None or not hist.linked_regs:
+        return
+    linked = hist.linked_regs
+    some = any(
+        (bt.reg_masks[f] >> i & 1) if is_reg else (bt.stack_masks[f] >> i & 1)
+        for f, is_reg, i in linked
+    )
+    if not some:
+        return
+    for f, is_reg, i in linked:
+        if is_reg:
+            bt.reg_masks[f] |= 1 << i
+        else:
+            bt.stack_masks[f] |= 1 << i
+
+
+def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: JmpHistoryEntry | None, bt: Backtrack) -> None:
+    insn = env.insns[idx]
+    if insn.code == 0:
+        return
+    _sync_linked(bt, hist)
+    cls, op = insn.cls, insn.op
+    d, s = insn.dst, insn.src
+    if cls in (InsnClass.ALU, InsnClass.ALU64):
+        if not bt.is_reg(d):
+            return
+        if op in (AluOp.END, AluOp.NEG):
+            return
+        if op == AluOp.MOV:
+            bt.clear_reg(d)
+            if insn.source == Source.X and s != 10:
+                bt.set_reg(s)
+        elif insn.source == Source.X and s != 10:
+            bt.set_reg(s)
+    elif cls == InsnClass.LDX or _is_atomic_fetch(insn):
+        load_reg = d
+        if _is_atomic_fetch(insn):
+            load_reg = 0 if insn.imm == AtomicOp.CMPXCHG else s
+        if not bt.is_reg(load_reg):
+            return
+        bt.clear_reg(load_reg)
+        if hist is None or not hist.flags & INSN_F_STACK_ACCESS:
+            return
+        spi = (hist.flags >> INSN_F_SPI_SHIFT) & INSN_F_SPI_MASK
+        fr = hist.flags & INSN_F_FRAMENO_MASK
+        bt.set_slot(fr, spi)
+    elif cls in (InsnClass.STX, InsnClass.ST):
+        if bt.is_reg(d):
+            raise NotSupported
+        if hist is None or not hist.flags & INSN_F_STACK_ACCESS:
+            return
+        spi = (hist.flags >> INSN_F_SPI_SHIFT) & INSN_F_SPI_MASK
+        fr = hist.flags & INSN_F_FRAMENO_MASK
+        if not bt.is_slot(fr, spi):
+            return
+        bt.clear_slot(fr, spi)
+        if cls == InsnClass.STX:
+            bt.set_reg(s)
+    elif cls in (InsnClass.JMP, InsnClass.JMP32):
+        if op == JmpOp.CALL and s == PseudoCall.CALL:
+            target = idx + insn.imm + 1
+            sub = _find_subprog(env, target)
+            if sub >= 0 and env.subprogs[sub].is_global:
+                bt.clear_reg(0)
+                return
+            for r in range(1, 6):
+                if bt.is_reg(r):
+                    bt.clear_reg(r)
+                    bt.set_reg(r, bt.frame - 1)
+            bt.subprog_exit()
+            return
+        if op == JmpOp.CALL and env.aux[idx].calls_callback and idx != subseq_idx - 1:
+            for r in range(1, 6):
+                bt.clear_reg(r)
+            bt.subprog_exit()
+            return
+        if op == JmpOp.CALL:
+            if s == PseudoCall.KFUNC_CALL and insn.imm == 0:
+                raise NotSupported
+            bt.clear_reg(0)
+            return
+        if op == JmpOp.EXIT:
+            from_subprog = subseq_idx - 1 >= 0 and _is_pseudo_call(env, subseq_idx - 1)
+            r0_precise = from_subprog and bt.is_reg(0)
+            bt.clear_reg(0)
+            bt.subprog_enter()
+            if r0_precise:
+                bt.set_reg(0)
+            return
+        if insn.source == Source.X and op not in (JmpOp.JA, JmpOp.JCOND):
+            if not bt.is_reg(d) and not bt.is_reg(s):
+                return
+            if hist is None or not hist.flags & INSN_F_SRC_REG_STACK:
+                bt.set_reg(s)
+            if hist is None or not hist.flags & INSN_F_DST_REG_STACK:
+                bt.set_reg(d)
+    elif cls == InsnClass.LD:
+        if insn.mode == Mode.IMM:
+            bt.clear_reg(d)
+            return
+        if insn.mode in (Mode.IND, Mode.ABS):
+            if bt.is_reg(d):
+                raise NotSupported
+            if subseq_idx != idx + 1:
+                bt.subprog_enter()
+            return
+    _sync_linked(bt, hist)
+
+
+def _is_pseudo_call(env: Env, idx: int) -> bool:
+    insn = env.insns[idx]
+    return insn.code == (InsnClass.JMP | JmpOp.CALL) and insn.src == PseudoCall.CALL
+
+
+def _find_subprog(env: Env, start: int) -> int:
+    for i, sp in enumerate(env.subprogs):
+        if sp.start == start:
+            return i
+    return -1
+
+
+def mark_all_scalars_precise(env: Env, st: VerifierState) -> None:
+    """Give up on fine-grained precision: every scalar along the path becomes precise."""
+    s: VerifierState | None = st
+    while s is not None:
+        for f in s.frames:
+            for r in f.regs:
+                if r.type == 1:
+                    r.precise = True
+            for slot in f.stack:
+                if slot.slot_type[BPF_REG_SIZE - 1] == 1 and slot.spilled_ptr.type == 1:
+                    slot.spilled_ptr.precise = True
+        s = s.parent
+
+
+def mark_all_scalars_imprecise(st: VerifierState) -> None:
+    for f in st.frames:
+        for r in f.regs[:10]:
+            if r.type == 1:
+                r.precise = False
+        for slot in f.stack:
+            if slot.slot_type[BPF_REG_SIZE - 1] == 1 and slot.spilled_ptr.type == 1:
+                slot.spilled_ptr.precise = False
+
+
+def mark_chain_precision(env: Env, regno: int) -> None:
+    """Make ``regno``'s value precise in every checkpoint it depends on."""
+    if regno < 0 or not env.options.bpf_capable:
+        return
+    st = env.state
+    reg = st.frames[st.curframe].regs[regno]
+    if reg.type != 1:
+        return
+    bt = Backtrack(st.curframe)
+    bt.set_reg(regno)
+    _backtrack(env, st, bt)
+
+
+def mark_chain_precision_batch(env: Env, bt: Backtrack) -> None:
+    if not env.options.bpf_capable or bt.empty():
+        return
+    _backtrack(env, env.state, bt)
+
+
+def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
+    first_idx = st.first_insn_idx
+    last_idx = env.insn_idx
+    subseq_idx = -1
+    skip_first = True
+    cur_state: VerifierState | None = st
+    while True:
+        assert cur_state is not None
+        hist = list(cur_state.jmp_history)
+        if last_idx < 0:
+            if (
+                cur_state.curframe == 0
+                and cur_state.frames[0].subprogno > 0
+                and cur_state.frames[0].callsite == -1
+                and not any(bt.stack_masks)
+                and (bt.reg_masks[bt.frame] & ~ARGS_MASK) == 0
+            ):
+                for i in range(11):
+                    if bt.reg_masks[bt.frame] >> i & 1:
+                        r = cur_state.frames[0].regs[i]
+                        if r.type == 1:
+                            r.precise = True
+                return
+            mark_all_scalars_precise(env, env.state)
+            return
+        i = last_idx
+        while True:
+            if skip_first:
+                skip_first = False
+            else:
+                entry = hist[-1] if hist and hist[-1].idx == i else None
+                try:
+                    backtrack_insn(env, i, subseq_idx, entry, bt)
+                except NotSupported:
+                    mark_all_scalars_precise(env, env.state)
+                    return
+            if bt.empty():
+                return
+            subseq_idx = i
+            # previous instruction on this path
+            if i == cur_state.first_insn_idx and (not hist or (len(hist) == 1 and hist[0].idx == i)):
+                break
+            if hist and hist[-1].idx == i:
+                i = hist.pop().prev_idx
+            else:
+                i -= 1
+            if i < 0:
+                break
+        parent = cur_state.parent
+        if parent is None:
+            break
+        cur_state = parent
+        for fr in range(bt.frame, -1, -1):
+            if fr >= len(cur_state.frames):
+                continue
+            func = cur_state.frames[fr]
+            for i in range(11):
+                if not bt.reg_masks[fr] >> i & 1:
+                    continue
+                r = func.regs[i]
+                if r.type != 1:
+                    bt.clear_reg(i, fr)
+                    continue
+                if r.precise:
+                    bt.clear_reg(i, fr)
+                else:
+                    r.precise = True
+            for spi in range(64):
+                if not bt.stack_masks[fr] >> spi & 1:
+                    continue
+                if spi >= len(func.stack):
+                    bt.clear_slot(fr, spi)
+                    continue
+                slot = func.stack[spi]
+                if not (slot.slot_type[BPF_REG_SIZE - 1] == 1 and slot.spilled_ptr.type == 1):
+                    bt.clear_slot(fr, spi)
+                    continue
+                if slot.spilled_ptr.precise:
+                    bt.clear_slot(fr, spi)
+                else:
+                    slot.spilled_ptr.precise = True
+        if bt.empty():
+            return
+        subseq_idx = first_idx
+        last_idx = cur_state.last_insn_idx
+        first_idx = cur_state.first_insn_idx
+    if not bt.empty():
+        mark_all_scalars_precise(env, env.state)

@@ -1,0 +1,397 @@
+"""State pruning: stop exploring a path when an explored, safe state covers it.
+
+Checkpoints are kept at prune points (``is_state_visited``); the current state is safe
+when an old state at the same instruction is at least as general (``states_equal``,
+``regsafe``, ``stacksafe``, ``refsafe``), looking only at registers live at that point
+and treating scalars the old state never needed precisely as equal to anything.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from ..kernel.regtypes import RegType, base_type
+from . import tnum
+from .env import BPF_COMPLEXITY_LIMIT_STATES, Env, StateListEntry
+from .log import verifier_state_str
+from .precision import Backtrack, mark_all_scalars_imprecise, mark_chain_precision_batch
+from .state import BPF_ADD_CONST, BPF_REG_SIZE, FuncState, RegState, Slot, VerifierState
+
+NOT_EXACT, EXACT, RANGE_WITHIN = 0, 1, 2
+SCALAR = RegType.SCALAR_VALUE
+NOT_INIT = RegType.NOT_INIT
+
+
+class IdMap:
+    """Old-to-current id pairs seen while comparing two states."""
+
+    __slots__ = ("map", "tmp_id_gen")
+
+    def __init__(self, start: int) -> None:
+        self.map: dict[int, int] = {}
+        self.tmp_id_gen = start
+
+    def check(self, old: int, cur: int) -> bool:
+        if bool(old) != bool(cur):
+            return False
+        if old == 0:
+            return True
+        seen = self.map.get(old)
+        if seen is None:
+            self.map[old] = cur
+            return True
+        return seen == cur
+
+    def check_scalar(self, old: int, cur: int) -> bool:
+        if not old:
+            return True
+        if not cur:
+            self.tmp_id_gen += 1
+            cur = self.tmp_id_gen
+        if not self.check(old, cur):
+            return False
+        if old & BPF_ADD_CONST:
+            return self.check(old & ~BPF_ADD_CONST, cur & ~BPF_ADD_CONST)
+        return True
+
+
+def range_within(old: RegState, cur: RegState) -> bool:
+    o, c = old.b, cur.b
+    return (
+        o.umin <= c.umin and o.umax >= c.umax and o.smin <= c.smin and o.smax >= c.smax
+        and o.u32_min <= c.u32_min and o.u32_max >= c.u32_max
+        and o.s32_min <= c.s32_min and o.s32_max >= c.s32_max
+    )  # fmt: skip
+
+
+def _same_fields(a: RegState, b: RegState) -> bool:
+    """The fields the kernel compares byte-wise up to ``id``."""
+    return (
+        a.type == b.type and a.off == b.off and a.b == b.b and a.range == b.range
+        and a.map is b.map and a.mem_size == b.mem_size and a.btf_id == b.btf_id
+        and a.frameno == b.frameno and a.map_uid == b.map_uid
+    )  # fmt: skip
+
+
+def regs_exact(old: RegState, cur: RegState, idmap: IdMap) -> bool:
+    return _same_fields(old, cur) and idmap.check(old.id, cur.id) and idmap.check(old.ref_obj_id, cur.ref_obj_id)
+
+
+def regsafe(env: Env, old: RegState, cur: RegState, idmap: IdMap, exact: int) -> bool:
+    if exact == EXACT:
+        return regs_exact(old, cur, idmap)
+    if old.type == NOT_INIT:
+        if exact == NOT_EXACT or cur.type == NOT_INIT:
+            return True
+    if old.type != cur.type:
+        return False
+    bt = base_type(old.type)
+    if bt == SCALAR:
+        if not old.precise and exact == NOT_EXACT:
+            return True
+        if old.id & BPF_ADD_CONST and not cur.id & BPF_ADD_CONST:
+            return False
+        if old.id and not old.id & BPF_ADD_CONST and cur.id & BPF_ADD_CONST:
+            return False
+        if old.id & BPF_ADD_CONST and old.off != cur.off:
+            return False
+        if not idmap.check_scalar(old.id, cur.id):
+            return False
+        return range_within(old, cur) and tnum.in_(old.b.var_off, cur.b.var_off)
+    if bt in (RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM,
+              RegType.PTR_TO_BUF, RegType.PTR_TO_TP_BUFFER):  # fmt: skip
+        return (
+            old.type == cur.type and old.off == cur.off and old.map is cur.map
+            and old.mem_size == cur.mem_size and old.map_uid == cur.map_uid
+            and range_within(old, cur) and tnum.in_(old.b.var_off, cur.b.var_off)
+            and idmap.check(old.id, cur.id) and idmap.check(old.ref_obj_id, cur.ref_obj_id)
+        )  # fmt: skip
+    if bt in (RegType.PTR_TO_PACKET_META, RegType.PTR_TO_PACKET):
+        if old.range < 0 or cur.range < 0:
+            if old.range != cur.range:
+                return False
+        elif old.range > cur.range:
+            return False
+        if old.off != cur.off:
+            return False
+        if not idmap.check(old.id, cur.id):
+            return False
+        return range_within(old, cur) and tnum.in_(old.b.var_off, cur.b.var_off)
+    if bt == RegType.PTR_TO_STACK:
+        return regs_exact(old, cur, idmap) and old.frameno == cur.frameno
+    if bt == RegType.PTR_TO_ARENA:
+        return True
+    return regs_exact(old, cur, idmap)
+
+
+_UNBOUND = RegState()
+_UNBOUND.mark_unknown()
+
+
+def _scalar_reg_for_stack(env: Env, slot: object) -> RegState | None:
+    st = slot.slot_type  # type: ignore[attr-defined]
+    if all(t == Slot.SPILL for t in st) and slot.spilled_ptr.type == SCALAR:  # type: ignore[attr-defined]
+        return slot.spilled_ptr  # type: ignore[attr-defined,no-any-return]
+    if all(t == Slot.MISC or (t == Slot.INVALID and env.options.allow_uninit_stack) for t in st):
+        return _UNBOUND
+    return None
+
+
+def stacksafe(env: Env, old: FuncState, cur: FuncState, idmap: IdMap, exact: int) -> bool:
+    i = 0
+    old_alloc = old.allocated_stack
+    while i < old_alloc:
+        spi = i // BPF_REG_SIZE
+        j = i % BPF_REG_SIZE
+        ot = old.stack[spi].slot_type[j]
+        if exact != NOT_EXACT and (i >= cur.allocated_stack or ot != cur.stack[spi].slot_type[j]):
+            return False
+        if ot == Slot.INVALID:
+            i += 1
+            continue
+        if env.options.allow_uninit_stack and ot == Slot.MISC:
+            i += 1
+            continue
+        if i >= cur.allocated_stack:
+            return False
+        old_reg = _scalar_reg_for_stack(env, old.stack[spi])
+        cur_reg = _scalar_reg_for_stack(env, cur.stack[spi])
+        if old_reg is not None and cur_reg is not None:
+            if not regsafe(env, old_reg, cur_reg, idmap, exact):
+                return False
+            i += BPF_REG_SIZE - j
+            continue
+        ct = cur.stack[spi].slot_type[j]
+        if ot == Slot.MISC and ct == Slot.ZERO:
+            i += 1
+            continue
+        if ot != ct:
+            return False
+        if j != BPF_REG_SIZE - 1:
+            i += 1
+            continue
+        last = old.stack[spi].slot_type[BPF_REG_SIZE - 1]
+        if last == Slot.SPILL:
+            if not regsafe(env, old.stack[spi].spilled_ptr, cur.stack[spi].spilled_ptr, idmap, exact):
+                return False
+        elif last not in (Slot.MISC, Slot.ZERO, Slot.INVALID):
+            return False
+        i += 1
+    return True
+
+
+def refsafe(old: VerifierState, cur: VerifierState, idmap: IdMap) -> bool:
+    if len(old.refs) != len(cur.refs):
+        return False
+    return all(idmap.check(o.id, c.id) for o, c in zip(old.refs, cur.refs, strict=True))
+
+
+def func_states_equal(env: Env, old: FuncState, cur: FuncState, idmap: IdMap, exact: int, live: int) -> bool:
+    if old.callback_depth > cur.callback_depth:
+        return False
+    for i in range(11):
+        if exact == NOT_EXACT and i < 10 and not live >> i & 1:
+            continue
+        if not regsafe(env, old.regs[i], cur.regs[i], idmap, exact):
+            return False
+    return stacksafe(env, old, cur, idmap, exact)
+
+
+def states_equal(env: Env, old: VerifierState, cur: VerifierState, exact: int) -> bool:
+    if old.curframe != cur.curframe:
+        return False
+    idmap = IdMap(env.id_gen)
+    if old.speculative and not cur.speculative:
+        return False
+    if (old.active_lock is None) != (cur.active_lock is None):
+        return False
+    if old.active_rcu_lock != cur.active_rcu_lock or old.active_preempt_lock != cur.active_preempt_lock:
+        return False
+    if old.in_sleepable != cur.in_sleepable:
+        return False
+    for i in range(old.curframe + 1):
+        if old.frames[i].callsite != cur.frames[i].callsite:
+            return False
+        # registers of outer frames are live at the call site's return point
+        live = (
+            env.aux[old.insn_idx].live_regs_before
+            if i == old.curframe
+            else env.aux[min(old.frames[i + 1].callsite + 1, len(env.aux) - 1)].live_regs_before
+        )
+        if not func_states_equal(env, old.frames[i], cur.frames[i], idmap, exact, live):
+            return False
+    return refsafe(old, cur, idmap)
+
+
+def states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:
+    fr = cur.curframe
+    if old.curframe != fr:
+        return False
+    fo, fc = old.frames[fr], cur.frames[fr]
+    return all(_same_fields(a, b) and a.id == b.id for a, b in zip(fo.regs, fc.regs, strict=True))
+
+
+def get_loop_entry(st: VerifierState) -> VerifierState | None:
+    top = st.loop_entry
+    while top is not None and top.loop_entry is not None and top is not top.loop_entry:
+        top = top.loop_entry
+    s: VerifierState | None = st
+    while s is not None and s.loop_entry is not top:
+        old = s.loop_entry
+        s.loop_entry = top
+        s = old
+    return top
+
+
+def update_loop_entry(cur: VerifierState, hdr: VerifierState) -> None:
+    cur1 = get_loop_entry(cur) or cur
+    hdr1 = get_loop_entry(hdr) or hdr
+    if hdr1.branches and hdr1.dfs_depth <= cur1.dfs_depth:
+        cur.loop_entry = hdr
+        hdr.used_as_loop_entry = True
+
+
+def update_branch_counts(env: Env, st: VerifierState | None) -> None:
+    while st is not None:
+        st.branches -= 1
+        br = st.branches
+        if br == 0 and st.parent is not None and st.loop_entry is not None:
+            update_loop_entry(st.parent, st.loop_entry)
+        if br:
+            break
+        st = st.parent
+
+
+def propagate_precision(env: Env, old: VerifierState) -> None:
+    bt = Backtrack(old.curframe)
+    for fr in range(old.curframe, -1, -1):
+        f = old.frames[fr]
+        for i in range(10):
+            r = f.regs[i]
+            if r.type == SCALAR and r.precise:
+                bt.set_reg(i, fr)
+        for spi, slot in enumerate(f.stack):
+            if slot.slot_type[BPF_REG_SIZE - 1] == Slot.SPILL:
+                r = slot.spilled_ptr
+                if r.type == SCALAR and r.precise:
+                    bt.set_slot(fr, spi)
+    mark_chain_precision_batch(env, bt)
+
+
+def clean_verifier_state(env: Env, st: VerifierState) -> None:
+    """Forget what an explored state holds in registers dead at its instruction."""
+    for i, f in enumerate(st.frames):
+        ip = st.insn_idx if i == st.curframe else f_return_point(st, i)
+        live = env.aux[ip].live_regs_before if ip < len(env.aux) else 0
+        for r in range(10):
+            if not live >> r & 1:
+                f.regs[r].mark_not_init()
+
+
+def f_return_point(st: VerifierState, frameno: int) -> int:
+    return st.frames[frameno + 1].callsite + 1
+
+
+def is_state_visited(env: Env, insn_idx: int) -> bool:
+    """True when the current path is covered by an explored state and can stop here."""
+    from .core import print_verifier_state_line, push_insn_history
+
+    cur = env.state
+    aux = env.aux[insn_idx]
+    force_new = aux.force_checkpoint or len(cur.jmp_history) > 40
+    add_new = force_new
+    if env.jmps_processed - env.prev_jmps_processed >= 2 and env.insn_processed - env.prev_insn_processed >= 8:
+        add_new = True
+    entries = env.explored_states.setdefault(insn_idx, [])
+    states_cnt = 0
+    keep: list[StateListEntry] = []
+    hit: StateListEntry | None = None
+    for sl in entries:
+        states_cnt += 1
+        if hit is not None:
+            keep.append(sl)
+            continue
+        old = sl.state
+        if old.branches:
+            if aux.calls_callback:
+                if states_equal(env, old, cur, RANGE_WITHIN):
+                    hit = sl
+                    keep.append(sl)
+                    continue
+            elif _is_may_goto(env, insn_idx):
+                if old.may_goto_depth != cur.may_goto_depth and states_equal(env, old, cur, RANGE_WITHIN):
+                    update_loop_entry(cur, old)
+                    hit = sl
+                    keep.append(sl)
+                    continue
+            elif (
+                states_maybe_looping(old, cur)
+                and states_equal(env, old, cur, EXACT)
+                and old.may_goto_depth == cur.may_goto_depth
+                and old.callback_unroll_depth == cur.callback_unroll_depth
+            ):
+                env.verbose(f"infinite loop detected at insn {insn_idx}\n")
+                env.verbose("cur state:")
+                env.verbose(verifier_state_str(cur.cur, True, 0, 0) + "\n")
+                env.verbose("old state:")
+                env.verbose(verifier_state_str(old.frames[cur.curframe], True, 0, 0) + "\n")
+                from .env import VerifierError
+
+                raise VerifierError(errno.EINVAL, f"infinite loop detected at insn {insn_idx}")
+            if (
+                not force_new
+                and env.jmps_processed - env.prev_jmps_processed < 20
+                and env.insn_processed - env.prev_insn_processed < 100
+            ):
+                add_new = False
+        else:
+            loop_entry = get_loop_entry(old)
+            force_exact = loop_entry is not None and loop_entry.branches > 0
+            if states_equal(env, old, cur, RANGE_WITHIN if force_exact else NOT_EXACT):
+                if force_exact and loop_entry is not None:
+                    update_loop_entry(cur, loop_entry)
+                hit = sl
+                keep.append(sl)
+                continue
+        # a miss
+        if add_new:
+            sl.miss_cnt += 1
+        n = 64 if aux.force_checkpoint and old.branches > 0 else 3
+        if sl.miss_cnt > sl.hit_cnt * n + n and not old.branches and not old.used_as_loop_entry:
+            env.peak_states -= 1
+            continue
+        keep.append(sl)
+    env.explored_states[insn_idx] = keep
+    if hit is not None:
+        hit.hit_cnt += 1
+        if aux.jmp_point:
+            push_insn_history(env, cur, 0, None)
+        propagate_precision(env, hit.state)
+        return True
+    env.max_states_per_insn = max(env.max_states_per_insn, states_cnt)
+    if not env.options.bpf_capable and states_cnt > BPF_COMPLEXITY_LIMIT_STATES:
+        return False
+    if not add_new:
+        return False
+    env.total_states += 1
+    env.peak_states += 1
+    env.prev_jmps_processed = env.jmps_processed
+    env.prev_insn_processed = env.insn_processed
+    if env.options.bpf_capable:
+        mark_all_scalars_imprecise(cur)
+    new = cur.copy()
+    new.insn_idx = insn_idx
+    new.branches = 1
+    cur.parent = new
+    cur.first_insn_idx = insn_idx
+    cur.jmp_history = []
+    cur.dfs_depth = new.dfs_depth + 1
+    clean_verifier_state(env, new)
+    keep.insert(0, StateListEntry(new))
+    del print_verifier_state_line
+    return False
+
+
+def _is_may_goto(env: Env, idx: int) -> bool:
+    insn = env.insns[idx]
+    return insn.code == 0xE5 and insn.src == 0

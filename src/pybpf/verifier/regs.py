@@ -1,0 +1,209 @@
+"""Register checks and markings shared by every instruction class.
+
+``check_reg_arg`` is the kernel's: a source must have been written, R10 cannot be
+written, a destination becomes unknown.  The ``mark_*`` helpers name the kernel's
+``mark_reg_*`` functions.
+"""
+
+from __future__ import annotations
+
+import errno
+from enum import Enum
+
+from ..isa.insn import Insn
+from ..isa.opcodes import AtomicOp, InsnClass, Mode, Size
+from ..kernel.regtypes import RegType, TypeFlag, base_type
+from . import scalar as sc
+from .env import Env
+from .state import DEF_NOT_SUBREG, RegState
+
+SCALAR = RegType.SCALAR_VALUE
+NOT_INIT = RegType.NOT_INIT
+BPF_REG_FP = 10
+
+
+class Op(Enum):
+    SRC = 0
+    DST = 1
+    DST_NO_MARK = 2
+
+
+def is_reg64(insn: Insn, regno: int, reg: RegState | None, t: Op) -> bool:
+    """Whether the instruction reads or writes all 64 bits of ``regno``."""
+    cls, code = insn.cls, insn.code
+    if cls == InsnClass.JMP:
+        return True  # BPF_EXIT and calls use 64-bit registers; conditional jumps too
+    if cls == InsnClass.JMP32:
+        return False
+    if cls == InsnClass.ALU64:
+        return True
+    if cls == InsnClass.ALU:
+        return False
+    if cls == InsnClass.LDX:
+        if t != Op.SRC:
+            return insn.size == Size.DW or insn.mode == Mode.MEMSX
+        return True
+    if cls == InsnClass.STX:
+        if t == Op.SRC and regno == insn.dst:
+            return True
+        if insn.mode == Mode.ATOMIC and insn.imm in (AtomicOp.LOAD_ACQ,):
+            return True
+        if t == Op.SRC and reg is not None and reg.type != SCALAR:
+            return True
+        return (code & 0x18) == Size.DW
+    if cls == InsnClass.LD:
+        return True
+    return True
+
+
+def check_reg_arg(env: Env, regno: int, t: Op) -> None:
+    regs = env.regs
+    if regno >= 11:
+        raise env.einval(f"R{regno} is invalid")
+    env.mark_reg_scratched(regno)
+    reg = regs[regno]
+    if t == Op.SRC:
+        if reg.type == NOT_INIT:
+            raise env.eacces(f"R{regno} !read_ok")
+        return
+    if regno == BPF_REG_FP:
+        raise env.eacces("frame pointer is read only")
+    insn = env.insns[env.insn_idx]
+    reg.subreg_def = DEF_NOT_SUBREG if is_reg64(insn, regno, reg, t) else env.insn_idx + 1
+    if t == Op.DST:
+        mark_reg_unknown(env, regs, regno)
+
+
+def mark_reg_unknown(env: Env, regs: list[RegState], regno: int) -> None:
+    reg = regs[regno]
+    subreg_def = reg.subreg_def
+    reg.mark_unknown(precise=not env.options.bpf_capable)
+    reg.subreg_def = subreg_def
+
+
+def mark_reg_known_zero(regs: list[RegState], regno: int) -> None:
+    """A pointer with no offset: the bounds of a known 0, the type kept by the caller."""
+    reg = regs[regno]
+    t = reg.type
+    reg.mark_known(0)
+    reg.type = t
+
+
+def mark_reg_not_init(regs: list[RegState], regno: int) -> None:
+    regs[regno].mark_not_init()
+
+
+def mark_reg_const_zero(env: Env, reg: RegState) -> None:
+    reg.mark_known(0)
+    reg.precise = not env.options.bpf_capable
+
+
+def is_pointer_value(env: Env, regno: int) -> bool:
+    return not env.options.allow_ptr_leaks and env.regs[regno].type != SCALAR
+
+
+def is_pointer(reg: RegState) -> bool:
+    return reg.type != SCALAR
+
+
+def register_is_null(reg: RegState) -> bool:
+    return reg.type == SCALAR and reg.b.var_off.mask == 0 and reg.b.var_off.value == 0
+
+
+def is_reg_const(reg: RegState, subreg32: bool) -> bool:
+    if reg.type != SCALAR:
+        return False
+    vo = reg.b.var_off
+    return (vo.mask & 0xFFFFFFFF) == 0 if subreg32 else vo.mask == 0
+
+
+def reg_const_value(reg: RegState, subreg32: bool) -> int:
+    v = reg.b.var_off.value
+    return v & 0xFFFFFFFF if subreg32 else v
+
+
+def type_is_pkt_pointer(t: int) -> bool:
+    return base_type(t) in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META)
+
+
+def reg_is_pkt_pointer_any(reg: RegState) -> bool:
+    return type_is_pkt_pointer(reg.type) or reg.type == RegType.PTR_TO_PACKET_END
+
+
+def type_may_be_null(t: int) -> bool:
+    return bool(t & TypeFlag.PTR_MAYBE_NULL)
+
+
+def type_is_sk_pointer(t: int) -> bool:
+    return t in (RegType.PTR_TO_SOCKET, RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_TCP_SOCK,
+                 RegType.PTR_TO_XDP_SOCK)  # fmt: skip
+
+
+def is_spillable_regtype(t: int) -> bool:
+    return base_type(t) in (
+        RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_STACK, RegType.PTR_TO_CTX,
+        RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META, RegType.PTR_TO_PACKET_END,
+        RegType.PTR_TO_FLOW_KEYS, RegType.CONST_PTR_TO_MAP, RegType.PTR_TO_SOCKET,
+        RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK,
+        RegType.PTR_TO_BTF_ID, RegType.PTR_TO_BUF, RegType.PTR_TO_MEM, RegType.PTR_TO_FUNC,
+        RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_ARENA,
+    )  # fmt: skip
+
+
+def reg_not_null(reg: RegState) -> bool:
+    from .env import BPF_MAX_VAR_OFF
+
+    t = reg.type
+    if type_may_be_null(t):
+        return False
+    if reg.b.smin <= -BPF_MAX_VAR_OFF or reg.b.smax >= BPF_MAX_VAR_OFF:
+        return False
+    bt = base_type(t)
+    return (
+        bt in (RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK,
+               RegType.PTR_TO_BUF, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY,
+               RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_STACK, RegType.PTR_TO_CTX,
+               RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META, RegType.PTR_TO_PACKET_END,
+               RegType.PTR_TO_FLOW_KEYS, RegType.CONST_PTR_TO_MAP, RegType.PTR_TO_FUNC)  # fmt: skip
+        or (bt == RegType.PTR_TO_MEM and not t & TypeFlag.MEM_RDONLY)
+        or (bt == RegType.PTR_TO_BTF_ID and bool(t & TypeFlag.PTR_TRUSTED))
+    )
+
+
+def get_reg_width(reg: RegState) -> int:
+    return reg.b.umax.bit_length()
+
+
+def clear_scalar_id(reg: RegState) -> None:
+    reg.id = 0
+    reg.off = 0
+
+
+def assign_scalar_id_before_mov(env: Env, src: RegState) -> None:
+    from .state import BPF_ADD_CONST
+
+    if src.type != SCALAR:
+        return
+    if src.id & BPF_ADD_CONST:
+        clear_scalar_id(src)
+    if not src.id and src.b.var_off.mask != 0:
+        src.id = env.new_id()
+
+
+def copy_register_state(dst: RegState, src: RegState) -> None:
+    dst.assign(src)
+
+
+def known_reg(value: int) -> RegState:
+    r = RegState()
+    r.mark_known(value)
+    return r
+
+
+def unknown_scalar() -> RegState:
+    r = RegState()
+    r.mark_unknown()
+    return r
+
+
+__all__ = ["errno", "sc"]

@@ -1,0 +1,90 @@
+"""The stack of the deepest call chain must fit in 512 bytes (``check_max_stack_depth``).
+
+Runs after the paths are explored, when every function's stack depth is known; walks the
+static call graph from the entry (callbacks included), adding each function's depth
+rounded up to 16 bytes as the JIT allocates it.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from .cfg import is_pseudo_call, is_pseudo_func
+from .env import MAX_CALL_FRAMES, Env
+
+MAX_BPF_STACK = 512
+
+
+def _round_depth(depth: int) -> int:
+    return (depth + 15) // 16 * 16
+
+
+def _find(env: Env, start: int) -> int:
+    for i, sp in enumerate(env.subprogs):
+        if sp.start == start:
+            return i
+    return -1
+
+
+def _check_from(env: Env, root: int) -> None:
+    """Depth-first over calls from ``root``, exactly as the kernel's iterative walk."""
+    subs = env.subprogs
+    insns = env.insns
+    starts = [sp.start for sp in subs] + [len(insns)]
+    ret_insn = [0] * MAX_CALL_FRAMES
+    ret_prog = [0] * MAX_CALL_FRAMES
+    depth = frame = 0
+    idx = root
+    i = subs[idx].start
+    tail_call_reachable = False
+    while True:
+        # entering function idx
+        if idx and subs[idx].has_tail_call and depth >= 256:
+            raise env.eacces(
+                f"tail_calls are not allowed when call stack of previous frames is {depth} bytes. Too large"
+            )
+        depth += _round_depth(subs[idx].stack_depth)
+        if depth > MAX_BPF_STACK:
+            raise env.eacces(f"combined stack size of {frame + 1} calls is {depth}. Too large")
+        while True:
+            end = starts[idx + 1]
+            called = False
+            while i < end:
+                insn = insns[i]
+                if is_pseudo_call(insn) or is_pseudo_func(insn):
+                    ret_insn[frame] = i + 1
+                    ret_prog[frame] = idx
+                    nxt = i + insn.imm + 1
+                    sidx = _find(env, nxt)
+                    if sidx < 0:
+                        raise env.error(errno.EFAULT, f"verifier bug. No program starts at insn {nxt}")
+                    if subs[sidx].is_async_cb and not is_pseudo_call(insn):
+                        i += 1
+                        continue
+                    i = nxt
+                    idx = sidx
+                    if subs[idx].has_tail_call:
+                        tail_call_reachable = True
+                    frame += 1
+                    if frame >= MAX_CALL_FRAMES:
+                        raise env.error(errno.E2BIG, f"the call stack of {frame} frames is too deep !")
+                    called = True
+                    break
+                i += 1
+            if called:
+                break
+            if tail_call_reachable:
+                for j in range(frame):
+                    subs[ret_prog[j]].tail_call_reachable = True
+            if frame == 0:
+                return
+            depth -= _round_depth(subs[idx].stack_depth)
+            frame -= 1
+            i = ret_insn[frame]
+            idx = ret_prog[frame]
+
+
+def check_max_stack_depth(env: Env) -> None:
+    for i, sp in enumerate(env.subprogs):
+        if i == 0 or sp.is_async_cb:
+            _check_from(env, i)

@@ -1,0 +1,340 @@
+"""What the verifier knows at one point of one path: registers, stack, frames, references.
+
+These mirror the kernel's ``bpf_reg_state``, ``bpf_stack_state``, ``bpf_func_state`` and
+``bpf_verifier_state`` (include/linux/bpf_verifier.h): mutable, copied when a path forks,
+kept as checkpoints for state pruning, and linked to their parents so that precision can
+be propagated back along the path that produced them.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+from ..kernel.regtypes import RegType, base_type
+from . import scalar as sc
+from .scalar import Bounds
+
+MAX_BPF_REG = 11
+BPF_REG_SIZE = 8
+MAX_BPF_STACK = 512
+DEF_NOT_SUBREG = 0
+BPF_ADD_CONST = 1 << 31
+
+NOT_INIT = RegType.NOT_INIT
+SCALAR_VALUE = RegType.SCALAR_VALUE
+
+
+class Slot(IntEnum):
+    """What one byte of a stack slot holds (``enum bpf_stack_slot_type``)."""
+
+    INVALID = 0
+    SPILL = 1
+    MISC = 2
+    ZERO = 3
+    DYNPTR = 4
+    ITER = 5
+    IRQ_FLAG = 6
+
+
+SLOT_CHARS = "?rm0dif"
+
+_UNKNOWN = sc.unknown()
+
+
+class RegState:
+    """One register: its type (base type | flags) and what is known about its value."""
+
+    __slots__ = (
+        "b", "btf", "btf_id", "dynptr", "frameno", "id", "map", "map_uid", "mem_size",
+        "off", "precise", "range", "ref_obj_id", "subreg_def", "type",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.type: int = NOT_INIT
+        self.off = 0
+        self.b: Bounds = _UNKNOWN
+        self.id = 0
+        self.ref_obj_id = 0
+        self.map: Any = None
+        self.map_uid = 0
+        self.range = 0
+        self.mem_size = 0
+        self.btf: Any = None
+        self.btf_id = 0
+        self.frameno = 0
+        self.subreg_def = DEF_NOT_SUBREG
+        self.precise = False
+        self.dynptr: Any = None
+
+    def copy(self) -> RegState:
+        r = RegState.__new__(RegState)
+        r.type = self.type
+        r.off = self.off
+        r.b = self.b
+        r.id = self.id
+        r.ref_obj_id = self.ref_obj_id
+        r.map = self.map
+        r.map_uid = self.map_uid
+        r.range = self.range
+        r.mem_size = self.mem_size
+        r.btf = self.btf
+        r.btf_id = self.btf_id
+        r.frameno = self.frameno
+        r.subreg_def = self.subreg_def
+        r.precise = self.precise
+        r.dynptr = self.dynptr
+        return r
+
+    def assign(self, other: RegState) -> None:
+        """Become a copy of ``other`` (the kernel's struct assignment)."""
+        self.type = other.type
+        self.off = other.off
+        self.b = other.b
+        self.id = other.id
+        self.ref_obj_id = other.ref_obj_id
+        self.map = other.map
+        self.map_uid = other.map_uid
+        self.range = other.range
+        self.mem_size = other.mem_size
+        self.btf = other.btf
+        self.btf_id = other.btf_id
+        self.frameno = other.frameno
+        self.subreg_def = other.subreg_def
+        self.precise = other.precise
+        self.dynptr = other.dynptr
+
+    # --- the kernel's mark_* helpers ------------------------------------------------
+    def mark_unknown(self, precise: bool = False) -> None:
+        """A scalar about which nothing is known (__mark_reg_unknown)."""
+        self.type = SCALAR_VALUE
+        self.off = 0
+        self.b = _UNKNOWN
+        self.id = 0
+        self.ref_obj_id = 0
+        self.map = None
+        self.map_uid = 0
+        self.range = 0
+        self.mem_size = 0
+        self.btf = None
+        self.btf_id = 0
+        self.frameno = 0
+        self.dynptr = None
+        self.precise = precise
+
+    def mark_known(self, value: int) -> None:
+        """A scalar with a known 64-bit value (__mark_reg_known on a fresh scalar)."""
+        self.mark_unknown()
+        self.b = sc.known(value)
+
+    def mark_not_init(self) -> None:
+        self.mark_unknown()
+        self.type = NOT_INIT
+
+    def mark_const_zero(self) -> None:
+        self.mark_known(0)
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.type == SCALAR_VALUE
+
+    @property
+    def is_pointer(self) -> bool:
+        return self.type not in (NOT_INIT, SCALAR_VALUE)
+
+    @property
+    def base(self) -> int:
+        return base_type(self.type)
+
+    @property
+    def is_const(self) -> bool:
+        return self.b.var_off.mask == 0
+
+    @property
+    def const(self) -> int:
+        return self.b.var_off.value
+
+    def __repr__(self) -> str:
+        return f"<RegState type={self.type:#x} off={self.off} b={self.b} id={self.id}>"
+
+
+class StackSlot:
+    """Eight bytes of stack: the kind of each byte and, for spills, the register."""
+
+    __slots__ = ("slot_type", "spilled_ptr")
+
+    def __init__(self) -> None:
+        self.spilled_ptr = RegState()
+        self.slot_type: list[int] = [Slot.INVALID] * BPF_REG_SIZE
+
+    def copy(self) -> StackSlot:
+        s = StackSlot.__new__(StackSlot)
+        s.spilled_ptr = self.spilled_ptr.copy()
+        s.slot_type = self.slot_type[:]
+        return s
+
+    @property
+    def is_spill(self) -> bool:
+        return self.slot_type[BPF_REG_SIZE - 1] == Slot.SPILL
+
+
+class FuncState:
+    """One call frame: registers, stack slots, and why the frame exists."""
+
+    __slots__ = (
+        "async_entry_cnt", "callback_depth", "callback_ret_range", "callsite", "frameno",
+        "in_async_callback_fn", "in_callback_fn", "in_exception_callback_fn", "regs", "stack",
+        "subprogno",
+    )  # fmt: skip
+
+    def __init__(self, frameno: int = 0, callsite: int = -1, subprogno: int = 0) -> None:
+        self.regs: list[RegState] = [RegState() for _ in range(MAX_BPF_REG)]
+        self.stack: list[StackSlot] = []
+        self.frameno = frameno
+        self.callsite = callsite
+        self.subprogno = subprogno
+        self.in_callback_fn = False
+        self.in_async_callback_fn = False
+        self.in_exception_callback_fn = False
+        self.callback_ret_range: tuple[int, int] = (0, 0)
+        self.callback_depth = 0
+        self.async_entry_cnt = 0
+
+    def copy(self) -> FuncState:
+        f = FuncState.__new__(FuncState)
+        f.regs = [r.copy() for r in self.regs]
+        f.stack = [s.copy() for s in self.stack]
+        f.frameno = self.frameno
+        f.callsite = self.callsite
+        f.subprogno = self.subprogno
+        f.in_callback_fn = self.in_callback_fn
+        f.in_async_callback_fn = self.in_async_callback_fn
+        f.in_exception_callback_fn = self.in_exception_callback_fn
+        f.callback_ret_range = self.callback_ret_range
+        f.callback_depth = self.callback_depth
+        f.async_entry_cnt = self.async_entry_cnt
+        return f
+
+    @property
+    def allocated_stack(self) -> int:
+        return len(self.stack) * BPF_REG_SIZE
+
+    def grow_stack(self, size: int) -> None:
+        """Make room for ``size`` bytes below the frame pointer (rounded up to slots)."""
+        slots = (size + BPF_REG_SIZE - 1) // BPF_REG_SIZE
+        while len(self.stack) < slots:
+            self.stack.append(StackSlot())
+
+    def slot(self, off: int) -> StackSlot:
+        """The slot holding stack byte ``off`` (negative, relative to the frame pointer)."""
+        return self.stack[(-off - 1) // BPF_REG_SIZE]
+
+
+class RefState:
+    """An acquired reference the program must release (or a lock it holds)."""
+
+    __slots__ = ("id", "insn_idx", "kind", "ptr")
+
+    def __init__(self, id: int, insn_idx: int, kind: str = "ptr", ptr: Any = None) -> None:
+        self.id = id
+        self.insn_idx = insn_idx
+        self.kind = kind
+        self.ptr = ptr
+
+    def copy(self) -> RefState:
+        return RefState(self.id, self.insn_idx, self.kind, self.ptr)
+
+
+class JmpHistoryEntry:
+    """One non-sequential step of a path, for backtracking precision through it."""
+
+    __slots__ = ("flags", "idx", "linked_regs", "prev_idx")
+
+    def __init__(self, idx: int, prev_idx: int, flags: int = 0, linked_regs: Any = None) -> None:
+        self.idx = idx
+        self.prev_idx = prev_idx
+        self.flags = flags
+        self.linked_regs = linked_regs
+
+
+class VerifierState:
+    """A whole path's state: its frames, references, locks and history."""
+
+    __slots__ = (
+        "active_lock",
+        "active_preempt_lock",
+        "active_rcu_lock",
+        "branches",
+        "callback_unroll_depth",
+        "curframe",
+        "dfs_depth",
+        "equal_state",
+        "first_insn_idx",
+        "frames",
+        "in_sleepable",
+        "insn_idx",
+        "jmp_history",
+        "last_insn_idx",
+        "loop_entry",
+        "may_goto_depth",
+        "parent",
+        "refs",
+        "speculative",
+        "used_as_loop_entry",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.frames: list[FuncState] = [FuncState()]
+        self.curframe = 0
+        self.parent: VerifierState | None = None
+        self.branches = 1
+        self.insn_idx = 0
+        self.first_insn_idx = 0
+        self.last_insn_idx = 0
+        self.jmp_history: list[JmpHistoryEntry] = []
+        self.refs: list[RefState] = []
+        self.active_lock: Any = None
+        self.active_rcu_lock = False
+        self.active_preempt_lock = 0
+        self.speculative = False
+        self.in_sleepable = False
+        self.may_goto_depth = 0
+        self.callback_unroll_depth = 0
+        self.dfs_depth = 0
+        self.loop_entry: VerifierState | None = None
+        self.used_as_loop_entry = False
+        self.equal_state: VerifierState | None = None
+
+    def copy(self) -> VerifierState:
+        """A deep copy of frames and references; history starts empty (copy_verifier_state
+        copies it, callers decide)."""
+        v = VerifierState.__new__(VerifierState)
+        v.frames = [f.copy() for f in self.frames]
+        v.curframe = self.curframe
+        v.parent = self.parent
+        v.branches = self.branches
+        v.insn_idx = self.insn_idx
+        v.first_insn_idx = self.first_insn_idx
+        v.last_insn_idx = self.last_insn_idx
+        v.jmp_history = self.jmp_history[:]
+        v.refs = [r.copy() for r in self.refs]
+        v.active_lock = self.active_lock
+        v.active_rcu_lock = self.active_rcu_lock
+        v.active_preempt_lock = self.active_preempt_lock
+        v.speculative = self.speculative
+        v.in_sleepable = self.in_sleepable
+        v.may_goto_depth = self.may_goto_depth
+        v.callback_unroll_depth = self.callback_unroll_depth
+        v.dfs_depth = self.dfs_depth
+        v.loop_entry = self.loop_entry
+        v.used_as_loop_entry = self.used_as_loop_entry
+        v.equal_state = self.equal_state
+        return v
+
+    @property
+    def cur(self) -> FuncState:
+        return self.frames[self.curframe]
+
+    @property
+    def regs(self) -> list[RegState]:
+        return self.frames[self.curframe].regs
