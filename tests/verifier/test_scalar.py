@@ -656,3 +656,28 @@ def test_shortcuts_agree_64(am: tuple[Bounds, int], lo: int, hi: int) -> None:
     for op in ALU_OPS:
         fast, slow = _both(sc, lambda op=op: sc.alu(op, a, sc.known(lo & 0x3F)))  # type: ignore[misc]
         assert fast == slow
+
+
+def test_single_member_matches_the_kernels_formulation_5bit() -> None:
+    """``_single_member`` (used by every sync) against __update_reg64_bounds' own test,
+    written with tnum_step, for every tnum and every clamped u64 range at 5 bits."""
+    t5, s = instantiate(5, 2)
+    for mask in range(32):
+        for value in range(32):
+            if value & mask:
+                continue
+            t = t5.new_tnum(value, mask)
+            top = value | mask
+            for umin in range(value, 32):
+                for umax in range(umin, top + 1):
+                    nxt = t5.step(t, umin)
+                    inside = umin & ~mask == value
+                    if inside and nxt > umax:
+                        want = umin
+                    elif not inside and nxt == top:
+                        want = top
+                    elif not inside and nxt <= umax and t5.step(t, nxt) > umax:
+                        want = nxt
+                    else:
+                        want = -1
+                    assert s._single_member(value, mask, umin, umax) == want, (t, umin, umax)

@@ -522,11 +522,13 @@ def _single_member(vv: int, vm: int, umin: int, umax: int) -> int:
     """
     if not vm:
         return -1 if umin == vv == umax else vv
-    if umin < umax and umin & ~vm == vv and (umin + 1) & ~vm == vv:
-        return -1  # umin and umin + 1 are both members (the usual case): two or more
-    nxt = _tn.step_raw(vv, vm, umin)
     if umin & ~vm == vv:
+        # umin is a member; the next one up counts one more through the unknown bits
+        if umin >= vv | vm:
+            return umin if umin > umax else -1
+        nxt = ((((umin & vm) | ~vm) + 1) & vm) | vv
         return umin if nxt > umax else -1
+    nxt = _tn.step_raw(vv, vm, umin)
     if nxt == vv | vm:
         return nxt
     if nxt <= umax and _tn.step_raw(vv, vm, nxt) > umax:
