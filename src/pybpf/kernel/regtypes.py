@@ -79,3 +79,58 @@ def type_flag(t: int) -> int:
 
 def type_may_be_null(t: int) -> bool:
     return bool(t & PTR_MAYBE_NULL)
+
+
+_BASE_NAMES: dict[int, str] = {
+    RegType.NOT_INIT: "?",
+    RegType.SCALAR_VALUE: "scalar",
+    RegType.PTR_TO_CTX: "ctx",
+    RegType.CONST_PTR_TO_MAP: "map_ptr",
+    RegType.PTR_TO_MAP_VALUE: "map_value",
+    RegType.PTR_TO_STACK: "fp",
+    RegType.PTR_TO_PACKET: "pkt",
+    RegType.PTR_TO_PACKET_META: "pkt_meta",
+    RegType.PTR_TO_PACKET_END: "pkt_end",
+    RegType.PTR_TO_FLOW_KEYS: "flow_keys",
+    RegType.PTR_TO_SOCKET: "sock",
+    RegType.PTR_TO_SOCK_COMMON: "sock_common",
+    RegType.PTR_TO_TCP_SOCK: "tcp_sock",
+    RegType.PTR_TO_TP_BUFFER: "tp_buffer",
+    RegType.PTR_TO_XDP_SOCK: "xdp_sock",
+    RegType.PTR_TO_BTF_ID: "ptr_",
+    RegType.PTR_TO_MEM: "mem",
+    RegType.PTR_TO_ARENA: "arena",
+    RegType.PTR_TO_BUF: "buf",
+    RegType.PTR_TO_FUNC: "func",
+    RegType.PTR_TO_MAP_KEY: "map_key",
+    RegType.CONST_PTR_TO_DYNPTR: "dynptr_ptr",
+}
+
+# The flag prefixes, in the order the verifier log writes them.
+_PREFIX_FLAGS: tuple[tuple[TypeFlag, str], ...] = (
+    (TypeFlag.MEM_RDONLY, "rdonly_"),
+    (TypeFlag.MEM_RINGBUF, "ringbuf_"),
+    (TypeFlag.MEM_USER, "user_"),
+    (TypeFlag.MEM_PERCPU, "percpu_"),
+    (TypeFlag.MEM_RCU, "rcu_"),
+    (TypeFlag.PTR_UNTRUSTED, "untrusted_"),
+    (TypeFlag.PTR_TRUSTED, "trusted_"),
+)
+
+
+def reg_type_str(t: int, btf_name: str = "") -> str:
+    """A register type as the verifier log spells it: ``fp``, ``map_value_or_null``,
+    ``trusted_ptr_task_struct``, ``rdonly_ringbuf_mem``, ...
+
+    ``btf_name`` is appended to ``ptr_`` types the way the log's register dumps do;
+    the ``expected=`` lists of helper argument errors leave it empty (``trusted_ptr_``).
+    """
+    base = base_type(t)
+    name = _BASE_NAMES.get(base, "?")
+    prefix = "".join(text for flag, text in _PREFIX_FLAGS if t & flag)
+    postfix = ""
+    if t & PTR_MAYBE_NULL:
+        postfix = "or_null_" if base == RegType.PTR_TO_BTF_ID else "_or_null"
+    if base == RegType.PTR_TO_BTF_ID:
+        return f"{prefix}{name}{postfix}{btf_name}"
+    return f"{prefix}{name}{postfix}"
