@@ -16,6 +16,7 @@ kernel pybpf is measured against.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
@@ -649,7 +650,7 @@ def _lirc(p: _Prog, name: str) -> HelperProto | None:
     return _base(p, name)
 
 
-_LOOKUPS = {
+_LOOKUPS: dict[int, Callable[[_Prog, str], HelperProto | None]] = {
     ProgType.SOCKET_FILTER: _sk_filter,
     ProgType.KPROBE: _kprobe,
     ProgType.SCHED_CLS: _tc_cls_act,
@@ -683,7 +684,7 @@ _LOOKUPS = {
     ProgType.NETFILTER: _netfilter,
 }
 
-SUPPORTED_PROG_TYPES: frozenset[ProgType] = frozenset(_LOOKUPS)
+SUPPORTED_PROG_TYPES: frozenset[int] = frozenset(_LOOKUPS)
 """Program types :func:`func_proto` knows (``ext`` takes its target's helpers)."""
 
 
@@ -711,7 +712,7 @@ def func_proto(
     """
     if not 0 < func_id <= MAX_HELPER_ID:
         return None
-    lookup = _LOOKUPS.get(ProgType(prog_type)) if prog_type in ProgType._value2member_map_ else None
+    lookup = _LOOKUPS.get(prog_type)
     if lookup is None or (prog_type == ProgType.LIRC_MODE2 and not config.lirc):
         return None
     prog = _Prog(int(prog_type), int(attach_type or 0), _caps(privileged), sleepable,
