@@ -7,6 +7,7 @@ Parsing checks every field and turns any problem into one :class:`BpfError` line
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 from dataclasses import dataclass, field
@@ -178,9 +179,11 @@ class CaseOutcome:
     log: str = ""
     insns_processed: int = 0
     run: dict[str, Any] | None = None
+    maps_after: list[list[tuple[str, str]]] | None = None
+    """Each map's (key hex, value hex) pairs after the run, when asked for."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "accepted": self.accepted,
             "errno": self.errno,
             "message": self.message,
@@ -188,10 +191,19 @@ class CaseOutcome:
             "insns_processed": self.insns_processed,
             "run": self.run,
         }
+        if self.maps_after is not None:
+            out["maps_after"] = [[list(kv) for kv in items] for items in self.maps_after]
+        return out
 
 
-def run_case(case: Case, kernel: Any = None, execute: bool = True) -> CaseOutcome:
-    """Load the case's program with its maps and, if it has a ``run``, run it."""
+def run_case(
+    case: Case, kernel: Any = None, execute: bool = True, dump_maps: bool = False
+) -> CaseOutcome:
+    """Load the case's program with its maps and, if it has a ``run``, run it.
+
+    ``dump_maps`` reads every map back afterwards (as ``BPF_MAP_GET_NEXT_KEY`` and
+    ``BPF_MAP_LOOKUP_ELEM`` would), so that a run's side effects can be compared.
+    """
     from .kernel.state import Kernel
     from .program import load_program
 
@@ -211,13 +223,37 @@ def run_case(case: Case, kernel: Any = None, execute: bool = True) -> CaseOutcom
     if execute and case.run is not None:
         try:
             res = prog.run(case.run.data, case.run.ctx, case.run.repeat)
-            outcome = CaseOutcome(True, run=res.to_json())
+            run = res.to_json()
+            if case.run.ctx is not None and res.ctx is not None and len(res.ctx) > len(case.run.ctx):
+                # ctx_out is a buffer as large as ctx_in, as loaders pass it: a shorter one
+                # cannot take the whole context back (the kernel's ENOSPC, after retval and data)
+                run["errno"] = errno.ENOSPC
+            outcome = CaseOutcome(True, run=run)
         except BpfError as exc:
             outcome = CaseOutcome(True, run={"retval": 0, "data": "", "duration_ns": 0,
                                              "errno": exc.errno, "error": exc.message})  # fmt: skip
+    if dump_maps:
+        outcome = dataclasses.replace(outcome, maps_after=[_dump_map(m) for m in maps])
     for m in maps:
         m.close()
     return outcome
+
+
+def _dump_map(m: Any) -> list[tuple[str, str]]:
+    """Every element in iteration order, values in the syscall layout (per-CPU: all CPUs)."""
+    items: list[tuple[str, str]] = []
+    key: bytes | None = None
+    try:  # ENOENT from get_next_key ends the walk; maps without keys have nothing to show
+        while True:
+            key = m.get_next_key(key)
+            try:
+                items.append((key.hex(), m.lookup(key).hex()))
+            except BpfError as exc:
+                if exc.errno != errno.ENOENT:
+                    break
+    except BpfError:
+        pass
+    return items
 
 
 def _case_maps(case: Case, kernel: Any) -> list[Any]:

@@ -170,11 +170,13 @@ class SkBuff:
 
     @staticmethod
     def _store_queue_mapping(ctx: Region, o: int) -> FieldSetter:
-        """The kernel ignores queue_mapping writes of 0xffff and more."""
+        """The kernel ignores queue_mapping writes of 0xffff and more, comparing a
+        register's whole 64 bits but an immediate as a signed 32-bit number (so a
+        negative immediate is stored, truncated to the 16-bit field)."""
 
         def store(value: int) -> None:
             if value < 0xFFFF:
-                _U32.pack_into(ctx.buf, o, value)
+                _U32.pack_into(ctx.buf, o, value & 0xFFFF)
 
         return store
 
@@ -221,6 +223,8 @@ class SkBuff:
         off = BPF_SOCK.offset
         _U32.pack_into(sock.buf, off("state"), 7)  # TCP_CLOSE
         _U32.pack_into(sock.buf, off("rx_queue_mapping"), 0xFFFFFFFF)
+        # "no queue" is returned as a 64-bit -1 by the kernel's field conversion
+        sock.add_field(off("rx_queue_mapping"), 4, lambda: (1 << 64) - 1)
         l3 = frame[ETH_HLEN:]
         if protocol == ETH_P_IP and len(l3) >= 20:
             _U32.pack_into(sock.buf, off("family"), 2)

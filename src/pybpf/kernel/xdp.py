@@ -2,11 +2,13 @@
 
 One 4096-byte frame: 256 bytes of headroom, the packet, and 320 bytes kept for the shared
 info at the end, so at most 3520 bytes are linear; the rest of a larger packet goes into
-page-sized fragments (at most 17).  ``data_meta`` starts equal to ``data``.
+page-sized fragments (at most 17).  ``data_meta`` starts equal to ``data``, or, when a
+context asks for metadata, that many bytes before it (taken from the headroom).
 """
 
 from __future__ import annotations
 
+import errno
 import struct
 
 from ..memory import MEMORY, Region, RegionKind
@@ -33,7 +35,7 @@ class XdpBuff:
             linear_len = min(len(packet), MAX_LINEAR + meta_len)
         self.region = Region(FRAME_SIZE, RegionKind.PACKET, "xdp frame")
         MEMORY.add(self.region)
-        start = HEADROOM
+        start = HEADROOM - meta_len  # metadata comes out of the headroom: data stays at 256
         self.region.buf[start : start + linear_len] = packet[:linear_len]
         self.meta_off = start
         self.data_off = start + meta_len
@@ -100,12 +102,18 @@ class XdpBuff:
         self.data_off = new_data
         return True
 
-    def adjust_meta(self, delta: int) -> bool:
+    def adjust_meta(self, delta: int) -> int:
+        """0, or the errno ``bpf_xdp_adjust_meta`` fails with: EINVAL when the new start
+        leaves the headroom or passes ``data``, EACCES for a length an skb's metadata
+        cannot have (not a multiple of 4, or over 255)."""
         new_meta = self.meta_off + delta
-        if new_meta > self.data_off or new_meta < XDP_FRAME_SIZE or self.data_off - new_meta > 255:
-            return False
+        if new_meta > self.data_off or new_meta < XDP_FRAME_SIZE:
+            return errno.EINVAL
+        metalen = self.data_off - new_meta
+        if metalen % 4 or metalen > 255:
+            return errno.EACCES
         self.meta_off = new_meta
-        return True
+        return 0
 
     def adjust_tail(self, delta: int) -> bool:
         if self.frags:

@@ -190,7 +190,11 @@ def load_factory(
 def store_factory(
     d: int, s: int | None, imm: int, off: int, size: int, nxt: int, pc: int, cache: list[Any], slow: Any
 ) -> Handler:
-    """``*(size *)(rd + off) = rs`` (or ``= imm`` when ``s`` is None)."""
+    """``*(size *)(rd + off) = rs`` (or ``= imm`` when ``s`` is None).
+
+    ``slow`` gets the whole value: the register's 64 bits, or the immediate as a signed
+    number, since the kernel's rewrite of some context stores looks at exactly that.
+    """
     pack = _UNPACK[size].pack_into
     mask = (1 << (size * 8)) - 1
     if s is None:
@@ -201,7 +205,7 @@ def store_factory(
             if cache[0] <= addr <= cache[1]:
                 pack(cache[2], addr - cache[0], value)
             else:
-                slow(addr, size, value, pc, cache)
+                slow(addr, size, imm, pc, cache)  # signed: context fields may look at it
             return nxt
 
         return st

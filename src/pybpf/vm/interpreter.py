@@ -459,6 +459,12 @@ def _slow_store(addr: int, size: int, value: int, pc: int, cache: list[Any]) -> 
     region = MEMORY.find(addr, size)
     if region is not None and region.fields is None and region.writable:
         cache[0], cache[1], cache[2] = region.base, region.end - size, region.buf
+    elif region is not None and region.fields is not None and region.writable:
+        hook = region.fields.get((addr - region.base, size))
+        if hook is not None and hook[1] is not None:
+            # a context field's setter sees the value before truncation (see store_factory)
+            hook[1](value)
+            return
     MEMORY.store(addr, size, value, pc)
 
 

@@ -169,6 +169,7 @@ def _apply_skb_ctx(skb: SkBuff, kctx: bytes) -> None:
     for name in ("mark", "priority", "ingress_ifindex", "cb", "tstamp", "gso_segs", "gso_size", "hwtstamp"):
         f = SK_BUFF.field(name)
         skb.ctx.buf[f.offset : f.end] = kctx[f.offset : f.end]
+    skb.set_ctx("gso_size", _field(kctx, "gso_size") & 0xFFFF)  # a 16-bit field in the skb
     skb.set_ctx("wire_len", wire_len or skb.len)
 
 

@@ -88,7 +88,8 @@ def xdp_adjust_head(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) ->
 @helper("xdp_adjust_meta")
 def xdp_adjust_meta(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     delta = (r2 & 0xFFFFFFFF) - (1 << 32) if r2 & 0x80000000 else r2 & 0xFFFFFFFF
-    return 0 if _xdp(env).adjust_meta(delta) else neg(errno.EACCES)
+    err = _xdp(env).adjust_meta(delta)
+    return neg(err) if err else 0
 
 
 @helper("xdp_adjust_tail")
