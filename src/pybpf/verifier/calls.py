@@ -106,7 +106,7 @@ def _fname(func_id: int) -> str:
 
 def check_helper_call(env: Env, insn: Insn) -> int:
     from .precision import mark_chain_precision
-    from .refs import acquire_reference_state, check_reference_leak, release_reference
+    from .refs import acquire_reference_state, check_resource_leak, release_reference
 
     func_id = insn.imm
     idx = env.insn_idx
@@ -140,16 +140,7 @@ def check_helper_call(env: Env, insn: Insn) -> int:
         if not ok:
             raise env.einval(f"func {_fname(func_id)}#{func_id} reference has not been acquired before")
     if func_id == TAIL_CALL:
-        if state.active_lock is not None:
-            raise env.einval("tail_call cannot be used inside bpf_spin_lock-ed region")
-        try:
-            check_reference_leak(env)
-        except Exception:
-            raise env.einval("tail_call would lead to reference leak") from None
-        if state.active_rcu_lock:
-            raise env.einval("tail_call cannot be used inside bpf_rcu_read_lock-ed region")
-        if state.active_preempt_lock:
-            raise env.einval("tail_call cannot be used inside bpf_preempt_disable-ed region")
+        check_resource_leak(env, False, True, "tail_call")
     elif func_id in (FOR_EACH, LOOP):
         if func_id == LOOP:
             mark_chain_precision(env, 1)

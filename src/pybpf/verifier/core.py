@@ -169,7 +169,7 @@ def do_check(env: Env) -> None:
         save_aux_ptr_type,
     )
     from .prune import is_state_visited, update_branch_counts
-    from .refs import check_reference_leak
+    from .refs import check_resource_leak
     from .regs import Op, check_reg_arg
 
     pop_log = not env.level & 2
@@ -277,14 +277,7 @@ def do_check(env: Env) -> None:
             elif op == JmpOp.EXIT:
                 if insn.source != Source.K or insn.imm or insn.src or insn.dst or cls == InsnClass.JMP32:
                     raise env.einval("BPF_EXIT uses reserved fields")
-                if state.active_lock is not None and not state.curframe:
-                    raise env.einval("bpf_spin_unlock is missing")
-                if state.active_rcu_lock and not state.curframe:
-                    raise env.einval("bpf_rcu_read_unlock is missing")
-                if state.active_preempt_lock and not state.curframe:
-                    n_locks = state.active_preempt_lock
-                    raise env.einval(f"{n_locks} bpf_preempt_enable{' is' if n_locks == 1 else '(s) are'} missing")
-                check_reference_leak(env)
+                check_resource_leak(env, False, not state.curframe, "BPF_EXIT instruction in main prog")
                 if state.curframe:
                     next_idx = prepare_func_exit(env)
                     do_print_state = True
@@ -410,20 +403,15 @@ def verify(
     if options.log_level & 4:
         env.verbose(f"verification time {elapsed_us} usec\n")
         env.verbose("stack depth " + "+".join(str(sp.stack_depth) for sp in env.subprogs) + "\n")
+    if err:
+        message = env.log.message()
     env.verbose(
         f"processed {env.insn_processed} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) "
         f"max_states_per_insn {env.max_states_per_insn} total_states {env.total_states} "
         f"peak_states {env.peak_states} mark_read 0\n"
     )
     log = env.log.text()
-    if err and not message:
-        message = _last_reason(log)
     return VerifyResult(err == 0, err, message, log, env.insn_processed, env, elapsed_us)
-
-
-def _last_reason(log: str) -> str:
-    lines = [ln for ln in log.splitlines() if ln and not ln.startswith("processed ")]
-    return lines[-1] if lines else ""
 
 
 __all__ = ["VerifyResult", "lddw_value", "verify"]

@@ -26,7 +26,7 @@ BPF_MAX_VAR_SIZ = 1 << 29
 
 def check_stack_range_initialized(
     env: Env, regno: int, off: int, access_size: int, zero_size_allowed: bool,
-    direct: bool, meta: Any,
+    direct: bool, meta: Any, write: bool = False,
 ) -> None:  # fmt: skip
     reg = env.regs[regno]
     state = env.func(reg)
@@ -34,7 +34,7 @@ def check_stack_range_initialized(
     if access_size == 0 and not zero_size_allowed:
         raise env.eacces("invalid zero-sized read")
     clobber = not direct
-    check_stack_access_within_bounds(env, regno, off, access_size, not direct, clobber)
+    check_stack_access_within_bounds(env, regno, off, access_size, write)
     vo = reg.b.var_off
     if vo.mask == 0:
         min_off = max_off = _s64(vo.value) + off
@@ -117,7 +117,7 @@ def check_helper_mem_access(
         check_buffer_access(env, reg, regno, reg.off, access_size, zero_size_allowed, rdonly)
         return
     if bt == RegType.PTR_TO_STACK:
-        check_stack_range_initialized(env, regno, reg.off, access_size, zero_size_allowed, False, meta)
+        check_stack_range_initialized(env, regno, reg.off, access_size, zero_size_allowed, False, meta, write)
         return
     if bt == RegType.PTR_TO_BTF_ID:
         from .btf_access import check_ptr_to_btf_access
@@ -133,8 +133,7 @@ def check_helper_mem_access(
         return
     if zero_size_allowed and access_size == 0 and register_is_null(reg):
         return
-    env.verbose(f"R{regno} type={reg_type_str(reg.type)} ")
-    raise env.eacces(f"expected={reg_type_str(RegType.PTR_TO_STACK)}")
+    raise env.eacces(f"R{regno} type={reg_type_str(reg.type)} expected={reg_type_str(RegType.PTR_TO_STACK)}")
 
 
 def _has_ctx_conversion(env: Env) -> bool:

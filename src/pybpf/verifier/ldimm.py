@@ -139,7 +139,7 @@ def check_ld_imm(env: Env, insn: Insn) -> None:
 
 def check_ld_abs(env: Env, insn: Insn) -> None:
     from .mem import check_ptr_off_reg
-    from .refs import check_reference_leak
+    from .refs import check_resource_leak
     from .regs import mark_reg_not_init
 
     state = env.state
@@ -152,16 +152,7 @@ def check_ld_abs(env: Env, insn: Insn) -> None:
     if insn.dst != 0 or insn.off != 0 or insn.size == 0x18 or (insn.mode == Mode.ABS and insn.src != 0):
         raise env.einval("BPF_LD_[ABS|IND] uses reserved fields")
     check_reg_arg(env, 6, Op.SRC)
-    try:
-        check_reference_leak(env)
-    except Exception:
-        raise env.einval("BPF_LD_[ABS|IND] cannot be mixed with socket references") from None
-    if state.active_lock is not None:
-        raise env.einval("BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region")
-    if state.active_rcu_lock:
-        raise env.einval("BPF_LD_[ABS|IND] cannot be used inside bpf_rcu_read_lock-ed region")
-    if state.active_preempt_lock:
-        raise env.einval("BPF_LD_[ABS|IND] cannot be used inside bpf_preempt_disable-ed region")
+    check_resource_leak(env, False, True, "BPF_LD_[ABS|IND]")
     if regs[6].type != RegType.PTR_TO_CTX:
         raise env.einval("at the time of BPF_LD_ABS|IND R6 != pointer to skb")
     if insn.mode == Mode.IND:

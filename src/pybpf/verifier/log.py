@@ -29,19 +29,38 @@ U64_MAX = (1 << 64) - 1
 
 
 class VerifierLog:
-    """An append-only text buffer with positions that can be rewound."""
+    """An append-only text buffer with positions that can be rewound.
 
-    __slots__ = ("level", "parts", "size")
+    Whatever the level, the last line written is kept: it is the message that says why a
+    program was rejected (the kernel's log has it as its last line before the statistics).
+    """
+
+    __slots__ = ("last_line", "level", "parts", "size", "tail")
 
     def __init__(self, level: int = 0) -> None:
         self.level = level
         self.parts: list[str] = []
         self.size = 0
+        self.last_line = ""
+        self.tail = ""
 
     def write(self, text: str) -> None:
         if self.level:
             self.parts.append(text)
             self.size += len(text)
+        if "\n" in text:
+            lines = (self.tail + text).split("\n")
+            self.tail = lines[-1]
+            for line in reversed(lines[:-1]):
+                if line:
+                    self.last_line = line
+                    break
+        else:
+            self.tail += text
+
+    def message(self) -> str:
+        """The line that says why: the unfinished line if any, else the last one."""
+        return self.tail if self.tail else self.last_line
 
     @property
     def end_pos(self) -> int:

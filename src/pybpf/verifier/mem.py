@@ -316,7 +316,7 @@ def check_mem_access(
                 regs[value_regno].subreg_def = 0
             regs[value_regno].type = acc.reg_type
     elif t == RegType.PTR_TO_STACK:
-        check_stack_access_within_bounds(env, regno, off, size, False, write)
+        check_stack_access_within_bounds(env, regno, off, size, write)
         if not write:
             flags = check_stack_read(env, regno, off, size, value_regno)
         else:

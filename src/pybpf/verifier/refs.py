@@ -45,17 +45,28 @@ def mark_reg_invalid(env: Env, reg: object) -> None:
         reg.mark_unknown()  # type: ignore[attr-defined]
 
 
-def check_reference_leak(env: Env, exception_exit: bool = False) -> None:
+def check_reference_leak(env: Env, exception_exit: bool = False) -> bool:
+    """Print every reference still held; True when there are some."""
     state = env.state
     if not exception_exit and state.curframe and not state.cur.in_callback_fn:
-        return
+        return False
     lingering = False
     for ref in state.refs:
         if ref.kind != "ptr":
             continue
         env.verbose(f"Unreleased reference id={ref.id} alloc_insn={ref.insn_idx}\n")
         lingering = True
-    if lingering:
-        from .env import VerifierError
+    return lingering
 
-        raise VerifierError(errno.EINVAL, f"Unreleased reference id={state.refs[0].id}")
+
+def check_resource_leak(env: Env, exception_exit: bool, check_lock: bool, prefix: str) -> None:
+    """Locks and references a path may not carry past ``prefix`` (an exit, a tail call)."""
+    state = env.state
+    if check_lock and state.active_lock is not None:
+        raise env.einval(f"{prefix} cannot be used inside bpf_spin_lock-ed region")
+    if check_reference_leak(env, exception_exit):
+        raise env.einval(f"{prefix} would lead to reference leak")
+    if check_lock and state.active_rcu_lock:
+        raise env.einval(f"{prefix} cannot be used inside bpf_rcu_read_lock-ed region")
+    if check_lock and state.active_preempt_lock:
+        raise env.einval(f"{prefix} cannot be used inside bpf_preempt_disable-ed region")

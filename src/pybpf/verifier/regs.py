@@ -151,6 +151,7 @@ def is_spillable_regtype(t: int) -> bool:
 
 
 def reg_not_null(reg: RegState) -> bool:
+    """Pointer types whose base is never NULL (an unbounded offset could still wrap)."""
     from .env import BPF_MAX_VAR_OFF
 
     t = reg.type
@@ -159,15 +160,15 @@ def reg_not_null(reg: RegState) -> bool:
     if reg.b.smin <= -BPF_MAX_VAR_OFF or reg.b.smax >= BPF_MAX_VAR_OFF:
         return False
     bt = base_type(t)
-    return (
-        bt in (RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK,
-               RegType.PTR_TO_BUF, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY,
-               RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_STACK, RegType.PTR_TO_CTX,
-               RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META, RegType.PTR_TO_PACKET_END,
-               RegType.PTR_TO_FLOW_KEYS, RegType.CONST_PTR_TO_MAP, RegType.PTR_TO_FUNC)  # fmt: skip
-        or (bt == RegType.PTR_TO_MEM and not t & TypeFlag.MEM_RDONLY)
-        or (bt == RegType.PTR_TO_BTF_ID and bool(t & TypeFlag.PTR_TRUSTED))
-    )
+    if bt == RegType.PTR_TO_BTF_ID:
+        return bool(reg.ref_obj_id) or (
+            bool(t & (TypeFlag.PTR_TRUSTED | TypeFlag.MEM_ALLOC)) and not t & TypeFlag.PTR_UNTRUSTED
+        )
+    return bt in (
+        RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK,
+        RegType.PTR_TO_BUF, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY,
+        RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_MEM, RegType.CONST_PTR_TO_MAP,
+    )  # fmt: skip
 
 
 def get_reg_width(reg: RegState) -> int:

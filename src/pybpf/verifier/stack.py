@@ -325,17 +325,10 @@ def grow_stack_state(env: Env, state: FuncState, size: int) -> None:
         sp.stack_depth = size
 
 
-def check_stack_access_within_bounds(
-    env: Env, regno: int, off: int, access_size: int, helper: bool, write: bool
-) -> None:
+def check_stack_access_within_bounds(env: Env, regno: int, off: int, access_size: int, write: bool) -> None:
     reg = env.regs[regno]
     state = env.func(reg)
-    if helper:
-        extra = " indirect access to"
-    elif not write:
-        extra = " read from"
-    else:
-        extra = " write to"
+    extra = " write to" if write else " read from"
     vo = reg.b.var_off
     if vo.mask == 0:
         min_off = _s64(vo.value) + off
