@@ -128,6 +128,8 @@ class Env:
     head: list[StackElem] = field(default_factory=list)
     explored_states: dict[int, list[StateListEntry]] = field(default_factory=dict)
     peak_states: int = 0
+    explored_states_size: int = 0
+    free_list_size: int = 0
     total_states: int = 0
     max_states_per_insn: int = 0
     jmps_processed: int = 0

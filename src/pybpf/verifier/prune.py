@@ -190,7 +190,7 @@ def func_states_equal(env: Env, old: FuncState, cur: FuncState, idmap: IdMap, ex
     if old.callback_depth > cur.callback_depth:
         return False
     for i in range(11):
-        if exact == NOT_EXACT and i < 10 and not live >> i & 1:
+        if not live >> i & 1:
             continue
         if not regsafe(env, old.regs[i], cur.regs[i], idmap, exact):
             return False
@@ -251,6 +251,15 @@ def update_loop_entry(cur: VerifierState, hdr: VerifierState) -> None:
         hdr.used_as_loop_entry = True
 
 
+def update_peak_states(env: Env) -> None:
+    env.peak_states = max(env.peak_states, env.explored_states_size + env.free_list_size)
+
+
+def _incomplete_loop(st: VerifierState) -> bool:
+    loop_entry = get_loop_entry(st)
+    return loop_entry is not None and loop_entry.branches > 0
+
+
 def update_branch_counts(env: Env, st: VerifierState | None) -> None:
     while st is not None:
         st.branches -= 1
@@ -259,6 +268,9 @@ def update_branch_counts(env: Env, st: VerifierState | None) -> None:
             update_loop_entry(st.parent, st.loop_entry)
         if br:
             break
+        if st.in_free_list:
+            st.in_free_list = False
+            env.free_list_size -= 1
         st = st.parent
 
 
@@ -278,8 +290,24 @@ def propagate_precision(env: Env, old: VerifierState) -> None:
     mark_chain_precision_batch(env, bt)
 
 
+def clean_live_states(env: Env, insn_idx: int, cur: VerifierState) -> None:
+    """Clean the finished states at this instruction once their loops are complete."""
+    for sl in env.explored_states.get(insn_idx, ()):
+        st = sl.state
+        if st.branches or st.cleaned or st.insn_idx != insn_idx:
+            continue
+        if _incomplete_loop(st):
+            continue
+        if st.curframe != cur.curframe or any(
+            st.frames[i].callsite != cur.frames[i].callsite for i in range(st.curframe + 1)
+        ):
+            continue
+        clean_verifier_state(env, st)
+
+
 def clean_verifier_state(env: Env, st: VerifierState) -> None:
     """Forget what an explored state holds in registers dead at its instruction."""
+    st.cleaned = True
     for i, f in enumerate(st.frames):
         ip = st.insn_idx if i == st.curframe else f_return_point(st, i)
         live = env.aux[ip].live_regs_before if ip < len(env.aux) else 0
@@ -302,6 +330,7 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     add_new = force_new
     if env.jmps_processed - env.prev_jmps_processed >= 2 and env.insn_processed - env.prev_insn_processed >= 8:
         add_new = True
+    clean_live_states(env, insn_idx, cur)
     entries = env.explored_states.setdefault(insn_idx, [])
     states_cnt = 0
     keep: list[StateListEntry] = []
@@ -357,8 +386,12 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
         if add_new:
             sl.miss_cnt += 1
         n = 64 if aux.force_checkpoint and old.branches > 0 else 3
-        if sl.miss_cnt > sl.hit_cnt * n + n and not old.branches and not old.used_as_loop_entry:
-            env.peak_states -= 1
+        if sl.miss_cnt > sl.hit_cnt * n + n:
+            # evicted; a state still being explored stays counted until its paths end
+            env.explored_states_size -= 1
+            if old.branches or _incomplete_loop(old):
+                old.in_free_list = True
+                env.free_list_size += 1
             continue
         keep.append(sl)
     env.explored_states[insn_idx] = keep
@@ -374,7 +407,8 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     if not add_new:
         return False
     env.total_states += 1
-    env.peak_states += 1
+    env.explored_states_size += 1
+    update_peak_states(env)
     env.prev_jmps_processed = env.jmps_processed
     env.prev_insn_processed = env.insn_processed
     if env.options.bpf_capable:
@@ -386,7 +420,6 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     cur.first_insn_idx = insn_idx
     cur.jmp_history = []
     cur.dfs_depth = new.dfs_depth + 1
-    clean_verifier_state(env, new)
     keep.insert(0, StateListEntry(new))
     del print_verifier_state_line
     return False

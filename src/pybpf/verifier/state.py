@@ -266,11 +266,13 @@ class VerifierState:
         "active_rcu_lock",
         "branches",
         "callback_unroll_depth",
+        "cleaned",
         "curframe",
         "dfs_depth",
         "equal_state",
         "first_insn_idx",
         "frames",
+        "in_free_list",
         "in_sleepable",
         "insn_idx",
         "jmp_history",
@@ -304,6 +306,8 @@ class VerifierState:
         self.loop_entry: VerifierState | None = None
         self.used_as_loop_entry = False
         self.equal_state: VerifierState | None = None
+        self.cleaned = False
+        self.in_free_list = False
 
     def copy(self) -> VerifierState:
         """A deep copy of frames and references; history starts empty (copy_verifier_state
@@ -329,6 +333,8 @@ class VerifierState:
         v.loop_entry = self.loop_entry
         v.used_as_loop_entry = self.used_as_loop_entry
         v.equal_state = self.equal_state
+        v.cleaned = False
+        v.in_free_list = False
         return v
 
     @property
