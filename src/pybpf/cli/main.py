@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import BpfError
-from . import cmd_asm, cmd_conformance, cmd_map, cmd_run, cmd_verify
+from . import cmd_asm, cmd_btf, cmd_conformance, cmd_map, cmd_run, cmd_verify
 
 DESCRIPTION = """\
 pybpf: the Linux eBPF subsystem in Python -- assemble, inspect and run BPF programs
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_verify.register(sub)
     cmd_conformance.register(sub)
     cmd_map.register(sub)
+    cmd_btf.register(sub)
     return parser
 
 
