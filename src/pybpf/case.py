@@ -197,15 +197,24 @@ class CaseOutcome:
 
 
 def run_case(
-    case: Case, kernel: Any = None, execute: bool = True, dump_maps: bool = False
+    case: Case,
+    kernel: Any = None,
+    execute: bool = True,
+    dump_maps: bool = False,
+    *,
+    verify: bool = True,
+    log_level: int = 0,
 ) -> CaseOutcome:
-    """Load the case's program with its maps and, if it has a ``run``, run it.
+    """Load (verify) the case's program with its maps and, if it has a ``run``, run it.
 
-    ``dump_maps`` reads every map back afterwards (as ``BPF_MAP_GET_NEXT_KEY`` and
-    ``BPF_MAP_LOOKUP_ELEM`` would), so that a run's side effects can be compared.
+    A program the verifier rejects is not run: the outcome carries the kernel's errno,
+    message and log.  ``verify=False`` runs it unchecked (the runtime still faults
+    cleanly).  ``dump_maps`` reads every map back afterwards (as
+    ``BPF_MAP_GET_NEXT_KEY`` and ``BPF_MAP_LOOKUP_ELEM`` would), so that a run's side
+    effects can be compared.
     """
     from .kernel.state import Kernel
-    from .program import load_program
+    from .program import ProgramRejected, load_program
 
     kernel = kernel or Kernel(seed=0)
     maps: list[Any] = []
@@ -213,13 +222,20 @@ def run_case(
         maps = _case_maps(case, kernel)
         prog = load_program(
             case.insns, case.prog_type, maps=maps, kernel=kernel, name=case.name,
-            expected_attach_type=case.expected_attach_type,
+            expected_attach_type=case.expected_attach_type, verify=verify, log_level=log_level,
         )  # fmt: skip
+    except ProgramRejected as rej:
+        for m in maps:
+            m.close()
+        r = rej.result
+        return CaseOutcome(False, r.errno, r.message, r.log, r.insns_processed)
     except BpfError as exc:
         for m in maps:
             m.close()
         return CaseOutcome(False, exc.errno, exc.message)
-    outcome = CaseOutcome(True)
+    checked = prog.verified
+    log, processed = (checked.log, checked.insns_processed) if checked is not None else ("", 0)
+    outcome = CaseOutcome(True, log=log, insns_processed=processed)
     if execute and case.run is not None:
         try:
             res = prog.run(case.run.data, case.run.ctx, case.run.repeat)
@@ -228,10 +244,10 @@ def run_case(
                 # ctx_out is a buffer as large as ctx_in, as loaders pass it: a shorter one
                 # cannot take the whole context back (the kernel's ENOSPC, after retval and data)
                 run["errno"] = errno.ENOSPC
-            outcome = CaseOutcome(True, run=run)
+            outcome = dataclasses.replace(outcome, run=run)
         except BpfError as exc:
-            outcome = CaseOutcome(True, run={"retval": 0, "data": "", "duration_ns": 0,
-                                             "errno": exc.errno, "error": exc.message})  # fmt: skip
+            outcome = dataclasses.replace(outcome, run={"retval": 0, "data": "", "duration_ns": 0,
+                                                        "errno": exc.errno, "error": exc.message})  # fmt: skip
     if dump_maps:
         outcome = dataclasses.replace(outcome, maps_after=[_dump_map(m) for m in maps])
     for m in maps:

@@ -222,20 +222,29 @@ class AddressSpace:
         return chunk if nul < 0 else chunk[:nul]
 
     def describe(self, addr: int) -> str:
-        """Where an address falls relative to the nearest region (for fault messages)."""
-        i = bisect_right(self._bases, addr) - 1
-        if i >= 0:
-            r = self._regions[i]
+        """Where an address falls relative to the nearest region (for fault messages).
+
+        Only a region within a page of the address is named: anything farther is a wild
+        pointer, and naming whichever region happens to be closest would mislead.
+        """
+        best: tuple[int, str] | None = None
+        for r in (*self._regions, *self._special):
             if addr >= r.end:
-                return f"{addr - r.end} bytes past the end of {r.kind.value} {r.name!r}"
-        if i + 1 < len(self._regions):
-            r = self._regions[i + 1]
-            return f"{r.base - addr} bytes before {r.kind.value} {r.name!r}"
-        return "outside every region"
+                d, text = addr - r.end, f"{addr - r.end} bytes past the end of"
+            elif addr < r.base:
+                d, text = r.base - addr, f"{r.base - addr} bytes before"
+            else:
+                continue
+            if d < NEAR and (best is None or d < best[0]):
+                best = (d, f"{text} {r.kind.value} {r.name!r}")
+        return best[1] if best is not None else "outside every region"
 
     def __len__(self) -> int:
         return len(self._regions) + len(self._special)
 
+
+NEAR = 4096
+"""How close a fault must be to a region to be described relative to it."""
 
 # The process-wide index: addresses are host addresses, unique in the process.
 MEMORY = AddressSpace()

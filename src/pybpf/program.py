@@ -1,9 +1,13 @@
 """Loading a program into the simulated kernel: ``BPF_PROG_LOAD`` without the syscall.
 
-A load checks the instructions, resolves every map reference of a 64-bit immediate load
-(by fd, or by index into the ``maps`` list as the kernel's ``fd_array`` does) to the map's
-address or a map-value address, and gives the program an id and an fd.  The result runs
-with the semantics of ``BPF_PROG_TEST_RUN``.
+A load checks the instructions, runs the verifier (a rejection raises
+:class:`ProgramRejected` with the kernel's errno, message and log), resolves every map
+reference of a 64-bit immediate load (by fd, or by index into the ``maps`` list as the
+kernel's ``fd_array`` does) to the map's address or a map-value address, and gives the
+program an id and an fd.  The result runs with the semantics of ``BPF_PROG_TEST_RUN``.
+
+``verify=False`` loads without the verifier's guarantees: the runtime still faults
+cleanly on any access outside every region, so a rejected program can be run on purpose.
 """
 
 from __future__ import annotations
@@ -22,7 +26,21 @@ from .maps.base import Map
 from .vm.executable import Executable
 
 if TYPE_CHECKING:
+    from .verifier.core import VerifyResult
+    from .verifier.env import Options
     from .vm.testrun import TestRunResult
+
+
+class ProgramRejected(BpfError):
+    """The verifier refused the program: the kernel's errno and message, and the log."""
+
+    def __init__(self, result: VerifyResult) -> None:
+        super().__init__(result.errno, result.message or "program rejected by the verifier")
+        self.result = result
+
+    @property
+    def log(self) -> str:
+        return self.result.log
 
 
 def resolve_map_reference(insn: Insn, second: Insn, maps: Sequence[Map], kernel: Kernel) -> Map:
@@ -78,6 +96,8 @@ class Program:
     fd: int = 0
     executable: Executable = field(init=False)
     info: dict[str, Any] = field(default_factory=dict)
+    verified: VerifyResult | None = None
+    """The verifier's answer (log, processed instructions); None when loaded unchecked."""
 
     def __post_init__(self) -> None:
         self.executable = Executable(self.xlated, self.name, self.prog_type, owner=self)
@@ -99,16 +119,30 @@ def load_program(
     kernel: Kernel | None = None,
     name: str = "",
     expected_attach_type: AttachType | None = None,
+    verify: bool = True,
+    log_level: int = 0,
+    options: Options | None = None,
 ) -> Program:
-    """Check, relocate and register a program (the verifier comes in front of this)."""
+    """Check, verify, relocate and register a program, as ``BPF_PROG_LOAD`` does."""
     kernel = kernel or default_kernel()
     if isinstance(prog_type, str):
         from .kernel.progtypes import prog_type_from_name
 
         prog_type = prog_type_from_name(prog_type)
     check_program(insns)
+    verified = None
+    if verify:
+        from .verifier import verify as run_verifier
+
+        verified = run_verifier(
+            list(insns), prog_type, maps=maps, kernel=kernel,
+            expected_attach_type=expected_attach_type, log_level=log_level, options=options,
+        )  # fmt: skip
+        if not verified.accepted:
+            raise ProgramRejected(verified)
     xlated, used = relocate(insns, maps, kernel)
     prog = Program(kernel, prog_type, list(insns), xlated, used, name, expected_attach_type)
+    prog.verified = verified
     prog.id = kernel.new_id("prog")
     prog.fd = kernel.install_fd(prog)
     kernel.programs[prog.id] = prog

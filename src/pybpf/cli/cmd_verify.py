@@ -46,7 +46,7 @@ def verify_case(case: Any, log_level: int = 1, unprivileged: bool = False) -> di
     finally:
         for m in maps:
             m.close()
-    out = res.to_json()
+    out: dict[str, Any] = res.to_json()
     out["run"] = None
     return out
 
