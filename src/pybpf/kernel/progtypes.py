@@ -103,6 +103,7 @@ class AttachType(IntEnum):
     NETKIT_PRIMARY = 54
     NETKIT_PEER = 55
     TRACE_KPROBE_SESSION = 56
+    TRACE_UPROBE_SESSION = 57
 
 
 def prog_type_from_name(name: str) -> ProgType:
