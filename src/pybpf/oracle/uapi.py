@@ -20,7 +20,10 @@ from ..kernel.progtypes import AttachType as AttachType
 from ..kernel.progtypes import ProgType as ProgType
 from ..maps.types import MapFlag as MapFlag
 from ..maps.types import MapType as MapType
-from ..maps.types import UpdateFlag as ElemFlag
+from ..maps.types import UpdateFlag
+
+ElemFlag = UpdateFlag
+"""The element commands' ``flags`` under the name the oracle's callers use."""
 
 
 class Cmd(IntEnum):
