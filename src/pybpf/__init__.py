@@ -27,6 +27,8 @@ _LAZY = {
     "assemble": ("isa", "assemble"),
     "create_map": ("maps", "create_map"),
     "Kernel": ("kernel.state", "Kernel"),
+    "open": ("obj", "open"),
+    "BpfObject": ("obj", "BpfObject"),
 }
 
 __all__ = ["BpfError", "__version__", *_LAZY]

@@ -13,14 +13,18 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "verify",
         help="verify programs as the kernel's verifier does",
-        description="Verify case files (shared/spec/case-format.md) as Linux's BPF_PROG_LOAD "
-        "would: accept or reject, with the kernel's errno, message and log.  With --json, one "
-        "JSON object per case per line, in order.",
+        description="Verify case files (shared/spec/case-format.md) or the programs of object "
+        "files from clang as Linux's BPF_PROG_LOAD would: accept or reject, with the kernel's "
+        "errno, message and log.  With --json, one JSON object per case (or per program of an "
+        "object) per line, in order.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  pybpf verify --case bad.json --log-level 2\n"
-        "  pybpf verify --case corpus/*.json --json > verdicts.jsonl",
+        "  pybpf verify --case corpus/*.json --json > verdicts.jsonl\n"
+        "  pybpf verify prog.o --prog xdp_count --log-level 2",
     )
-    p.add_argument("--case", nargs="+", metavar="FILE", required=True, help="case files")
+    p.add_argument("objects", nargs="*", metavar="OBJ", help="object files (clang -target bpf)")
+    p.add_argument("--case", nargs="+", metavar="FILE", default=[], help="case files")
+    p.add_argument("--prog", metavar="NAME", help="only this program of the objects")
     p.add_argument("--log-level", type=int, default=1, help="1: the failing path, 2: everything, 4: statistics")
     p.add_argument("--unprivileged", action="store_true", help="verify as a loader without CAP_BPF")
     p.add_argument("--json", action="store_true", help="JSON lines output")
@@ -55,7 +59,13 @@ def run(args: argparse.Namespace) -> int:
     from ..case import load_case
     from .main import emit_json
 
+    if not args.case and not args.objects:
+        raise BpfError(errno.EINVAL, "nothing to verify: give object files or --case FILE")
     status = 0
+    if args.objects:
+        from .cmd_prog import verify_objects
+
+        status = verify_objects(args)
     for path in args.case:
         try:
             case = load_case(path)

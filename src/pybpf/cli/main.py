@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import BpfError
-from . import cmd_asm, cmd_btf, cmd_conformance, cmd_map, cmd_run, cmd_verify
+from . import cmd_asm, cmd_btf, cmd_case, cmd_conformance, cmd_map, cmd_prog, cmd_run, cmd_verify
 
 DESCRIPTION = """\
 pybpf: the Linux eBPF subsystem in Python -- assemble, inspect and run BPF programs
@@ -27,6 +27,9 @@ examples:
   pybpf conformance shared/bpf_conformance
   pybpf map create hash counters --key-size 4 --value-size 8 --max-entries 64
   pybpf map update counters 1 42 && pybpf map dump counters
+  pybpf verify prog.o --json             every program of a clang object
+  pybpf prog load prog.o myprog && pybpf prog show
+  pybpf case export prog.o --out cases/
 """
 
 
@@ -49,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_conformance.register(sub)
     cmd_map.register(sub)
     cmd_btf.register(sub)
+    cmd_prog.register(sub)
+    cmd_case.register(sub)
     return parser
 
 
