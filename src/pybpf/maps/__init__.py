@@ -11,12 +11,42 @@ import errno
 import os
 
 from ..errors import BpfError
+from .arena import ArenaMap
 from .array import ArrayMap, ArrayOfMapsMap, PercpuArrayMap, ProgArrayMap
 from .base import BatchResult, FdResolver, Map, MapMapping, map_at
+from .bloom import BloomFilterMap
+from .btfcheck import check_map_btf
+from .btfinfo import BtfKind, BtfMember, BtfType, MapBtf, SpecialField
+from .cgroup_storage import CgroupStorageMap, PercpuCgroupStorageMap
+from .cpumap import CpuEntry, CpuMap
+from .devmap import DevEntry, DevMap, DevMapHash
+from .fdarrays import CgroupArrayMap, PerfEventArrayMap
 from .hashtab import HashMap, HashOfMapsMap, LruHashMap, LruPercpuHashMap, PercpuHashMap
 from .jhash import jhash, jhash2
+from .local_storage import (
+    CgrpStorageMap,
+    InodeStorageMap,
+    LocalStorageMap,
+    SkStorageMap,
+    TaskStorageMap,
+)
+from .lpm_trie import LpmTrieMap, lpm_key
 from .queue_stack import QueueMap, StackMap
 from .ringbuf import RingBufMap, ringbuf_of
+from .sockmap import ReuseportSockArrayMap, SockHashMap, SockMapMap
+from .stackmap import StackTraceMap
+from .standins import (
+    NETDEVS,
+    Cgroup,
+    Inode,
+    NetDevice,
+    NetDeviceTable,
+    PerfEvent,
+    PerfRecord,
+    Socket,
+    Task,
+    XdpSocket,
+)
 from .types import (
     BPF_OBJ_NAME_LEN,
     ENOTSUPP,
@@ -27,35 +57,77 @@ from .types import (
     RingbufQuery,
     UpdateFlag,
 )
+from .user_ringbuf import UserRingBufMap, UserSample
+from .xskmap import XskMap
 
 __all__ = [
     "ENOTSUPP",
     "MAP_CLASSES",
+    "NETDEVS",
+    "ArenaMap",
     "ArrayMap",
     "ArrayOfMapsMap",
     "BatchResult",
+    "BloomFilterMap",
+    "BtfKind",
+    "BtfMember",
+    "BtfType",
+    "Cgroup",
+    "CgroupArrayMap",
+    "CgroupStorageMap",
+    "CgrpStorageMap",
+    "CpuEntry",
+    "CpuMap",
+    "DevEntry",
+    "DevMap",
+    "DevMapHash",
     "FdResolver",
     "HashMap",
     "HashOfMapsMap",
+    "Inode",
+    "InodeStorageMap",
+    "LocalStorageMap",
+    "LpmTrieMap",
     "LruHashMap",
     "LruPercpuHashMap",
     "Map",
+    "MapBtf",
     "MapFlag",
     "MapMapping",
     "MapSpec",
     "MapType",
+    "NetDevice",
+    "NetDeviceTable",
     "PercpuArrayMap",
+    "PercpuCgroupStorageMap",
     "PercpuHashMap",
+    "PerfEvent",
+    "PerfEventArrayMap",
+    "PerfRecord",
     "ProgArrayMap",
     "QueueMap",
+    "ReuseportSockArrayMap",
     "RingBufMap",
     "RingbufFlag",
     "RingbufQuery",
+    "SkStorageMap",
+    "SockHashMap",
+    "SockMapMap",
+    "Socket",
+    "SpecialField",
     "StackMap",
+    "StackTraceMap",
+    "Task",
+    "TaskStorageMap",
     "UpdateFlag",
+    "UserRingBufMap",
+    "UserSample",
+    "XdpSocket",
+    "XskMap",
     "create_map",
     "jhash",
     "jhash2",
+    "lpm_key",
     "map_at",
     "possible_cpus",
     "ringbuf_of",
@@ -75,6 +147,26 @@ MAP_CLASSES: dict[MapType, type[Map]] = {
     MapType.QUEUE: QueueMap,
     MapType.STACK: StackMap,
     MapType.RINGBUF: RingBufMap,
+    MapType.PERF_EVENT_ARRAY: PerfEventArrayMap,
+    MapType.STACK_TRACE: StackTraceMap,
+    MapType.CGROUP_ARRAY: CgroupArrayMap,
+    MapType.LPM_TRIE: LpmTrieMap,
+    MapType.DEVMAP: DevMap,
+    MapType.SOCKMAP: SockMapMap,
+    MapType.CPUMAP: CpuMap,
+    MapType.XSKMAP: XskMap,
+    MapType.SOCKHASH: SockHashMap,
+    MapType.CGROUP_STORAGE: CgroupStorageMap,
+    MapType.REUSEPORT_SOCKARRAY: ReuseportSockArrayMap,
+    MapType.PERCPU_CGROUP_STORAGE: PercpuCgroupStorageMap,
+    MapType.SK_STORAGE: SkStorageMap,
+    MapType.DEVMAP_HASH: DevMapHash,
+    MapType.INODE_STORAGE: InodeStorageMap,
+    MapType.TASK_STORAGE: TaskStorageMap,
+    MapType.BLOOM_FILTER: BloomFilterMap,
+    MapType.USER_RINGBUF: UserRingBufMap,
+    MapType.CGRP_STORAGE: CgrpStorageMap,
+    MapType.ARENA: ArenaMap,
 }
 
 # Types the kernel has whose map_extra is meaningful.
@@ -114,6 +206,8 @@ def _validate_common(spec: MapSpec) -> type[Map]:
     flags = spec.flags
     if flags & MapFlag.TOKEN_FD:
         raise BpfError(errno.EINVAL, "BPF_F_TOKEN_FD needs a BPF token, which pybpf has not")
+    if spec.btf_key_type_id and not spec.btf_value_type_id:
+        raise BpfError(errno.EINVAL, "a BTF key type needs a BTF value type")
     if spec.type not in _MAP_EXTRA_TYPES and spec.map_extra != 0:
         raise BpfError(errno.EINVAL, "map_extra is only for bloom filters and arenas")
     if flags & MapFlag.RDONLY and flags & MapFlag.WRONLY:
@@ -124,6 +218,7 @@ def _validate_common(spec: MapSpec) -> type[Map]:
         raise BpfError(errno.EINVAL, f"invalid map type {int(spec.type)}")
     cls = MAP_CLASSES.get(spec.type)
     if cls is None:
+        # struct_ops maps are built by pybpf.struct_ops, not here
         raise BpfError(
             errno.EOPNOTSUPP, f"pybpf does not implement {spec.type.case_name} maps"
         )
@@ -140,6 +235,7 @@ def validate_spec(spec: MapSpec, num_cpus: int | None = None) -> None:
         assert spec.inner is not None  # checked by the type
         validate_spec(spec.inner, ncpu)
     _check_name(spec.name)
+    check_map_btf(cls, spec)
 
 
 def create_map(spec: MapSpec, num_cpus: int | None = None) -> Map:
@@ -157,10 +253,8 @@ def create_map(spec: MapSpec, num_cpus: int | None = None) -> Map:
         assert spec.inner is not None
         # The inner template stands for a map the loader created first.
         validate_spec(spec.inner, ncpu)
-    m = cls(spec, ncpu)
-    try:
-        _check_name(spec.name)
-    except BpfError:
-        m.close()
-        raise
-    return m
+    # The kernel allocates the map before it copies the name and checks the BTF; no
+    # allocation here can fail in a way that would come before those, so check first.
+    _check_name(spec.name)
+    check_map_btf(cls, spec)
+    return cls(spec, ncpu)

@@ -15,7 +15,8 @@ from typing import Any
 
 from ..errors import BpfError
 from ..memory import Region, RegionKind
-from .base import Map, to_bytes, u32_of
+from .base import Map, reject_btf, to_bytes, u32_of
+from .btfinfo import BtfKind, BtfType, is_reg_int
 from .inner import InnerMapSlot, check_template
 from .types import (
     ACCESS_MASK,
@@ -43,6 +44,20 @@ class ArrayMap(Map):
 
     BATCH_OPS = frozenset({"lookup_batch", "update_batch"})
     MMAP_OK = True
+    BTF_CHECK = True
+
+    @classmethod
+    def check_btf(cls, spec: MapSpec, key: BtfType, value: BtfType) -> None:
+        """Array keys are u32; only a one-element array may go keyless, and then its
+        value is a data section (global data)."""
+        if key.kind is BtfKind.VOID:
+            if spec.type != MapType.ARRAY or spec.max_entries != 1:
+                raise BpfError(errno.EINVAL, "only a one-element array may have no BTF key")
+            if value.kind is not BtfKind.DATASEC:
+                raise BpfError(errno.EINVAL, "a keyless array's BTF value must be a DATASEC")
+            return
+        if not is_reg_int(key, 32):
+            raise BpfError(errno.EINVAL, "an array's BTF key must be a 32-bit integer")
 
     @classmethod
     def validate(cls, spec: MapSpec, num_cpus: int) -> None:
@@ -64,7 +79,7 @@ class ArrayMap(Map):
             raise BpfError(errno.EINVAL, "invalid array map attributes")
         if spec.type != MapType.ARRAY and flags & (MapFlag.MMAPABLE | MapFlag.INNER_MAP):
             raise BpfError(errno.EINVAL, "only plain arrays can be mmapable or inner-map templates")
-        if flags & MapFlag.PRESERVE_ELEMS:
+        if flags & MapFlag.PRESERVE_ELEMS and spec.type != MapType.PERF_EVENT_ARRAY:
             raise BpfError(errno.EINVAL, "BPF_F_PRESERVE_ELEMS is for perf event arrays")
         if spec.value_size > INT_MAX:
             raise BpfError(errno.E2BIG, "value_size too large")
@@ -237,10 +252,17 @@ class PercpuArrayMap(ArrayMap):
 
 
 class _FdArray(ArrayMap):
-    """Arrays whose values are kernel objects named by fd (prog_array, array_of_maps)."""
+    """Arrays whose values are kernel objects named by fd (prog_array, array_of_maps,
+    perf_event_array, cgroup_array)."""
 
     FD_VALUES = True
     MMAP_OK = False
+    # map_check_no_btf, except prog_array which has no BTF callback at all
+    BTF_CHECK = True
+
+    @classmethod
+    def check_btf(cls, spec: MapSpec, key: BtfType, value: BtfType) -> None:
+        reject_btf(spec)
 
     def __init__(self, spec: MapSpec, num_cpus: int) -> None:
         super().__init__(spec, num_cpus)
@@ -337,6 +359,7 @@ class ProgArrayMap(_FdArray):
     """
 
     BATCH_OPS = frozenset()
+    BTF_CHECK = False
 
     def _resolve(self, raw: Any) -> Any:
         target = raw

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from ..errors import BpfError
 from ..memory import MEMORY, Region, RegionKind, allocate, release
+from .btfinfo import BtfType
 from .types import (
     BPF_F_LOCK,
     ENOTSUPP,
@@ -118,6 +119,11 @@ def _err(code: int, message: str) -> BpfError:
     return BpfError(code, message)
 
 
+def reject_btf(spec: MapSpec) -> None:
+    """The kernel's ``map_check_no_btf``: types that hold kernel objects take no BTF."""
+    raise _err(ENOTSUPP, f"{spec.type.case_name} maps cannot be described by BTF")
+
+
 def to_bytes(v: Any, size: int, what: str) -> bytes:
     """``v`` (bytes or int) as exactly ``size`` bytes, or BpfError(EINVAL)."""
     if isinstance(v, bytes | bytearray | memoryview):
@@ -144,10 +150,24 @@ class Map:
     FD_VALUES: ClassVar[bool] = False
     PERCPU: ClassVar[bool] = False
     MMAP_OK: ClassVar[bool] = False
+    # Whether the kernel's ops table has a map_check_btf callback (see check_btf).
+    BTF_CHECK: ClassVar[bool] = False
 
     @classmethod
     def validate(cls, spec: MapSpec, num_cpus: int) -> None:
         """Raise the BpfError the kernel's creation checks give for ``spec``."""
+
+    @classmethod
+    def effective_flags(cls, spec: MapSpec) -> int:
+        """The map_flags the kernel keeps (some types add flags of their own)."""
+        return spec.flags
+
+    @classmethod
+    def check_btf(cls, spec: MapSpec, key: BtfType, value: BtfType) -> None:
+        """The type's own judgement of its BTF key and value (``map_check_btf``), called
+        only when ``BTF_CHECK`` is set.  This default is the kernel's ``map_check_no_btf``:
+        the type takes no BTF at all."""
+        reject_btf(spec)
 
     def __init__(self, spec: MapSpec, num_cpus: int) -> None:
         self.spec = spec
@@ -155,7 +175,8 @@ class Map:
         self.key_size = spec.key_size
         self.value_size = spec.value_size
         self.max_entries = spec.max_entries  # the kernel may adjust it (LRU per-CPU)
-        self.flags = spec.flags
+        self.flags = self.effective_flags(spec)
+        self.btf = spec.btf
         self.id = 0
         self.frozen = False
         self.cpu = 0  # the CPU syscall-side operations run on
@@ -534,6 +555,12 @@ class Map:
         kernel's order (this CPU's copy for per-CPU maps).  The helper calls the callback
         per pair, stops when it returns 1, and returns the number of pairs it used."""
         raise _err(errno.EINVAL, f"{self.spec.type.case_name} maps have no for-each")
+
+    def redirect_target(self, key: bytes) -> object | None:
+        """What ``bpf_redirect_map`` (or a socket redirect) finds under ``key``: the
+        target object, or None for the helper's fallback.  Maps that are not redirect
+        targets have nothing."""
+        return None
 
     def direct_value_addr(self, off: int) -> int:
         """The address a ``BPF_PSEUDO_MAP_VALUE`` load of offset ``off`` yields.

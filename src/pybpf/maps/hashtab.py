@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 
 from ..errors import BpfError
 from ..memory import Region, RegionKind
-from .base import BatchResult, Map, to_bytes
+from .base import BatchResult, Map, reject_btf, to_bytes
+from .btfinfo import BtfKind, BtfType
 from .freelist import PcpuFreelist
 from .inner import InnerMapSlot, check_template, effective_max_entries
 from .jhash import jhash
@@ -70,6 +71,15 @@ class HashMap(Map):
     BATCH_OPS = frozenset(
         {"lookup_batch", "lookup_and_delete_batch", "update_batch", "delete_batch"}
     )
+    BTF_CHECK = True
+
+    @classmethod
+    def check_btf(cls, spec: MapSpec, key: BtfType, value: BtfType) -> None:
+        """Hash maps need a key type; hash_of_maps takes no BTF at all."""
+        if cls.FD_VALUES:
+            reject_btf(spec)
+        if key.kind is BtfKind.VOID:
+            raise BpfError(errno.EINVAL, "hash maps need a BTF key type")
 
     # ------------------------------------------------------------------ creation ---
 

@@ -13,6 +13,7 @@ from enum import IntEnum, IntFlag
 from typing import Any
 
 from ..errors import BpfError
+from .btfinfo import MapBtf
 
 # The kernel-internal "operation not supported" errno that bpf() hands to user space for
 # map operations a type lacks (distinct from EOPNOTSUPP, which is 95).
@@ -158,7 +159,8 @@ class MapSpec:
 
     ``inner`` is the template of the inner maps of a map-in-map (the kernel takes it as
     ``inner_map_fd``); ``flags`` is the raw ``map_flags`` number; ``numa_node`` only
-    matters with ``MapFlag.NUMA_NODE``.
+    matters with ``MapFlag.NUMA_NODE``; ``btf`` holds the key/value type ids and their
+    resolved types when the map is described by BTF (``btf_fd`` and the two ids).
     """
 
     type: MapType
@@ -170,6 +172,15 @@ class MapSpec:
     inner: MapSpec | None = None
     map_extra: int = 0
     numa_node: int = field(default=0, compare=True)
+    btf: MapBtf | None = None
+
+    @property
+    def btf_key_type_id(self) -> int:
+        return self.btf.key_type_id if self.btf is not None else 0
+
+    @property
+    def btf_value_type_id(self) -> int:
+        return self.btf.value_type_id if self.btf is not None else 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.type, MapType):
@@ -190,6 +201,8 @@ class MapSpec:
             )
             inner_raw = case.get("inner")
             inner = cls.from_case(inner_raw) if inner_raw is not None else None
+            btf_raw = case.get("btf")
+            btf = MapBtf.from_case(btf_raw) if btf_raw is not None else None
             return cls(
                 type=map_type,
                 key_size=_u32(case.get("key_size", 0), "key_size"),
@@ -200,6 +213,7 @@ class MapSpec:
                 inner=inner,
                 map_extra=int(case.get("map_extra", 0) or 0) & ((1 << 64) - 1),
                 numa_node=int(case.get("numa_node", 0) or 0),
+                btf=btf,
             )
         except BpfError:
             raise
@@ -224,6 +238,8 @@ class MapSpec:
             out["map_extra"] = self.map_extra
         if self.numa_node:
             out["numa_node"] = self.numa_node
+        if self.btf is not None:
+            out["btf"] = self.btf.to_case()
         return out
 
 
