@@ -36,7 +36,7 @@ from .regs import (
     type_is_pkt_pointer,
     type_may_be_null,
 )
-from .state import DEF_NOT_SUBREG, FuncState, RegState
+from .state import BPF_REG_SIZE, DEF_NOT_SUBREG, FuncState, RegState, Slot
 
 H = {name: i for i, name in enumerate(("",))}  # placeholder to keep names local
 
@@ -98,6 +98,44 @@ class CallMeta:
     msize_max_value: int = 0
     ref_obj_id: int = 0
     subprogno: int = -1
+    const_map_key: int = -1
+
+
+def constant_map_key(env: Env, key: RegState, key_size: int) -> int:
+    """The array index a key pointer names when the stack holds a known constant
+    there (``get_constant_map_key``), else -1.  Relying on a spilled constant makes
+    that slot precise."""
+    from .precision import Backtrack, mark_chain_precision_batch
+
+    if not env.options.bpf_capable or key.type != RegType.PTR_TO_STACK or key.b.var_off.mask:
+        return -1
+    state = env.func(key)
+    value = key.b.var_off.value
+    value = value - (1 << 64) if value >> 63 else value
+    slot = -(key.off + value) - 1
+    spi, off = slot // BPF_REG_SIZE, slot % BPF_REG_SIZE
+    stype = state.stack[spi].slot_type
+    zero = 0
+    i = off
+    while i >= 0 and stype[i] == Slot.ZERO:
+        zero += 1
+        i -= 1
+    if zero >= key_size:
+        return 0
+    spilled = state.stack[spi].spilled_ptr
+    if stype[BPF_REG_SIZE - 1] != Slot.SPILL or spilled.type != SCALAR:
+        return -1
+    spill = 0
+    i = off
+    while i >= 0 and stype[i] == Slot.SPILL:
+        spill += 1
+        i -= 1
+    if spill != key_size or spilled.b.var_off.mask:
+        return -1
+    bt = Backtrack(env.state.curframe)
+    bt.set_slot(key.frameno, spi)
+    mark_chain_precision_batch(env, bt)
+    return int(spilled.b.var_off.value)
 
 
 def _fname(func_id: int) -> str:
@@ -165,6 +203,13 @@ def check_helper_call(env: Env, insn: Insn) -> int:
         mark_reg_known_zero(regs, 0)
         if meta.map is None:
             raise env.einval("kernel subsystem misconfigured verifier")
+        if (
+            func_id == MAP_LOOKUP
+            and meta.map.spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY)
+            and 0 <= meta.const_map_key < meta.map.spec.max_entries
+        ):
+            # a constant in-range index into an array always finds an element
+            ret_flag &= ~TypeFlag.PTR_MAYBE_NULL
         r0.map = meta.map
         r0.map_uid = meta.map_uid
         r0.type = RegType.PTR_TO_MAP_VALUE | ret_flag
@@ -300,6 +345,8 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: P.HelperProto) -> Non
         if meta.map is None:
             raise env.eacces("invalid map_ptr to access map->key")
         check_helper_mem_access(env, regno, meta.map.spec.key_size, False, False, None)
+        if meta.map.spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
+            meta.const_map_key = constant_map_key(env, reg, meta.map.spec.key_size)
     elif base == P.ArgType.PTR_TO_MAP_VALUE:
         if P.arg_may_be_null(arg_type) and register_is_null(reg):
             return
@@ -474,6 +521,7 @@ def check_func_call(env: Env, insn: Insn) -> int:
     for r in range(6):
         mark_reg_not_init(caller.regs, r)
         env.mark_reg_scratched(r)
+    env.stack_live.reset_callchain()
     if env.level:
         env.verbose("caller:\n")
         print_verifier_state_line(env, caller, True)

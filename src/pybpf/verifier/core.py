@@ -173,13 +173,15 @@ def do_check(env: Env) -> None:
     from .regs import Op, check_reg_arg
 
     pop_log = not env.level & 2
+    live_stack = env.stack_live
     insns = env.insns
     n = len(insns)
     do_print_state = False
-    env.prev_insn_idx = -1
+    prev = -1  # the instruction before this one on this path (pop_stack may reset it)
     while True:
         env._cur_hist = None  # type: ignore[attr-defined]
         state = env.state
+        env.prev_insn_idx = prev
         idx = env.insn_idx
         if idx >= n:
             raise env.error(errno.EFAULT, f"invalid insn idx {idx} insn_cnt {n}")
@@ -200,6 +202,7 @@ def do_check(env: Env) -> None:
                         env.verbose(f"{idx}: safe\n")
                 if not _process_exit(env, pop_log):
                     return
+                prev = env.prev_insn_idx
                 do_print_state = True
                 continue
         if aux.jmp_point:
@@ -217,8 +220,9 @@ def do_check(env: Env) -> None:
             env.prev_insn_print_pos = env.log.end_pos - env.prev_log_pos
             env.prev_log_pos = env.log.end_pos
         aux.seen = True
-        env.prev_insn_idx = idx
+        prev = idx
         next_idx = idx + 1
+        live_stack.reset_write_marks(idx)
         if cls in (InsnClass.ALU, InsnClass.ALU64):
             check_alu_op(env, insn)
         elif cls == InsnClass.LDX:
@@ -279,13 +283,16 @@ def do_check(env: Env) -> None:
                     raise env.einval("BPF_EXIT uses reserved fields")
                 check_resource_leak(env, False, not state.curframe, "BPF_EXIT instruction in main prog")
                 if state.curframe:
+                    live_stack.update()
                     next_idx = prepare_func_exit(env)
                     do_print_state = True
                     env.insn_idx = next_idx
                     continue
                 check_return_code(env, 0, "R0")
+                live_stack.commit_write_marks()
                 if not _process_exit(env, pop_log):
                     return
+                prev = env.prev_insn_idx
                 do_print_state = True
                 continue
             else:
@@ -301,6 +308,7 @@ def do_check(env: Env) -> None:
                 raise env.einval("invalid BPF_LD mode")
         else:
             raise env.einval(f"unknown insn class {cls}")
+        live_stack.commit_write_marks()
         env.insn_idx = next_idx if env.insn_idx == idx else env.insn_idx + 1
     del update_branch_counts
 
@@ -311,6 +319,7 @@ def _process_exit(env: Env, pop_log: bool) -> bool:
 
     env.mark_all_scratched()
     update_branch_counts(env, env.state)
+    env.stack_live.update()
     return pop_stack(env, pop_log)
 
 
@@ -372,6 +381,7 @@ def verify(
     from .cfg import add_subprogs, check_abnormal_return, check_cfg, check_subprogs
     from .ldimm import resolve_pseudo_ldimm64
     from .liveness import compute_live_registers
+    from .stack_liveness import StackLiveness, compute_postorder, successor_table
 
     if isinstance(prog_type, str):
         prog_type = prog_type_from_name(prog_type)
@@ -393,6 +403,9 @@ def verify(
         check_abnormal_return(env)
         resolve_pseudo_ldimm64(env)
         check_cfg(env)
+        compute_postorder(env)
+        env.insn_succ = successor_table(env)
+        env.stack_live = StackLiveness(env)
         compute_live_registers(env)
         do_check_common(env, 0)
         check_max_stack_depth(env)

@@ -49,10 +49,24 @@ class Options:
     any_alignment: bool = False
     log_size: int = 0  # 0: unlimited
     gpl: bool = True
+    test_state_freq: bool = False  # BPF_F_TEST_STATE_FREQ: a checkpoint at every prune point
 
     @classmethod
     def unprivileged(cls, log_level: int = 0) -> Options:
         return cls(log_level, False, False, False, False, False)
+
+    def with_prog_flags(self, prog_flags: int) -> Options:
+        """These options with BPF_PROG_LOAD's ``prog_flags`` applied (strict alignment,
+        any alignment, state-frequency testing; BPF_F_TEST_RND_HI32 changes nothing the
+        verifier reports)."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            strict_alignment=bool(prog_flags & 1),
+            any_alignment=bool(prog_flags & 2),
+            test_state_freq=bool(prog_flags & 8),
+        )
 
 
 @dataclass
@@ -149,6 +163,10 @@ class Env:
     max_rdwr_access: int = 0
     fake_reg: list[RegState] = field(default_factory=lambda: [RegState(), RegState()])
     mark_read: int = 0
+    insn_postorder: list[int] = field(default_factory=list)
+    postorder_starts: list[int] = field(default_factory=list)
+    insn_succ: list[Any] = field(default_factory=list)
+    stack_live: Any = None
 
     def __post_init__(self) -> None:
         self.log = VerifierLog(self.options.log_level)

@@ -33,7 +33,7 @@ def check_stack_range_initialized(
     extra = "" if direct else " indirect"
     if access_size == 0 and not zero_size_allowed:
         raise env.eacces("invalid zero-sized read")
-    clobber = not direct
+    clobber = write and not direct
     check_stack_access_within_bounds(env, regno, off, access_size, write)
     vo = reg.b.var_off
     if vo.mask == 0:
@@ -57,6 +57,7 @@ def check_stack_range_initialized(
         meta.access_size = access_size
         meta.regno = regno
         return
+    live_stack = env.stack_live
     for i in range(min_off, max_off + access_size):
         slot_idx = -i - 1
         spi = slot_idx // BPF_REG_SIZE
@@ -66,10 +67,12 @@ def check_stack_range_initialized(
         stype = slot.slot_type
         j = slot_idx % BPF_REG_SIZE
         if stype[j] == Slot.MISC:
+            live_stack.mark_read(reg.frameno, env.insn_idx, 1 << spi)
             continue
         if stype[j] == Slot.ZERO or (stype[j] == Slot.INVALID and env.options.allow_uninit_stack):
             if clobber:
                 stype[j] = Slot.MISC
+            live_stack.mark_read(reg.frameno, env.insn_idx, 1 << spi)
             continue
         if is_spilled_reg(slot) and (slot.spilled_ptr.type == SCALAR or env.options.allow_ptr_leaks):
             if clobber:
@@ -77,6 +80,7 @@ def check_stack_range_initialized(
                 for k in range(BPF_REG_SIZE):
                     if stype[k] != Slot.INVALID:
                         stype[k] = Slot.MISC
+            live_stack.mark_read(reg.frameno, env.insn_idx, 1 << spi)
             continue
         if vo.mask == 0:
             raise env.eacces(

@@ -70,9 +70,14 @@ class VerifierLog:
         """Drop everything written after ``pos``."""
         if pos >= self.size:
             return
-        text = "".join(self.parts)[:pos]
-        self.parts = [text] if text else []
-        self.size = len(text)
+        parts = self.parts
+        size = self.size
+        while parts and size - len(parts[-1]) >= pos:
+            size -= len(parts.pop())
+        if size > pos:
+            last = parts.pop()
+            parts.append(last[: len(last) - (size - pos)])
+        self.size = pos
 
     def text(self) -> str:
         return "".join(self.parts)

@@ -95,10 +95,27 @@ def _sync_linked(bt: Backtrack, hist: JmpHistoryEntry | None) -> None:
             bt.stack_masks[f] |= 1 << i
 
 
+def fmt_reg_mask(mask: int) -> str:
+    """``r1,r4`` for registers 1 and 4."""
+    return ",".join(f"r{i}" for i in range(32) if mask >> i & 1)
+
+
+def fmt_stack_mask(mask: int) -> str:
+    """``-8,-24`` for stack slots 0 and 2."""
+    return ",".join(str(-(i + 1) * 8) for i in range(64) if mask >> i & 1)
+
+
 def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: JmpHistoryEntry | None, bt: Backtrack) -> None:
     insn = env.insns[idx]
     if insn.code == 0:
         return
+    if env.level & 2:
+        from .core import insn_text
+
+        env.verbose(
+            f"mark_precise: frame{bt.frame}: regs={fmt_reg_mask(bt.reg_masks[bt.frame])} "
+            f"stack={fmt_stack_mask(bt.stack_masks[bt.frame])} before {idx}: {insn_text(env, idx)}\n"
+        )
     _sync_linked(bt, hist)
     cls, op = insn.cls, insn.op
     d, s = insn.dst, insn.src
@@ -201,16 +218,29 @@ def _find_subprog(env: Env, start: int) -> int:
 
 
 def mark_all_scalars_precise(env: Env, st: VerifierState) -> None:
-    """Give up on fine-grained precision: every scalar along the path becomes precise."""
-    s: VerifierState | None = st
+    """Give up on fine-grained precision: every scalar in the checkpoints along the path
+    becomes precise (the path's own state needs no marks)."""
+    log2 = bool(env.level & 2)
+    if log2:
+        env.verbose(f"mark_precise: frame{st.curframe}: falling back to forcing all scalars precise\n")
+    s = st.parent
     while s is not None:
-        for f in s.frames:
-            for r in f.regs:
-                if r.type == 1:
-                    r.precise = True
-            for slot in f.stack:
-                if slot.slot_type[BPF_REG_SIZE - 1] == 1 and slot.spilled_ptr.type == 1:
-                    slot.spilled_ptr.precise = True
+        for i, f in enumerate(s.frames):
+            for j, r in enumerate(f.regs[:10]):
+                if r.type != 1 or r.precise:
+                    continue
+                r.precise = True
+                if log2:
+                    env.verbose(f"force_precise: frame{i}: forcing r{j} to be precise\n")
+            for j, slot in enumerate(f.stack):
+                if slot.slot_type[BPF_REG_SIZE - 1] != 1:
+                    continue
+                r = slot.spilled_ptr
+                if r.type != 1 or r.precise:
+                    continue
+                r.precise = True
+                if log2:
+                    env.verbose(f"force_precise: frame{i}: forcing fp{-(j + 1) * 8} to be precise\n")
         s = s.parent
 
 
@@ -249,9 +279,14 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
     subseq_idx = -1
     skip_first = True
     cur_state: VerifierState | None = st
+    log2 = bool(env.level & 2)
     while True:
         assert cur_state is not None
         hist = list(cur_state.jmp_history)
+        if log2:
+            env.verbose(
+                f"mark_precise: frame{bt.frame}: last_idx {last_idx} first_idx {first_idx} subseq_idx {subseq_idx} \n"
+            )
         if last_idx < 0:
             if (
                 cur_state.curframe == 0
@@ -324,6 +359,14 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
                     bt.clear_slot(fr, spi)
                 else:
                     slot.spilled_ptr.precise = True
+            if log2:
+                from .log import verifier_state_str
+
+                env.verbose(
+                    f"mark_precise: frame{fr}: parent state regs={fmt_reg_mask(bt.reg_masks[fr])} "
+                    f"stack={fmt_stack_mask(bt.stack_masks[fr])}: "
+                    + verifier_state_str(func, True, 0, 0) + "\n"
+                )
         if bt.empty():
             return
         subseq_idx = first_idx

@@ -307,6 +307,8 @@ def clean_live_states(env: Env, insn_idx: int, cur: VerifierState) -> None:
 
 def clean_verifier_state(env: Env, st: VerifierState) -> None:
     """Forget what an explored state holds in registers dead at its instruction."""
+    live_stack = env.stack_live
+    live_stack.query_init(st)
     st.cleaned = True
     for i, f in enumerate(st.frames):
         ip = st.insn_idx if i == st.curframe else f_return_point(st, i)
@@ -314,6 +316,10 @@ def clean_verifier_state(env: Env, st: VerifierState) -> None:
         for r in range(10):
             if not live >> r & 1:
                 f.regs[r].mark_not_init()
+        for spi, slot in enumerate(f.stack):
+            if not live_stack.slot_alive(f.frameno, spi):
+                slot.spilled_ptr.mark_not_init()
+                slot.slot_type = [Slot.INVALID] * BPF_REG_SIZE
 
 
 def f_return_point(st: VerifierState, frameno: int) -> int:
@@ -326,7 +332,7 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
 
     cur = env.state
     aux = env.aux[insn_idx]
-    force_new = aux.force_checkpoint or len(cur.jmp_history) > 40
+    force_new = env.options.test_state_freq or aux.force_checkpoint or len(cur.jmp_history) > 40
     add_new = force_new
     if env.jmps_processed - env.prev_jmps_processed >= 2 and env.insn_processed - env.prev_insn_processed >= 8:
         add_new = True

@@ -99,6 +99,9 @@ def check_stack_write_fixed_off(
         raise env.eacces("attempt to corrupt spilled pointer on stack")
     cur = env.frame
     reg = cur.regs[value_regno] if value_regno >= 0 else None
+    if off % BPF_REG_SIZE == 0 and size == BPF_REG_SIZE:
+        # only a write of all eight bytes kills what the slot held before
+        env.stack_live.mark_write(state.frameno, 1 << spi)
     env.mark_stack_slot_scratched(spi)
     if reg is not None and off % BPF_REG_SIZE == 0 and reg.type == SCALAR and env.options.bpf_capable:
         fits = get_reg_width(reg) <= 8 * size
@@ -211,6 +214,7 @@ def check_stack_read_fixed_off(env: Env, reg_state: FuncState, off: int, size: i
     reg = slot.spilled_ptr
     flags = stack_access_flags(reg_state.frameno, spi)
     env.mark_stack_slot_scratched(spi)
+    env.stack_live.mark_read(reg_state.frameno, env.insn_idx, 1 << spi)
     if is_spilled_reg(slot):
         spill_size = 1
         i = BPF_REG_SIZE - 1
