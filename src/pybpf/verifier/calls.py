@@ -61,6 +61,7 @@ LOOKUP_PERCPU = _hid("map_lookup_percpu_elem")
 GET_SMP_ID = _hid("get_smp_processor_id")
 KPTR_XCHG = _hid("kptr_xchg")
 RINGBUF_RESERVE = _hid("ringbuf_reserve")
+GET_LOCAL_STORAGE = _hid("get_local_storage")
 
 PKT_CHANGING = {
     _hid(n) for n in (
@@ -179,6 +180,11 @@ def check_helper_call(env: Env, insn: Insn) -> int:
             raise env.einval(f"func {_fname(func_id)}#{func_id} reference has not been acquired before")
     if func_id == TAIL_CALL:
         check_resource_leak(env, False, True, "tail_call")
+    elif func_id == GET_LOCAL_STORAGE:
+        # the helper cannot fail, so it takes no flags
+        if not register_is_null(regs[2]):
+            raise env.einval("get_local_storage() doesn't support non-zero flags")
+        mark_chain_precision(env, 2)
     elif func_id in (FOR_EACH, LOOP):
         if func_id == LOOP:
             mark_chain_precision(env, 1)

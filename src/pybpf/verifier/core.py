@@ -366,6 +366,17 @@ def check_max_stack_depth(env: Env) -> None:
     check(env)
 
 
+def fixup_attach_type(prog_type: ProgType, attach: AttachType | None) -> AttachType | None:
+    """BPF_PROG_LOAD's default for program types whose zero attach type means another
+    (``bpf_prog_load_fixup_attach_type``)."""
+    if not attach:
+        if prog_type == ProgType.CGROUP_SOCK:
+            return AttachType.CGROUP_INET_SOCK_CREATE
+        if prog_type == ProgType.SK_REUSEPORT:
+            return AttachType.SK_REUSEPORT_SELECT
+    return attach
+
+
 def verify(
     insns: Sequence[Insn],
     prog_type: ProgType | str,
@@ -385,6 +396,7 @@ def verify(
 
     if isinstance(prog_type, str):
         prog_type = prog_type_from_name(prog_type)
+    expected_attach_type = fixup_attach_type(prog_type, expected_attach_type)
     if options is None:
         options = Options(log_level=log_level)
     elif log_level and not options.log_level:

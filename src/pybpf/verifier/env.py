@@ -161,6 +161,7 @@ class Env:
     max_ctx_offset: int = 0
     max_rdonly_access: int = 0
     max_rdwr_access: int = 0
+    max_tp_access: int = 0
     fake_reg: list[RegState] = field(default_factory=lambda: [RegState(), RegState()])
     mark_read: int = 0
     insn_postorder: list[int] = field(default_factory=list)

@@ -239,14 +239,26 @@ def check_sock_access(env: Env, insn_idx: int, regno: int, off: int, size: int, 
         raise env.eacces(f"R{regno} invalid {reg_type_str(reg.type)} access off={off} size={size}")
 
 
-def check_buffer_access(env: Env, reg: RegState, regno: int, off: int, size: int, zero_ok: bool, rdonly: bool) -> None:
+def _check_buffer_offset(env: Env, what: str, reg: RegState, regno: int, off: int, size: int) -> None:
+    """Buffers are accessed at constant, non-negative offsets only."""
     if off < 0:
-        raise env.eacces(f"R{regno} invalid {reg_type_str(reg.type)} buffer access: off={off}, size={size}")
+        raise env.eacces(f"R{regno} invalid {what} buffer access: off={off}, size={size}")
     vo = reg.b.var_off
     if vo.mask != 0 or vo.value:
         raise env.eacces(
             f"R{regno} invalid variable buffer offset: off={off}, var_off={tnum.format(vo)}"
         )
+
+
+def check_tp_buffer_access(env: Env, reg: RegState, regno: int, off: int, size: int) -> None:
+    """A writable raw tracepoint's buffer: its size is checked at attach time against the
+    largest offset used, so only the shape of the access is checked here."""
+    _check_buffer_offset(env, "tracepoint", reg, regno, off, size)
+    env.max_tp_access = max(env.max_tp_access, off + size)
+
+
+def check_buffer_access(env: Env, reg: RegState, regno: int, off: int, size: int, zero_ok: bool, rdonly: bool) -> None:
+    _check_buffer_offset(env, "rdonly" if rdonly else "rdwr", reg, regno, off, size)
     if rdonly:
         env.max_rdonly_access = max(env.max_rdonly_access, off + size)
     else:
@@ -343,8 +355,7 @@ def check_mem_access(
         if value_regno >= 0:
             mark_reg_unknown(env, regs, value_regno)
     elif t == RegType.PTR_TO_TP_BUFFER:
-        if off < 0:
-            raise env.eacces(f"R{regno} invalid tracepoint buffer access: off={off}, size={size}")
+        check_tp_buffer_access(env, reg, regno, off, size)
         if not write and value_regno >= 0:
             mark_reg_unknown(env, regs, value_regno)
     elif base_type(t) == RegType.PTR_TO_BTF_ID and not type_may_be_null(t):
