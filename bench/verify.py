@@ -1,0 +1,145 @@
+"""How fast pybpf's verifier judges programs, beside the running kernel's verifier.
+
+Two kinds of input:
+
+* **loops**: generated programs whose bounded loops make the verifier walk many
+  instructions (from a few thousand to close to the kernel's one-million limit), the
+  worst case for a verifier written in Python;
+* **selftests**: every converted ``test_verifier`` case of Linux 6.1 (read from Debian's
+  ``linux-source-6.1``; skipped when it is not installed), judged one after another.
+
+For each, pybpf's instructions processed per second and wall time, and, where ``bpf()``
+answers, the kernel's own ``verification time`` (log level 4) for the same program and
+the ratio.  Run ``.venv/bin/python bench/verify.py [--quick] [--no-kernel] [--json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pybpf.case import Case, _case_maps
+from pybpf.isa import assemble, encode_hex
+from pybpf.kernel.state import Kernel
+from pybpf.verifier import Options, verify
+
+_KERNEL_TIME = re.compile(r"verification time (\d+) usec")
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    insns_processed: int
+    pybpf_ms: float
+    kernel_ms: float | None
+
+    @property
+    def per_second(self) -> float:
+        return self.insns_processed / (self.pybpf_ms / 1000) if self.pybpf_ms else 0.0
+
+    @property
+    def ratio(self) -> float | None:
+        return self.pybpf_ms / self.kernel_ms if self.kernel_ms else None
+
+
+def loop_case(iterations: int, body: int) -> dict[str, Any]:
+    """A counted loop whose body is ``body`` ALU instructions on a second register."""
+    lines = ["r1 = 0", "r2 = 0", "loop:"]
+    lines += [f"r2 += {i + 1}" if i % 2 == 0 else "r2 ^= r1" for i in range(body)]
+    lines += ["r1 += 1", f"if r1 < {iterations} goto loop", "r0 = 0", "exit"]
+    insns = assemble("\n".join(lines))
+    return {"name": f"loop {iterations}x{body}", "prog_type": "socket_filter", "insns": encode_hex(insns)}
+
+
+def loop_cases(quick: bool) -> list[dict[str, Any]]:
+    shapes = [(1000, 4), (5000, 8)] if quick else [(1000, 4), (5000, 8), (20000, 10), (60000, 14)]
+    return [loop_case(n, b) for n, b in shapes]
+
+
+def selftest_cases() -> Iterator[dict[str, Any]]:
+    try:
+        from pybpf.selftests.test_verifier import iter_cases
+
+        for sc in iter_cases():
+            if sc.case is not None:
+                yield dict(sc.case)
+    except Exception as exc:  # noqa: BLE001 - the source tarball is optional
+        print(f"selftests skipped: {exc}", file=sys.stderr)
+
+
+def pybpf_time(case_json: dict[str, Any]) -> tuple[int, float]:
+    case = Case.from_json(case_json)
+    kernel = Kernel(seed=0)
+    maps = _case_maps(case, kernel)
+    flags = int(case_json.get("prog_flags", 0))
+    opts = Options(strict_alignment=bool(flags & 1), any_alignment=bool(flags & 2))
+    t0 = time.perf_counter()
+    res = verify(list(case.insns), case.prog_type, maps=maps, kernel=kernel,
+                 expected_attach_type=case.expected_attach_type, options=opts)  # fmt: skip
+    elapsed = (time.perf_counter() - t0) * 1000
+    for m in maps:
+        m.close()
+    return res.insns_processed, elapsed
+
+
+def kernel_time(case_json: dict[str, Any]) -> float | None:
+    try:
+        from pybpf import oracle
+
+        res = oracle.load_case(dict(case_json, run=None), log_level=4)
+    except Exception:  # noqa: BLE001 - no bpf() here: pybpf figures only
+        return None
+    m = _KERNEL_TIME.search(res.log or "")
+    return int(m.group(1)) / 1000 if m else None
+
+
+def measure(cases: list[dict[str, Any]], with_kernel: bool) -> list[Figure]:
+    out = []
+    for c in cases:
+        processed, ms = pybpf_time(c)
+        out.append(Figure(str(c.get("name", "?")), processed, ms, kernel_time(c) if with_kernel else None))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small loops, first 200 selftests")
+    ap.add_argument("--no-kernel", action="store_true", help="pybpf figures only")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    with_kernel = not args.no_kernel
+    loops = measure(loop_cases(args.quick), with_kernel)
+    selftests = list(selftest_cases())
+    if args.quick:
+        selftests = selftests[:200]
+    st = measure(selftests, with_kernel)
+    if args.json:
+        print(json.dumps({"loops": [asdict(f) for f in loops], "selftests": [asdict(f) for f in st]}))
+        return 0
+    print(f"{'program':<28}{'processed':>11}{'pybpf ms':>11}{'insn/s':>11}{'kernel ms':>11}{'ratio':>9}")
+    for f in loops:
+        kms = f"{f.kernel_ms:.2f}" if f.kernel_ms is not None else "-"
+        ratio = f"{f.ratio:.0f}x" if f.ratio else "-"
+        print(f"{f.name:<28}{f.insns_processed:>11}{f.pybpf_ms:>11.1f}{f.per_second:>11.0f}{kms:>11}{ratio:>9}")
+    if st:
+        total = sum(f.insns_processed for f in st)
+        ms = sum(f.pybpf_ms for f in st)
+        ratios = [r for f in st if (r := f.ratio) is not None and f.kernel_ms and f.kernel_ms >= 0.01]
+        slow = [f for f in st if f.kernel_ms is not None and f.kernel_ms < 100 and f.pybpf_ms > 1000]
+        print(f"\nselftests: {len(st)} programs, {total} insns processed in {ms / 1000:.2f} s "
+              f"= {total / (ms / 1000):.0f} insn/s")  # fmt: skip
+        if ratios:
+            print(f"  pybpf/kernel time per program: median {statistics.median(ratios):.1f}x, "
+                  f"max {max(ratios):.0f}x; over 1 s where the kernel took < 100 ms: {len(slow)}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
