@@ -55,7 +55,11 @@ def loop_case(iterations: int, body: int) -> dict[str, Any]:
     lines += [f"r2 += {i + 1}" if i % 2 == 0 else "r2 ^= r1" for i in range(body)]
     lines += ["r1 += 1", f"if r1 < {iterations} goto loop", "r0 = 0", "exit"]
     insns = assemble("\n".join(lines))
-    return {"name": f"loop {iterations}x{body}", "prog_type": "socket_filter", "insns": encode_hex(insns)}
+    return {
+        "name": f"loop {iterations}x{body}",
+        "prog_type": "socket_filter",
+        "insns": encode_hex(insns),
+    }
 
 
 def loop_cases(quick: bool) -> list[dict[str, Any]]:
@@ -70,7 +74,7 @@ def selftest_cases() -> Iterator[dict[str, Any]]:
         for sc in iter_cases():
             if sc.case is not None:
                 yield dict(sc.case)
-    except Exception as exc:  # noqa: BLE001 - the source tarball is optional
+    except Exception as exc:  # the source tarball is optional
         print(f"selftests skipped: {exc}", file=sys.stderr)
 
 
@@ -94,7 +98,7 @@ def kernel_time(case_json: dict[str, Any]) -> float | None:
         from pybpf import oracle
 
         res = oracle.load_case(dict(case_json, run=None), log_level=4)
-    except Exception:  # noqa: BLE001 - no bpf() here: pybpf figures only
+    except Exception:  # no bpf() here: pybpf figures only
         return None
     m = _KERNEL_TIME.search(res.log or "")
     return int(m.group(1)) / 1000 if m else None
@@ -104,12 +108,16 @@ def measure(cases: list[dict[str, Any]], with_kernel: bool) -> list[Figure]:
     out = []
     for c in cases:
         processed, ms = pybpf_time(c)
-        out.append(Figure(str(c.get("name", "?")), processed, ms, kernel_time(c) if with_kernel else None))
+        out.append(
+            Figure(str(c.get("name", "?")), processed, ms, kernel_time(c) if with_kernel else None)
+        )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="small loops, first 200 selftests")
     ap.add_argument("--no-kernel", action="store_true", help="pybpf figures only")
     ap.add_argument("--json", action="store_true")
@@ -121,18 +129,28 @@ def main(argv: list[str] | None = None) -> int:
         selftests = selftests[:200]
     st = measure(selftests, with_kernel)
     if args.json:
-        print(json.dumps({"loops": [asdict(f) for f in loops], "selftests": [asdict(f) for f in st]}))
+        print(
+            json.dumps({"loops": [asdict(f) for f in loops], "selftests": [asdict(f) for f in st]})
+        )
         return 0
-    print(f"{'program':<28}{'processed':>11}{'pybpf ms':>11}{'insn/s':>11}{'kernel ms':>11}{'ratio':>9}")
+    print(
+        f"{'program':<28}{'processed':>11}{'pybpf ms':>11}{'insn/s':>11}{'kernel ms':>11}{'ratio':>9}"
+    )
     for f in loops:
         kms = f"{f.kernel_ms:.2f}" if f.kernel_ms is not None else "-"
         ratio = f"{f.ratio:.0f}x" if f.ratio else "-"
-        print(f"{f.name:<28}{f.insns_processed:>11}{f.pybpf_ms:>11.1f}{f.per_second:>11.0f}{kms:>11}{ratio:>9}")
+        print(
+            f"{f.name:<28}{f.insns_processed:>11}{f.pybpf_ms:>11.1f}{f.per_second:>11.0f}{kms:>11}{ratio:>9}"
+        )
     if st:
         total = sum(f.insns_processed for f in st)
         ms = sum(f.pybpf_ms for f in st)
-        ratios = [r for f in st if (r := f.ratio) is not None and f.kernel_ms and f.kernel_ms >= 0.01]
-        slow = [f for f in st if f.kernel_ms is not None and f.kernel_ms < 100 and f.pybpf_ms > 1000]
+        ratios = [
+            r for f in st if (r := f.ratio) is not None and f.kernel_ms and f.kernel_ms >= 0.01
+        ]
+        slow = [
+            f for f in st if f.kernel_ms is not None and f.kernel_ms < 100 and f.pybpf_ms > 1000
+        ]
         print(f"\nselftests: {len(st)} programs, {total} insns processed in {ms / 1000:.2f} s "
               f"= {total / (ms / 1000):.0f} insn/s")  # fmt: skip
         if ratios:
