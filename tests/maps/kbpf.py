@@ -334,3 +334,8 @@ def ringbuf_program(map_fd: int) -> bytes:
 
 def ringbuf_packet(op: int, arg: int, data: bytes = b"") -> bytes:
     return bytes(14) + struct.pack("<QQ", op, arg) + data.ljust(32, b"\0")[:32]
+
+
+def lookup_in(fd: int, key: bytes | None, value: bytes, flags: int = 0) -> int:
+    """BPF_MAP_LOOKUP_ELEM whose value buffer carries input (a bloom filter's query)."""
+    return _elem(MAP_LOOKUP_ELEM, fd, key, _buf(value), flags)

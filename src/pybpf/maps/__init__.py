@@ -16,6 +16,7 @@ from .array import ArrayMap, ArrayOfMapsMap, PercpuArrayMap, ProgArrayMap
 from .base import BatchResult, FdResolver, Map, MapMapping, map_at
 from .bloom import BloomFilterMap
 from .btfcheck import check_map_btf
+from .btfdescribe import describe_map_btf, describe_type
 from .btfinfo import BtfKind, BtfMember, BtfType, MapBtf, SpecialField
 from .cgroup_storage import CgroupStorageMap, PercpuCgroupStorageMap
 from .cpumap import CpuEntry, CpuMap
@@ -125,6 +126,8 @@ __all__ = [
     "XdpSocket",
     "XskMap",
     "create_map",
+    "describe_map_btf",
+    "describe_type",
     "jhash",
     "jhash2",
     "lpm_key",

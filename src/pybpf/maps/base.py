@@ -206,6 +206,12 @@ class Map:
         return self.region.base
 
     @property
+    def info_flags(self) -> int:
+        """map_flags as ``BPF_OBJ_GET_INFO_BY_FD`` reports them: BPF_F_RDONLY and
+        BPF_F_WRONLY belong to the fd, not to the map."""
+        return int(self.flags) & ~int(MapFlag.RDONLY | MapFlag.WRONLY)
+
+    @property
     def rdonly_prog(self) -> bool:
         return bool(self.flags & MapFlag.RDONLY_PROG)
 

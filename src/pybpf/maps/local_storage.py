@@ -35,6 +35,8 @@ class LocalStorageMap(Map):
     OWNER_NAME: ClassVar[str] = "object"
     # errno for an fd that is open but names something else
     WRONG_FD: ClassVar[int] = errno.EBADF
+    # every open fd names a file, so inode storage takes any of them
+    ANY_FD: ClassVar[bool] = False
     BTF_CHECK = True
 
     @classmethod
@@ -72,7 +74,7 @@ class LocalStorageMap(Map):
         if self.resolve_fd is None:
             raise BpfError(errno.EBADF, f"fd {fd}: no resolver to turn fds into objects")
         target = self.resolve_fd(fd)
-        if not isinstance(target, self.OWNER):
+        if not self.ANY_FD and not isinstance(target, self.OWNER):
             raise BpfError(self.WRONG_FD, f"fd {fd} does not name a {self.OWNER_NAME}")
         return target
 
@@ -201,10 +203,12 @@ class SkStorageMap(LocalStorageMap):
 
 
 class InodeStorageMap(LocalStorageMap):
-    """``BPF_MAP_TYPE_INODE_STORAGE``: per-inode values (BPF LSM)."""
+    """``BPF_MAP_TYPE_INODE_STORAGE``: per-inode values (BPF LSM).  On the syscall side
+    any open fd will do: the object it names stands for its file's inode."""
 
     OWNER = Inode
     OWNER_NAME = "inode"
+    ANY_FD = True
 
 
 class TaskStorageMap(LocalStorageMap):

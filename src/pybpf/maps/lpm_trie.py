@@ -39,7 +39,7 @@ from .types import (
 LPM_DATA_SIZE_MIN = 1
 LPM_DATA_SIZE_MAX = 256
 LPM_KEY_HEADER = 4  # the u32 prefixlen
-LPM_NODE_HEADER = 32  # sizeof(struct lpm_trie_node) on 64-bit kernels
+LPM_NODE_HEADER = 24  # sizeof(struct lpm_trie_node) on 64-bit kernels (6.13 and later)
 LPM_VAL_SIZE_MAX = KMALLOC_MAX_SIZE - LPM_DATA_SIZE_MAX - LPM_NODE_HEADER
 LPM_CREATE_FLAG_MASK = int(MapFlag.NO_PREALLOC | MapFlag.NUMA_NODE) | ACCESS_MASK
 

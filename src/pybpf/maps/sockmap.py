@@ -6,8 +6,8 @@ the cookie would not fit).  Programs get the socket itself: lookups return its a
 and the redirect helpers ask :meth:`redirect_target`.
 
 The kernel refuses sockets it cannot manage: not a socket (ENOTSOCK), a protocol without
-sockmap support (EOPNOTSUPP), a TCP socket neither established nor listening
-(EOPNOTSUPP); a reuseport array wants a bound TCP/UDP socket of an SO_REUSEPORT group
+sockmap support (EOPNOTSUPP), a TCP socket neither established nor listening, an unbound
+UDP socket or an unconnected Unix stream socket (EOPNOTSUPP); a reuseport array wants a bound TCP/UDP socket of an SO_REUSEPORT group
 (ENOTSUPP for other protocols, EINVAL without the group, EBUSY if another array has it).
 Their odd errnos are kept: deleting an empty sockmap slot is EINVAL, not ENOENT.
 """
@@ -77,13 +77,17 @@ def _cookie(m: Map, sk: Socket | None) -> bytes:
 class _SockMapBase(Map):
     """What sockmap and sockhash share: creation flags, socket admission, redirects."""
 
+    BTF_CHECK = True  # map_check_no_btf
+
     def _admit(self, value: Any) -> Socket:
         """sock_map_update_elem_sys up to the map: the socket, or the kernel's refusal."""
         sk = socket_from_value(self, value)
         if not sk.psock_capable:
             raise BpfError(errno.EOPNOTSUPP, f"{sk!r} cannot be put in a sockmap")
-        if sk.is_tcp and sk.state not in (TCP_ESTABLISHED, TCP_LISTEN):
-            raise BpfError(errno.EOPNOTSUPP, "TCP sockets must be established or listening")
+        if not sk.sockmap_state_ok:
+            raise BpfError(errno.EOPNOTSUPP, "the socket's state keeps it out of a sockmap "
+                           "(TCP must be established or listening, UDP bound, Unix stream "
+                           "connected)")
         return sk
 
     def _sys_value(self, value: Any) -> Any:
@@ -118,9 +122,7 @@ class _SockMapBase(Map):
     def bpf_update_sock(self, key: bytes, sk: Socket, flags: int) -> int:
         """A program's ``bpf_map_update_elem``/``bpf_sock_map_update`` with a socket
         pointer: 0 or a negative errno."""
-        if not sk.psock_capable:
-            return -errno.EOPNOTSUPP
-        if sk.is_tcp and sk.state not in (TCP_ESTABLISHED, TCP_LISTEN):
+        if not sk.psock_capable or not sk.sockmap_state_ok:
             return -errno.EOPNOTSUPP
         return -self._store(bytes(key), sk, flags)
 

@@ -180,14 +180,16 @@ class Socket(KernelObject):
     """A socket: what sockmap, sockhash, reuseport arrays and socket storage hold.
 
     ``state`` is the TCP state for TCP sockets (``TCP_ESTABLISHED``, ``TCP_LISTEN``,
-    ...); ``reuseport`` says it was bound with SO_REUSEPORT (it then belongs to a
-    reuseport group and is hashed, which a reuseport array requires); ``cookie`` is the
-    socket cookie a sockmap lookup returns (unique per socket, made up if not given).
+    ...) and ``TCP_ESTABLISHED`` for connected sockets of other kinds; ``bound`` says a
+    UDP socket has a port (it is in the UDP hash table, which a sockmap requires);
+    ``reuseport`` says it was bound with SO_REUSEPORT (it then belongs to a reuseport
+    group, which a reuseport array requires); ``cookie`` is the socket cookie a sockmap
+    lookup returns (unique per socket, made up if not given).
     """
 
     def __init__(self, family: int = AF_INET, type: int = SOCK_STREAM, protocol: int = 0,
                  state: int = TCP_ESTABLISHED, reuseport: bool = False,
-                 cookie: int | None = None) -> None:
+                 cookie: int | None = None, bound: bool = False) -> None:
         if protocol == 0 and family in (AF_INET, AF_INET6):
             protocol = IPPROTO_TCP if type == SOCK_STREAM else IPPROTO_UDP
         self.family = family
@@ -195,6 +197,7 @@ class Socket(KernelObject):
         self.protocol = protocol
         self.state = state
         self.reuseport = reuseport
+        self.bound = bound or reuseport or state == TCP_ESTABLISHED
         self.cookie = cookie if cookie is not None else next(_cookies)
         self.user_data: object = None  # the reuseport array slot that holds it, if any
 
@@ -202,6 +205,22 @@ class Socket(KernelObject):
     def is_tcp(self) -> bool:
         return self.type == SOCK_STREAM and self.protocol == IPPROTO_TCP and self.family in (
             AF_INET, AF_INET6)
+
+    @property
+    def is_udp(self) -> bool:
+        return self.type == SOCK_DGRAM and self.protocol == IPPROTO_UDP
+
+    @property
+    def sockmap_state_ok(self) -> bool:
+        """Whether its state lets it into a sockmap: TCP established or listening, Unix
+        stream connected, UDP bound or connected; others in any state."""
+        if self.is_tcp:
+            return self.state in (TCP_ESTABLISHED, TCP_LISTEN)
+        if self.family == AF_UNIX and self.type == SOCK_STREAM:
+            return self.state == TCP_ESTABLISHED
+        if self.is_udp:
+            return self.bound
+        return True
 
     @property
     def psock_capable(self) -> bool:

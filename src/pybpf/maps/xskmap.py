@@ -23,6 +23,8 @@ XSK_CREATE_FLAG_MASK = int(MapFlag.NUMA_NODE | MapFlag.RDONLY | MapFlag.WRONLY)
 class XskMap(Map):
     """``BPF_MAP_TYPE_XSKMAP``."""
 
+    BTF_CHECK = True  # map_check_no_btf
+
     @classmethod
     def validate(cls, spec: MapSpec, num_cpus: int) -> None:
         if (spec.max_entries == 0 or spec.key_size != 4 or spec.value_size != 4
