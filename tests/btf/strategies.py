@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from hypothesis import strategies as st
 
 from pybpf.btf import (
@@ -32,11 +34,15 @@ from pybpf.btf import (
     Volatile,
 )
 
-names = st.one_of(st.just(""), st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,12}", fullmatch=True))
+names = st.one_of(
+    st.sampled_from(["", "", "int", "x", "foo", "_t", ".data", "bar_1"]),
+    st.text(alphabet="abcXYZ_.09", min_size=1, max_size=8),
+)
 u32 = st.integers(0, 0xFFFFFFFF)
 small = st.integers(0, 64)
 
 
+@functools.cache
 def type_strategy(max_id: int) -> st.SearchStrategy[BtfType]:
     ref = st.integers(0, max_id)
     members = st.lists(
