@@ -58,6 +58,7 @@ def libbpf() -> Any:
         "bpf_map__max_entries": (u32, [vp]),
         "bpf_map__map_flags": (u32, [vp]),
         "bpf_map__fd": (i32, [vp]),
+        "bpf_map__unpin": (i32, [vp, cp]),
         "libbpf_set_print": (vp, [vp]),
     }
     for name, (res, args) in sigs.items():
@@ -88,8 +89,20 @@ def _maps(lib: Any, obj: int) -> list[int]:
 
 
 def object_digest(path: str) -> str:
+    """A hash of what decides the loaded programs: code, relocations, maps and data (not
+    DWARF or BTF, which carry the build directory)."""
+    from pybpf.elf.reader import read_elf
+
     with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:16]
+        elf = read_elf(f.read(), path)
+    h = hashlib.sha256()
+    for sec in elf.sections:
+        if sec.name.startswith((".debug", ".rel.debug", ".BTF", ".rel.BTF")) or not sec.name:
+            continue
+        if sec.type in (3, 2):  # string and symbol tables: names only matter through relocs
+            continue
+        h.update(sec.name.encode() + b"\0" + sec.data)
+    return h.hexdigest()[:16]
 
 
 def _insns_by_index(raw: bytes, fd_to_idx: dict[int, int]) -> str:
@@ -179,8 +192,20 @@ def _load_one(lib: Any, path: str, name: str, targets: set[str], summarize: Any)
             "insns": _insns_by_index(raw, fd_to_idx),
         }
     finally:
+        for m in _maps(lib, obj):  # maps pinned by name go to /sys/fs/bpf: take them back
+            lib.bpf_map__unpin(m, None)
         lib.bpf_object__close(obj)
 
 
+def record(paths: list[str]) -> dict[str, Any]:
+    """The reference file's content: who answered, then one entry per object by stem."""
+    uname = os.uname()
+    return {
+        "recorded_with": {"kernel": uname.release, "libbpf": "libbpf.so.1 (ctypes)",
+                          "command": "python tests/elf/libbpf_ref.py OBJ..."},
+        "objects": {os.path.splitext(os.path.basename(p))[0]: reference(p) for p in paths},
+    }  # fmt: skip
+
+
 if __name__ == "__main__":  # pragma: no cover - a recording tool
-    print(json.dumps({os.path.basename(p): reference(p) for p in sys.argv[1:]}, indent=1))
+    print(json.dumps(record(sys.argv[1:]), indent=1))
