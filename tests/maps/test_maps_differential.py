@@ -9,6 +9,7 @@ the running kernel, including fresh seeds that were never recorded.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -122,6 +123,8 @@ def test_live_creation(kernel: Any) -> None:
         key = tuple(case["spec"][f] for f in ("type", "key_size", "value_size", "max_entries",
                                                "flags"))
         want = difftool.run_kernel_create(case)
+        if want == [{"create": errno.ENOMEM}]:
+            continue  # the kernel could not find the memory today: says nothing of the rules
         got = difftool.run_pybpf_create(case)
         if got != want and key not in difftool.PYBPF_MEMORY_LIMITED:
             bad.append(f"{case['name']}: kernel {want} pybpf {got}")
