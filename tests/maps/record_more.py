@@ -1,7 +1,7 @@
 """Record the kernel's answers for the map types beyond the base set.
 
 Run as root where bpf() works: ``.venv/bin/python tests/maps/record_more.py``.  Writes
-tests/data/maps/{create_more,seq_more,objects_more}.json, which
+tests/data/maps/{create_more,seq_more,objects_more,perf_output}.json, which
 test_maps_more_differential.py replays against pybpf without a kernel.
 """
 
@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE))
 
 import creatediff  # noqa: E402
 import objdiff  # noqa: E402
+import perfdiff  # noqa: E402
 import seqdiff  # noqa: E402
 
 from pybpf.maps import possible_cpus  # noqa: E402
@@ -54,6 +55,7 @@ def main() -> None:  # pragma: no cover - needs root and bpf()
     _write("seq_more.json", seq)
     objs = [{**c, "kernel": objdiff.run_kernel(c)} for c in objdiff.cases()]
     _write("objects_more.json", objs)
+    _write("perf_output.json", [{**perfdiff.case(), "kernel": perfdiff.run_kernel()}])
 
 
 if __name__ == "__main__":

@@ -347,6 +347,8 @@ def test_sockmap_python_and_redirect() -> None:
     assert exc.value.errno == errno.EINVAL  # empty slot
     m4 = create_map(MapSpec(MapType.SOCKMAP, 4, 4, 1), 2)
     m4[0] = est
+    assert 0 in m4 and 1 not in m4 and b"x" not in m4
+    assert m4.items() == [((0).to_bytes(4, "little"), est)]
     with pytest.raises(BpfError) as exc:
         m4.lookup(0)
     assert exc.value.errno == errno.ENOSPC
@@ -412,7 +414,7 @@ def test_cpumap_and_xskmap_targets() -> None:
     xs = XdpSocket()
     x[0] = xs
     x.update(0, xs, 1)  # the same socket again: fine even with BPF_NOEXIST
-    assert x.redirect_target(b"\0\0\0\0") is xs and x[0] is xs
+    assert x.redirect_target(b"\0\0\0\0") is xs and x[0] is xs and 0 in x and 1 not in x
     with pytest.raises(BpfError) as exc:
         x[1] = Socket()
     assert exc.value.errno == errno.EOPNOTSUPP

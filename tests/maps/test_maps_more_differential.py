@@ -19,6 +19,7 @@ from typing import Any
 
 import creatediff
 import objdiff
+import perfdiff
 import pytest
 import seqdiff
 
@@ -36,6 +37,7 @@ def _load(name: str) -> dict[str, Any]:
 CREATE = _load("create_more.json")
 SEQ = _load("seq_more.json")
 OBJECTS = _load("objects_more.json")
+PERF = _load("perf_output.json")
 
 
 def _diff(ops: list[Any], want: list[Any], got: list[Any]) -> str:
@@ -79,6 +81,12 @@ def test_recorded_sequences(case: dict[str, Any]) -> None:
 def test_recorded_object_maps(case: dict[str, Any]) -> None:
     got = objdiff.run_pybpf(case, OBJECTS["num_cpus"])
     assert got == case["kernel"], _diff(case["ops"], case["kernel"], got)
+
+
+def test_recorded_perf_event_output() -> None:
+    (case,) = PERF["cases"]
+    assert case["flags"] == perfdiff.FLAGS
+    assert perfdiff.run_pybpf() == case["kernel"]
 
 
 def test_recorded_bloom_data_has_false_positives() -> None:
@@ -131,6 +139,17 @@ def test_live_lpm_fresh_seeds(kernel: Any) -> None:
         want = seqdiff.run_lpm_kernel(case)
         got = seqdiff.run_lpm_pybpf(case)
         assert got == want, f"seed {seed + i}: " + _diff(case["ops"], want, got)
+
+
+@pytest.mark.kernel
+def test_live_perf_event_output(kernel: Any) -> None:
+    if not {0, 1} <= os.sched_getaffinity(0) or possible_cpus() < 2:
+        pytest.skip("needs CPUs 0 and 1")
+    try:
+        want = perfdiff.run_kernel()
+    except OSError as exc:  # pragma: no cover - perf_event_open refused
+        pytest.skip(f"perf events unavailable: {exc}")
+    assert perfdiff.run_pybpf() == want
 
 
 @pytest.mark.kernel

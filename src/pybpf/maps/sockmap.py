@@ -145,6 +145,12 @@ class _SockMapBase(Map):
             raise KeyError(key)
         return sk
 
+    def __contains__(self, key: object) -> bool:
+        try:
+            return self._find_sock(self._need_key(key)) is not None  # type: ignore[arg-type]
+        except BpfError:
+            return False
+
 
 class SockMapMap(_SockMapBase):
     """``BPF_MAP_TYPE_SOCKMAP``: sockets by index."""
@@ -383,6 +389,12 @@ class ReuseportSockArrayMap(Map):
     def bpf_lookup(self, key: bytes, cpu: int) -> int:
         sk = self.socket(u32_of(bytes(key)))
         return 0 if sk is None else sk.address
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return u32_of(self._need_key(key)) in self._socks  # type: ignore[arg-type]
+        except BpfError:
+            return False
 
     def socket(self, index: int) -> Socket | None:
         """The socket in slot ``index`` (what ``bpf_sk_select_reuseport`` picks)."""

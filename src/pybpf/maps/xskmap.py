@@ -107,5 +107,11 @@ class XskMap(Map):
             raise KeyError(key)
         return xs
 
+    def __contains__(self, key: object) -> bool:
+        try:
+            return u32_of(self._need_key(key)) in self._socks  # type: ignore[arg-type]
+        except BpfError:
+            return False
+
     def __len__(self) -> int:
         return len(self._socks)
