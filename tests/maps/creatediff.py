@@ -177,6 +177,26 @@ def _btf() -> list[tuple[Spec, str | None, str]]:
     return out
 
 
+INNER: list[tuple[Spec, str | None, str | None]] = [
+    (("perf_event_array", 4, 4, 4, 0, 0), None, None), (("cgroup_array", 4, 4, 4, 0, 0), None, None),
+    (("stack_trace", 4, 8, 4, 0, 0), None, None), (("lpm_trie", 8, 8, 4, NP, 0), None, None),
+    (("bloom_filter", 0, 8, 4, 0, 0), None, None), (("devmap", 4, 4, 4, 0, 0), None, None),
+    (("devmap_hash", 4, 8, 4, 0, 0), None, None), (("cpumap", 4, 4, 2, 0, 0), None, None),
+    (("xskmap", 4, 4, 4, 0, 0), None, None), (("sockmap", 4, 4, 4, 0, 0), None, None),
+    (("sockhash", 4, 8, 4, 0, 0), None, None),
+    (("reuseport_sockarray", 4, 8, 4, 0, 0), None, None),
+    (("cgroup_storage", 8, 8, 0, 0, 0), None, None),
+    (("percpu_cgroup_storage", 16, 8, 0, 0, 0), None, None),
+    (("sk_storage", 4, 8, 0, NP, 0), "u32", "val8"), (("task_storage", 4, 8, 0, NP, 0), "u32", "val8"),
+    (("inode_storage", 4, 8, 0, NP, 0), "u32", "val8"), (("cgrp_storage", 4, 8, 0, NP, 0), "u32", "val8"),
+    (("user_ringbuf", 0, 0, 4096, 0, 0), None, None), (("ringbuf", 0, 0, 4096, 0, 0), None, None),
+    (("arena", 0, 0, 4, MMAPABLE, 0), None, None), (("queue", 0, 8, 4, 0, 0), None, None),
+    (("hash", 4, 8, 4, RDONLY, 0), None, None), (("array", 4, 8, 4, WRONLY, 0), None, None),
+    (("devmap", 4, 4, 4, RDONLY, 0), None, None),
+]
+"""Inner maps of every type, as templates of an array_of_maps and a hash_of_maps."""
+
+
 def cases() -> list[dict[str, Any]]:
     """Every creation case (spec in case form; BTF ones name their library types)."""
     out: list[dict[str, Any]] = []
@@ -188,6 +208,15 @@ def cases() -> list[dict[str, Any]]:
                        btf=btfcases.map_btf(kt, vt))
         out.append({"name": f"btf_{t}_{k}_{v}_{m}_{f:#x}_{kt}_{vt}", "spec": spec.to_case(),
                     "btf_names": [kt, vt]})
+    for (t, k, v, m, f, x), kt, vt in INNER:
+        btf = btfcases.map_btf(kt, vt) if vt is not None else None
+        inner = MapSpec(MapType.from_name(t), k, v, m, f, map_extra=x, btf=btf)
+        for outer in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+            spec = MapSpec(outer, 4, 4, 2, inner=inner)
+            c = {"name": f"inner_{outer.case_name}_{t}_{f:#x}", "spec": spec.to_case()}
+            if vt is not None:
+                c["inner_btf_names"] = [kt, vt]
+            out.append(c)
     unique: dict[str, dict[str, Any]] = {}
     for c in out:
         unique.setdefault(c["name"], c)
@@ -227,11 +256,24 @@ def run_kernel(case: dict[str, Any]) -> dict[str, Any]:
         kt, vt = case["btf_names"]
         extra = {"btf_fd": _kernel_btf_fd(), "btf_key_type_id": btfcases.type_id(kt),
                  "btf_value_type_id": btfcases.type_id(vt)}
+    inner_fd = 0
+    if spec.inner is not None:
+        i = spec.inner
+        iextra: dict[str, int] = {}
+        if "inner_btf_names" in case:
+            kt, vt = case["inner_btf_names"]
+            iextra = {"btf_fd": _kernel_btf_fd(), "btf_key_type_id": btfcases.type_id(kt),
+                      "btf_value_type_id": btfcases.type_id(vt)}
+        inner_fd = map_create(i.type, i.key_size, i.value_size, i.max_entries, i.flags,
+                              map_extra=i.map_extra, **iextra)
     try:
         fd = map_create(spec.type, spec.key_size, spec.value_size, spec.max_entries, spec.flags,
-                        map_extra=spec.map_extra, **extra)
+                        map_extra=spec.map_extra, inner_map_fd=inner_fd, **extra)
     except OracleError as exc:
         return {"create": exc.errno}
+    finally:
+        if inner_fd:
+            os.close(inner_fd)
     info = map_get_info(fd)
     os.close(fd)
     return {"create": 0, "max_entries": info.max_entries, "flags": info.flags}

@@ -26,13 +26,21 @@ def effective_max_entries(spec: MapSpec, num_cpus: int) -> int:
     return spec.max_entries
 
 
+# Types whose ops have no map_meta_equal: they can never be inner maps.
+_NO_META_EQUAL = frozenset({
+    MapType.PROG_ARRAY, MapType.STRUCT_OPS, MapType.CGROUP_STORAGE,
+    MapType.PERCPU_CGROUP_STORAGE,
+})
+_FD_ONLY_FLAGS = int(MapFlag.RDONLY | MapFlag.WRONLY)
+
+
 def check_template(inner: MapSpec | None) -> None:
     """The kernel's checks on the inner map given at outer-map creation."""
     if inner is None:
         raise BpfError(errno.EBADF, "a map-in-map needs an inner map template")
     if inner.type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
         raise BpfError(errno.EINVAL, "maps of maps cannot be nested more than one level")
-    if inner.type in (MapType.PROG_ARRAY, MapType.STRUCT_OPS):
+    if inner.type in _NO_META_EQUAL:
         raise BpfError(ENOTSUPP, f"{inner.type.case_name} maps cannot be inner maps")
 
 
@@ -42,12 +50,17 @@ def matches_template(template: MapSpec, num_cpus: int, candidate: Map) -> bool:
         candidate.spec.type != template.type
         or candidate.key_size != template.key_size
         or candidate.value_size != template.value_size
-        or candidate.flags != template.flags
+        or candidate.flags & ~_FD_ONLY_FLAGS
+        != type(candidate).effective_flags(template) & ~_FD_ONLY_FLAGS
     ):
         return False
     if template.type == MapType.ARRAY and not template.flags & MapFlag.INNER_MAP:
         return candidate.max_entries == effective_max_entries(template, num_cpus)
-    return True
+    if template.type == MapType.XSKMAP:
+        return candidate.max_entries == template.max_entries
+    # the special fields (the kernel's btf_record) must agree
+    return (candidate.btf.value.fields if candidate.btf else ()) == (
+        template.btf.value.fields if template.btf else ())
 
 
 class InnerMapSlot:
