@@ -123,6 +123,8 @@ class Gen:
         self.branch_depth = 0
         self.loop_depth = 0
         self.has_ld_abs = False
+        # where things a deliberate mistake edits after linking were emitted (main program)
+        self.marks: dict[str, int] = {}
 
     # --- program types ---------------------------------------------------------------
     @property
@@ -136,6 +138,11 @@ class Gen:
     @property
     def is_xdp(self) -> bool:
         return self.prog_type == "xdp"
+
+    @property
+    def checks_retval(self) -> bool:
+        """Whether the verifier holds the main program's r0 to a range (cgroup_skb: 0-1)."""
+        return self.prog_type == "cgroup_skb"
 
     def note(self, feature: str) -> None:
         if feature not in self.features:

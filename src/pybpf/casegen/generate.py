@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..isa.insn import encode_hex
-from . import asm, packets, registry
+from . import asm, mistakes, packets, registry
 from .frag_arith import fold_epilogue
 from .frag_net import load_ctx
 from .gen import CTX, FP, Frame, Gen, MapInfo
@@ -39,6 +39,11 @@ class GenConfig:
     ctx_probability: float = 0.3
     repeat_probability: float = 0.15
     out_map_probability: float = 0.5
+    # mistakes mode (see .mistakes and mistakes_config()): a share of the cases get one
+    # deliberate error; ``mistake_kinds`` limits the kinds (empty: all of them)
+    mistakes: bool = False
+    mistake_rate: float = 0.5
+    mistake_kinds: tuple[str, ...] = ()
 
 
 def case_rng(seed: int, index: int) -> random.Random:
@@ -63,9 +68,13 @@ def generate_case(seed: int, index: int, config: GenConfig | None = None) -> dic
     rng = case_rng(seed, index)
     category = cfg.categories[index % len(cfg.categories)]
     types = [t for t in cfg.prog_types if category in registry.categories_for(t, cfg.fragments)]
+    mistake = mistakes.choose(seed, index, cfg) if cfg.mistakes else None
+    if mistake is not None:
+        types = mistakes.prog_types_for(mistake, types, cfg.prog_types)
     prog_type = rng.choice(types or list(cfg.prog_types))
-    g = Gen(rng, prog_type, cfg, registry.body, category)
-    insns = _program(g, rng.randint(cfg.min_fragments, cfg.max_fragments))
+    body = registry.body if mistake is None else mistakes.injecting_body(mistake)
+    g = Gen(rng, prog_type, cfg, body, category)
+    insns = _program(g, rng.randint(cfg.min_fragments, cfg.max_fragments), mistake)
     data = packets.random_frame(rng)
     ctx = None
     if rng.random() < cfg.ctx_probability:
@@ -75,7 +84,7 @@ def generate_case(seed: int, index: int, config: GenConfig | None = None) -> dic
             skb_len = len(data) - (packets.ETH_HLEN if prog_type == "socket_filter" else 0)
             ctx = packets.skb_ctx(rng, skb_len)
     repeat = rng.randint(2, 5) if rng.random() < cfg.repeat_probability else 1
-    return {
+    case: dict[str, Any] = {
         "name": f"casegen {seed}/{index} {category}",
         "prog_type": prog_type,
         "expected_attach_type": None,
@@ -88,9 +97,14 @@ def generate_case(seed: int, index: int, config: GenConfig | None = None) -> dic
             "fragments": g.fragments,
         },
     }  # fmt: skip
+    if cfg.mistakes:
+        case["meta"]["mistake"] = mistake.describe() if mistake is not None else None
+        if mistake is not None:
+            case["name"] += f" mistake:{mistake.kind}"
+    return case
 
 
-def _program(g: Gen, fragments: int) -> list[Any]:
+def _program(g: Gen, fragments: int, mistake: mistakes.Mistake | None = None) -> list[Any]:
     rng = g.rng
     g.frame = Frame(0, True, MAIN_SCRATCH, MAIN_KEY_BUF, MAIN_TIME_SLOT)
     g.emit(asm.mov(CTX, 1))
@@ -112,11 +126,16 @@ def _program(g: Gen, fragments: int) -> list[Any]:
         if rng.random() < 0.4:
             g.emit(asm.movi(t, g.imm32()))
             g.define(t)
-    registry.body(g, "main", fragments)
+    g.body("main", fragments)
     if rng.random() < g.config.out_map_probability:
         _store_results(g)
     fold_epilogue(g)
-    return asm.link([g.asm] + [s.asm for s in g.subprogs])
+    if mistake is not None:
+        mistakes.at_end(g, mistake)
+    insns = asm.link([g.asm] + [s.asm for s in g.subprogs])
+    if mistake is not None:
+        mistakes.after_link(g, mistake, insns)
+    return insns
 
 
 def _store_results(g: Gen) -> None:

@@ -37,6 +37,10 @@ TC = frozenset({"sched_cls", "sched_act"})
 XDP = frozenset({"xdp"})
 PACKET = TC | XDP
 ALL = SKB | XDP
+# cgroup_skb (whose verifier checks the return value) takes the fragments that need no
+# packet access; the default configuration does not generate it
+CG = frozenset({"cgroup_skb"})
+GENERIC = ALL | CG
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Fragment:
     name: str
     categories: tuple[str, ...]
     fn: Callable[[Gen], None]
-    types: frozenset[str] = ALL
+    types: frozenset[str] = GENERIC
     branch: bool = True  # may sit inside an if/else arm
     loop: bool = True  # may sit inside a loop body (must not clobber r0-r5 wholesale)
     sub: bool = True  # may sit in a subprogram
@@ -87,14 +91,14 @@ FRAGMENTS: tuple[Fragment, ...] = (
     Fragment("rodata_branch", (C.MAP, C.JMP), frag_mem.frag_rodata_branch),
     Fragment("ctx_read", (C.CTX,), frag_net.frag_ctx_read, needs_ctx=True),
     Fragment("ctx_write", (C.CTX,), frag_net.frag_ctx_write, needs_ctx=True),
-    Fragment("sk", (C.CTX,), frag_net.frag_sk, types=SKB, needs_ctx=True),
+    Fragment("sk", (C.CTX,), frag_net.frag_sk, types=SKB | CG, needs_ctx=True),
     Fragment("packet", (C.PACKET,), frag_net.frag_packet, types=PACKET, loop=False,
              needs_ctx=True),
     Fragment("xdp_meta", (C.PACKET,), frag_net.frag_xdp_meta, types=XDP, loop=False,
              needs_ctx=True),
     Fragment("ldabs", (C.LDABS, C.PACKET), frag_net.frag_ldabs, types=SKB, loop=False,
              sub=False, needs_ctx=True),
-    Fragment("skb_load_bytes", (C.HELPER, C.PACKET), frag_net.frag_skb_load_bytes, types=SKB,
+    Fragment("skb_load_bytes", (C.HELPER, C.PACKET), frag_net.frag_skb_load_bytes, types=SKB | CG,
              loop=False, needs_ctx=True),
     Fragment("skb_store_bytes", (C.HELPER, C.PACKET), frag_net.frag_skb_store_bytes, types=TC,
              loop=False, needs_ctx=True),
