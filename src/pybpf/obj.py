@@ -608,6 +608,54 @@ class BpfObject:
             self._unload()
         return out
 
+    def export_case(self, prog: str) -> Any:
+        """A case file (``shared/spec/case-format.md``) for one program: its relocated
+        instructions with the maps it uses renumbered from 0, global-data maps with their
+        current image (``map_init``) and ``.rodata`` frozen.  What a case cannot hold
+        (the license, BTF line info, initial map-in-map and program-array slots) goes in
+        the ignored ``meta`` field."""
+        import dataclasses as dc
+
+        from .case import Case, MapCase
+        from .elf.spec import MapOrigin
+        from .isa.opcodes import PseudoLdImm64
+
+        op = self.programs.get(prog)
+        if op is None:
+            raise BpfError(errno.ENOENT, f"{self.path}: no program named {prog!r}")
+        self._check_loadable(op)
+        linked = op.link()
+        renumber = {old: new for new, old in enumerate(linked.map_indices)}
+        insns = list(linked.insns)
+        for i, insn in enumerate(insns):
+            if insn.code == 0x18 and insn.src in (PseudoLdImm64.MAP_IDX, PseudoLdImm64.MAP_IDX_VALUE):
+                insns[i] = dc.replace(insn, imm=renumber[insn.imm])
+        maps = []
+        slots: dict[str, list[str | None]] = {}
+        for old in linked.map_indices:
+            mdef = self.spec.maps[old]
+            init = None
+            if mdef.internal:
+                image = bytes(self._images[old])
+                if mdef.origin == MapOrigin.KCONFIG:
+                    from .elf.kconfig import fill_kconfig, parse_kconfig
+
+                    cfg = parse_kconfig(self.kconfig) if isinstance(self.kconfig, str) else self.kconfig
+                    image = fill_kconfig(self.spec.externs, mdef.spec.value_size, cfg)
+                init = image if any(image) or mdef.origin != MapOrigin.BSS else None
+            freeze = mdef.origin in (MapOrigin.RODATA, MapOrigin.KCONFIG)
+            maps.append(MapCase(mdef.spec, init, freeze))
+            if mdef.init_slots:
+                slots[mdef.name] = list(mdef.init_slots)
+        meta: dict[str, Any] = {"object": Path(self.path).name, "program": op.name,
+                                "section": op.section, "license": self.license}  # fmt: skip
+        if slots:
+            meta["initial_slots"] = slots
+        if linked.line_info:
+            meta["line_info"] = [[li.insn_off, li.line, li.describe()] for li in linked.line_info]
+        return Case(linked.prog_type, tuple(insns), tuple(maps), None,
+                    f"{self.name}:{op.name}", linked.expected_attach_type, {"meta": meta})
+
     def _pin_maps(self) -> None:
         from .elf.spec import PinType
         from .pinning import pin

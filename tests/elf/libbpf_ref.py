@@ -16,6 +16,7 @@ import ctypes.util
 import hashlib
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -86,6 +87,17 @@ def _maps(lib: Any, obj: int) -> list[int]:
         if not m:
             return out
         out.append(m)
+
+
+def normalize_log(log: str) -> str:
+    """A verifier log without what depends on where things live: kernel and pybpf
+    addresses differ in width, and so does the padding before a ``;`` state comment."""
+    out = []
+    for line in log.splitlines():
+        line = re.sub(r"0x[0-9a-f]{9,}", "ADDR", line)
+        line = re.sub(r" {2,};", " ;", line)
+        out.append(line.rstrip())
+    return "\n".join(out)
 
 
 def object_digest(path: str) -> str:
@@ -190,9 +202,31 @@ def _load_one(lib: Any, path: str, name: str, targets: set[str], summarize: Any)
             "message": summary.message if err else "",
             "insns_processed": summary.insns_processed or 0,
             "insns": _insns_by_index(raw, fd_to_idx),
+            "log": log,
         }
     finally:
         for m in _maps(lib, obj):  # maps pinned by name go to /sys/fs/bpf: take them back
+            lib.bpf_map__unpin(m, None)
+        lib.bpf_object__close(obj)
+
+
+def kernel_log(path: str, name: str, level: int) -> str:
+    """The kernel's verifier log for one program loaded by libbpf at ``level``."""
+    lib = libbpf()
+    targets = _prog_array_targets(path)
+    obj = lib.bpf_object__open_file(path.encode(), None)
+    buf = ctypes.create_string_buffer(LOG_SIZE)
+    try:
+        for p in _programs(lib, obj):
+            pname = lib.bpf_program__name(p).decode()
+            lib.bpf_program__set_autoload(p, pname == name or pname in targets)
+            if pname == name:
+                lib.bpf_program__set_log_level(p, level)
+                lib.bpf_program__set_log_buf(p, ctypes.addressof(buf), LOG_SIZE)
+        lib.bpf_object__load(obj)
+        return str(buf.value.decode(errors="replace"))
+    finally:
+        for m in _maps(lib, obj):
             lib.bpf_map__unpin(m, None)
         lib.bpf_object__close(obj)
 

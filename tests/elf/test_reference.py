@@ -83,6 +83,8 @@ def compare(stem: str, path: Path, ref: dict[str, Any]) -> list[str]:
             problems.append(f"{stem}/{name}: verdict {ours} != {theirs}")
         if r["message"] and v.message != r["message"]:
             problems.append(f"{stem}/{name}: message {v.message!r} != {r['message']!r}")
+        if r.get("log") and libbpf_ref.normalize_log(v.log) != libbpf_ref.normalize_log(r["log"]):
+            problems.append(f"{stem}/{name}: verifier log differs:\n{v.log}\n--- kernel:\n{r['log']}")
     return problems
 
 
@@ -131,4 +133,46 @@ def test_live_libbpf_and_kernel(objects: dict[str, Path]) -> None:
         if stem == "legacy":
             continue
         problems += compare(stem, path, libbpf_ref.reference(str(path)))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(("stem", "prog"), [("globals", "xdp_globals"), ("maps", "xdp_count"),
+                                            ("mapinmap", "xdp_inner")])  # fmt: skip
+def test_live_level2_log_with_source_lines(objects: dict[str, Path], stem: str, prog: str) -> None:
+    """The whole level-2 log, source lines included, as the kernel writes it."""
+    from pybpf.oracle import available, unavailable_reason
+
+    if not available():
+        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
+    if libbpf_ref.libbpf() is None:
+        pytest.skip("libbpf.so.1 is not installed")
+    kernel = libbpf_ref.kernel_log(str(objects[stem]), prog, 2)
+    ours = pybpf.open(objects[stem]).verify(prog, log_level=2)[0].log
+    assert "; " in ours and " @ " in ours
+    assert libbpf_ref.normalize_log(ours) == libbpf_ref.normalize_log(kernel)
+
+
+@pytest.mark.kernel
+def test_exported_cases_get_the_kernels_verdict(objects: dict[str, Path]) -> None:
+    """Every program exported as a case: pybpf and the kernel (given the same case, so no
+    BTF on either side) agree on verdict, errno and instructions processed."""
+    from pybpf.cli.cmd_verify import verify_case
+    from pybpf.oracle import available, load_case, unavailable_reason
+
+    if not available():
+        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
+    problems = []
+    for stem, path in objects.items():
+        obj = pybpf.open(path)
+        for name, op in obj.programs.items():
+            if op.definition.sec_def is None:
+                continue
+            case = obj.export_case(name)
+            ours = verify_case(case)
+            theirs = load_case(case.to_json()).to_json()
+            a = (ours["accepted"], ours["errno"], ours["insns_processed"])
+            b = (theirs["accepted"], theirs["errno"], theirs["insns_processed"])
+            if a != b:
+                problems.append(f"{stem}/{name}: pybpf {a} kernel {b} {theirs['message']!r}")
     assert not problems, "\n".join(problems)

@@ -262,7 +262,32 @@ def _collect_externs(elf: ElfObject, btf: Btf | None) -> list[Extern]:
         if e.kind == ExternKind.KCONFIG:
             e.data_off = (off + e.align - 1) // e.align * e.align
             off = e.data_off + e.size
+    if btf is not None and any(e.kind == ExternKind.KCONFIG for e in out):
+        _fixup_kconfig_datasec(elf, btf, out, off)
     return out
+
+
+def _fixup_kconfig_datasec(elf: ElfObject, btf: Btf, externs: list[Extern], size: int) -> None:
+    """Lay ``.kconfig`` out as its map holds it: each extern at its offset, allocated."""
+    import dataclasses
+
+    from .btfview import datasec_named
+
+    found = datasec_named(btf, ".kconfig")
+    if found is None:
+        return
+    sec_id, sec = found
+    offsets = {e.name: e.data_off for e in externs if e.kind == ExternKind.KCONFIG}
+    new_vars = []
+    for vsi in sec.vars:
+        var = btf[vsi.type]
+        if not isinstance(var, Var) or var.name not in offsets:
+            raise elf.error(f"failed to find extern definition for BTF var "
+                            f"'{getattr(var, 'name', '?')}'", errno.ESRCH)  # fmt: skip
+        btf.replace(vsi.type, dataclasses.replace(var, linkage=VarLinkage.GLOBAL_ALLOCATED))
+        new_vars.append(dataclasses.replace(vsi, offset=offsets[var.name]))
+    new_vars.sort(key=lambda v: v.offset)
+    btf.replace(sec_id, dataclasses.replace(sec, size=size, vars=tuple(new_vars)))
 
 
 # --- relocations ------------------------------------------------------------------------
@@ -480,7 +505,8 @@ def open_object(raw: bytes, path: str = "<memory>", name: str | None = None,
         size = last.data_off + last.size
         m = make_internal_map(obj_name, MapOrigin.KCONFIG, ".kconfig", elf.symtab_index, size,
                               None, btf, elf)  # fmt: skip
-        m.variables = tuple(Variable(e.name, e.data_off, e.size, 0) for e in kcfg)
+        if not m.variables:
+            m.variables = tuple(Variable(e.name, e.data_off, e.size, 0) for e in kcfg)
         kconfig_idx = len(maps)
         maps.append(m)
 

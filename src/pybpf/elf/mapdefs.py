@@ -9,6 +9,7 @@ trailing zero-length array of pointers the inner map or the programs (``__array`
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import struct
 from dataclasses import dataclass, field
@@ -215,7 +216,11 @@ def spec_from_def(btf: Btf | None, label: str, name: str, d: BtfMapDef) -> MapSp
     max_entries = d.max_entries
     if mtype in (MapType.RINGBUF, MapType.USER_RINGBUF):
         max_entries = adjust_ringbuf_size(max_entries)
-    inner = spec_from_def(btf, label, f"{name}.inner", d.inner) if d.inner is not None else None
+    inner = None
+    if d.inner is not None:
+        # libbpf names the template map "<outer>.inner", but the kernel keeps only its
+        # attributes (the inner map "meta" has no name), so neither does pybpf
+        inner = dataclasses.replace(spec_from_def(btf, label, f"{name}.inner", d.inner), name="")
     mbtf = None
     if btf is not None and mtype not in NO_BTF_TYPES and (d.key_type_id or d.value_type_id):
         try:
@@ -365,8 +370,7 @@ def make_internal_map(obj_name: str, origin: MapOrigin, real_name: str, shndx: i
         ids = btf.find_by_name(real_name)
         if ids:
             value_type_id = ids[0]
-    variables = data_variables(elf, btf, shndx, real_name, value_type_id) if origin != \
-        MapOrigin.KCONFIG else ()  # fmt: skip
+    variables = data_variables(elf, btf, shndx, real_name, value_type_id)
     if value_type_id and any(not v.static for v in variables):
         flags |= MapFlag.MMAPABLE
     if btf is not None and value_type_id:
