@@ -40,6 +40,8 @@ class Btf:
         self._words: array[int] | None = None
         self._offsets: array[int] | None = None
         self._by_name: dict[str, list[int]] | None = None
+        self.memo: dict[tuple[str, int], int] = {}
+        """Cached answers about types (sizes, alignments); cleared when a type changes."""
 
     # -- construction from a parsed blob ---------------------------------------------
     @classmethod
@@ -83,6 +85,13 @@ class Btf:
 
     # -- types -----------------------------------------------------------------------
     def __getitem__(self, type_id: int) -> BtfType:
+        idx = type_id - self.start_id
+        if idx >= 0:
+            try:
+                t = self._types[idx]
+            except IndexError:
+                raise BpfError(errno.ENOENT, f"BTF type id {type_id} does not exist") from None
+            return t if t is not None else self._decode(idx)
         if type_id < self.start_id:
             if type_id == 0:
                 return VOID
@@ -221,6 +230,7 @@ class Btf:
             raise BpfError(errno.ENOENT, f"BTF type id {type_id} is not one of this BTF's own")
         self._types[idx] = t
         self._by_name = None
+        self.memo.clear()
 
     def __repr__(self) -> str:
         split = f", split at {self.start_id}" if self.base is not None else ""

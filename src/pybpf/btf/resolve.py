@@ -66,12 +66,12 @@ _LONG_NAMES = frozenset(
 
 def ptr_size(btf: Btf) -> int:
     """Pointer size as libbpf guesses it: from a ``long`` INT if there is one, else 8."""
-    cached = getattr(btf, "_ptr_size", None)
-    if isinstance(cached, int):
-        return cached
+    got = btf.memo.get(("ptr_size", 0))
+    if got is not None:
+        return got
     size = ptr_size(btf.base) if btf.base is not None else 0
     if not size:
-        for name in _LONG_NAMES:
+        for name in sorted(_LONG_NAMES):
             for type_id in btf.find_by_name(name):
                 t = btf[type_id]
                 if isinstance(t, Int) and t.size in (4, 8):
@@ -80,7 +80,7 @@ def ptr_size(btf: Btf) -> int:
             if size:
                 break
     size = size or 8
-    btf._ptr_size = size  # type: ignore[attr-defined]
+    btf.memo[("ptr_size", 0)] = size
     return size
 
 
@@ -122,6 +122,14 @@ def resolve_size(btf: Btf, type_id: int) -> int:
 
 def align_of(btf: Btf, type_id: int) -> int:
     """Natural alignment as libbpf computes it (1 for a struct laid out packed)."""
+    key = ("align", type_id)
+    got = btf.memo.get(key)
+    if got is None:
+        got = btf.memo[key] = _align_of(btf, type_id)
+    return got
+
+
+def _align_of(btf: Btf, type_id: int) -> int:
     t = btf[type_id]
     if isinstance(t, Int | Enum | Enum64 | Float):
         return min(ptr_size(btf), t.size)
