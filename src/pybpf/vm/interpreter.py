@@ -5,7 +5,8 @@ register list and returns the next program counter, so running is a tight loop o
 Memory goes through the one memory model (:mod:`pybpf.memory`): every load and store is
 checked against the live regions and an access outside them is a :class:`MemoryFault`
 naming the instruction.  bpf-to-bpf calls get a fresh 512-byte stack per frame (at most
-eight frames); tail calls switch program in the current frame, at most 33 times a run.
+eight frames, zeroed on first use in a run); tail calls switch program in the current
+frame, at most 33 times a run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from ..isa.insn import Insn, lddw_value
 from ..isa.opcodes import (
     MAX_CALL_FRAMES,
     MAX_TAIL_CALL_CNT,
-    STACK_SIZE,
     TO_BE,
     AluOp,
     AtomicOp,
@@ -34,9 +34,11 @@ from ..isa.semantics import alu32, alu64, endian, sign_extend
 from ..kernel.env import RunEnv
 from ..kernel.helpers import neg
 from ..kernel.state import Kernel, default_kernel
-from ..memory import MEMORY, Region, RegionKind, allocate
+from ..memory import MEMORY, RegionKind, allocate
 from .executable import Executable
+from .frames import StackFrames
 from .handlers import ALU, COND, BudgetExceeded, load_factory, store_factory
+from .slowpath import load_miss, store_miss
 
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
@@ -74,9 +76,7 @@ class Interpreter:
 
     def __init__(self, kernel: Kernel | None = None) -> None:
         self.kernel = kernel or default_kernel()
-        self.stacks: list[Region] = [
-            allocate(STACK_SIZE, RegionKind.STACK, f"stack frame {i}") for i in range(MAX_CALL_FRAMES)
-        ]
+        self.stacks = StackFrames()
         self._compiled: dict[int, _Code] = {}
         # per-run state, reset by run()
         self.frames: list[tuple[_Code | None, int, int, int, int, int, int]] = []
@@ -88,6 +88,10 @@ class Interpreter:
         self._generation = -1
 
     # --- compilation -----------------------------------------------------------------
+
+    def prepare(self, exe: Executable) -> None:
+        """Build the closures of ``exe`` ahead of its runs."""
+        self.code_for(exe)
 
     def code_for(self, exe: Executable) -> _Code:
         code = self._compiled.get(id(exe))
@@ -116,13 +120,13 @@ class Interpreter:
             return _alu(insn, nxt)
         if cls == InsnClass.LDX:
             size = _BYTES[insn.size]
-            return load_factory(d, s, off, size, insn.mode == Mode.MEMSX, nxt, pc, self._cache(), _slow_load)
+            return load_factory(d, s, off, size, insn.mode == Mode.MEMSX, nxt, pc, self._cache(), load_miss)
         if cls == InsnClass.STX and insn.mode == Mode.MEM:
             size = _BYTES[insn.size]
-            return store_factory(d, s, 0, off, size, nxt, pc, self._cache(), _slow_store)
+            return store_factory(d, s, 0, off, size, nxt, pc, self._cache(), store_miss)
         if cls == InsnClass.ST:
             size = _BYTES[insn.size]
-            return store_factory(d, None, imm, off, size, nxt, pc, self._cache(), _slow_store)
+            return store_factory(d, None, imm, off, size, nxt, pc, self._cache(), store_miss)
         if cls == InsnClass.STX and insn.mode == Mode.ATOMIC:
             return _atomic(insn, nxt, pc)
         if insn.is_lddw:
@@ -164,6 +168,8 @@ class Interpreter:
         if op == JmpOp.JCOND:
             return self._may_goto(nxt + off, nxt)
         target = nxt + off
+        if target < 0:  # a list index would wrap around: fault as past-the-end targets do
+            return _fault(target, "jumped out of the program", errno.EINVAL)
         is32 = cls == InsnClass.JMP32
         factory = COND.get((is32, op, insn.source == Source.X, off < 0))
         if factory is None:
@@ -175,6 +181,8 @@ class Interpreter:
 
     def _goto(self, target: int, pc: int) -> Handler:
         budget = self.budget
+        if target < 0:
+            return _fault(target, "jumped out of the program", errno.EINVAL)
         if target > pc:
             def goto(r: list[int]) -> int:
                 return target
@@ -221,12 +229,15 @@ class Interpreter:
     def _call_local(self, code: _Code, target: int, nxt: int, pc: int) -> Handler:
         frames, stacks = self.frames, self.stacks
 
+        if target < 0:
+            return _fault(target, "jumped out of the program", errno.EINVAL)
+
         def call_local(r: list[int]) -> int:
             depth = len(frames) + 1
             if depth >= MAX_CALL_FRAMES:
                 raise RuntimeFault(pc, f"the call stack of {depth + 1} frames is too deep", errno.E2BIG)
             frames.append((code, nxt, r[6], r[7], r[8], r[9], r[10]))
-            r[10] = stacks[depth].end
+            r[10] = stacks.enter(depth).end
             return target
 
         return call_local
@@ -325,15 +336,14 @@ class Interpreter:
         self.tail_calls = 0
         self.budget[0] = budget
         self.may_goto[0] = MAY_GOTO_BUDGET
-        for st in self.stacks:
-            st.buf[:] = bytes(STACK_SIZE)
+        frame0 = self.stacks.start_run()
         if self._generation != MEMORY.generation:
             for cache in self._caches:
                 cache[0], cache[1], cache[2] = 1, 0, None
             self._generation = MEMORY.generation
         regs = [0] * 11
         regs[1], regs[2] = r1 & M64, r2 & M64
-        regs[10] = self.stacks[0].end
+        regs[10] = frame0.end
         return self._loop(self.code_for(exe), 0, regs, trace)
 
     def _loop(self, code: _Code | None, pc: int, r: list[int], trace: TraceHook | None) -> int:
@@ -382,7 +392,7 @@ class Interpreter:
         for i, value in enumerate(args[:5]):
             regs[i + 1] = value & M64
         self.frames.append((None, 0, 0, 0, 0, 0, 0))
-        regs[10] = self.stacks[depth].end
+        regs[10] = self.stacks.enter(depth).end
         saved_pc = self.env.pc
         try:
             return self._loop(self.code_for(exe), target, regs, None)
@@ -443,29 +453,6 @@ def _alu(insn: Insn, nxt: int) -> Handler:
         return nxt
 
     return alu_k
-
-
-def _slow_load(addr: int, size: int, pc: int, cache: list[Any]) -> int:
-    """A load that missed its cache: resolve, remember plain regions, apply the rules."""
-    region = MEMORY.find(addr, size)
-    if region is None:
-        raise MemoryFault(pc, addr, size, False, MEMORY.describe(addr))
-    if region.fields is None:
-        cache[0], cache[1], cache[2] = region.base, region.end - size, region.buf
-    return MEMORY.load(addr, size, pc)
-
-
-def _slow_store(addr: int, size: int, value: int, pc: int, cache: list[Any]) -> None:
-    region = MEMORY.find(addr, size)
-    if region is not None and region.fields is None and region.writable:
-        cache[0], cache[1], cache[2] = region.base, region.end - size, region.buf
-    elif region is not None and region.fields is not None and region.writable:
-        hook = region.fields.get((addr - region.base, size))
-        if hook is not None and hook[1] is not None:
-            # a context field's setter sees the value before truncation (see store_factory)
-            hook[1](value)
-            return
-    MEMORY.store(addr, size, value, pc)
 
 
 def _atomic(insn: Insn, nxt: int, pc: int) -> Handler:

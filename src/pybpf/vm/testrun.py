@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import struct
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from ..kernel.xdp import FRAG_SIZE, HEADROOM, MAX_FRAGS, XDP_FRAME_SIZE, XdpBuff
 from ..kernel.xdp import MAX_LINEAR as XDP_MAX_LINEAR
 from ..memory import MEMORY, RegionKind, allocate
 from .interpreter import Interpreter
+from .tiers import Runner, Tier, make_runner, resolve
 
 if TYPE_CHECKING:
     from ..program import Program
@@ -63,15 +65,30 @@ class TestRunResult:
         return {"retval": self.retval, "data": self.data.hex(), "duration_ns": self.duration_ns}
 
 
-_interpreters: dict[int, Interpreter] = {}
+_runners: OrderedDict[tuple[int, Tier], Runner] = OrderedDict()
+_KEEP_RUNNERS = 16
+"""Runners kept for the most recent kernels (a runner holds its kernel alive)."""
+
+
+def runner_for(program: Program, tier: Tier | str | None = None) -> Runner:
+    """The runner of ``tier`` (default: the default tier) for the program's kernel."""
+    chosen = resolve(tier)
+    key = (id(program.kernel), chosen)
+    runner = _runners.get(key)
+    if runner is None or runner.kernel is not program.kernel:
+        runner = make_runner(program.kernel, chosen)
+        _runners[key] = runner
+        while len(_runners) > _KEEP_RUNNERS:
+            _runners.popitem(last=False)
+    else:
+        _runners.move_to_end(key)
+    return runner
 
 
 def interpreter_for(program: Program) -> Interpreter:
-    interp = _interpreters.get(id(program.kernel))
-    if interp is None or interp.kernel is not program.kernel:
-        interp = Interpreter(program.kernel)
-        _interpreters[id(program.kernel)] = interp
-    return interp
+    runner = runner_for(program, Tier.INTERP)
+    assert isinstance(runner, Interpreter)
+    return runner
 
 
 def _check_ctx_tail(ctx: bytes | None, size: int) -> bytes:
@@ -95,28 +112,37 @@ def test_run(
     cpu: int = 0,
     flags: int = 0,
     want_ctx: bool = False,
+    tier: Tier | str | None = None,
 ) -> TestRunResult:
-    """Run ``program`` ``repeat`` times as ``BPF_PROG_TEST_RUN`` would."""
+    """Run ``program`` ``repeat`` times as ``BPF_PROG_TEST_RUN`` would, on ``tier``
+    (default: the default tier, see :mod:`pybpf.vm.tiers`)."""
+    runner = runner_for(program, tier)
     if program.prog_type in SKB_TYPES:
-        return _run_skb(program, data, ctx, repeat, cpu, flags, want_ctx)
+        return _run_skb(program, runner, data, ctx, repeat, cpu, flags, want_ctx)
     if program.prog_type == ProgType.XDP:
-        return _run_xdp(program, data, ctx, repeat, flags, want_ctx)
-    return _run_raw(program, data, ctx, repeat, cpu)
+        return _run_xdp(program, runner, data, ctx, repeat, flags, want_ctx)
+    return _run_raw(program, runner, data, ctx, repeat, cpu)
 
 
-def _timed_runs(program: Program, ctx_addr: int, ctx_obj: Any, repeat: int, cpu: int) -> tuple[int, int]:
-    interp = interpreter_for(program)
+def _timed_runs(
+    program: Program, runner: Runner, ctx_addr: int, ctx_obj: Any, repeat: int, cpu: int
+) -> tuple[int, int]:
+    """r0 of the last run and the mean ns per run.  Code generation happens before the
+    clock starts, as the kernel JIT-compiles at load time, not in the test run."""
+    exe = program.executable
+    runner.prepare(exe)
+    run = runner.run
     runs = max(repeat, 1)
     r0 = 0
     start = time.perf_counter_ns()
     for _ in range(runs):
-        r0 = interp.run(program.executable, ctx_addr, ctx=ctx_obj, cpu=cpu)
+        r0 = run(exe, ctx_addr, ctx=ctx_obj, cpu=cpu)
     elapsed = time.perf_counter_ns() - start
     return r0, min(elapsed // runs, U32_MAX)
 
 
 def _run_skb(
-    program: Program, data: bytes, ctx: bytes | None, repeat: int, cpu: int, flags: int, want_ctx: bool
+    program: Program, runner: Runner, data: bytes, ctx: bytes | None, repeat: int, cpu: int, flags: int, want_ctx: bool
 ) -> TestRunResult:
     if flags & ~BPF_F_TEST_SKB_CHECKSUM_COMPLETE or cpu:
         raise BpfError(errno.EINVAL, "flags or cpu not supported for skb test runs")
@@ -142,7 +168,7 @@ def _run_skb(
             _apply_skb_ctx(skb, kctx)
         if flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE:
             skb.csum = skb.checksum_from_network()
-        r0, duration = _timed_runs(program, skb.ctx.base, skb, repeat, cpu)
+        r0, duration = _timed_runs(program, runner, skb.ctx.base, skb, repeat, cpu)
         if program.prog_type == ProgType.SOCKET_FILTER:
             skb.push(ETH_HLEN)
             skb.region.buf[skb.data_off : skb.data_off + ETH_HLEN] = bytes(ETH_HLEN)
@@ -184,7 +210,7 @@ def _skb_ctx_out(skb: SkBuff, kctx: bytes) -> bytes:
 
 
 def _run_xdp(
-    program: Program, data: bytes, ctx: bytes | None, repeat: int, flags: int, want_ctx: bool
+    program: Program, runner: Runner, data: bytes, ctx: bytes | None, repeat: int, flags: int, want_ctx: bool
 ) -> TestRunResult:
     if program.expected_attach_type in (AttachType.XDP_DEVMAP, AttachType.XDP_CPUMAP):
         raise BpfError(errno.EINVAL, "devmap and cpumap XDP programs cannot be test-run")
@@ -223,7 +249,7 @@ def _run_xdp(
         raise BpfError(errno.ENOMEM, "packet needs more than 17 fragments")
     xdp = XdpBuff(data, meta, linear, ingress, queue)
     try:
-        r0, duration = _timed_runs(program, xdp.ctx.base, xdp, repeat, 0)
+        r0, duration = _timed_runs(program, runner, xdp.ctx.base, xdp, repeat, 0)
         out_ctx = None
         if use_ctx:
             md = bytearray(kctx)
@@ -234,11 +260,13 @@ def _run_xdp(
         xdp.close()
 
 
-def _run_raw(program: Program, data: bytes, ctx: bytes | None, repeat: int, cpu: int) -> TestRunResult:
+def _run_raw(
+    program: Program, runner: Runner, data: bytes, ctx: bytes | None, repeat: int, cpu: int
+) -> TestRunResult:
     """Program types without a packet model: the context is the bytes given (or none)."""
     region = allocate(max(len(ctx or b""), 1), RegionKind.CTX, "ctx", True, ctx or b"")
     try:
-        r0, duration = _timed_runs(program, region.base if ctx else 0, None, repeat, cpu)
+        r0, duration = _timed_runs(program, runner, region.base if ctx else 0, None, repeat, cpu)
         return TestRunResult(r0 & U32_MAX, b"", bytes(region.buf[: len(ctx)]) if ctx else None, duration, r0)
     finally:
         MEMORY.remove(region)

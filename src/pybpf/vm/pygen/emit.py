@@ -1,0 +1,409 @@
+"""Python statements for single instructions, with the interpreter's exact semantics.
+
+Registers are locals ``r0``..``r10`` holding unsigned 64-bit values.  Expressions mask
+only where a result can leave ``[0, 2**64)`` (or ``[0, 2**32)`` for 32-bit operations).
+Memory goes three ways:
+
+- an access through a register known to point into the current frame at a fixed offset
+  (see :mod:`.dataflow`) indexes a typed view of the frame's buffer (``Fq[i]`` for an
+  aligned u64), no address check needed;
+- any other access checks its own one-region cache (globals ``c<pc>b``, ``c<pc>e``,
+  ``c<pc>v``: base, last valid address, buffer) and on a miss calls the shared slow path
+  (:mod:`pybpf.vm.slowpath`), which resolves the region, applies context-field hooks and
+  raises the :class:`MemoryFault` naming the instruction;
+- atomics go through the memory model every time, as in the interpreter.
+
+Rare operations (signed division, sign-extending moves, byte swaps) call the one
+definition in :mod:`pybpf.isa.semantics`.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ...isa.insn import Insn, lddw_value
+from ...isa.opcodes import (
+    TO_BE,
+    AluOp,
+    AtomicOp,
+    InsnClass,
+    JmpOp,
+    Mode,
+    PseudoCall,
+    Size,
+    Source,
+)
+from ..executable import Executable
+from .dataflow import ARGS, TAIL_CALL_HELPER, StackState, stack_step
+
+M64 = (1 << 64) - 1
+M32 = (1 << 32) - 1
+SIGN64 = 1 << 63
+SIGN32 = 1 << 31
+MAX_DEPTH = 7  # a call from depth 7 would make the ninth frame
+BYTES = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
+VIEW = {1: "b", 2: "h", 4: "w", 8: "q"}
+FRAME_SIZE = 512
+
+H64, H32, HS64, HS32 = hex(M64), hex(M32), hex(SIGN64), hex(SIGN32)
+
+
+@dataclass
+class Callee:
+    """What a call site needs to know about the function it enters."""
+
+    name: str
+    extra: tuple[int, ...]
+    """Registers besides r1..r5 the callee reads before writing (r0, r6..r9)."""
+
+
+@dataclass
+class ModuleNames:
+    """Globals the generated module uses, shared by all its functions."""
+
+    caches: list[int] = field(default_factory=list)
+    helpers: dict[int, object] = field(default_factory=dict)
+    consts: dict[str, object] = field(default_factory=dict)
+
+
+class Emitter:
+    """Statements for the instructions of one function."""
+
+    def __init__(
+        self,
+        exe: Executable,
+        names: ModuleNames,
+        callee: Callable[[int, bool], Callee],
+        tuple_return: bool,
+        budget: bool,
+    ) -> None:
+        self.exe = exe
+        self.insns = exe.insns
+        self.names = names
+        self.callee = callee
+        self.tuple_return = tuple_return
+        self.budget = budget
+        self.views: set[str] = set()
+        self.uses_r10 = False
+        self.uses_frame = False
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def reg(self, r: int) -> str:
+        if r == 10:
+            self.uses_r10 = True
+        return f"r{r}"
+
+    def fault(self, pc: int, reason: str, err: int = errno.EFAULT) -> str:
+        return f"raise FAULT({pc}, {reason!r}, {err})"
+
+    def returns(self) -> str:
+        if self.tuple_return:
+            return "return r0, r1, r2, r3, r4, r5"
+        return "return r0"
+
+    # --- one instruction ---------------------------------------------------------------
+
+    def insn(self, pc: int, stack: StackState, live_after: int) -> list[str]:
+        """Statements for the instruction at ``pc`` (not a jump, exit or condition)."""
+        insn = self.insns[pc]
+        cls = insn.cls
+        if insn.is_lddw:
+            value = lddw_value(insn, self.insns[pc + 1])
+            if insn.src == 4:  # BPF_PSEUDO_FUNC: the address of instruction pc+1+imm
+                value = self.exe.function_address(pc + 1 + insn.imm)
+            return [f"{self.reg(insn.dst)} = {value:#x}"]
+        if cls == InsnClass.ALU64:
+            return self.alu64(pc, insn)
+        if cls == InsnClass.ALU:
+            return self.alu32(pc, insn)
+        if cls == InsnClass.LDX:
+            return self.load(pc, insn, stack)
+        if cls == InsnClass.ST or (cls == InsnClass.STX and insn.mode == Mode.MEM):
+            return self.store(pc, insn, stack)
+        if cls == InsnClass.STX and insn.mode == Mode.ATOMIC:
+            return self.atomic(pc, insn)
+        if cls == InsnClass.LD and insn.mode in (Mode.ABS, Mode.IND):
+            size = {Size.B: 1, Size.H: 2, Size.W: 4}.get(Size(insn.size))
+            if size is None:
+                return [self.fault(pc, f"unknown opcode {insn.code:02x}", errno.EINVAL)]
+            base = self.reg(insn.src) if insn.mode == Mode.IND else "None"
+            return [f"r0 = LDPKT({base}, {insn.imm}, {size}, {pc})"]
+        if cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op == JmpOp.CALL:
+            return self.call(pc, insn, live_after)
+        return [self.fault(pc, f"unknown opcode {insn.code:02x}", errno.EINVAL)]
+
+    # --- ALU ---------------------------------------------------------------------------
+
+    def alu64(self, pc: int, insn: Insn) -> list[str]:
+        op, off = insn.op, insn.off
+        d = self.reg(insn.dst)
+        if op == AluOp.END:  # bswap
+            return [f"{d} = ENDIAN({d}, {insn.imm}, True, True)"]
+        if op == AluOp.NEG:
+            return [f"{d} = -{d} & {H64}"]
+        x = insn.source == Source.X
+        b = self.reg(insn.src) if x else f"{insn.imm & M64:#x}"
+        k = insn.imm & M64
+        if (op in (AluOp.DIV, AluOp.MOD) and off == 1) or (op == AluOp.MOV and off != 0):
+            return [f"{d} = ALU64({op}, {d}, {b}, {off})"]
+        if op == AluOp.ADD:
+            return [f"{d} = ({d} + {b}) & {H64}"] if x or k else []
+        if op == AluOp.SUB:
+            return [f"{d} = ({d} - {b}) & {H64}"] if x or k else []
+        if op == AluOp.MUL:
+            return [f"{d} = ({d} * {b}) & {H64}"]
+        if op == AluOp.DIV:
+            if x:
+                return [f"{d} = {d} // {b} if {b} else 0"]
+            return [f"{d} //= {b}"] if k else [f"{d} = 0"]
+        if op == AluOp.MOD:
+            if x:
+                return [f"if {b}: {d} %= {b}"]
+            return [f"{d} %= {b}"] if k else []
+        if op == AluOp.OR:
+            return [f"{d} |= {b}"]
+        if op == AluOp.AND:
+            return [f"{d} &= {b}"]
+        if op == AluOp.XOR:
+            return [f"{d} ^= {b}"]
+        if op == AluOp.LSH:
+            sh = f"({b} & 63)" if x else str(k & 63)
+            return [f"{d} = ({d} << {sh}) & {H64}"]
+        if op == AluOp.RSH:
+            sh = f"({b} & 63)" if x else str(k & 63)
+            return [f"{d} >>= {sh}"]
+        if op == AluOp.ARSH:
+            sh = f"({b} & 63)" if x else str(k & 63)
+            return [f"{d} = (({d} ^ {HS64}) - {HS64}) >> {sh} & {H64}"]
+        if op == AluOp.MOV:
+            return [f"{d} = {b}"]
+        return [self.fault(pc, f"unknown opcode {insn.code:02x}", errno.EINVAL)]
+
+    def alu32(self, pc: int, insn: Insn) -> list[str]:
+        op, off = insn.op, insn.off
+        d = self.reg(insn.dst)
+        if op == AluOp.END:
+            bits, to_big = insn.imm, insn.source == TO_BE
+            if not to_big and bits in (16, 32, 64):
+                return [] if bits == 64 else [f"{d} &= {(1 << bits) - 1:#x}"]
+            return [f"{d} = ENDIAN({d}, {bits}, {to_big}, False)"]
+        if op == AluOp.NEG:
+            return [f"{d} = -{d} & {H32}"]
+        x = insn.source == Source.X
+        k = insn.imm & M32
+        b = self.reg(insn.src) if x else f"{k:#x}"
+        b32 = f"({b} & {H32})" if x else b
+        if (op in (AluOp.DIV, AluOp.MOD) and off == 1) or (op == AluOp.MOV and off != 0):
+            return [f"{d} = ALU32({op}, {d}, {b}, {off})"]
+        if op == AluOp.ADD:
+            return [f"{d} = ({d} + {b}) & {H32}"]
+        if op == AluOp.SUB:
+            return [f"{d} = ({d} - {b}) & {H32}"]
+        if op == AluOp.MUL:
+            return [f"{d} = ({d} * {b}) & {H32}"]
+        if op == AluOp.DIV:
+            if x:
+                return [f"{d} = ({d} & {H32}) // {b32} if {b} & {H32} else 0"]
+            return [f"{d} = ({d} & {H32}) // {b}"] if k else [f"{d} = 0"]
+        if op == AluOp.MOD:
+            if x:
+                return [f"{d} = ({d} & {H32}) % {b32} if {b} & {H32} else {d} & {H32}"]
+            return [f"{d} = ({d} & {H32}) % {b}"] if k else [f"{d} &= {H32}"]
+        if op == AluOp.OR:
+            return [f"{d} = ({d} | {b}) & {H32}"]
+        if op == AluOp.AND:
+            return [f"{d} &= {b32}"]
+        if op == AluOp.XOR:
+            return [f"{d} = ({d} ^ {b}) & {H32}"]
+        if op == AluOp.LSH:
+            sh = f"({b} & 31)" if x else str(k & 31)
+            return [f"{d} = ({d} << {sh}) & {H32}"]
+        if op == AluOp.RSH:
+            sh = f"({b} & 31)" if x else str(k & 31)
+            return [f"{d} = ({d} & {H32}) >> {sh}"]
+        if op == AluOp.ARSH:
+            sh = f"({b} & 31)" if x else str(k & 31)
+            return [f"{d} = ((({d} & {H32}) ^ {HS32}) - {HS32}) >> {sh} & {H32}"]
+        if op == AluOp.MOV:
+            return [f"{d} = {b32}"]
+        return [self.fault(pc, f"unknown opcode {insn.code:02x}", errno.EINVAL)]
+
+    # --- conditions --------------------------------------------------------------------
+
+    def condition(self, pc: int) -> str | None:
+        """The expression that is true when the jump at ``pc`` is taken (None: the
+        instruction is a jump whose operation is unknown)."""
+        insn = self.insns[pc]
+        op = insn.op
+        if op == JmpOp.JCOND:
+            return "MAYGOTO()"
+        is32 = insn.cls == InsnClass.JMP32
+        mask = M32 if is32 else M64
+        sign = SIGN32 if is32 else SIGN64
+        d = self.reg(insn.dst)
+        a = f"({d} & {H32})" if is32 else d
+        x = insn.source == Source.X
+        k = insn.imm & mask
+        if x:
+            s = self.reg(insn.src)
+            b = f"({s} & {H32})" if is32 else s
+        else:
+            b = f"{k:#x}"
+        simple = {JmpOp.JEQ: "==", JmpOp.JNE: "!=", JmpOp.JGT: ">", JmpOp.JGE: ">=",
+                  JmpOp.JLT: "<", JmpOp.JLE: "<="}  # fmt: skip
+        signed = {JmpOp.JSGT: ">", JmpOp.JSGE: ">=", JmpOp.JSLT: "<", JmpOp.JSLE: "<="}
+        if op in simple:
+            return f"{a} {simple[JmpOp(op)]} {b}"
+        if op == JmpOp.JSET:
+            return f"{d} & {b}"
+        if op in signed:
+            bs = f"({b} ^ {sign:#x})" if x else f"{k ^ sign:#x}"
+            return f"({a} ^ {sign:#x}) {signed[JmpOp(op)]} {bs}"
+        return None
+
+    def budget_check(self, pc: int, target: int) -> list[str]:
+        """A backward jump spends one unit of the run's budget (budgeted runs only)."""
+        if not self.budget or target > pc:
+            return []
+        return ["BG[0] -= 1", f"if BG[0] < 0: BUDGET({pc})"]
+
+    # --- memory ------------------------------------------------------------------------
+
+    def _frame_offset(self, stack: StackState, reg: int, off: int, size: int) -> int | None:
+        """The byte offset into the frame buffer, when the address is a known in-frame one."""
+        k = stack[reg] if reg < len(stack) else None
+        if k is None:
+            return None
+        o = FRAME_SIZE + k + off
+        if o >= 0 and o + size <= FRAME_SIZE:
+            return o
+        return None
+
+    def _view(self, o: int, size: int, signed: bool = False) -> str:
+        """``view[index]`` for an aligned frame access, else a struct call on the buffer."""
+        self.uses_frame = True
+        if o % size == 0:
+            name = ("Fs" if signed else "F") + VIEW[size]
+            self.views.add(name)
+            return f"{name}[{o // size}]"
+        self.views.add("Fb")
+        return f"{'S' if signed else 'U'}{size}(Fb, {o})[0]"
+
+    def _cache(self, pc: int) -> tuple[str, str, str]:
+        self.names.caches.append(pc)
+        return f"c{pc}b", f"c{pc}e", f"c{pc}v"
+
+    def load(self, pc: int, insn: Insn, stack: StackState) -> list[str]:
+        size = BYTES[Size(insn.size)]
+        signed = insn.mode == Mode.MEMSX
+        d, s = self.reg(insn.dst), insn.src
+        o = self._frame_offset(stack, s, insn.off, size)
+        if o is not None:
+            expr = self._view(o, size, signed)
+            return [f"{d} = {expr} & {H64}" if signed else f"{d} = {expr}"]
+        cb, ce, cv = self._cache(pc)
+        addr = self.reg(s) + (f" + {insn.off}" if insn.off > 0 else f" - {-insn.off}" if insn.off else "")
+        if signed:
+            hit = f"{d} = S{size}({cv}, a - {cb})[0] & {H64}"
+            miss = f"{d}, {cb}, {ce}, {cv} = LDRS(a, {size}, {pc})"
+        else:
+            hit = f"{d} = U{size}({cv}, a - {cb})[0]"
+            miss = f"{d}, {cb}, {ce}, {cv} = LDR(a, {size}, {pc})"
+        return [f"a = {addr}", f"if {cb} <= a <= {ce}: {hit}", f"else: {miss}"]
+
+    def store(self, pc: int, insn: Insn, stack: StackState) -> list[str]:
+        size = BYTES[Size(insn.size)]
+        mask = (1 << (size * 8)) - 1
+        if insn.cls == InsnClass.ST:
+            value, whole = f"{insn.imm & mask:#x}", str(insn.imm)
+        else:
+            src = self.reg(insn.src)
+            value, whole = (src if size == 8 else f"{src} & {mask:#x}"), src
+        o = self._frame_offset(stack, insn.dst, insn.off, size)
+        if o is not None:
+            self.uses_frame = True
+            if o % size == 0:
+                name = "F" + VIEW[size]
+                self.views.add(name)
+                return [f"{name}[{o // size}] = {value}"]
+            self.views.add("Fb")
+            return [f"P{size}(Fb, {o}, {value})"]
+        cb, ce, cv = self._cache(pc)
+        off = insn.off
+        addr = self.reg(insn.dst) + (f" + {off}" if off > 0 else f" - {-off}" if off else "")
+        return [
+            f"a = {addr}",
+            f"if {cb} <= a <= {ce}: P{size}({cv}, a - {cb}, {value})",
+            f"else: {cb}, {ce}, {cv} = STR(a, {size}, {whole}, {pc})",
+        ]
+
+    def atomic(self, pc: int, insn: Insn) -> list[str]:
+        size = BYTES[Size(insn.size)]
+        mask = f"{(1 << (size * 8)) - 1:#x}"
+        op, off = insn.imm, insn.off
+        d, s = self.reg(insn.dst), self.reg(insn.src)
+        offs = f" + {off}" if off > 0 else f" - {-off}" if off else ""
+        if op == AtomicOp.LOAD_ACQ:
+            return [f"{d} = MLOAD(({s}{offs}) & {H64}, {size}, {pc})"]
+        if op == AtomicOp.STORE_REL:
+            return [f"MSTORE(({d}{offs}) & {H64}, {size}, {s}, {pc})"]
+        addr = f"a = ({d}{offs}) & {H64}"
+        load = f"old = MLOAD(a, {size}, {pc})"
+        if op == AtomicOp.XCHG:
+            return [addr, load, f"MSTORE(a, {size}, {s}, {pc})", f"{s} = old"]
+        if op == AtomicOp.CMPXCHG:
+            return [addr, load, f"if old == r0 & {mask}: MSTORE(a, {size}, {s}, {pc})", "r0 = old"]
+        exprs: dict[int, str] = {
+            AtomicOp.ADD: f"(old + {s}) & {mask}", AtomicOp.AND: f"old & {s} & {mask}",
+            AtomicOp.OR: f"(old | {s}) & {mask}", AtomicOp.XOR: f"(old ^ {s}) & {mask}",
+        }  # fmt: skip
+        expr = exprs.get(op & ~1)
+        if expr is None:
+            return [self.fault(pc, f"unknown atomic operation {op:#x}", errno.EINVAL)]
+        out = [addr, load, f"MSTORE(a, {size}, {expr}, {pc})"]
+        if op & 1:
+            out.append(f"{s} = old")
+        return out
+
+    # --- calls -------------------------------------------------------------------------
+
+    def call(self, pc: int, insn: Insn, live_after: int) -> list[str]:
+        s, imm = insn.src, insn.imm
+        args = "r1, r2, r3, r4, r5"
+        if insn.source == Source.X:
+            return ["env.pc = " + str(pc), "R.depth = D",
+                    f"r0 = CALLX({self.reg(insn.dst)}, {pc}, env, {args})"]  # fmt: skip
+        if s == PseudoCall.CALL:
+            target = pc + 1 + imm
+            wants_regs = bool(live_after & ARGS)
+            callee = self.callee(target, wants_regs)
+            extra = "".join(f", r{r}=r{r}" for r in callee.extra)
+            lhs = "r0, r1, r2, r3, r4, r5" if wants_regs else "r0"
+            return [
+                f"if D >= {MAX_DEPTH}: raise FAULT({pc}, 'the call stack of 9 frames is too deep', {errno.E2BIG})",
+                f"{lhs} = {callee.name}(D + 1, {args}{extra})",
+            ]
+        if s == PseudoCall.HELPER and imm == TAIL_CALL_HELPER:
+            call = "T(D, r1, r2, r3, r4, r5, r0, r6, r7, r8, r9)"
+            ret = f"return {call}, r1, r2, r3, r4, r5" if self.tuple_return else f"return {call}"
+            return [f"T = TAIL(r2, r3, {pc})", f"if T is not None: {ret}"]
+        if s == PseudoCall.HELPER:
+            helper = self.exe.helpers.get(imm)
+            if helper is None:
+                return [self.fault(pc, f"helper #{imm} is not implemented by pybpf", errno.ENOTSUP)]
+            self.names.helpers[imm] = helper.fn
+            return [f"env.pc = {pc}", "R.depth = D", f"r0 = h{imm}(env, {args}) & {H64}"]
+        return [self.fault(pc, f"call to kernel function #{imm}: kfuncs are not available here")]
+
+
+def stack_states(insns: list[Insn], pcs: list[int], start: StackState) -> list[StackState]:
+    """The stack offsets before each of ``pcs``."""
+    out = []
+    cur = start
+    for pc in pcs:
+        out.append(cur)
+        cur = stack_step(insns[pc], cur)
+    return out
