@@ -652,7 +652,7 @@ class BpfObject:
         if slots:
             meta["initial_slots"] = slots
         if linked.line_info:
-            meta["line_info"] = [[li.insn_off, li.line, li.describe()] for li in linked.line_info]
+            meta["line_info"] = [[li.insn_off, li.line_num, li.log_text()] for li in linked.line_info]
         return Case(linked.prog_type, tuple(insns), tuple(maps), None,
                     f"{self.name}:{op.name}", linked.expected_attach_type, {"meta": meta})
 

@@ -168,6 +168,7 @@ def test_func_and_line_info_follow_subprograms(objects: dict[str, Path]) -> None
     assert [fi.insn_off for fi in linked.func_info] == starts
     assert linked.line_info[0].insn_off == 0
     assert all(li.file_name.endswith("calls.c") for li in linked.line_info)
+    assert linked.line_info[0].log_text().endswith("@ calls.c:39")
     assert max(li.insn_off for li in linked.line_info) < len(linked.insns)
 
 

@@ -139,7 +139,7 @@ def _pin_program(obj: Any, prog: str, pin_name: str) -> dict[str, Any]:
         "insns": encode_hex(case.insns),
         "maps": map_pins,
         "insns_processed": verified.insns_processed if verified is not None else 0,
-        "line_info": [[li.insn_off, li.describe(), li.line_text.strip()] for li in linked.line_info],
+        "line_info": [[li.insn_off, li.log_text(), li.line.strip()] for li in linked.line_info],
         "func_info": _func_info_text(obj, linked),
         "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }  # fmt: skip
@@ -268,7 +268,7 @@ def _dump(args: argparse.Namespace) -> int:
         case = obj.export_case(prog)
         insns = list(case.insns)
         names = [obj.spec.maps[i].name for i in linked.map_indices]
-        lines = [[li.insn_off, li.describe(), li.line_text.strip()] for li in linked.line_info]
+        lines = [[li.insn_off, li.log_text(), li.line.strip()] for li in linked.line_info]
         funcs = _func_info_text(obj, linked)
     else:
         rec = read_record(target)

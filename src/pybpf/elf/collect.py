@@ -15,10 +15,10 @@ import struct
 from dataclasses import dataclass, field
 
 from ..btf import Btf, Datasec, Func, FuncLinkage, Var, VarLinkage
+from ..btf.ext import BtfExt, parse_ext
 from ..errors import BpfError
 from ..isa.insn import decode
 from ..isa.opcodes import OPCODE_LDDW, PseudoCall
-from .btfext import BtfExt, parse_btf_ext
 from .btfview import align_of, fixup_datasecs, load_object_btf, resolve_size, skip_modifiers
 from .mapdefs import (
     collect_btf_maps,
@@ -474,7 +474,7 @@ def open_object(raw: bytes, path: str = "<memory>", name: str | None = None,
         btf = load_object_btf(secs.btf, path)
         if secs.btf_ext is not None:
             try:
-                ext = parse_btf_ext(secs.btf_ext, btf.string)
+                ext = parse_ext(secs.btf_ext, btf)
             except BpfError as exc:
                 raise elf.error(exc.message, exc.errno) from None
     externs = _collect_externs(elf, btf)

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..btf.ext import CoreRelo
 from ..errors import BpfError
 from ..isa.insn import Insn
 from ..isa.opcodes import OPCODE_LDDW
-from .btfext import CoreRelo
 from .spec import CorePoison, ObjectSpec
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def apply_core(spec: ObjectSpec, target: Btf) -> tuple[dict[int, list[Insn]], li
             idx, prog = found
             if not prog.autoload and not prog.is_subprog:
                 continue
-            local = relo.insn_off - prog.sec_insn_off
+            local = relo.insn - prog.sec_insn_off
             insns = code.setdefault(idx, list(prog.insns))
             where = f"{spec.path}: prog '{prog.name}': relo #{n}"
             try:
@@ -185,6 +185,6 @@ def apply_core(spec: ObjectSpec, target: Btf) -> tuple[dict[int, list[Insn]], li
 def _owner(spec: ObjectSpec, sec_name: str, relo: CoreRelo) -> tuple[int, Any] | None:
     for i, p in enumerate(spec.programs):
         if p.elf_section == sec_name and \
-                p.sec_insn_off <= relo.insn_off < p.sec_insn_off + p.sec_insn_cnt:  # fmt: skip
+                p.sec_insn_off <= relo.insn < p.sec_insn_off + p.sec_insn_cnt:  # fmt: skip
             return i, p
     return None

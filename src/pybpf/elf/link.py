@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from ..btf.ext import FuncInfo, LineInfo
 from ..errors import BpfError
 from ..isa.insn import Insn
 from ..isa.opcodes import OPCODE_LDDW, PseudoCall, PseudoLdImm64
-from .btfext import FuncInfo, LineInfo
 from .spec import (
     CorePoison,
     ExternKind,
@@ -147,17 +147,18 @@ class _Linker:
 R = TypeVar("R", FuncInfo, LineInfo)
 
 
-def _ext_records(prog: ProgramDef, off: int, table: dict[str, list[R]]) -> list[R] | None:
-    """The records of ``prog``'s instructions, moved to where it now starts (``off``);
-    None when it has none (libbpf then drops the whole kind for the program)."""
+def _ext_records(prog: ProgramDef, off: int, table: Mapping[str, Sequence[R]]) -> list[R] | None:
+    """The records of ``prog``'s instructions (byte offsets in its section) moved to
+    instruction indices from where it now starts (``off``); None when it has none
+    (libbpf then drops the whole kind for the program)."""
     recs = table.get(prog.elf_section)
     if not recs:
         return None
     lo, hi = prog.sec_insn_off, prog.sec_insn_off + prog.sec_insn_cnt
-    chosen = [r for r in recs if lo <= r.insn_off < hi]
+    chosen = [r for r in recs if lo <= r.insn < hi]
     if not chosen:
         return None
-    return [dataclasses.replace(r, insn_off=r.insn_off + off - lo) for r in chosen]
+    return [r.moved(r.insn + off - lo) for r in chosen]
 
 
 def _relocate_data(link: _Linker, kconfig_idx: int) -> list[int]:

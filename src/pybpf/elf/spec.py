@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import TYPE_CHECKING
 
+from ..btf.ext import BtfExt, FuncInfo, LineInfo
 from ..isa.insn import Insn
 from ..kernel.progtypes import AttachType, ProgType
 from ..maps.types import MapSpec
-from .btfext import BtfExt, FuncInfo, LineInfo
 from .sections import SecDef
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import bisect
 import re
 from collections.abc import Sequence
 
-from .btfext import LineInfo
+from ..btf.ext import LineInfo
 
 _INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\)")
 
@@ -50,9 +50,9 @@ class SourceLines:
             if m:
                 li = self.at(int(m.group(1)))
                 if li is not None and li is not prev and not (
-                    prev is not None and prev.file_name == li.file_name and prev.line == li.line
+                    prev is not None and prev.file_name == li.file_name and prev.line_num == li.line_num
                 ):
-                    out.append(f"; {li.describe()}\n")
+                    out.append(f"; {li.log_text()}\n")
                     prev = li
             out.append(line)
         return "".join(out)
