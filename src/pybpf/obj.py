@@ -322,6 +322,19 @@ def _var_type(btf: Btf | None, v: Any) -> int:
     return int(v.type_id)
 
 
+def _btf_kwargs(verify: Any, btf: Btf | None, linked: LinkedProgram) -> dict[str, Any]:
+    """The program's BTF, func_info and line_info, for a verifier that takes them (what
+    ``BPF_PROG_LOAD`` gets as ``prog_btf_fd``, ``func_info`` and ``line_info``)."""
+    import inspect
+
+    try:
+        params = inspect.signature(verify).parameters
+    except (TypeError, ValueError):
+        return {}
+    offer = {"btf": btf, "func_info": linked.func_info, "line_info": linked.line_info}
+    return {k: v for k, v in offer.items() if k in params and btf is not None}
+
+
 # --- the object -------------------------------------------------------------------------
 
 
@@ -523,14 +536,15 @@ class BpfObject:
 
         linked = op.link()
         insns = list(linked.insns)
+        extra = _btf_kwargs(verify, self.spec.btf, linked)
         res = verify(insns, linked.prog_type, maps=maps, kernel=self.kernel,
                      expected_attach_type=linked.expected_attach_type,
-                     options=self._options(log_level))  # fmt: skip
+                     options=self._options(log_level), **extra)  # fmt: skip
         if not res.accepted and log_level == 0:
             # as libbpf: a failed load is repeated with a log to show why
             res = verify(insns, linked.prog_type, maps=maps, kernel=self.kernel,
                          expected_attach_type=linked.expected_attach_type,
-                         options=self._options(1))  # fmt: skip
+                         options=self._options(1), **extra)  # fmt: skip
         lines = SourceLines(linked.line_info)
         if lines and res.log:
             res = dataclasses.replace(res, log=lines.annotate_log(res.log))
