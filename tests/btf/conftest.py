@@ -15,18 +15,23 @@ BPFTOOL = shutil.which("bpftool")
 CFLAGS = ["-target", "bpf", "-g", "-O2", "-I/usr/include/x86_64-linux-gnu", "-c"]
 
 
-@pytest.fixture(scope="session")
-def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every tests/data/btf/*.c compiled to an object, by stem."""
-    if CLANG is None:
-        pytest.skip("clang-19 is not installed")
-    out = tmp_path_factory.mktemp("btf-objects")
+def compile_objects(out: Path) -> dict[str, Path]:
+    """Every tests/data/btf/*.c compiled with clang-19 into ``out``, by stem."""
+    assert CLANG is not None
     built: dict[str, Path] = {}
     for src in sorted(SOURCES.glob("*.c")):
         obj = out / f"{src.stem}.o"
         subprocess.run([CLANG, *CFLAGS, str(src), "-o", str(obj)], check=True, capture_output=True)
         built[src.stem] = obj
     return built
+
+
+@pytest.fixture(scope="session")
+def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every tests/data/btf/*.c compiled to an object, by stem."""
+    if CLANG is None:
+        pytest.skip("clang-19 is not installed")
+    return compile_objects(tmp_path_factory.mktemp("btf-objects"))
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pybpf.btf.files import VMLINUX, load_file
 from pybpf.cli.main import main
 
 
-@pytest.mark.parametrize("stem", ["prog", "layouts"])
+@pytest.mark.parametrize("stem", ["prog", "layouts", "core", "core_target"])
 def test_object_dumps_match_bpftool(stem: str, objects: dict[str, Path], bpftool: Callable[..., str]) -> None:
     obj = str(objects[stem])
     btf = load_file(obj)

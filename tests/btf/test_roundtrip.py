@@ -19,7 +19,7 @@ def own_types(btf: Btf) -> list[object]:
     return list(btf)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(btfs(), st.sampled_from(["little", "big"]))
 def test_encode_parse_encode_is_identity(btf: Btf, order: str) -> None:
     raw = encode(btf, byte_order=order)
@@ -29,7 +29,7 @@ def test_encode_parse_encode_is_identity(btf: Btf, order: str) -> None:
     assert encode(back) == raw
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.data())
 def test_split_roundtrip(data: st.DataObject) -> None:
     base = parse(encode(data.draw(btfs())))
@@ -79,7 +79,7 @@ def test_structural_errors(raw: bytes, message: str) -> None:
     assert exc.value.errno == errno.EINVAL and exc.value.message == message
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=200), st.data())
 def test_garbage_never_crashes(junk: bytes, data: st.DataObject) -> None:
     """Random blobs and random corruptions of valid ones: BpfError or a Btf, never a crash."""

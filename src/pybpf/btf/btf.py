@@ -168,6 +168,8 @@ class Btf:
         idx = type_id - self.start_id
         if self._words is None or self._offsets is None or idx >= len(self._offsets) or idx < 0:
             return None
+        if self._types[idx] is not None:
+            return None
         return self._words[self._offsets[idx]]
 
     # -- names -----------------------------------------------------------------------
@@ -179,6 +181,11 @@ class Btf:
 
     def name_of(self, type_id: int) -> str:
         return self[type_id].name
+
+    def name_of_id(self, type_id: int) -> str:
+        """A type's name without decoding the whole type when it is held lazily."""
+        off = self.raw_name_offset(type_id)
+        return self.string(off) if off is not None else self[type_id].name
 
     def _name_index(self) -> dict[str, list[int]]:
         if self._by_name is None:
