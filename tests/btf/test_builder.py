@@ -66,7 +66,7 @@ def test_auto_layout_agrees_with_clang(stem: str, objects: dict[str, Path]) -> N
     btf = load_file(objects[stem])
     b = BtfBuilder(btf=btf)
     checked = 0
-    for type_id, t in list(btf.items()):
+    for _, t in list(btf.items()):
         if not isinstance(t, Struct) or not t.members or t.name in ("aligned16", "big_gap", "outer_packed_inner",
                                                                     "contains_uneven", "all", "bits", "bits_gap"):  # fmt: skip
             continue
