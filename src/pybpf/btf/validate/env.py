@@ -8,7 +8,9 @@ the model cannot even represent.
 from __future__ import annotations
 
 import enum
-import struct
+import re
+import sys
+from array import array
 from dataclasses import dataclass, field
 
 from ..kinds import MAX_NAME_OFFSET, Kind
@@ -26,6 +28,11 @@ _UPPER_HI = set(range(192, 215)) | set(range(216, 223))
 _LOWER_HI = set(range(223, 247)) | set(range(248, 256))
 
 
+_ALPHA = rb"A-Za-z\xc0-\xd6\xd8-\xf6\xf8-\xff"
+_IDENT = re.compile(rb"[" + _ALPHA + rb"_.][" + _ALPHA + rb"0-9_.]*")
+"""An identifier as the kernel accepts it: a letter, ``_`` or ``.``, then also digits."""
+
+
 def k_isalpha(c: int) -> bool:
     return 65 <= c <= 90 or 97 <= c <= 122 or c in _UPPER_HI or c in _LOWER_HI
 
@@ -36,6 +43,11 @@ def k_isalnum(c: int) -> bool:
 
 def k_isprint(c: int) -> bool:
     return 32 <= c <= 126 or c >= 160
+
+
+_MODIFIERS = frozenset({Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG})
+_NEEDS_RESOLVE = _MODIFIERS | {Kind.PTR, Kind.STRUCT, Kind.UNION, Kind.ARRAY, Kind.VAR, Kind.FUNC,
+                               Kind.DECL_TAG, Kind.DATASEC}  # fmt: skip
 
 
 class Phase(enum.Enum):
@@ -79,6 +91,11 @@ class Env:
     types_base: int = 0
     strings: bytes = b""
     offsets: list[int] = field(default_factory=lambda: [-1])
+    """Per type id, the word index of its record in ``words`` (-1 for void)."""
+    words: array[int] = field(default_factory=lambda: array("I"))
+    kinds: list[int] = field(default_factory=lambda: [0])
+    """Per type id its kind, filled in as pass 1 accepts records."""
+    _ident_ok: dict[int, bool] = field(default_factory=dict)
     log_parts: list[str] = field(default_factory=list)
     log_type_id: int = 0
     phase: Phase = Phase.CHECK_META
@@ -199,12 +216,11 @@ class Env:
         return s.decode("utf-8", "backslashreplace")
 
     def valid_identifier(self, off: int) -> bool:
-        s = self.string_at(off) or b""
-        if not s or not (k_isalpha(s[0]) or s[0] in b"_."):
-            return False
-        if len(s) > KSYM_NAME_LEN:
-            return False
-        return all(k_isalnum(c) or c in b"_." for c in s[1:])
+        ok = self._ident_ok.get(off)
+        if ok is None:
+            s = self.string_at(off) or b""
+            ok = self._ident_ok[off] = len(s) <= KSYM_NAME_LEN and _IDENT.fullmatch(s) is not None
+        return ok
 
     def valid_section_name(self, off: int) -> bool:
         s = self.string_at(off) or b""
@@ -218,12 +234,19 @@ class Env:
     def exists(self, type_id: int) -> bool:
         return 0 <= type_id < len(self.offsets)
 
-    def _u32(self, pos: int) -> int:
-        return int(struct.unpack_from("<I", self.data, pos)[0])
+    def load_types(self, start: int, length: int) -> None:
+        """Take the type section as native words (padded to a whole word)."""
+        raw = self.data[start : start + length]
+        raw += b"\0" * (-len(raw) % 4)
+        w: array[int] = array("I")
+        w.frombytes(raw)
+        if sys.byteorder != "little":
+            w.byteswap()
+        self.words = w
 
     def _hdr_word(self, type_id: int, n: int) -> int:
         off = self.offsets[type_id]
-        return 0 if off < 0 else self._u32(off + 4 * n)
+        return 0 if off < 0 else self.words[off + n]
 
     def name_off(self, type_id: int) -> int:
         return self._hdr_word(type_id, 0)
@@ -232,33 +255,37 @@ class Env:
         return self._hdr_word(type_id, 1)
 
     def kind(self, type_id: int) -> int:
-        return (self.info(type_id) >> 24) & 0x1F
+        kinds = self.kinds
+        if type_id < len(kinds):
+            return kinds[type_id]
+        return (self._hdr_word(type_id, 1) >> 24) & 0x1F
 
     def vlen(self, type_id: int) -> int:
-        return self.info(type_id) & 0xFFFF
+        return self._hdr_word(type_id, 1) & 0xFFFF
 
     def kflag(self, type_id: int) -> bool:
-        return bool(self.info(type_id) >> 31)
+        return bool(self._hdr_word(type_id, 1) >> 31)
 
     def size_type(self, type_id: int) -> int:
         return self._hdr_word(type_id, 2)
 
     def word(self, type_id: int, n: int) -> int:
         """The ``n``-th word after a record's 12-byte header."""
-        return self._u32(self.offsets[type_id] + 12 + 4 * n)
+        return self.words[self.offsets[type_id] + 3 + n]
 
     def member(self, type_id: int, i: int) -> tuple[int, int, int]:
         """(name_off, type, offset) of member ``i`` of a struct/union."""
-        base = self.offsets[type_id] + 12 + 12 * i
-        a, b, c = struct.unpack_from("<III", self.data, base)
-        return int(a), int(b), int(c)
+        w = self.words
+        base = self.offsets[type_id] + 3 + 3 * i
+        return w[base], w[base + 1], w[base + 2]
 
     def secinfo(self, type_id: int, i: int) -> tuple[int, int, int]:
         return self.member(type_id, i)
 
     def param(self, type_id: int, i: int) -> tuple[int, int]:
-        a, b = struct.unpack_from("<II", self.data, self.offsets[type_id] + 12 + 8 * i)
-        return int(a), int(b)
+        w = self.words
+        base = self.offsets[type_id] + 3 + 2 * i
+        return w[base], w[base + 1]
 
     def enum_value(self, type_id: int, i: int) -> tuple[int, int]:
         return self.param(type_id, i)
@@ -272,8 +299,7 @@ class Env:
         return type_id == 0
 
     def is_modifier(self, type_id: int) -> bool:
-        return self.kind(type_id) in (Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT,
-                                      Kind.TYPE_TAG)  # fmt: skip
+        return self.kind(type_id) in _MODIFIERS
 
     def is_struct(self, type_id: int) -> bool:
         return self.kind(type_id) in (Kind.STRUCT, Kind.UNION)
@@ -327,10 +353,7 @@ class Env:
         return self.kind(type_id) in (Kind.VAR, Kind.DECL_TAG, Kind.DATASEC)
 
     def needs_resolve(self, type_id: int) -> bool:
-        return self.is_modifier(type_id) or self.kind(type_id) in (
-            Kind.PTR, Kind.STRUCT, Kind.UNION, Kind.ARRAY, Kind.VAR, Kind.FUNC, Kind.DECL_TAG,
-            Kind.DATASEC,
-        )  # fmt: skip
+        return self.kind(type_id) in _NEEDS_RESOLVE
 
     def int_is_regular(self, type_id: int) -> bool:
         """A whole u8/u16/u32/u64/u128, not a bitfield."""

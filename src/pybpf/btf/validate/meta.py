@@ -305,8 +305,9 @@ _CHECKS = {
 
 def check_all_metas(env: Env, start: int, length: int) -> None:
     """Walk the type section record by record, adding each checked type to ``env``."""
-    pos = start
-    end = start + length
+    env.load_types(start, length)
+    pos = 0
+    end = length
     env.log_type_id = 1
     while pos < end:
         left = end - pos
@@ -314,7 +315,7 @@ def check_all_metas(env: Env, start: int, length: int) -> None:
         if left < 12:
             env.log(f"[{tid}] meta_left:{left} meta_needed:12")
             raise Rejected(errno.EINVAL)
-        env.offsets.append(pos)
+        env.offsets.append(pos // 4)
         info = env.info(tid)
         if info & ~_INFO_MASK & 0xFFFFFFFF:
             env.log(f"[{tid}] Invalid btf_info:{info:x}")
@@ -327,6 +328,7 @@ def check_all_metas(env: Env, start: int, length: int) -> None:
         if not env.name_offset_valid(name_off):
             env.log(f"[{tid}] Invalid name_offset:{name_off}")
             raise Rejected(errno.EINVAL)
+        env.kinds.append(kind)
         extra = _CHECKS[Kind(kind)](env, tid, left - 12)
         pos += 12 + extra
         env.log_type_id += 1
