@@ -63,3 +63,18 @@ def test_vmlinux_dumps_match_bpftool(bpftool: Callable[..., str]) -> None:
     btf = load_file(VMLINUX)
     assert dump_raw(btf) == bpftool("btf", "dump", "file", VMLINUX)
     assert dump_c(btf) == bpftool("btf", "dump", "file", VMLINUX, "format", "c")
+
+
+def test_cli_check(objects: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["btf", "check", str(objects["prog"])]) == 1
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("rejected (EINVAL): [33] DATASEC .bss size=0 vlen=2 size == 0")
+    raw = tmp_path / "one.btf"
+    b = Btf()
+    b.add(Int(name="int", size=4, bits=32, encoding=1))
+    raw.write_bytes(encode(b))
+    assert main(["btf", "check", str(raw), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["accepted"] and res["types"] == 1 and res["log"].startswith("magic: 0xeb9f\n")
+    assert main(["btf", "dump", "file", str(tmp_path / "missing")]) == 1
+    assert "No such file" in capsys.readouterr().err
