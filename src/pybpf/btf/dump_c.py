@@ -89,7 +89,8 @@ class CDumper:
         self.enum_size_attrs = enum_size_attrs
         self.ptr_sz = ptr_size(btf)
         self.out: list[str] = []
-        self._states: dict[int, _State] = {0: _State(order=_Order.ORDERED, emit=_Emit.EMITTED)}
+        self._states: list[_State | None] = [None] * len(btf)
+        self._states[0] = _State(order=_Order.ORDERED, emit=_Emit.EMITTED)
         self.type_names: dict[str, int] = {}
         self.ident_names: dict[str, int] = {}
         self.queue: list[int] = []
@@ -99,10 +100,13 @@ class CDumper:
             # top-level declaration (nothing does) or belongs inline in a member.
             for type_id in btf.ids():
                 for ref in referenced_ids(btf[type_id]):
-                    self.state(ref).referenced = True
+                    if ref < len(self._states):
+                        self.state(ref).referenced = True
 
     def state(self, type_id: int) -> _State:
-        st = self._states.get(type_id)
+        if type_id >= len(self._states):
+            self._states.extend([None] * (type_id + 1 - len(self._states)))
+        st = self._states[type_id]
         if st is None:
             st = self._states[type_id] = _State()
         return st
