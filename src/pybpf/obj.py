@@ -18,6 +18,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import errno
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +163,15 @@ class ObjectMap:
         self._obj = obj
         self.definition = mdef
         self.map: Map | None = None
+        self._reuse: Map | None = None
+        self._shared_pin: str | None = None
+
+    def reuse(self, m: Map) -> None:
+        """Use an existing map instead of creating one (``bpf_map__reuse_fd``): it must
+        have this definition's type, sizes and flags; the object will not close it."""
+        self._before_load("the map to use")
+        _check_compatible(self.name, m, self.spec, "reuse map")
+        self._reuse = m
 
     def __repr__(self) -> str:
         return f"<ObjectMap {self.name!r} {self.spec.type.case_name}>"
@@ -316,6 +326,22 @@ class GlobalData:
         return f"<{self._def.real_name} {dict(self.items())!r}>"
 
 
+_LIVE: weakref.WeakKeyDictionary[Kernel, dict[str, list[Any]]] = weakref.WeakKeyDictionary()
+
+
+def _live_pins(kernel: Kernel) -> dict[str, list[Any]]:
+    """Maps pinned by name that objects of ``kernel`` have open: name -> [map, users]."""
+    return _LIVE.setdefault(kernel, {})
+
+
+def _check_compatible(name: str, m: Map, spec: MapSpec, what: str) -> None:
+    a = m.spec
+    if (a.type, a.key_size, a.value_size, a.max_entries, a.flags, a.map_extra) != (
+            spec.type, spec.key_size, spec.value_size, spec.max_entries, spec.flags,
+            spec.map_extra):  # fmt: skip
+        raise BpfError(errno.EINVAL, f"map '{name}': {what}: parameter mismatch")
+
+
 def _var_type(btf: Btf | None, v: Any) -> int:
     if btf is None or not v.type_id:
         return 0
@@ -451,10 +477,14 @@ class BpfObject:
         for idx, mdef in enumerate(self.spec.maps):
             om = self._maps[mdef.name]
             spec = mdef.spec
+            if om._reuse is not None:
+                om.map = om._reuse
+                continue
             if mdef.pinning == PinType.BY_NAME:
                 m = self._reuse_pinned(mdef, open_pinned)
                 if m is not None:
                     om.map = m
+                    om._shared_pin = mdef.name
                     continue
             try:
                 m = self.kernel.create_map(spec)
@@ -469,6 +499,9 @@ class BpfObject:
                     raise BpfError(exc2.errno, f"map '{mdef.name}': failed to create: "
                                    f"{exc2.message}") from None  # fmt: skip
             om.map = m
+            if mdef.pinning == PinType.BY_NAME:
+                _live_pins(self.kernel)[mdef.name] = [m, 1]
+                om._shared_pin = mdef.name
             if mdef.internal:
                 if mdef.origin == MapOrigin.KCONFIG:
                     image = fill_kconfig(self.spec.externs, spec.value_size, cfg)
@@ -478,18 +511,28 @@ class BpfObject:
                     m.freeze()
 
     def _reuse_pinned(self, mdef: MapDef, open_pinned: Any) -> Map | None:
+        """The map pinned as ``mdef.name``: the live one when another object of this
+        kernel has it open (they share it), else one read back from the state directory;
+        None when nothing is pinned (the map is created, then pinned after the load)."""
+        live = _live_pins(self.kernel)
+        entry = live.get(mdef.name)
+        if entry is not None and not entry[0].closed:
+            shared: Map = entry[0]
+            _check_compatible(mdef.name, shared, mdef.spec, "couldn't reuse pinned map")
+            entry[1] += 1
+            return shared
         try:
             m: Map = open_pinned(mdef.name, self.kernel)
         except BpfError as exc:
             if exc.errno == errno.ENOENT:
                 return None
             raise
-        a, b = m.spec, mdef.spec
-        if (a.type, a.key_size, a.value_size, a.max_entries, a.flags, a.map_extra) != (
-                b.type, b.key_size, b.value_size, b.max_entries, b.flags, b.map_extra):  # fmt: skip
+        try:
+            _check_compatible(mdef.name, m, mdef.spec, "couldn't reuse pinned map")
+        except BpfError:
             m.close()
-            raise BpfError(errno.EINVAL, f"map '{mdef.name}': couldn't reuse pinned map: "
-                           "parameter mismatch")  # fmt: skip
+            raise
+        live[mdef.name] = [m, 1]
         return m
 
     def _init_slots(self, prog_arrays: bool) -> None:
@@ -692,11 +735,22 @@ class BpfObject:
                 self.kernel._fds.pop(p.fd, None)
                 op.program = None
         for om in self._maps.values():
-            if om.map is not None:
-                self.kernel.maps.pop(om.map.id, None)
-                if not om.map.closed:
-                    om.map.close()
-                om.map = None
+            m = om.map
+            om.map = None
+            if m is None or m is om._reuse:
+                continue
+            pin_name, om._shared_pin = om._shared_pin, None
+            if pin_name is not None:
+                live = _live_pins(self.kernel)
+                entry = live.get(pin_name)
+                if entry is not None and entry[0] is m:
+                    entry[1] -= 1
+                    if entry[1] > 0:
+                        continue  # another object of this kernel still uses it
+                    del live[pin_name]
+            self.kernel.maps.pop(m.id, None)
+            if not m.closed:
+                m.close()
 
     def close(self) -> None:
         """Write pinned maps back, then remove the object's programs and maps."""

@@ -273,3 +273,37 @@ def test_gpl_only_helpers_follow_the_license(objects: dict[str, Path]) -> None:
 def test_open_from_bytes(objects: dict[str, Path]) -> None:
     obj = pybpf.open(objects["maps"].read_bytes(), name="frombytes")
     assert obj.name == "frombytes" and len(obj.programs) == 6
+
+
+def test_objects_share_pinned_maps_in_one_kernel(objects: dict[str, Path], state_dir: Path) -> None:
+    """Two objects of one kernel pinning the same map by name use the same map."""
+    kernel = pybpf.Kernel(seed=0)
+    a = pybpf.open(objects["kconfig"], kernel=kernel).load()
+    b = pybpf.open(objects["kconfig"], kernel=kernel).load()
+    assert a.maps["pinned_counts"].map is b.maps["pinned_counts"].map
+    a.programs["xdp_kconfig"].run(PKT)
+    b.programs["xdp_kconfig"].run(PKT)
+    assert b.maps["pinned_counts"][7] == (2).to_bytes(8, "little")
+    a.close()
+    assert not b.maps["pinned_counts"].map.closed  # type: ignore[union-attr]
+    b.programs["xdp_kconfig"].run(PKT)
+    b.close()
+    c = pybpf.open(objects["kconfig"], kernel=kernel).load()  # read back from the state dir
+    assert c.maps["pinned_counts"][7] == (3).to_bytes(8, "little")
+    c.close()
+
+
+def test_reuse_a_map(objects: dict[str, Path]) -> None:
+    kernel = pybpf.Kernel(seed=0)
+    first = pybpf.open(objects["maps"], kernel=kernel).load()
+    second = pybpf.open(objects["maps"], kernel=kernel)
+    second.maps["verdicts"].reuse(first.maps["verdicts"].map)  # type: ignore[arg-type]
+    with pytest.raises(pybpf.BpfError, match="parameter mismatch"):
+        second.maps["scratch"].reuse(first.maps["verdicts"].map)  # type: ignore[arg-type]
+    second.load()
+    second.programs["xdp_count"].run(PKT)
+    assert int.from_bytes(first.maps["verdicts"][2], "little") == 1
+    second.close()
+    first.programs["xdp_count"].run(PKT)
+    assert int.from_bytes(first.maps["verdicts"][2], "little") == 2
+    first.close()
