@@ -14,7 +14,7 @@ def _flatten(parts: list[list[Insn]]) -> list[Insn]:
     return [i for p in parts for i in p] + [Insn(0x95)]
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(valid_insn(), min_size=1, max_size=8))
 def test_kernel_syntax_round_trip(parts: list[list[Insn]]) -> None:
     insns = _flatten(parts)
@@ -25,7 +25,7 @@ def test_kernel_syntax_round_trip(parts: list[list[Insn]]) -> None:
     assert assemble_c(text) == insns, text
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(valid_insn(), min_size=1, max_size=8))
 def test_llvm_syntax_round_trip(parts: list[list[Insn]]) -> None:
     insns = _flatten(parts)
