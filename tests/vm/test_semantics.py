@@ -1,4 +1,4 @@
-"""Every ALU and JMP operation, run by the interpreter, against plain Python arithmetic."""
+"""Every ALU and JMP operation, on every tier, against plain Python arithmetic."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ from hypothesis import strategies as st
 
 from pybpf.isa import Insn, lddw
 from pybpf.isa.opcodes import AluOp, InsnClass, JmpOp, Source
-from pybpf.vm.interpreter import run_raw
+from pybpf.kernel.state import Kernel
+from pybpf.vm.raw import run_raw as _run_raw
+
+from .conftest import TIERS
 
 U64 = st.one_of(st.integers(0, (1 << 64) - 1), st.sampled_from([0, 1, 2, 63, 64, (1 << 63), (1 << 64) - 1, (1 << 32) - 1, 1 << 31]))
 M64, M32 = (1 << 64) - 1, (1 << 32) - 1
+KERNEL = Kernel(seed=0)  # pure arithmetic: one kernel (and so one runner per tier) for all
+
+
+def run_raw(insns: list[Insn], tier: str) -> int:
+    return _run_raw(insns, kernel=KERNEL, tier=tier)
 
 
 def s(v: int, bits: int) -> int:
@@ -69,11 +77,14 @@ def _program(a: int, b: int, body: list[Insn]) -> list[Insn]:
     return [*lddw(0, a), *lddw(1, b), *body, Insn(0x95)]
 
 
+@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("op", ALU_OPS, ids=lambda o: AluOp(o).name)
 @pytest.mark.parametrize("is64", [True, False], ids=["alu64", "alu32"])
 @settings(max_examples=150, deadline=None)
 @given(a=U64, b=U64, signed=st.booleans(), use_imm=st.booleans())
-def test_alu_against_python(op: int, is64: bool, a: int, b: int, signed: bool, use_imm: bool) -> None:
+def test_alu_against_python(
+    tier: str, op: int, is64: bool, a: int, b: int, signed: bool, use_imm: bool
+) -> None:
     signed = signed and op in (AluOp.DIV, AluOp.MOD)
     cls = InsnClass.ALU64 if is64 else InsnClass.ALU
     off = 1 if signed else 0
@@ -84,36 +95,39 @@ def test_alu_against_python(op: int, is64: bool, a: int, b: int, signed: bool, u
     else:
         body = [Insn(cls | op | Source.X, 0, 1, off)]
         operand = b
-    got = run_raw(_program(a, b, body))
+    got = run_raw(_program(a, b, body), tier=tier)
     assert got == expected_alu(op, a, operand, 64 if is64 else 32, signed)
 
 
+@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("is64", [True, False], ids=["neg64", "neg32"])
 @given(a=U64)
-def test_neg(is64: bool, a: int) -> None:
+def test_neg(tier: str, is64: bool, a: int) -> None:
     cls = InsnClass.ALU64 if is64 else InsnClass.ALU
-    got = run_raw(_program(a, 0, [Insn(cls | AluOp.NEG, 0)]))
+    got = run_raw(_program(a, 0, [Insn(cls | AluOp.NEG, 0)]), tier=tier)
     assert got == ((-a) & M64 if is64 else (-(a & M32)) & M32)
 
 
+@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("bits", [8, 16, 32])
 @given(a=U64, b=U64)
-def test_movsx(bits: int, a: int, b: int) -> None:
-    got = run_raw(_program(a, b, [Insn(InsnClass.ALU64 | AluOp.MOV | Source.X, 0, 1, bits)]))
+def test_movsx(tier: str, bits: int, a: int, b: int) -> None:
+    got = run_raw(_program(a, b, [Insn(InsnClass.ALU64 | AluOp.MOV | Source.X, 0, 1, bits)]), tier=tier)
     assert got == s(b, bits) & M64
     if bits < 32:
-        got = run_raw(_program(a, b, [Insn(InsnClass.ALU | AluOp.MOV | Source.X, 0, 1, bits)]))
+        got = run_raw(_program(a, b, [Insn(InsnClass.ALU | AluOp.MOV | Source.X, 0, 1, bits)]), tier=tier)
         assert got == s(b, bits) & M32
 
 
+@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("bits", [16, 32, 64])
 @given(a=U64)
-def test_byte_swaps(bits: int, a: int) -> None:
+def test_byte_swaps(tier: str, bits: int, a: int) -> None:
     low = a & ((1 << bits) - 1)
     swapped = int.from_bytes(low.to_bytes(bits // 8, "little"), "big")
-    assert run_raw(_program(a, 0, [Insn(0xDC, 0, 0, 0, bits)])) == swapped  # be
-    assert run_raw(_program(a, 0, [Insn(0xD4, 0, 0, 0, bits)])) == low  # le
-    assert run_raw(_program(a, 0, [Insn(0xD7, 0, 0, 0, bits)])) == swapped  # bswap
+    assert run_raw(_program(a, 0, [Insn(0xDC, 0, 0, 0, bits)]), tier=tier) == swapped  # be
+    assert run_raw(_program(a, 0, [Insn(0xD4, 0, 0, 0, bits)]), tier=tier) == low  # le
+    assert run_raw(_program(a, 0, [Insn(0xD7, 0, 0, 0, bits)]), tier=tier) == swapped  # bswap
 
 
 JMP_OPS = {
@@ -131,11 +145,12 @@ JMP_OPS = {
 }
 
 
+@pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("op", list(JMP_OPS), ids=lambda o: JmpOp(o).name)
 @pytest.mark.parametrize("is32", [False, True], ids=["jmp", "jmp32"])
 @settings(max_examples=150, deadline=None)
 @given(a=U64, b=U64, use_imm=st.booleans())
-def test_jumps_against_python(op: int, is32: bool, a: int, b: int, use_imm: bool) -> None:
+def test_jumps_against_python(tier: str, op: int, is32: bool, a: int, b: int, use_imm: bool) -> None:
     cls = InsnClass.JMP32 if is32 else InsnClass.JMP
     bits = 32 if is32 else 64
     if use_imm:
@@ -148,4 +163,4 @@ def test_jumps_against_python(op: int, is32: bool, a: int, b: int, use_imm: bool
     a_ = a & ((1 << bits) - 1)
     body = [jump, Insn(0xB7, 0, 0, 0, 0), Insn(0x95), Insn(0xB7, 0, 0, 0, 1)]
     taken = JMP_OPS[op](a_, operand, s(a_, bits), s(operand, bits))
-    assert run_raw(_program(a, b, body)) == int(taken)
+    assert run_raw(_program(a, b, body), tier=tier) == int(taken)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import struct
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +29,8 @@ from ..kernel.xdp import FRAG_SIZE, HEADROOM, MAX_FRAGS, XDP_FRAME_SIZE, XdpBuff
 from ..kernel.xdp import MAX_LINEAR as XDP_MAX_LINEAR
 from ..memory import MEMORY, RegionKind, allocate
 from .interpreter import Interpreter
-from .tiers import Runner, Tier, make_runner, resolve
+from .tiers import Runner, Tier
+from .tiers import runner_for as shared_runner
 
 if TYPE_CHECKING:
     from ..program import Program
@@ -65,24 +65,9 @@ class TestRunResult:
         return {"retval": self.retval, "data": self.data.hex(), "duration_ns": self.duration_ns}
 
 
-_runners: OrderedDict[tuple[int, Tier], Runner] = OrderedDict()
-_KEEP_RUNNERS = 16
-"""Runners kept for the most recent kernels (a runner holds its kernel alive)."""
-
-
 def runner_for(program: Program, tier: Tier | str | None = None) -> Runner:
     """The runner of ``tier`` (default: the default tier) for the program's kernel."""
-    chosen = resolve(tier)
-    key = (id(program.kernel), chosen)
-    runner = _runners.get(key)
-    if runner is None or runner.kernel is not program.kernel:
-        runner = make_runner(program.kernel, chosen)
-        _runners[key] = runner
-        while len(_runners) > _KEEP_RUNNERS:
-            _runners.popitem(last=False)
-    else:
-        _runners.move_to_end(key)
-    return runner
+    return shared_runner(program.kernel, tier)
 
 
 def interpreter_for(program: Program) -> Interpreter:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -135,3 +136,24 @@ def using(tier: Tier | str | None) -> Iterator[Tier]:
 def make_runner(kernel: Kernel, tier: Tier | str | None = None) -> Runner:
     """A new runner of ``tier`` (default: :func:`default`) for ``kernel``."""
     return _FACTORIES[resolve(tier)](kernel)
+
+
+_shared: OrderedDict[tuple[int, Tier], Runner] = OrderedDict()
+KEEP_RUNNERS = 16
+"""Shared runners kept for the most recent kernels (a runner holds its kernel alive)."""
+
+
+def runner_for(kernel: Kernel, tier: Tier | str | None = None) -> Runner:
+    """The shared runner of ``tier`` for ``kernel`` (made on first use): runners keep
+    compiled code and stack frames, so one per kernel and tier is enough."""
+    chosen = resolve(tier)
+    key = (id(kernel), chosen)
+    runner = _shared.get(key)
+    if runner is None or runner.kernel is not kernel:
+        runner = make_runner(kernel, chosen)
+        _shared[key] = runner
+        while len(_shared) > KEEP_RUNNERS:
+            _shared.popitem(last=False)
+    else:
+        _shared.move_to_end(key)
+    return runner

@@ -55,7 +55,7 @@ def _is_jump(insn: Insn) -> bool:
     return insn.cls in (InsnClass.JMP, InsnClass.JMP32)
 
 
-def _flow(insns: Sequence[Insn], pc: int) -> tuple[Term, list[int]]:
+def _flow_of(insns: Sequence[Insn], pc: int) -> tuple[Term, list[int]]:
     """What follows the instruction at ``pc``: FALL (next slot), GOTO, COND or EXIT."""
     insn = insns[pc]
     if insn.is_lddw:
@@ -117,6 +117,14 @@ class Graph:
 
     def _build(self) -> None:
         insns = self.insns
+        flows: dict[int, tuple[Term, list[int]]] = {}
+
+        def _flow(insns: Sequence[Insn], pc: int) -> tuple[Term, list[int]]:
+            got = flows.get(pc)
+            if got is None:
+                got = flows[pc] = _flow_of(insns, pc)
+            return got
+
         # instructions reachable from the entry, and the leaders among them
         reach: set[int] = set()
         leaders = {self.entry}

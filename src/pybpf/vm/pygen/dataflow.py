@@ -13,6 +13,7 @@ buffer at a fixed index, with no address check at run time.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 from ...isa.insn import Insn
@@ -28,6 +29,7 @@ def bit(reg: int) -> int:
     return 1 << reg if reg < 10 else 0
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def uses_defs(insn: Insn, callee_live_in: int = ARGS) -> tuple[int, int]:
     """Registers (r0..r9) an instruction reads and writes.  ``callee_live_in`` is, for a
     local call, what the function it enters reads before writing.  A local call may hand
@@ -136,6 +138,7 @@ StackState = tuple[int | None, ...]
 UNSEEN: StackState = ()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stack_step(insn: Insn, state: StackState) -> StackState:
     """The offsets after ``insn``: only 64-bit moves and constant adds keep them."""
     cls, d = insn.cls, insn.dst

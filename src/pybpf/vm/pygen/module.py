@@ -29,6 +29,9 @@ from .render import FunctionRenderer, Line, TooDeep, lines_to_source
 from .structure import Irreducible, structure
 
 EXTRA = 1 | (0xF << 6)  # r0, r6..r9
+BREAKABLE_ATTEMPTS: tuple[int | None, ...] = (None, 3, 2)
+"""Structuring tries plain blocks first, then breakable blocks for merge nodes of many
+and then of two in-edges, before falling back to a dispatch loop."""
 SIGNATURE = "D, r1=0, r2=0, r3=0, r4=0, r5=0, r0=0, r6=0, r7=0, r8=0, r9=0"
 
 
@@ -137,14 +140,22 @@ class _Generator:
         r = FunctionRenderer(g, em, live, stack)
         name = self.requested[(entry, tuple_return)]
         body: list[Line] | None = None
-        if not self.force_dispatch:
+        attempts = () if self.force_dispatch else BREAKABLE_ATTEMPTS
+        for breakable_from in attempts:
             try:
-                body = r.structured(structure(g), 1)
-            except (Irreducible, TooDeep, RecursionError):
-                body = None
+                body = r.structured(structure(g, breakable_from), 1)
+                break
+            except Irreducible:
+                break
+            except (TooDeep, RecursionError):
+                em.views.clear()
+                em.uses_frame = em.uses_r10 = False
+                del self.names.caches[first_cache:]
+                r = FunctionRenderer(g, em, live, stack)
         if body is None:
             self.dispatch.append(name)
             em.views.clear()
+            em.uses_frame = em.uses_r10 = False
             del self.names.caches[first_cache:]
             r = FunctionRenderer(g, em, live, stack)
             body = r.dispatch(1)

@@ -21,6 +21,8 @@ Line = tuple[int, str, int]
 
 MAX_NESTING = 90
 """Python's tokenizer refuses more than 100 levels of indentation."""
+MAX_LOOPS = 18
+"""CPython refuses more than 20 statically nested loops."""
 
 
 class TooDeep(Exception):
@@ -36,6 +38,7 @@ class FunctionRenderer:
         self.live = live
         self.stack = stack
         self.uses_label = False
+        self.loop_depth = 0
 
     # --- node code ---------------------------------------------------------------------
 
@@ -92,9 +95,11 @@ class FunctionRenderer:
         if isinstance(st, If):
             return self._if(st, level)
         if isinstance(st, Loop):
-            body = self.structured(st.body, level + 1) or [(level + 1, "pass", -1)]
+            body = self._loop_body(st.body, level + 1)
             return [(level, "while True:", -1), *body, *self._after_loop(st, level)]
         assert isinstance(st, Block)
+        if st.breakable:
+            return self._breakable(st, level)
         out = self.structured(st.body, level)
         if st.guarded:
             self.uses_label = True
@@ -106,12 +111,36 @@ class FunctionRenderer:
         plan = st.plan
         assert plan is not None
         out: list[Line] = []
-        if plan.kind == "break" or plan.sets_label():
+        if plan.sets_label():
             self.uses_label = True
             out.append((level, f"L = {st.target}", -1))
         if plan.kind in ("break", "continue"):
             out.append((level, plan.kind, -1))
         return out
+
+    def _loop_body(self, stmts: list[Stmt], level: int) -> list[Line]:
+        self.loop_depth += 1
+        if self.loop_depth > MAX_LOOPS:
+            raise TooDeep
+        try:
+            return self.structured(stmts, level) or [(level, "pass", -1)]
+        finally:
+            self.loop_depth -= 1
+
+    def _breakable(self, block: Block, level: int) -> list[Line]:
+        """``while True`` around the body; the code after it routes the jumps that left
+        past the block, and otherwise runs the merge node's code."""
+        out = [(level, "while True:", -1), *self._loop_body(block.body, level + 1)]
+        routes = [(t, p.kind) for t, p in block.after]
+        if routes:
+            self.uses_label = True
+        for i, (t, kind) in enumerate(routes):
+            out.append((level, f"{'if' if i == 0 else 'elif'} L == {t}:", -1))
+            out.append((level + 1, "pass" if kind == "fall" else kind, -1))
+        if any(kind == "fall" for _, kind in routes):
+            follow = self.structured(block.follow, level + 1) or [(level + 1, "pass", -1)]
+            return [*out, (level, "else:", -1), *follow]
+        return [*out, *self.structured(block.follow, level)]
 
     def _after_loop(self, loop: Loop, level: int) -> list[Line]:
         """Route the targets that left the loop by ``break``."""
@@ -201,6 +230,8 @@ def leaves(stmts: list[Stmt]) -> bool:
     if isinstance(last, Loop):
         return all(p.kind != "fall" for _, p in last.after)
     if isinstance(last, Block):
+        if last.breakable:
+            return leaves(last.follow) and all(p.kind != "fall" for _, p in last.after)
         return not last.guarded and leaves(last.follow)
     return False
 

@@ -19,7 +19,9 @@ lowered here (:func:`plan`) and drawn in :mod:`.render`:
 
 Small nodes that end in ``exit`` are copied into each predecessor instead of being merged:
 the common "goto out" of packet parsers then returns in place and the ``else`` arms do not
-nest ever deeper.
+nest ever deeper.  Where a merge node is still the target of long chains of checks, its
+block can be drawn *breakable*: as ``while True:`` around the body, so that a jump to it
+is a ``break`` that leaves at once instead of an ``else`` arm around the rest.
 """
 
 from __future__ import annotations
@@ -57,12 +59,19 @@ class Loop:
 
 @dataclass(eq=False)
 class Block:
-    """``body`` is followed by the code of merge node ``label``."""
+    """``body`` is followed by the code of merge node ``label``.
+
+    A *breakable* block is drawn as a ``while True`` around ``body``: jumps to ``label``
+    break out of it, and jumps past it leave by ``break`` too, routed by ``after``.
+    """
 
     label: int
     body: list[Stmt]
     follow: list[Stmt]
     guarded: bool = False
+    breakable: bool = False
+    escapes: dict[int, None] = field(default_factory=dict)
+    after: list[tuple[int, Plan]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -93,28 +102,43 @@ class Plan:
     kind: str
     set_label: bool = False
     block: Block | None = None
+    """For ``fall``, and ``break`` to a breakable block: the block whose code is reached."""
+    loop: Loop | Block | None = None
+    """For ``break`` past its target: the loop (or breakable block) left."""
 
     def sets_label(self) -> bool:
-        return self.set_label or (self.block is not None and self.block.guarded)
+        """Whether the jump must put its target in ``L``: a guard or a route tests it."""
+        if self.kind == "fall":
+            return self.set_label or (self.block is not None and self.block.guarded)
+        if self.kind == "break" and self.block is not None:
+            return bool(self.block.after)
+        if self.kind == "break" and self.loop is not None:
+            after = self.loop.after
+            if isinstance(self.loop, Block):
+                return True
+            return len(after) != 1 or after[0][1].sets_label()
+        return False
 
 
 class Irreducible(Exception):
     """The graph has a loop with two entries: the generator falls back to dispatch."""
 
 
-def structure(graph: Graph) -> list[Stmt]:
-    """The function's statements, every jump planned."""
+def structure(graph: Graph, breakable_from: int | None = None) -> list[Stmt]:
+    """The function's statements, every jump planned.  Blocks of merge nodes with at
+    least ``breakable_from`` forward in-edges are breakable."""
     if not graph.reducible:
         raise Irreducible
-    builder = _Builder(graph)
+    builder = _Builder(graph, breakable_from)
     tree = builder.do_tree(graph.rpo[0])
     _Planner().visit(tree, [])
     return tree
 
 
 class _Builder:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, breakable_from: int | None) -> None:
         self.g = graph
+        self.breakable_from = breakable_from
         self.copied = [
             n.term in (Term.EXIT, Term.FAULT) and len(n.pcs) <= DUPLICATE_EXIT_NODES
             and not graph.loop_header[n.id]
@@ -133,7 +157,10 @@ class _Builder:
     def node_within(self, x: int, merges: list[int]) -> list[Stmt]:
         if merges:
             y = merges[0]
-            return [Block(y, self.node_within(x, merges[1:]), self.do_tree(y))]
+            block = Block(y, self.node_within(x, merges[1:]), self.do_tree(y))
+            limit = self.breakable_from
+            block.breakable = limit is not None and self.g.forward_in[y] >= limit
+            return [block]
         node = self.g.nodes[x]
         if node.term == Term.FAULT:
             return [Fault(x)]
@@ -159,20 +186,23 @@ Frame = Loop | Block
 def plan(target: int, frames: list[Frame]) -> Plan:
     """How to jump to ``target`` from inside ``frames`` (innermost last); marks the blocks
     the jump falls past as guarded and the loop it breaks out of."""
-    loops = [f for f in frames if isinstance(f, Loop)]
-    if loops and loops[-1].header == target:
+    loops = [f for f in frames if isinstance(f, Loop) or f.breakable]
+    if loops and isinstance(loops[-1], Loop) and loops[-1].header == target:
         return Plan("continue")
     crossed: list[Block] = []
     for f in reversed(frames):
         if isinstance(f, Block):
             if f.label == target:
+                if f.breakable:  # break skips whatever it crosses inside
+                    return Plan("break", block=f)
                 for b in crossed:
                     b.guarded = True
                 return Plan("fall", set_label=bool(crossed), block=f)
-            crossed.append(f)
-        else:
-            f.escapes[target] = None
-            return Plan("break", set_label=True)
+            if not f.breakable:
+                crossed.append(f)
+                continue
+        f.escapes[target] = None
+        return Plan("break", loop=f)
     raise AssertionError(f"jump to node {target} leaves the function")
 
 
@@ -189,6 +219,8 @@ class _Planner:
                 self.visit(st.orelse, frames)
             elif isinstance(st, Block):
                 self.visit(st.body, [*frames, st])
+                if st.breakable:
+                    st.after = [(t, plan(t, frames)) for t in st.escapes]
                 self.visit(st.follow, frames)
             elif isinstance(st, Loop):
                 self.visit(st.body, [*frames, st])
