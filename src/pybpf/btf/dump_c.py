@@ -122,9 +122,12 @@ class CDumper:
         if not 0 <= type_id < len(self.btf):
             raise BpfError(errno.EINVAL, f"no BTF type [{type_id}] to dump")
         self.queue = []
-        self._order(type_id, False)
-        for qid in self.queue:
-            self._emit_type(qid, 0)
+        try:
+            self._order(type_id, False)
+            for qid in self.queue:
+                self._emit_type(qid, 0)
+        except RecursionError:
+            raise BpfError(errno.ELOOP, f"type [{type_id}] refers to itself without end") from None
 
     def _order(self, type_id: int, through_ptr: bool) -> bool:
         """Queue the definitions ``type_id`` needs; True when the link is strong (the
@@ -400,6 +403,8 @@ class CDumper:
         """``type_id`` declared with the name ``fname`` (a member, a parameter, ...)."""
         stack: list[int] = []
         while True:
+            if len(stack) > 1000:
+                raise BpfError(errno.ELOOP, f"type [{type_id}] is part of a chain that loops")
             stack.append(type_id)
             if type_id == 0:
                 break
@@ -534,6 +539,9 @@ def c_type_name(btf: Btf, type_id: int, name: str = "") -> str:
     """A type as C spells it in a declaration (``struct sk_buff *``, ``int (*)(void *)``);
     anonymous aggregates are named by their keyword only."""
     d = CDumper(btf, for_definitions=False)
-    d.emit_type_decl(type_id, name, 0)
+    try:
+        d.emit_type_decl(type_id, name, 0)
+    except RecursionError:
+        raise BpfError(errno.ELOOP, f"type [{type_id}] refers to itself without end") from None
     return d.text()
 

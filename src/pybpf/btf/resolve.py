@@ -125,7 +125,10 @@ def align_of(btf: Btf, type_id: int) -> int:
     key = ("align", type_id)
     got = btf.memo.get(key)
     if got is None:
-        got = btf.memo[key] = _align_of(btf, type_id)
+        try:
+            got = btf.memo[key] = _align_of(btf, type_id)
+        except RecursionError:
+            raise BpfError(errno.ELOOP, f"type [{type_id}] contains itself") from None
     return got
 
 
@@ -212,8 +215,10 @@ class MemberRef:
     member: Member
 
 
-def find_member(btf: Btf, type_id: int, name: str) -> MemberRef | None:
+def find_member(btf: Btf, type_id: int, name: str, _depth: int = 0) -> MemberRef | None:
     """The member ``name`` of a struct/union (looking inside anonymous members)."""
+    if _depth > MAX_RESOLVE_DEPTH:
+        raise BpfError(errno.ELOOP, f"anonymous members of [{type_id}] nest too deep")
     t = strip(btf, type_id)
     if not isinstance(t, Struct | Union):
         return None
@@ -221,7 +226,7 @@ def find_member(btf: Btf, type_id: int, name: str) -> MemberRef | None:
         if m.name == name:
             return MemberRef((i,), m.offset, m)
         if not m.name:
-            inner = find_member(btf, m.type, name)
+            inner = find_member(btf, m.type, name, _depth + 1)
             if inner is not None:
                 return MemberRef((i, *inner.path), m.offset + inner.bit_offset, inner.member)
     return None
