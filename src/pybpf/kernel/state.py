@@ -92,6 +92,7 @@ class Kernel:
         from ..maps import create_map
 
         m = create_map(spec, num_cpus=self.num_cpus)
+        m.resolve_fd = self.fd_object  # fd-holding maps (prog arrays, map-in-map, ...) look fds up here
         m.id = self.new_id("map")
         self.maps[m.id] = m
         return m

@@ -6,6 +6,7 @@ import errno
 
 from ...errors import MemoryFault, RuntimeFault
 from ...maps.base import Map, map_at
+from ...maps.bloom import BloomFilterMap
 from ...maps.ringbuf import RingBufMap, ringbuf_of
 from ...memory import MEMORY
 from ..env import RunEnv
@@ -63,6 +64,9 @@ def map_push_elem(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> i
 
 def _pop_or_peek(env: RunEnv, r1: int, r2: int, peek: bool) -> int:
     m = _map(env, r1)
+    if peek and isinstance(m, BloomFilterMap):
+        # a bloom filter's peek tests the program's value: it reads r2, never writes it
+        return _ret(m.bpf_peek_value(_value(env, m, r2), env.cpu))
     got = m.bpf_peek(env.cpu) if peek else m.bpf_pop(env.cpu)
     if isinstance(got, int):
         MEMORY.write(r2, bytes(m.spec.value_size), env.pc)

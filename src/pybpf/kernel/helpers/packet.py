@@ -131,7 +131,7 @@ def redirect_map(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> in
         env.redirect = ("broadcast", m.id)
         return XDP_REDIRECT
     key = (r2 & 0xFFFFFFFF).to_bytes(4, "little")
-    if m.bpf_lookup(key, env.cpu):
+    if m.redirect_target(key) is not None:
         env.redirect = ("map", m.id, r2 & 0xFFFFFFFF)
         return XDP_REDIRECT
     return fallback
