@@ -12,6 +12,7 @@ from ..errors import BpfError
 from ..isa import assemble
 from ..kernel.progtypes import prog_type_from_name
 from ..maps.types import MapSpec, MapType
+from ..vm.tiers import Tier, using
 from .cmd_asm import read_source
 
 
@@ -23,7 +24,8 @@ def register(sub: Any) -> None:
         "BPF_PROG_TEST_RUN (retval as u32, the packet as the kernel returns it), or run a "
         "program written in assembler text.  With --json, one JSON object per case per line.",
         epilog="examples:\n  pybpf run --case a.json b.json --json\n"
-        "  pybpf run prog.s --type xdp --data $(python3 -c 'print(\"00\"*64)')",
+        "  pybpf run prog.s --type xdp --data $(python3 -c 'print(\"00\"*64)')\n"
+        "  pybpf run prog.s --tier interp --repeat 1000   # time the reference interpreter",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("program", nargs="?", help="assembler source (kernel/llvm or conformance syntax)")
@@ -35,6 +37,10 @@ def register(sub: Any) -> None:
     p.add_argument("--map", action="append", default=[], metavar="TYPE:KEY:VALUE:MAX[:FLAGS]",
                    help="a map for map[idx:N] references of a source program (repeatable, in order)")
     p.add_argument("--trace", action="store_true", help="print bpf_trace_printk output after each run")
+    p.add_argument("--tier", choices=[t.value for t in Tier], default=None,
+                   help="execution tier: interp (reference interpreter), python (generated "
+                   "Python source) or jit (llvmlite, pip install pybpf[jit]); default: the "
+                   "fastest installed, or $PYBPF_TIER")  # fmt: skip
     p.add_argument("--json", action="store_true", help="JSON lines output")
     p.set_defaults(handler=run)
 
@@ -70,8 +76,6 @@ def _print_outcome(name: str, out: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..kernel.state import Kernel
-    from .main import emit_json
 
     cases: list[tuple[str, Case | BpfError]] = []
     if args.case:
@@ -95,6 +99,14 @@ def run(args: argparse.Namespace) -> int:
         cases.append((args.program, Case(ptype, insns, maps, run=RunInput(data, ctx, args.repeat))))
     else:
         raise BpfError(errno.EINVAL, "give a program source or --case FILE...")
+    with using(args.tier):
+        return _run_cases(args, cases)
+
+
+def _run_cases(args: argparse.Namespace, cases: list[tuple[str, Case | BpfError]]) -> int:
+    from ..kernel.state import Kernel
+    from .main import emit_json
+
     status = 0
     for name, case in cases:
         if isinstance(case, BpfError):
