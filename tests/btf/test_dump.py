@@ -78,3 +78,20 @@ def test_cli_check(objects: dict[str, Path], tmp_path: Path, capsys: pytest.Capt
     assert res["accepted"] and res["types"] == 1 and res["log"].startswith("magic: 0xeb9f\n")
     assert main(["btf", "dump", "file", str(tmp_path / "missing")]) == 1
     assert "No such file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.path.exists(VMLINUX), reason="no /sys/kernel/btf/vmlinux")
+def test_cli_split_btf_on_a_base(tmp_path: Path, bpftool: Callable[..., str], capsys: pytest.CaptureFixture[str]) -> None:
+    from pybpf.btf import BtfBuilder, Kind, load_vmlinux
+
+    vmlinux = load_vmlinux()
+    b = BtfBuilder(base=vmlinux)
+    task = vmlinux.find_by_name_kind("task_struct", Kind.STRUCT)
+    assert task is not None
+    b.struct("my_mod_thing", [("task", b.ptr(task))])
+    path = tmp_path / "split.btf"
+    path.write_bytes(encode(b.btf))
+    assert main(["btf", "dump", "file", str(path), "-B", VMLINUX]) == 0
+    assert capsys.readouterr().out == bpftool("btf", "dump", "file", str(path), "-B", VMLINUX)
+    assert main(["btf", "dump", "file", str(path), "format", "c", "--base", VMLINUX]) == 0
+    assert "struct task_struct *task;" in capsys.readouterr().out

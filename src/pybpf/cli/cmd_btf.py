@@ -26,23 +26,38 @@ def register(sub: Any) -> None:
     d = verbs.add_parser("dump", help="print every type (raw, JSON or C)")
     d.add_argument("source", choices=["file"], help="where the BTF comes from")
     d.add_argument("path", help="ELF object or raw BTF")
-    d.add_argument("fmt", nargs="*", metavar="format {c|raw}", help="output format (default raw)")
-    d.add_argument("-B", "--base", help="base BTF for split BTF (default vmlinux for modules)")
-    d.add_argument("--json", "-j", action="store_true", help="JSON (raw format only)")
+    d.add_argument("rest", nargs=argparse.REMAINDER, metavar="[format {c|raw}] [-B BASE] [--json]",
+                   help="output format (default raw); base BTF for split BTF (default vmlinux for "
+                   "modules); JSON output (raw format only)")  # fmt: skip
+    d.add_argument("-B", "--base", help=argparse.SUPPRESS)
+    d.add_argument("--json", "-j", action="store_true", help=argparse.SUPPRESS)
     c = verbs.add_parser("check", help="validate with the kernel's rules (BPF_BTF_LOAD)")
     c.add_argument("path", help="ELF object or raw BTF")
     c.add_argument("--json", action="store_true")
     p.set_defaults(handler=run)
 
 
-def _format(words: list[str]) -> str:
-    if not words:
-        return "raw"
-    if len(words) != 2 or words[0] != "format":
-        raise BpfError(22, f"unrecognized option: '{words[0]}'")
-    if words[1] not in ("c", "raw"):
-        raise BpfError(22, f"unrecognized format specifier: '{words[1]}', possible values: raw, c")
-    return words[1]
+def _dump_options(args: argparse.Namespace) -> str:
+    """bpftool's trailing words (``format c``), with -B/--json allowed among them."""
+    fmt = "raw"
+    words = list(args.rest)
+    while words:
+        word = words.pop(0)
+        if word in ("-j", "--json"):
+            args.json = True
+        elif word in ("-B", "--base", "format"):
+            if not words:
+                raise BpfError(22, f"expecting value for '{word}' option")
+            value = words.pop(0)
+            if word == "format":
+                if value not in ("c", "raw"):
+                    raise BpfError(22, f"unrecognized format specifier: '{value}', possible values: raw, c")
+                fmt = value
+            else:
+                args.base = value
+        else:
+            raise BpfError(22, f"unrecognized option: '{word}'")
+    return fmt
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         from ..btf.dump_raw import dump_json, dump_raw
         from ..btf.files import load_file
 
-        fmt = _format(args.fmt)
+        fmt = _dump_options(args)
         base = load_file(args.base) if args.base else None
         btf = load_file(args.path, base)
         if fmt == "c":
