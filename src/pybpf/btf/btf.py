@@ -92,20 +92,11 @@ class Btf:
             except IndexError:
                 raise BpfError(errno.ENOENT, f"BTF type id {type_id} does not exist") from None
             return t if t is not None else self._decode(idx)
-        if type_id < self.start_id:
-            if type_id == 0:
-                return VOID
-            if self.base is None or type_id < 0:
-                raise BpfError(errno.ENOENT, f"BTF type id {type_id} does not exist")
-            return self.base[type_id]
-        idx = type_id - self.start_id
-        try:
-            t = self._types[idx]
-        except IndexError:
-            raise BpfError(errno.ENOENT, f"BTF type id {type_id} does not exist") from None
-        if t is None:
-            t = self._decode(idx)
-        return t
+        if type_id == 0:
+            return VOID
+        if self.base is None or type_id < 0:
+            raise BpfError(errno.ENOENT, f"BTF type id {type_id} does not exist")
+        return self.base[type_id]
 
     def get(self, type_id: int) -> BtfType | None:
         try:
