@@ -342,6 +342,24 @@ def _check_compatible(name: str, m: Map, spec: MapSpec, what: str) -> None:
         raise BpfError(errno.EINVAL, f"map '{name}': {what}: parameter mismatch")
 
 
+class _MapTable(dict[str, "ObjectMap"]):
+    """Maps by name; a name starting with a dot is a global-data section's own name
+    (``obj.maps[".rodata"]``), as ``bpf_object__find_map_by_name`` takes it."""
+
+    def __missing__(self, key: str) -> ObjectMap:
+        if key.startswith("."):
+            for om in self.values():
+                if om.definition.internal and om.definition.real_name == key:
+                    return om
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
 def _var_type(btf: Btf | None, v: Any) -> int:
     if btf is None or not v.type_id:
         return 0
@@ -380,7 +398,7 @@ class BpfObject:
         self.programs: dict[str, ObjectProgram] = {
             p.name: ObjectProgram(self, p) for p in spec.programs if not p.is_subprog
         }
-        self._maps: dict[str, ObjectMap] = {m.name: ObjectMap(self, m) for m in spec.maps}
+        self._maps = _MapTable((m.name, ObjectMap(self, m)) for m in spec.maps)
         self._images: dict[int, bytearray] = {
             i: bytearray(m.data or bytes(m.spec.value_size))
             for i, m in enumerate(spec.maps) if m.internal
@@ -772,7 +790,8 @@ def open(path: str | Path | bytes, *, name: str | None = None, kernel: Kernel | 
     from .elf.collect import open_object
 
     if isinstance(path, bytes | bytearray):
-        raw, label = bytes(path), name or "<memory>"
+        raw, label = bytes(path), "<memory>"
+        name = name or "obj"
     else:
         label = str(path)
         try:

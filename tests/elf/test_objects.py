@@ -307,3 +307,13 @@ def test_reuse_a_map(objects: dict[str, Path]) -> None:
     first.programs["xdp_count"].run(PKT)
     assert int.from_bytes(first.maps["verdicts"][2], "little") == 2
     first.close()
+
+
+def test_maps_by_section_name(objects: dict[str, Path]) -> None:
+    obj = pybpf.open(objects["globals"])
+    assert obj.maps[".rodata"] is obj.maps["globals.rodata"]
+    assert obj.maps.get(".rodata.str1.1") is obj.maps[".rodata.str1.1"]
+    assert obj.maps.get(".nothing") is None
+    with pytest.raises(KeyError):
+        obj.maps["rodata"]
+    assert pybpf.open(objects["globals"].read_bytes()).spec.maps[0].name == "obj.rodata"
