@@ -388,12 +388,13 @@ class BpfObject:
     def __init__(self, spec: ObjectSpec, *, kernel: Kernel | None = None,
                  target_btf: Btf | str | Path | None = None,
                  kconfig: str | Mapping[str, str] | None = None,
-                 log_level: int = 0) -> None:  # fmt: skip
+                 log_level: int = 0, unprivileged: bool = False) -> None:  # fmt: skip
         self.spec = spec
         self.kernel = kernel if kernel is not None else Kernel(seed=0)
         self.target_btf = target_btf
         self.kconfig = kconfig
         self.log_level = log_level
+        self.unprivileged = unprivileged
         self.loaded = False
         self.programs: dict[str, ObjectProgram] = {
             p.name: ObjectProgram(self, p) for p in spec.programs if not p.is_subprog
@@ -583,7 +584,10 @@ class BpfObject:
     def _options(self, log_level: int) -> Any:
         from .verifier.env import Options
 
-        return Options(log_level=log_level, gpl=license_is_gpl_compatible(self.license))
+        gpl = license_is_gpl_compatible(self.license)
+        if self.unprivileged:
+            return dataclasses.replace(Options.unprivileged(log_level), gpl=gpl)
+        return Options(log_level=log_level, gpl=gpl)
 
     def _check_loadable(self, op: ObjectProgram) -> None:
         pdef = op.definition
@@ -780,12 +784,14 @@ class BpfObject:
 
 def open(path: str | Path | bytes, *, name: str | None = None, kernel: Kernel | None = None,
          btf: Btf | str | Path | None = None, kconfig: str | Mapping[str, str] | None = None,
-         log_level: int = 0, strict_maps: bool = True) -> BpfObject:  # fmt: skip
+         log_level: int = 0, strict_maps: bool = True,
+         unprivileged: bool = False) -> BpfObject:  # fmt: skip
     """Open an object file (or its bytes) as ``bpf_object__open`` does.
 
     ``btf`` is the target BTF for CO-RE relocations (a parsed BTF or a path; by default
     pybpf's kernel BTF, else ``/sys/kernel/btf/vmlinux``); ``kconfig`` adds to or
-    overrides pybpf's kernel configuration for ``__kconfig`` externs.
+    overrides pybpf's kernel configuration for ``__kconfig`` externs; ``unprivileged``
+    verifies as a loader without ``CAP_BPF`` would be.
     """
     from .elf.collect import open_object
 
@@ -800,4 +806,5 @@ def open(path: str | Path | bytes, *, name: str | None = None, kernel: Kernel | 
         except OSError as exc:
             raise BpfError(exc.errno or errno.EIO, f"{label}: {exc.strerror}") from None
     spec = open_object(raw, label, name, strict_maps)
-    return BpfObject(spec, kernel=kernel, target_btf=btf, kconfig=kconfig, log_level=log_level)
+    return BpfObject(spec, kernel=kernel, target_btf=btf, kconfig=kconfig, log_level=log_level,
+                     unprivileged=unprivileged)  # fmt: skip

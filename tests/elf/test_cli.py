@@ -112,3 +112,13 @@ def test_case_export_every_program(objects: dict[str, Path], tmp_path: Path,
     assert rows[-1]["errno"] == 22
     assert sorted(p.name for p in tmp_path.glob("*.json")) == [
         "sock_oob.json", "xdp_null_deref.json", "xdp_ok.json"]
+
+
+def test_verify_object_unprivileged(objects: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", str(objects["maps"]), "--prog", "sock_len", "--json",
+                       "--unprivileged")  # fmt: skip
+    unpriv = json.loads(out)
+    code2, out, _ = run(capsys, "verify", str(objects["maps"]), "--prog", "sock_len", "--json")
+    priv = json.loads(out)
+    assert code == code2 == 0 and unpriv["accepted"] and priv["accepted"]
+    assert unpriv["insns_processed"] > priv["insns_processed"]  # no pruning help for unprivileged

@@ -316,7 +316,7 @@ def verify_objects(args: argparse.Namespace) -> int:
     status = 0
     for path in args.objects:
         try:
-            obj = open_object(path)
+            obj = open_object(path, unprivileged=args.unprivileged)
             verdicts = obj.verify(args.prog, log_level=args.log_level)
         except BpfError as exc:
             status = 1
