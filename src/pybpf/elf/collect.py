@@ -61,6 +61,7 @@ from .spec import (
 )
 
 INSN_SIZE = 8
+ARENA_SEC = ".addr_space.1"
 BPF_OBJ_NAME_LEN = 16
 CALL = 0x85  # BPF_JMP | BPF_CALL
 
@@ -359,6 +360,9 @@ def _record_reloc(ctx: _Ctx, prog: ProgramDef, insn_idx: int, sym: Symbol, rel: 
                            f"offset {sym.value}+{insn.imm}")  # fmt: skip
         return Relocation(RelocKind.SUBPROG_ADDR, insn_idx, sym_name, sym_off=sym.value)
     sec_name = ctx.elf.section(sym.shndx).name
+    if sec_name == ARENA_SEC:
+        raise ctx.elf.error(f"prog '{prog.name}': __arena global '{sym_name}': arena maps are not "
+                            "supported by pybpf", errno.EOPNOTSUPP)  # fmt: skip
     origin = ctx.data_origin.get(sym.shndx)
     if origin is None:
         if sym.shndx not in (ctx.secs.maps_shndx, ctx.secs.legacy_maps_shndx):
