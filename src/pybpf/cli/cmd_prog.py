@@ -323,7 +323,7 @@ def verify_objects(args: argparse.Namespace) -> int:
             if args.json:
                 emit_json({"file": path, "error": exc.message, "errno": exc.errno})
             else:
-                print(f"{path}: {exc.message}")
+                print(exc.message if exc.message.startswith(f"{path}:") else f"{path}: {exc.message}")
             continue
         for v in verdicts:
             if not v.accepted:
