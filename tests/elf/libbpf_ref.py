@@ -188,6 +188,8 @@ def _load_one(lib: Any, path: str, name: str, targets: set[str], summarize: Any)
                 lib.bpf_program__set_log_buf(p, ctypes.addressof(buf), LOG_SIZE)
         assert chosen is not None
         err = lib.bpf_object__load(obj)
+        if err == -28:  # ENOSPC: the log outgrew the buffer; the verdict needs no log
+            err = _load_quietly(lib, path, name, targets)
         fd_to_idx = {fd: i for i, m in enumerate(_maps(lib, obj)) if (fd := lib.bpf_map__fd(m)) >= 0}
         cnt = lib.bpf_program__insn_cnt(chosen)
         raw = ctypes.string_at(lib.bpf_program__insns(chosen), cnt * 8) if cnt else b""
@@ -225,6 +227,20 @@ def kernel_log(path: str, name: str, level: int) -> str:
                 lib.bpf_program__set_log_buf(p, ctypes.addressof(buf), LOG_SIZE)
         lib.bpf_object__load(obj)
         return str(buf.value.decode(errors="replace"))
+    finally:
+        for m in _maps(lib, obj):
+            lib.bpf_map__unpin(m, None)
+        lib.bpf_object__close(obj)
+
+
+def _load_quietly(lib: Any, path: str, name: str, targets: set[str]) -> int:
+    """The load's result without a log (for programs whose log is too large to keep)."""
+    obj = lib.bpf_object__open_file(path.encode(), None)
+    try:
+        for p in _programs(lib, obj):
+            pname = lib.bpf_program__name(p).decode()
+            lib.bpf_program__set_autoload(p, pname == name or pname in targets)
+        return int(lib.bpf_object__load(obj))
     finally:
         for m in _maps(lib, obj):
             lib.bpf_map__unpin(m, None)
