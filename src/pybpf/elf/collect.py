@@ -291,6 +291,17 @@ def _fixup_kconfig_datasec(elf: ElfObject, btf: Btf, externs: list[Extern], size
     btf.replace(sec_id, dataclasses.replace(sec, size=size, vars=tuple(new_vars)))
 
 
+def _mark_func_static(btf: Btf, name: str) -> None:
+    """A hidden global function is verified as a static one: its BTF FUNC says so."""
+    import dataclasses
+
+    type_id = btf.find_by_name_kind(name, Func.kind)
+    if type_id is not None:
+        f = btf[type_id]
+        assert isinstance(f, Func)
+        btf.replace(type_id, dataclasses.replace(f, linkage=FuncLinkage.STATIC))
+
+
 # --- relocations ------------------------------------------------------------------------
 
 
@@ -521,6 +532,8 @@ def open_object(raw: bytes, path: str = "<memory>", name: str | None = None,
         if d is not None:
             p.prog_type = d.prog_type
             p.expected_attach_type = d.attach_type
+        if p.mark_btf_static and btf is not None:
+            _mark_func_static(btf, p.name)
     ctx = _Ctx(elf, secs, maps, externs, data_origin)
     for table in secs.relos:
         if table.target == secs.maps_shndx:

@@ -69,3 +69,14 @@ int xdp_loop_cb(struct xdp_md *ctx)
 }
 
 char _license[] SEC("license") = "GPL";
+
+__hidden __noinline int hidden_helper(int x)
+{
+	return x + 1;
+}
+
+SEC("socket")
+int sock_hidden(struct __sk_buff *skb)
+{
+	return hidden_helper(skb->len);
+}
