@@ -156,3 +156,23 @@ def test_object_loads_once(objects: dict[str, Path]) -> None:
         obj.maps["verdicts"].set_max_entries(8)
     assert exc.value.errno == errno.EBUSY
     obj.close()
+
+
+def test_broken_btf_is_dropped_when_not_needed(objects: dict[str, Path]) -> None:
+    """As libbpf: programs without BTF-defined maps load without a corrupt .BTF."""
+    import io
+
+    from elftools.elf.elffile import ELFFile
+
+    for stem, needed in (("nongpl", False), ("maps", True)):
+        raw = bytearray(objects[stem].read_bytes())
+        sec = ELFFile(io.BytesIO(bytes(raw))).get_section_by_name(".BTF")
+        raw[int(sec["sh_offset"])] ^= 0xFF  # the magic
+        if needed:
+            with pytest.raises(BpfError) as exc:
+                pybpf.open(bytes(raw), name=stem)
+            assert exc.value.errno == errno.EINVAL
+        else:
+            obj = pybpf.open(bytes(raw), name=stem)
+            assert obj.spec.btf is None and obj.spec.btf_ext is None
+            assert {v.name: v.accepted for v in obj.verify()} == {"printk_user": False, "plain": True}

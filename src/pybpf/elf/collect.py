@@ -485,13 +485,22 @@ def open_object(raw: bytes, path: str = "<memory>", name: str | None = None,
     secs = _collect_sections(elf)
     btf: Btf | None = None
     ext: BtfExt | None = None
+    # as libbpf: a broken .BTF or .BTF.ext is dropped (the programs load without it)
+    # unless the object cannot do without BTF (maps defined in SEC(".maps"))
+    needs_btf = secs.maps_shndx >= 0
     if secs.btf is not None:
-        btf = load_object_btf(secs.btf, path)
-        if secs.btf_ext is not None:
-            try:
-                ext = parse_ext(secs.btf_ext, btf)
-            except BpfError as exc:
-                raise elf.error(exc.message, exc.errno) from None
+        try:
+            btf = load_object_btf(secs.btf, path)
+            if secs.btf_ext is not None:
+                try:
+                    ext = parse_ext(secs.btf_ext, btf)
+                except BpfError as exc:
+                    if needs_btf:
+                        raise elf.error(exc.message, exc.errno) from None
+        except BpfError:
+            if needs_btf:
+                raise
+            btf = None
     externs = _collect_externs(elf, btf)
     if btf is not None:
         fixup_datasecs(btf, elf)
