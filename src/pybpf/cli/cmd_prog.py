@@ -55,6 +55,8 @@ def register(sub: Any) -> None:
     dp.add_argument("target", help="a pinned program's name, or an object file with --prog")
     dp.add_argument("--prog", metavar="PROG", help="the program of an object file")
     dp.add_argument("--no-lines", action="store_true", help="without source lines")
+    dp.add_argument("--rewritten", action="store_true",
+                    help="the program as the verifier rewrote it (pinned programs; no source lines)")
     dp.add_argument("--json", action="store_true")
     un = verbs.add_parser("unpin", help="forget a pinned program (its maps stay)")
     un.add_argument("name")
@@ -139,6 +141,8 @@ def _pin_program(obj: Any, prog: str, pin_name: str) -> dict[str, Any]:
         "insns": encode_hex(case.insns),
         "maps": map_pins,
         "insns_processed": verified.insns_processed if verified is not None else 0,
+        # the verifier's rewritten program (bpftool's "xlated"), when it makes one
+        "rewritten": encode_hex(getattr(verified, "xlated", None) or []),
         "line_info": [[li.insn_off, li.log_text(), li.line.strip()] for li in linked.line_info],
         "func_info": _func_info_text(obj, linked),
         "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -207,10 +211,11 @@ def _show(args: argparse.Namespace) -> int:
     for n in names:
         rec = read_record(n)
         count = len(rec["insns"].split())
+        xlated = len(rec.get("rewritten", "").split()) or count
         if args.json:
             emit_json({"name": n, "program": rec.get("program"), "type": rec.get("prog_type"),
                        "section": rec.get("section"), "gpl_compatible": rec.get("gpl_compatible"),
-                       "loaded_at": rec.get("loaded_at"), "bytes_xlated": count * 8,
+                       "loaded_at": rec.get("loaded_at"), "bytes_xlated": xlated * 8,
                        "insns": count, "insns_processed": rec.get("insns_processed"),
                        "maps": rec.get("maps", []), "object": rec.get("object")})  # fmt: skip
             continue
@@ -218,7 +223,7 @@ def _show(args: argparse.Namespace) -> int:
         print(f"{n}: {rec.get('prog_type')}  name {rec.get('program')}  section "
               f"{rec.get('section')}{gpl}")  # fmt: skip
         print(f"\tloaded_at {rec.get('loaded_at')}  from {rec.get('object')}")
-        print(f"\txlated {count * 8}B  insns {count}  verified {rec.get('insns_processed')}  "
+        print(f"\txlated {xlated * 8}B  insns {count}  verified {rec.get('insns_processed')}  "
               f"maps {','.join(rec.get('maps', [])) or '-'}")  # fmt: skip
     return 0
 
@@ -277,7 +282,18 @@ def _dump(args: argparse.Namespace) -> int:
         except BpfError as exc:
             raise BpfError(errno.EINVAL, f"pinned program {target!r} is corrupt: {exc}") from None
         names, lines, funcs = rec.get("maps", []), rec.get("line_info", []), rec.get("func_info", [])
+        if args.rewritten:
+            if not rec.get("rewritten"):
+                raise BpfError(errno.ENOENT, f"pinned program {target!r} has no rewritten form")
+            insns, lines, funcs = decode_hex(rec["rewritten"]), [], []
     out = dump_lines(insns, lines, funcs, names, not args.no_lines)
+    if getattr(args, "rewritten", False):
+        try:
+            from ..verifier.fixups import xlated_text  # the verifier's names for its rewrites
+        except ImportError:  # pragma: no cover
+            pass
+        else:
+            out = xlated_text(insns).splitlines()
     if args.json:
         emit_json({"insns": [i.encode().hex() for i in insns], "lines": out})
     else:
