@@ -284,6 +284,12 @@ def _record_func_map(env: Env, meta: CallMeta, func_id: int) -> None:
         raise env.einval("kernel subsystem misconfigured verifier")
     if m.spec.flags & MapFlag.RDONLY_PROG and func_id in (MAP_DELETE, MAP_UPDATE, MAP_PUSH, MAP_POP):
         raise env.eacces("write into map forbidden")
+    aux = env.aux[env.insn_idx]
+    if aux.map_ptr is None:
+        aux.map_ptr = m
+    elif aux.map_ptr is not m and aux.map_ptr != m:
+        # (inner-map templates compare equal when they stand for the same inner map)
+        aux.map_poisoned = True
 
 
 def _record_func_key(env: Env, meta: CallMeta) -> None:
@@ -294,8 +300,16 @@ def _record_func_key(env: Env, meta: CallMeta) -> None:
     if m is None or m.spec.type != MapType.PROG_ARRAY:
         raise env.einval("kernel subsystem misconfigured verifier")
     reg = env.regs[3]
-    if is_reg_const(reg, False) and reg.b.var_off.value < m.spec.max_entries:
-        mark_chain_precision(env, 3)
+    aux = env.aux[env.insn_idx]
+    val = reg.b.var_off.value
+    if not (is_reg_const(reg, False) and val < m.spec.max_entries):
+        aux.map_key_state = -1
+        return
+    mark_chain_precision(env, 3)
+    if aux.map_key_state == 0:
+        aux.map_key_state = val + 1
+    elif aux.map_key_state != -1 and aux.map_key_state != val + 1:
+        aux.map_key_state = -1
 
 
 def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: P.HelperProto) -> None:
@@ -568,6 +582,10 @@ def prepare_func_exit(env: Env) -> int:
 
 
 def check_kfunc_call(env: Env, insn: Insn) -> int:
+    if insn.imm == 0 and insn.off == 0:
+        # an invalid call the kernel tolerates if dead-code removal drops it (checked
+        # again after verification)
+        return env.insn_idx + 1
     raise env.einval("calling kernel functions is not supported without kernel BTF")
 
 

@@ -42,6 +42,13 @@ class VerifyResult:
     insns_processed: int
     env: Env | None = field(default=None, repr=False)
     verification_time_us: int = 0
+    xlated: list[Insn] = field(default_factory=list, repr=False)
+
+    def xlated_text(self) -> str:
+        """The rewritten program, one instruction a line (``bpftool prog dump xlated``)."""
+        from .fixups import xlated_text
+
+        return xlated_text(self.xlated)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,9 +117,18 @@ def ldimm_text(env: Env, insn: Insn, value: int) -> str | None:
     return None
 
 
+def call_text(insn: Insn) -> str | None:
+    """The kernel's name for a call the generic disassembler names differently."""
+    if insn.src == PseudoCall.HELPER and insn.imm == 0:
+        return "bpf_unspec"
+    if insn.src == PseudoCall.KFUNC_CALL and insn.imm == 0:
+        return ""  # BTF type 0 has no name
+    return None
+
+
 def insn_text(env: Env, idx: int) -> str:
     insn = env.insns[idx]
-    text = kernel_text(env.insns, idx, imm_name=lambda i, v: _imm_at(env, idx, i, v))
+    text = kernel_text(env.insns, idx, call_name=call_text, imm_name=lambda i, v: _imm_at(env, idx, i, v))
     return f"({insn.code:02x}) {text}"
 
 
@@ -390,6 +406,7 @@ def verify(
     """Verify a program as ``BPF_PROG_LOAD`` would and return the verdict and the log."""
     from ..kernel.progtypes import prog_type_from_name
     from .cfg import add_subprogs, check_abnormal_return, check_cfg, check_subprogs
+    from .fixups import fixup_program
     from .ldimm import resolve_pseudo_ldimm64
     from .liveness import compute_live_registers
     from .stack_liveness import StackLiveness, compute_postorder, successor_table
@@ -409,6 +426,7 @@ def verify(
     env = Env(insns, prog_type, expected_attach_type, maps, kernel, options)
     err = 0
     message = ""
+    xlated: list[Insn] = []
     try:
         add_subprogs(env)
         check_subprogs(env)
@@ -421,22 +439,23 @@ def verify(
         compute_live_registers(env)
         do_check_common(env, 0)
         check_max_stack_depth(env)
+        xlated = fixup_program(env)
     except VerifierError as exc:
         err = exc.errno
         message = exc.message
     elapsed_us = (time.perf_counter_ns() - start) // 1000
+    if err:  # the line that says why, before any statistics follow it
+        message = env.log.message()
     if options.log_level & 4:
         env.verbose(f"verification time {elapsed_us} usec\n")
         env.verbose("stack depth " + "+".join(str(sp.stack_depth) for sp in env.subprogs) + "\n")
-    if err:
-        message = env.log.message()
     env.verbose(
         f"processed {env.insn_processed} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) "
         f"max_states_per_insn {env.max_states_per_insn} total_states {env.total_states} "
         f"peak_states {env.peak_states} mark_read 0\n"
     )
     log = env.log.text()
-    return VerifyResult(err == 0, err, message, log, env.insn_processed, env, elapsed_us)
+    return VerifyResult(err == 0, err, message, log, env.insn_processed, env, elapsed_us, xlated)
 
 
 __all__ = ["VerifyResult", "lddw_value", "verify"]

@@ -87,6 +87,9 @@ class InsnAux:
     loop_entry: bool = False
     live_regs_before: int = 0
     call_imm: int = 0
+    map_ptr: Any = None  # the map a map helper call used (first path that got there)
+    map_poisoned: bool = False  # paths disagreed on the map
+    map_key_state: int = 0  # tail-call key: 0 unseen, -1 not one constant, else key + 1
 
 
 @dataclass
@@ -162,6 +165,7 @@ class Env:
     max_rdonly_access: int = 0
     max_rdwr_access: int = 0
     max_tp_access: int = 0
+    tail_call_pokes: int = 0
     fake_reg: list[RegState] = field(default_factory=lambda: [RegState(), RegState()])
     mark_read: int = 0
     insn_postorder: list[int] = field(default_factory=list)

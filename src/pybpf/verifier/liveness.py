@@ -126,12 +126,13 @@ def compute_live_registers(env: Env) -> None:
     if env.level & 2:
         env.verbose("Live regs before insn:\n")
         from ..isa.disasm import kernel_text
+        from .core import call_text
 
         for i in range(n):
             if skip[i]:
                 continue
             mask = "".join(str(r) if live_in[i] >> r & 1 else "." for r in range(10))
-            text = kernel_text(env.insns, i, imm_name=_imm_namer(env))
+            text = kernel_text(env.insns, i, call_name=call_text, imm_name=_imm_namer(env))
             env.verbose(f"    {i:3d}: {mask} ({env.insns[i].code:02x}) {text}\n")
 
 

@@ -9,37 +9,50 @@ from __future__ import annotations
 
 from ..isa.insn import Insn
 from .env import Env
-from .state import VerifierState
+from .state import SCALAR_VALUE, RegState, Slot, VerifierState
 
 
 def find_prev_entry(env: Env, cur: VerifierState | None, insn_idx: int) -> VerifierState | None:
     if cur is None:
         return None
+    # the newest checkpoint first; one still being explored, shallower on this path, is
+    # where the loop came round from
     for sl in env.explored_states.get(insn_idx, []):
         st = sl.state
-        if st.insn_idx == insn_idx and st.curframe == cur.curframe and all(
-            a.callsite == b.callsite for a, b in zip(st.frames, cur.frames, strict=False)
+        if (
+            st.insn_idx == insn_idx
+            and st.branches
+            and st.curframe == cur.curframe
+            and all(a.callsite == b.callsite for a, b in zip(st.frames, cur.frames, strict=False))
+            and st.dfs_depth < cur.dfs_depth
         ):
             return st
     return None
 
 
+def _maybe_widen(env: Env, old: RegState, cur: RegState, idmap: object) -> None:
+    from .prune import regs_exact
+
+    if old.type != SCALAR_VALUE or cur.type != old.type:
+        return
+    if old.precise or cur.precise or regs_exact(old, cur, idmap):  # type: ignore[arg-type]
+        return
+    cur.mark_unknown(precise=not env.options.bpf_capable)
+
+
 def widen_imprecise_scalars(env: Env, old: VerifierState, cur: VerifierState) -> None:
-    from .prune import IdMap, regs_exact
+    """Scalars the loop changed and nothing needed exactly become unknown in ``cur``."""
+    from .prune import IdMap
 
     idmap = IdMap(env.id_gen)
     for fr in range(old.curframe, -1, -1):
         fo, fc = old.frames[fr], cur.frames[fr]
-        for i in range(10):
-            a, b = fo.regs[i], fc.regs[i]
-            if b.type == 1 and not b.precise and not regs_exact(a, b, idmap):
-                b.mark_unknown()
+        for i in range(11):
+            _maybe_widen(env, fo.regs[i], fc.regs[i], idmap)
         for spi in range(min(len(fo.stack), len(fc.stack))):
-            a, b = fo.stack[spi].spilled_ptr, fc.stack[spi].spilled_ptr
-            if fc.stack[spi].slot_type[7] != 1 or fo.stack[spi].slot_type[7] != 1:
+            if fc.stack[spi].slot_type[7] != Slot.SPILL or fo.stack[spi].slot_type[7] != Slot.SPILL:
                 continue
-            if b.type == 1 and not b.precise and not regs_exact(a, b, idmap):
-                b.mark_unknown()
+            _maybe_widen(env, fo.stack[spi].spilled_ptr, fc.stack[spi].spilled_ptr, idmap)
 
 
 def check_may_goto(env: Env, insn: Insn) -> int:

@@ -11,7 +11,7 @@ import errno
 from enum import Enum
 
 from ..isa.insn import Insn
-from ..isa.opcodes import AtomicOp, InsnClass, Mode, Size
+from ..isa.opcodes import AluOp, InsnClass, JmpOp, Mode, PseudoCall, Size
 from ..kernel.regtypes import RegType, TypeFlag, base_type
 from . import scalar as sc
 from .env import Env
@@ -29,31 +29,43 @@ class Op(Enum):
 
 
 def is_reg64(insn: Insn, regno: int, reg: RegState | None, t: Op) -> bool:
-    """Whether the instruction reads or writes all 64 bits of ``regno``."""
-    cls, code = insn.cls, insn.code
+    """Whether the instruction reads or writes all 64 bits of ``regno`` (a 32-bit write
+    leaves a sub-register the JIT may have to zero-extend if it is read whole later)."""
+    cls, op = insn.cls, insn.op
     if cls == InsnClass.JMP:
-        return True  # BPF_EXIT and calls use 64-bit registers; conditional jumps too
-    if cls == InsnClass.JMP32:
+        if op == JmpOp.EXIT:
+            return True
+        if op == JmpOp.CALL:
+            if insn.src == PseudoCall.CALL:
+                return False
+            return t == Op.SRC
+    if cls == InsnClass.ALU64 and op == AluOp.END and insn.imm in (16, 32):
         return False
-    if cls == InsnClass.ALU64:
+    if cls in (InsnClass.ALU64, InsnClass.JMP) or (cls == InsnClass.ALU and op == AluOp.END and insn.imm == 64):
         return True
-    if cls == InsnClass.ALU:
+    if cls in (InsnClass.ALU, InsnClass.JMP32):
         return False
     if cls == InsnClass.LDX:
         if t != Op.SRC:
             return insn.size == Size.DW or insn.mode == Mode.MEMSX
         return True
     if cls == InsnClass.STX:
-        if t == Op.SRC and regno == insn.dst:
-            return True
-        if insn.mode == Mode.ATOMIC and insn.imm in (AtomicOp.LOAD_ACQ,):
-            return True
         if t == Op.SRC and reg is not None and reg.type != SCALAR:
             return True
-        return (code & 0x18) == Size.DW
+        return insn.size == Size.DW
     if cls == InsnClass.LD:
-        return True
+        if insn.mode == Mode.IMM:
+            return True
+        return t == Op.SRC
     return True
+
+
+def mark_insn_zext(env: Env, reg: RegState) -> None:
+    """``reg`` is read whole: the instruction that wrote its low half must zero-extend."""
+    if reg.subreg_def == DEF_NOT_SUBREG:
+        return
+    env.aux[reg.subreg_def - 1].zext_dst = True
+    reg.subreg_def = DEF_NOT_SUBREG
 
 
 def check_reg_arg(env: Env, regno: int, t: Op) -> None:
@@ -65,6 +77,8 @@ def check_reg_arg(env: Env, regno: int, t: Op) -> None:
     if t == Op.SRC:
         if reg.type == NOT_INIT:
             raise env.eacces(f"R{regno} !read_ok")
+        if regno != BPF_REG_FP and is_reg64(env.insns[env.insn_idx], regno, reg, t):
+            mark_insn_zext(env, reg)
         return
     if regno == BPF_REG_FP:
         raise env.eacces("frame pointer is read only")
