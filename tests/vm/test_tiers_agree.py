@@ -234,3 +234,29 @@ def test_structured_programs_need_no_dispatch_loop(prog: tuple[list[Insn], int])
     code = generate(Executable(insns, "random"), budget=True)
     assert code.dispatch == []
     assert "while True:" in code.source or "if L <" not in code.source
+
+
+@st.composite
+def straight_line(draw: st.DrawFn) -> list[Insn]:
+    """Long runs of ALU instructions over few registers, many of them copies: the
+    material of expression forwarding (single-use values, swaps, dead results)."""
+    regs = draw(st.sampled_from([[0, 1], [0, 1, 2], GENERAL]))
+    head: list[Insn] = [Insn(0xBF, 9, 1)]
+    for r in range(9):
+        head += lddw(r, draw(st.integers(0, (1 << 64) - 1)))
+    body: list[Insn] = []
+    for _ in range(draw(st.integers(1, 60))):
+        if draw(st.integers(0, 3)) == 0:
+            cls = draw(st.sampled_from([0xBF, 0xBC]))  # mov64 / mov32 register
+            body.append(Insn(cls, draw(st.sampled_from(regs)), draw(st.sampled_from(regs))))
+        else:
+            body += draw(alu(regs))
+    tail = [Insn(InsnClass.STX | Mode.MEM | Size.DW, 9, r, 8 * r) for r in range(9)]
+    return [*head, *body, *tail, Insn(0x95)]
+
+
+@pytest.mark.parametrize("tier", NOT_INTERP := [t for t in TIERS if t != "interp"])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(insns=straight_line())
+def test_random_straight_line_code_agrees_with_the_interpreter(tier: str, insns: list[Insn]) -> None:
+    assert outcome(insns, tier, None) == outcome(insns, "interp", None)

@@ -114,6 +114,10 @@ class Liveness:
                     self.live_out[nid], self.live_in[nid] = out, live
                     changed = True
 
+    def effects(self, pc: int) -> tuple[int, int]:
+        """(uses, defs) of the instruction at ``pc``."""
+        return self._effects[pc]
+
     @property
     def entry(self) -> int:
         return self.live_in[self.graph.rpo[0]]

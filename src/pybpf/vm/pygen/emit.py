@@ -115,10 +115,11 @@ class Emitter:
             if insn.src == 4:  # BPF_PSEUDO_FUNC: the address of instruction pc+1+imm
                 value = self.exe.function_address(pc + 1 + insn.imm)
             return [f"{self.reg(insn.dst)} = {value:#x}"]
-        if cls == InsnClass.ALU64:
-            return self.alu64(pc, insn)
-        if cls == InsnClass.ALU:
-            return self.alu32(pc, insn)
+        if cls in (InsnClass.ALU64, InsnClass.ALU):
+            tmpl = self.alu_template(insn)
+            if tmpl is None:
+                return [self.fault(pc, f"unknown opcode {insn.code:02x}", errno.EINVAL)]
+            return [f"r{insn.dst} = " + tmpl[0].format(a=self.reg(insn.dst), b=self.reg(insn.src))]
         if cls == InsnClass.LDX:
             return self.load(pc, insn, stack)
         if cls == InsnClass.ST or (cls == InsnClass.STX and insn.mode == Mode.MEM):
@@ -137,118 +138,83 @@ class Emitter:
 
     # --- ALU ---------------------------------------------------------------------------
 
-    def alu64(self, pc: int, insn: Insn) -> list[str]:
+    def alu_template(self, insn: Insn) -> tuple[str, frozenset[str]] | None:
+        """The value an ALU instruction gives its destination, as a template over ``{a}``
+        (the destination's old value) and ``{b}`` (the source register), and the
+        placeholders the template uses more than once.  None: not an ALU operation."""
+        is64 = insn.cls == InsnClass.ALU64
         op, off = insn.op, insn.off
-        d = self.reg(insn.dst)
-        if op == AluOp.END:  # bswap
-            return [f"{d} = ENDIAN({d}, {insn.imm}, True, True)"]
-        if op == AluOp.NEG:
-            return [f"{d} = -{d} & {H64}"]
+        m = H64 if is64 else H32
+        width = 64 if is64 else 32
         x = insn.source == Source.X
-        b = self.reg(insn.src) if x else f"{insn.imm & M64:#x}"
-        k = insn.imm & M64
-        if (op in (AluOp.DIV, AluOp.MOD) and off == 1) or (op == AluOp.MOV and off != 0):
-            return [f"{d} = ALU64({op}, {d}, {b}, {off})"]
-        if op == AluOp.ADD:
-            return [f"{d} = ({d} + {b}) & {H64}"] if x or k else []
-        if op == AluOp.SUB:
-            return [f"{d} = ({d} - {b}) & {H64}"] if x or k else []
-        if op == AluOp.MUL:
-            return [f"{d} = ({d} * {b}) & {H64}"]
-        if op == AluOp.DIV:
-            if x:
-                return [f"{d} = {d} // {b} if {b} else 0"]
-            return [f"{d} //= {b}"] if k else [f"{d} = 0"]
-        if op == AluOp.MOD:
-            if x:
-                return [f"if {b}: {d} %= {b}"]
-            return [f"{d} %= {b}"] if k else []
-        if op == AluOp.OR:
-            return [f"{d} |= {b}"]
-        if op == AluOp.AND:
-            return [f"{d} &= {b}"]
-        if op == AluOp.XOR:
-            return [f"{d} ^= {b}"]
-        if op == AluOp.LSH:
-            sh = f"({b} & 63)" if x else str(k & 63)
-            return [f"{d} = ({d} << {sh}) & {H64}"]
-        if op == AluOp.RSH:
-            sh = f"({b} & 63)" if x else str(k & 63)
-            return [f"{d} >>= {sh}"]
-        if op == AluOp.ARSH:
-            sh = f"({b} & 63)" if x else str(k & 63)
-            return [f"{d} = (({d} ^ {HS64}) - {HS64}) >> {sh} & {H64}"]
-        if op == AluOp.MOV:
-            return [f"{d} = {b}"]
-        return [self.fault(pc, f"unknown opcode {insn.code:02x}", errno.EINVAL)]
-
-    def alu32(self, pc: int, insn: Insn) -> list[str]:
-        op, off = insn.op, insn.off
-        d = self.reg(insn.dst)
+        k = insn.imm & (M64 if is64 else M32)
+        once: frozenset[str] = frozenset()
         if op == AluOp.END:
+            if is64:  # bswap
+                return f"ENDIAN({{a}}, {insn.imm}, True, True)", once
             bits, to_big = insn.imm, insn.source == TO_BE
             if not to_big and bits in (16, 32, 64):
-                return [] if bits == 64 else [f"{d} &= {(1 << bits) - 1:#x}"]
-            return [f"{d} = ENDIAN({d}, {bits}, {to_big}, False)"]
+                return ("{a}" if bits == 64 else f"{{a}} & {(1 << bits) - 1:#x}"), once
+            return f"ENDIAN({{a}}, {bits}, {to_big}, False)", once
         if op == AluOp.NEG:
-            return [f"{d} = -{d} & {H32}"]
-        x = insn.source == Source.X
-        k = insn.imm & M32
-        b = self.reg(insn.src) if x else f"{k:#x}"
-        b32 = f"({b} & {H32})" if x else b
+            return f"-{{a}} & {m}", once
+        b = "{b}" if x else f"{k:#x}"
         if (op in (AluOp.DIV, AluOp.MOD) and off == 1) or (op == AluOp.MOV and off != 0):
-            return [f"{d} = ALU32({op}, {d}, {b}, {off})"]
+            return f"{'ALU64' if is64 else 'ALU32'}({op}, {{a}}, {b}, {off})", once
+        a = "{a}" if is64 else f"({{a}} & {H32})"
+        b32 = f"({b} & {H32})" if x and not is64 else b
+        sh = f"({b} & {width - 1})" if x else str(k & (width - 1))
         if op == AluOp.ADD:
-            return [f"{d} = ({d} + {b}) & {H32}"]
+            return (f"({{a}} + {b}) & {m}" if x or k else "{a}" if is64 else f"{{a}} & {m}"), once
         if op == AluOp.SUB:
-            return [f"{d} = ({d} - {b}) & {H32}"]
+            return f"({{a}} - {b}) & {m}", once
         if op == AluOp.MUL:
-            return [f"{d} = ({d} * {b}) & {H32}"]
+            return f"({{a}} * {b}) & {m}", once
         if op == AluOp.DIV:
             if x:
-                return [f"{d} = ({d} & {H32}) // {b32} if {b} & {H32} else 0"]
-            return [f"{d} = ({d} & {H32}) // {b}"] if k else [f"{d} = 0"]
+                return f"({a} // {b32} if {b32} else 0)", frozenset("b")
+            return (f"{a} // {b}" if k else "0"), once
         if op == AluOp.MOD:
             if x:
-                return [f"{d} = ({d} & {H32}) % {b32} if {b} & {H32} else {d} & {H32}"]
-            return [f"{d} = ({d} & {H32}) % {b}"] if k else [f"{d} &= {H32}"]
+                return f"({a} % {b32} if {b32} else {a})", frozenset("ab")
+            return (f"{a} % {b}" if k else a), once
         if op == AluOp.OR:
-            return [f"{d} = ({d} | {b}) & {H32}"]
+            return (f"{{a}} | {b}" if is64 else f"({{a}} | {b}) & {m}"), once
         if op == AluOp.AND:
-            return [f"{d} &= {b32}"]
+            return f"{{a}} & {b32}", once
         if op == AluOp.XOR:
-            return [f"{d} = ({d} ^ {b}) & {H32}"]
+            return (f"{{a}} ^ {b}" if is64 else f"({{a}} ^ {b}) & {m}"), once
         if op == AluOp.LSH:
-            sh = f"({b} & 31)" if x else str(k & 31)
-            return [f"{d} = ({d} << {sh}) & {H32}"]
+            return f"({{a}} << {sh}) & {m}", once
         if op == AluOp.RSH:
-            sh = f"({b} & 31)" if x else str(k & 31)
-            return [f"{d} = ({d} & {H32}) >> {sh}"]
+            return f"{a} >> {sh}", once
         if op == AluOp.ARSH:
-            sh = f"({b} & 31)" if x else str(k & 31)
-            return [f"{d} = ((({d} & {H32}) ^ {HS32}) - {HS32}) >> {sh} & {H32}"]
+            sign = HS64 if is64 else HS32
+            return f"(({a} ^ {sign}) - {sign}) >> {sh} & {m}", once
         if op == AluOp.MOV:
-            return [f"{d} = {b32}"]
-        return [self.fault(pc, f"unknown opcode {insn.code:02x}", errno.EINVAL)]
+            return b32, once
+        return None
 
     # --- conditions --------------------------------------------------------------------
 
-    def condition(self, pc: int) -> str | None:
+    def condition(self, pc: int, value: Callable[[int], str] | None = None) -> str | None:
         """The expression that is true when the jump at ``pc`` is taken (None: the
-        instruction is a jump whose operation is unknown)."""
+        instruction is a jump whose operation is unknown).  ``value`` gives a register's
+        current value (a name, or an expression not yet stored)."""
         insn = self.insns[pc]
         op = insn.op
         if op == JmpOp.JCOND:
             return "MAYGOTO()"
+        value = value or self.reg
         is32 = insn.cls == InsnClass.JMP32
         mask = M32 if is32 else M64
         sign = SIGN32 if is32 else SIGN64
-        d = self.reg(insn.dst)
+        d = value(insn.dst)
         a = f"({d} & {H32})" if is32 else d
         x = insn.source == Source.X
         k = insn.imm & mask
         if x:
-            s = self.reg(insn.src)
+            s = value(insn.src) if insn.src != insn.dst else d
             b = f"({s} & {H32})" if is32 else s
         else:
             b = f"{k:#x}"

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from .cfg import Graph, Term
 from .dataflow import Liveness, StackState
-from .emit import Emitter, stack_states
+from .emit import Emitter
+from .forward import StraightLine
 from .structure import Block, Br, Code, Exit, Fault, If, Loop, Stmt
 
 Line = tuple[int, str, int]
@@ -39,29 +40,32 @@ class FunctionRenderer:
         self.stack = stack
         self.uses_label = False
         self.loop_depth = 0
+        self._cond: dict[int, str | None] = {}
 
     # --- node code ---------------------------------------------------------------------
 
     def code(self, nid: int, level: int) -> list[Line]:
-        """The node's instructions, up to and including the budget check of its jump."""
+        """The node's instructions, up to and including the budget check of its jump.
+        The node's condition, if it has one, is then :meth:`condition`."""
         node = self.g.nodes[nid]
-        pcs = node.pcs if node.term == Term.FALL else node.pcs[:-1]
-        states = stack_states(list(self.g.insns), node.pcs, self.stack[nid])
-        after = self.live.after(nid)
-        out: list[Line] = []
-        for i, pc in enumerate(pcs):
-            out.extend((level, text, pc) for text in self.em.insn(pc, states[i], after[pc]))
+        line = StraightLine(self.g, self.em, self.live, self.stack[nid], nid)
+        if node.term == Term.COND:
+            self._cond[nid] = line.condition(node.term_pc)
+        else:
+            line.finish()
+        out: list[Line] = [(level, text, pc) for text, pc in line.lines]
         if node.term in (Term.GOTO, Term.COND):
             pc = node.term_pc
             insn = self.g.insns[pc]
             target = self.g.nodes[node.succs[0]].start
-            if node.term == Term.COND and self.em.condition(pc) is None:
+            if node.term == Term.COND and self._cond[nid] is None:
                 out.append((level, self.em.fault(pc, f"unknown jump operation {insn.op:#x}", 22), pc))
             out.extend((level, text, pc) for text in self.em.budget_check(pc, target))
         return out
 
     def condition(self, nid: int) -> str:
-        cond = self.em.condition(self.g.nodes[nid].term_pc)
+        """The condition of the node whose :meth:`code` was drawn last."""
+        cond = self._cond.get(nid)
         return cond if cond is not None else "False"
 
     def exit_line(self, nid: int, level: int) -> Line:
