@@ -9,6 +9,7 @@ destination register; ``check_ld_abs`` checks ``LD_ABS``/``LD_IND``.
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 from ..errors import BpfError
 from ..isa.insn import KNOWN_OPCODES, Insn, lddw_value
@@ -22,7 +23,7 @@ from .regs import Op, check_reg_arg, mark_reg_known_zero, mark_reg_unknown
 MAX_USED_MAPS = 64
 
 
-def _map_from_fd(env: Env, fd: int) -> object:
+def _map_from_fd(env: Env, fd: int) -> Any:
     from ..maps.base import Map
 
     obj = env.kernel._fds.get(fd) if env.kernel is not None and fd >= 0 else None
@@ -77,14 +78,14 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
                 off = nxt.imm & 0xFFFFFFFF
                 if off >= BPF_MAX_VAR_OFF:
                     raise env.einval(f"direct value offset of {off} is not allowed")
-                if m.spec.type not in (MapType.ARRAY, MapType.ARENA):  # type: ignore[attr-defined]
+                if m.spec.type not in (MapType.ARRAY, MapType.ARENA):
                     raise env.einval("no direct value access support for this map type")
                 try:
-                    m.direct_value_addr(off)  # type: ignore[attr-defined]
+                    m.direct_value_addr(off)
                 except BpfError as exc:
                     raise env.error(
                         exc.errno,
-                        f"invalid access to map value pointer, value_size={m.spec.value_size} off={off}",  # type: ignore[attr-defined]
+                        f"invalid access to map value pointer, value_size={m.spec.value_size} off={off}",
                     ) from None
                 env.aux[i].map_off = off
             i += 2
@@ -94,8 +95,8 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
         i += 1
 
 
-def check_map_prog_compatibility(env: Env, m: object) -> None:
-    if m.spec.type == MapType.STRUCT_OPS:  # type: ignore[attr-defined]
+def check_map_prog_compatibility(env: Env, m: Any) -> None:
+    if m.spec.type == MapType.STRUCT_OPS:
         raise env.einval("bpf_struct_ops map cannot be used in prog")
 
 
