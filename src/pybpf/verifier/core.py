@@ -208,19 +208,18 @@ def do_check(env: Env) -> None:
             raise env.error(errno.E2BIG, f"BPF program is too large. Processed {env.insn_processed} insn")
         state.last_insn_idx = env.prev_insn_idx
         aux = env.aux[idx]
-        if aux.prune_point:
-            if is_state_visited(env, idx):
-                if env.level:
-                    if do_print_state:
-                        spec = " (speculative execution)" if state.speculative else ""
-                        env.verbose(f"\nfrom {env.prev_insn_idx} to {idx}{spec}: safe\n")
-                    else:
-                        env.verbose(f"{idx}: safe\n")
-                if not _process_exit(env, pop_log):
-                    return
-                prev = env.prev_insn_idx
-                do_print_state = True
-                continue
+        if aux.prune_point and is_state_visited(env, idx):
+            if env.level & 3:
+                if do_print_state:
+                    spec = " (speculative execution)" if state.speculative else ""
+                    env.verbose(f"\nfrom {env.prev_insn_idx} to {idx}{spec}: safe\n")
+                else:
+                    env.verbose(f"{idx}: safe\n")
+            if not _process_exit(env, pop_log):
+                return
+            prev = env.prev_insn_idx
+            do_print_state = True
+            continue
         if aux.jmp_point:
             push_insn_history(env, state, 0, None)
         if env.level & 2 and do_print_state:
@@ -228,7 +227,7 @@ def do_check(env: Env) -> None:
             env.verbose(f"\nfrom {env.prev_insn_idx} to {idx}{spec}:")
             print_verifier_state_line(env, state.cur, True)
             do_print_state = False
-        if env.level:
+        if env.level & 3:
             if env.state_scratched():
                 print_insn_state(env, state.cur)
             env.prev_log_pos = env.log.end_pos
