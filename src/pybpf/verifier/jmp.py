@@ -54,9 +54,8 @@ def is_pkt_ptr_branch_taken(dst: RegState, src: RegState, op: int) -> int:
     if op in (JmpOp.JLE, JmpOp.JGT):
         if pkt.range == BEYOND_PKT_END:
             return int(op == JmpOp.JGT)
-    elif op in (JmpOp.JLT, JmpOp.JGE):
-        if pkt.range in (BEYOND_PKT_END, AT_PKT_END):
-            return int(op == JmpOp.JGE)
+    elif op in (JmpOp.JLT, JmpOp.JGE) and pkt.range in (BEYOND_PKT_END, AT_PKT_END):
+        return int(op == JmpOp.JGE)
     return -1
 
 
@@ -289,13 +288,13 @@ def check_cond_jmp_op(env: Env, insn: Insn) -> int:
         if insn.source == Source.X and src.type == SCALAR:
             mark_chain_precision(env, insn.src)
     if pred == 1:
-        if env.level:
+        if env.level & 3:
             from .core import print_insn_state
 
             print_insn_state(env, this.cur)
         return idx + insn.off + 1
     if pred == 0:
-        if env.level:
+        if env.level & 3:
             from .core import print_insn_state
 
             print_insn_state(env, this.cur)
@@ -347,7 +346,7 @@ def check_cond_jmp_op(env: Env, insn: Insn) -> int:
         env, insn.dst
     ):
         raise env.eacces(f"R{insn.dst} pointer comparison prohibited")
-    if env.level:
+    if env.level & 3:
         from .core import print_insn_state
 
         print_insn_state(env, this.cur)
