@@ -298,7 +298,7 @@ def _record_func_key(env: Env, meta: CallMeta) -> None:
 
     m = meta.map
     if m is None or m.spec.type != MapType.PROG_ARRAY:
-        raise env.einval("kernel subsystem misconfigured verifier")
+        raise env.einval("expected prog array map for tail call")
     reg = env.regs[3]
     aux = env.aux[env.insn_idx]
     val = reg.b.var_off.value
