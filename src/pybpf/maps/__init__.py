@@ -48,6 +48,7 @@ from .standins import (
     Task,
     XdpSocket,
 )
+from .struct_ops import StructOpsMap
 from .types import (
     BPF_OBJ_NAME_LEN,
     ENOTSUPP,
@@ -170,6 +171,7 @@ MAP_CLASSES: dict[MapType, type[Map]] = {
     MapType.USER_RINGBUF: UserRingBufMap,
     MapType.CGRP_STORAGE: CgrpStorageMap,
     MapType.ARENA: ArenaMap,
+    MapType.STRUCT_OPS: StructOpsMap,  # created by struct_ops.create_struct_ops_map
 }
 
 # Types the kernel has whose map_extra is meaningful.
@@ -221,7 +223,6 @@ def _validate_common(spec: MapSpec) -> type[Map]:
         raise BpfError(errno.EINVAL, f"invalid map type {int(spec.type)}")
     cls = MAP_CLASSES.get(spec.type)
     if cls is None:
-        # struct_ops maps are built by pybpf.struct_ops, not here
         raise BpfError(
             errno.EOPNOTSUPP, f"pybpf does not implement {spec.type.case_name} maps"
         )
