@@ -50,6 +50,7 @@ class Options:
     log_size: int = 0  # 0: unlimited
     gpl: bool = True
     test_state_freq: bool = False  # BPF_F_TEST_STATE_FREQ: a checkpoint at every prune point
+    attach_btf_name: str = ""  # the kernel function attach_btf_id names (bpf_iter_<target>)
 
     @classmethod
     def unprivileged(cls, log_level: int = 0) -> Options:

@@ -18,7 +18,10 @@ from ..kernel.regtypes import RegType, TypeFlag, base_type
 from ..maps.types import MapFlag, MapType
 from . import scalar as sc
 from . import tnum
+from .buf_access import check_buf_mem_access
+from .buf_access import check_buffer_access as check_buffer_access
 from .env import BPF_MAX_VAR_OFF, Env
+from .iter_ctx import attach_func_sig, mark_ctx_pointer
 from .log import reg_type_str
 from .regs import (
     SCALAR,
@@ -220,6 +223,7 @@ def check_ctx_access(env: Env, insn_idx: int, off: int, size: int, write: bool, 
     acc = ctx_access.is_valid_access(
         env.prog_type, off, size, "write" if write else "read",
         attach_type=env.expected_attach_type, privileged=env.options.bpf_capable,
+        func_sig=attach_func_sig(env),
     )  # fmt: skip
     if acc is None or (is_ldsx and base_type(acc.reg_type) != RegType.SCALAR_VALUE):
         raise env.eacces(f"invalid bpf_context access off={off} size={size}")
@@ -255,14 +259,6 @@ def check_tp_buffer_access(env: Env, reg: RegState, regno: int, off: int, size: 
     largest offset used, so only the shape of the access is checked here."""
     _check_buffer_offset(env, "tracepoint", reg, regno, off, size)
     env.max_tp_access = max(env.max_tp_access, off + size)
-
-
-def check_buffer_access(env: Env, reg: RegState, regno: int, off: int, size: int, zero_ok: bool, rdonly: bool) -> None:
-    _check_buffer_offset(env, "rdonly" if rdonly else "rdwr", reg, regno, off, size)
-    if rdonly:
-        env.max_rdonly_access = max(env.max_rdonly_access, off + size)
-    else:
-        env.max_rdwr_access = max(env.max_rdwr_access, off + size)
 
 
 def check_mem_access(
@@ -327,6 +323,7 @@ def check_mem_access(
                     regs[value_regno].id = env.new_id()
                 regs[value_regno].subreg_def = 0
             regs[value_regno].type = acc.reg_type
+            mark_ctx_pointer(regs[value_regno], acc)
     elif t == RegType.PTR_TO_STACK:
         check_stack_access_within_bounds(env, regno, off, size, write)
         if not write:
@@ -367,12 +364,7 @@ def check_mem_access(
 
         check_ptr_to_map_access(env, regs, regno, off, size, write, value_regno)
     elif base_type(t) == RegType.PTR_TO_BUF and not type_may_be_null(t):
-        rdonly = bool(t & TypeFlag.MEM_RDONLY)
-        if rdonly and write:
-            raise env.eacces(f"R{regno} cannot write into {reg_type_str(t)}")
-        check_buffer_access(env, reg, regno, off, size, False, rdonly)
-        if value_regno >= 0 and (rdonly or not write):
-            mark_reg_unknown(env, regs, value_regno)
+        check_buf_mem_access(env, regs, regno, off, size, write, value_regno)
     elif t == RegType.PTR_TO_ARENA:
         if not write and value_regno >= 0:
             mark_reg_unknown(env, regs, value_regno)

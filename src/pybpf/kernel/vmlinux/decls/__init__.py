@@ -7,7 +7,7 @@ Names are the Linux kernel's (so CO-RE relocations written against a real
 
 from __future__ import annotations
 
-from . import base, bpf, fs, net, sched, tcp, testmod, uapi
+from . import base, bpf, fs, iter, net, sched, tcp, testmod, uapi
 
 SOURCES: tuple[tuple[str, str], ...] = (
     ("base", base.DECLS),
@@ -15,6 +15,7 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("sched", sched.DECLS),
     ("fs", fs.DECLS),
     ("bpf", bpf.DECLS),
+    ("iter", iter.DECLS),
     ("net", net.DECLS),
     ("tcp", tcp.DECLS),
     ("testmod", testmod.DECLS),

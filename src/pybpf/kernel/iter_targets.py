@@ -1,0 +1,97 @@
+"""The iterator targets pybpf's kernel registers, as the verifier needs to know them.
+
+An ``iter/<target>`` program attaches to the kernel function ``bpf_iter_<target>``; its
+context is that function's argument list, one u64 slot each.  The target says what each
+slot holds: the ``meta`` and object pointers are trusted BTF pointers, and some targets
+override a slot's type (``ctx_arg_info``), such as the key and value of a map element,
+which are buffers whose size is only known when the iterator is attached to a map.
+
+The running side of the targets (walking maps, the ``seq_file`` output) lives in
+:mod:`pybpf.iter`; this module only describes the contexts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ctx_access import BtfArg, BtfArgKind, BtfFuncSig
+from .regtypes import RegType, TypeFlag
+
+ITER_FUNC_PREFIX = "bpf_iter_"
+
+_BUF = int(RegType.PTR_TO_BUF)
+_MAYBE_NULL = int(TypeFlag.PTR_MAYBE_NULL)
+_RDONLY = int(TypeFlag.MEM_RDONLY)
+_TRUSTED = int(TypeFlag.PTR_TRUSTED)
+
+KEY_BUF_TYPE = _BUF | _MAYBE_NULL | _RDONLY
+"""A map element's key: read-only, NULL on the final call."""
+VALUE_BUF_TYPE = _BUF | _MAYBE_NULL
+"""A map element's value: writable, NULL on the final call."""
+
+
+@dataclass(frozen=True)
+class IterTarget:
+    """One registered target: its name, its context struct and the argument list of
+    ``bpf_iter_<name>`` with the slot types the target overrides."""
+
+    name: str
+    ctx_struct: str
+    args: tuple[BtfArg, ...]
+    arg_names: tuple[str, ...]
+    needs_map: bool = False
+    """Creating a link needs a map (``iter_info.map.map_fd``)."""
+
+    @property
+    def func_name(self) -> str:
+        return ITER_FUNC_PREFIX + self.name
+
+    def signature(self) -> BtfFuncSig:
+        return BtfFuncSig(self.func_name, self.args)
+
+    def slot(self, arg_name: str) -> int:
+        """The ctx offset of an argument."""
+        return 8 * self.arg_names.index(arg_name)
+
+
+_META = BtfArg(BtfArgKind.STRUCT_PTR, "bpf_iter_meta")
+
+TARGETS: dict[str, IterTarget] = {
+    t.name: t
+    for t in (
+        IterTarget(
+            "bpf_map", "bpf_iter__bpf_map",
+            (_META, BtfArg(BtfArgKind.STRUCT_PTR, "bpf_map",
+                           reg_type=int(RegType.PTR_TO_BTF_ID) | _MAYBE_NULL | _TRUSTED)),
+            ("meta", "map"),
+        ),
+        IterTarget(
+            "bpf_map_elem", "bpf_iter__bpf_map_elem",
+            (_META, BtfArg(BtfArgKind.STRUCT_PTR, "bpf_map"),
+             BtfArg(BtfArgKind.VOID_PTR, reg_type=KEY_BUF_TYPE),
+             BtfArg(BtfArgKind.VOID_PTR, reg_type=VALUE_BUF_TYPE)),
+            ("meta", "map", "key", "value"),
+            needs_map=True,
+        ),
+    )
+}  # fmt: skip
+"""The targets pybpf's kernel runs, by name (the part after ``iter/``)."""
+
+
+def iter_target(name: str) -> IterTarget | None:
+    """The target ``name`` (``bpf_map_elem``) or its function (``bpf_iter_bpf_map_elem``)."""
+    return TARGETS.get(name) or TARGETS.get(name.removeprefix(ITER_FUNC_PREFIX))
+
+
+def iter_func_decls() -> str:
+    """C prototypes of every target's ``bpf_iter_<target>`` (for the kernel BTF)."""
+    lines = []
+    for t in TARGETS.values():
+        params = []
+        for arg, pname in zip(t.args, t.arg_names, strict=True):
+            if arg.kind == BtfArgKind.STRUCT_PTR:
+                params.append(f"struct {arg.struct} *{pname}")
+            else:
+                params.append(f"void *{pname}")
+        lines.append(f"int {t.func_name}({', '.join(params)});")
+    return "\n".join(lines) + "\n"
