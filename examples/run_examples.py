@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Run the bundled example programs end to end and check each one's stated result.
 
-Every example is an assembler file next to this script (``*.s``, commented) that is
-assembled, loaded into a fresh simulated kernel with its maps, and run with the semantics
-of ``BPF_PROG_TEST_RUN`` on a few frames.  Each run's return value and output packet are
+Two kinds of examples.  C programs (``c/*.c``, compiled by clang-19 into the ``c/*.o``
+beside them; ``make examples`` rebuilds those) are opened with ``pybpf.open``, loaded,
+run and checked by ``c_examples.py``.  Assembler files next to this script (``*.s``,
+commented) are assembled, loaded into a fresh simulated kernel with their maps, and run
+with the semantics of ``BPF_PROG_TEST_RUN`` on a few frames.  Each run's return value and output packet are
 checked, and so is what the program left behind: map contents, ring buffer records, trace
 lines.  The exit status is 1 if anything differs from what the example states.
 
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from c_examples import C_EXAMPLES, CExample
 from packets import (
     PROTO_NAMES,
     arp_request,
@@ -415,6 +418,36 @@ def check_in_kernel(example: Example, insns: list[Insn], report: Report) -> None
                  "; ".join(bad))  # fmt: skip
 
 
+def run_c_example(example: CExample, kernel: bool) -> Report:
+    report = Report()
+    try:
+        example.run(report, kernel)
+    except BpfError as exc:
+        report.check(False, f"error: {exc}")
+        log = getattr(exc, "log", "")
+        if log:
+            report.note("    verifier log (last lines):")
+            report.lines += [f"      {line}" for line in log.splitlines()[-12:]]
+    return report
+
+
+def run_asm_example(example: Example, args: argparse.Namespace) -> Report:
+    report = Report()
+    try:
+        insns = assemble(example.source.read_text())
+        if args.write_cases and example.case_file:
+            example.case_path.write_text(json.dumps(case_json(example, insns), indent=2) + "\n")
+            report.note(f"wrote {example.case_path.name}")
+        run_example(example, insns, report)
+        if example.case_file:
+            check_case_file(example, insns, report)
+        if args.kernel:
+            check_in_kernel(example, insns, report)
+    except BpfError as exc:
+        report.check(False, f"error: {exc}")
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("names", nargs="*", help="run only these examples")
@@ -422,8 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-cases", action="store_true", help="regenerate the *.json case files")
     args = parser.parse_args(argv)
 
-    chosen = [e for e in EXAMPLES if not args.names or e.name in args.names]
-    unknown = set(args.names) - {e.name for e in EXAMPLES}
+    every: list[CExample | Example] = [*C_EXAMPLES, *EXAMPLES]
+    chosen = [e for e in every if not args.names or e.name in args.names]
+    unknown = set(args.names) - {e.name for e in every}
     if unknown:
         parser.error(f"unknown example(s): {', '.join(sorted(unknown))}")
     if args.kernel and not oracle.available():
@@ -433,20 +467,13 @@ def main(argv: list[str] | None = None) -> int:
 
     failed: list[str] = []
     for n, example in enumerate(chosen, 1):
-        report = Report()
-        print(f"[{n}/{len(chosen)}] {example.source.name}: {example.title} ({example.prog_type})")
-        try:
-            insns = assemble(example.source.read_text())
-            if args.write_cases and example.case_file:
-                example.case_path.write_text(json.dumps(case_json(example, insns), indent=2) + "\n")
-                report.note(f"wrote {example.case_path.name}")
-            run_example(example, insns, report)
-            if example.case_file:
-                check_case_file(example, insns, report)
-            if args.kernel:
-                check_in_kernel(example, insns, report)
-        except BpfError as exc:
-            report.check(False, f"error: {exc}")
+        if isinstance(example, CExample):
+            print(f"[{n}/{len(chosen)}] c/{example.object.name} (from c/{example.source.name}, clang-19): "
+                  f"{example.title}")  # fmt: skip
+            report = run_c_example(example, args.kernel)
+        else:
+            print(f"[{n}/{len(chosen)}] {example.source.name}: {example.title} ({example.prog_type})")
+            report = run_asm_example(example, args)
         for line in report.lines:
             print(f"    {line}")
         print()
