@@ -25,6 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
 
+# Rebuild the C examples' objects (examples/c/*.o, committed) from their sources.
+examples: system-deps
+	examples/c/build.sh
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
