@@ -594,22 +594,31 @@ class BpfObject:
         if pdef.sec_def is None:
             raise ProgramLoadError(op.name, errno.EINVAL, "missing BPF prog type, check ELF "
                                    f"section name '{pdef.section}'")  # fmt: skip
+        from .kernel.iter_targets import missing_target_message
+
+        missing = missing_target_message(pdef.expected_attach_type, pdef.attach_target)
+        if missing is not None:
+            raise ProgramLoadError(op.name, errno.ESRCH, missing)
 
     def _verify_one(self, op: ObjectProgram, maps: list[Map], log_level: int) -> VerifyResult:
         from .elf.srclines import SourceLines
+        from .kernel.iter_targets import attach_btf_name
         from .verifier.core import verify
 
         linked = op.link()
         insns = list(linked.insns)
         extra = _btf_kwargs(verify, self.spec.btf, linked)
+        attach = attach_btf_name(linked.expected_attach_type, linked.attach_target)
         res = verify(insns, linked.prog_type, maps=maps, kernel=self.kernel,
                      expected_attach_type=linked.expected_attach_type,
-                     options=self._options(log_level), **extra)  # fmt: skip
+                     options=dataclasses.replace(self._options(log_level), attach_btf_name=attach),
+                     **extra)  # fmt: skip
         if not res.accepted and log_level == 0:
             # as libbpf: a failed load is repeated with a log to show why
             res = verify(insns, linked.prog_type, maps=maps, kernel=self.kernel,
                          expected_attach_type=linked.expected_attach_type,
-                         options=self._options(1), **extra)  # fmt: skip
+                         options=dataclasses.replace(self._options(1), attach_btf_name=attach),
+                         **extra)  # fmt: skip
         lines = SourceLines(linked.line_info)
         if lines and res.log:
             res = dataclasses.replace(res, log=lines.annotate_log(res.log))

@@ -12,9 +12,11 @@ The running side of the targets (walking maps, the ``seq_file`` output) lives in
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 from .ctx_access import BtfArg, BtfArgKind, BtfFuncSig
+from .progtypes import AttachType
 from .regtypes import RegType, TypeFlag
 
 ITER_FUNC_PREFIX = "bpf_iter_"
@@ -95,3 +97,19 @@ def iter_func_decls() -> str:
                 params.append(f"void *{pname}")
         lines.append(f"int {t.func_name}({', '.join(params)});")
     return "\n".join(lines) + "\n"
+
+
+def attach_btf_name(attach_type: int | None, target: str) -> str:
+    """The kernel function a program's ``attach_btf_id`` names: ``bpf_iter_<target>``
+    for an iterator, the target itself otherwise (as libbpf resolves it)."""
+    if not target:
+        return ""
+    return ITER_FUNC_PREFIX + target if attach_type == AttachType.TRACE_ITER else target
+
+
+def missing_target_message(attach_type: int | None, target: str) -> str | None:
+    """Why an iterator program cannot load: it names no target the kernel has, so
+    libbpf finds no BTF id for ``bpf_iter_<target>`` (and fails with ESRCH)."""
+    if attach_type != AttachType.TRACE_ITER or iter_target(target) is not None:
+        return None
+    return f"failed to find kernel BTF type ID of '{ITER_FUNC_PREFIX}{target}': -{errno.ESRCH}"
