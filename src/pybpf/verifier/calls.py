@@ -235,7 +235,7 @@ def check_helper_call(env: Env, insn: Insn) -> int:
     elif ret_base in (P.RetType.PTR_TO_BTF_ID, P.RetType.PTR_TO_MEM_OR_BTF_ID):
         mark_reg_known_zero(regs, 0)
         r0.type = RegType.PTR_TO_BTF_ID | (ret_flag & ~TypeFlag.MEM_RDONLY)
-        r0.btf_id = 0
+        r0.btf, r0.btf_id = _ret_btf(fn.ret_btf_id)
     else:
         raise env.einval(f"unknown return type {ret_base} of func {_fname(func_id)}#{func_id}")
     if type_may_be_null(r0.type):
@@ -253,6 +253,19 @@ def check_helper_call(env: Env, insn: Insn) -> int:
     if func_id in PKT_CHANGING:
         clear_all_pkt_pointers(env)
     return idx + 1
+
+
+def _ret_btf(name: str | None) -> tuple[Any, int]:
+    """The kernel BTF and the struct id a helper's typed return points to (none if
+    pybpf's kernel does not declare that struct)."""
+    from ..btf import Kind
+    from ..kernel.vmlinux import kernel_btf
+
+    if name is None:
+        return None, 0
+    btf = kernel_btf()
+    tid = btf.find_by_name_kind(name, Kind.STRUCT)
+    return (btf, tid) if tid is not None else (None, 0)
 
 
 def _refine_retval(env: Env, r0: RegState, ret_type: int, func_id: int, meta: CallMeta) -> None:
