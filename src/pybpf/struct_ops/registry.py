@@ -1,0 +1,70 @@
+"""The struct_ops types pybpf's kernel has, by name and by value type id, and the
+per-kernel state of the subsystems they register with."""
+
+from __future__ import annotations
+
+import errno
+import weakref
+from typing import Any
+
+from ..errors import BpfError
+from ..kernel.vmlinux import struct_id
+from ..maps.struct_ops import StructOpsType
+from ..maps.types import ENOTSUPP
+from .layout import value_layout
+
+
+class BtfOpsType(StructOpsType):
+    """A struct_ops type whose layout and ids come from pybpf's kernel BTF."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.type_id = struct_id(name)
+        self.value_type_id = struct_id(f"bpf_struct_ops_{name}")
+        self.layout = value_layout(name)
+
+    def member_index(self, member: str) -> int:
+        for m in self.layout.members:
+            if m.name == member:
+                return m.index
+        raise BpfError(errno.EINVAL, f"struct {self.name} has no member {member}")
+
+
+_TYPES: dict[str, BtfOpsType] = {}
+
+
+def register_type(t: BtfOpsType) -> BtfOpsType:
+    _TYPES[t.name] = t
+    return t
+
+
+def struct_ops_types() -> dict[str, BtfOpsType]:
+    from . import tcp_ca  # noqa: F401  (types register on import)
+
+    return dict(_TYPES)
+
+
+def ops_type(name: str) -> BtfOpsType:
+    t = struct_ops_types().get(name)
+    if t is None:
+        raise BpfError(ENOTSUPP, f"pybpf's kernel has no struct_ops type {name}")
+    return t
+
+
+def ops_type_by_value_id(value_type_id: int) -> BtfOpsType | None:
+    return next((t for t in struct_ops_types().values() if t.value_type_id == value_type_id), None)
+
+
+def ops_type_by_id(type_id: int) -> BtfOpsType | None:
+    return next((t for t in struct_ops_types().values() if t.type_id == type_id), None)
+
+
+_SUBSYSTEMS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def subsystem_state(kernel: Any, name: str, factory: Any) -> Any:
+    """The state one subsystem keeps in ``kernel`` (made by ``factory()`` on first use)."""
+    per = _SUBSYSTEMS.setdefault(kernel, {})
+    if name not in per:
+        per[name] = factory()
+    return per[name]
