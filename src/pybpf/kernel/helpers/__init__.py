@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import core, maps, packet  # noqa: F401  (importing registers them)
+from . import core, maps, packet, seq  # noqa: F401  (importing registers them)
 from .registry import HELPERS, Helper, HelperFn, helper, neg
 
 __all__ = ["HELPERS", "Helper", "HelperFn", "helper", "neg"]
