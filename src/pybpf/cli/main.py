@@ -12,7 +12,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import BpfError
-from . import cmd_asm, cmd_btf, cmd_case, cmd_conformance, cmd_map, cmd_prog, cmd_run, cmd_verify
+from . import (
+    cmd_asm,
+    cmd_btf,
+    cmd_case,
+    cmd_conformance,
+    cmd_iter,
+    cmd_map,
+    cmd_prog,
+    cmd_run,
+    cmd_verify,
+)
 
 DESCRIPTION = """\
 pybpf: the Linux eBPF subsystem in Python -- assemble, inspect and run BPF programs
@@ -30,6 +40,7 @@ examples:
   pybpf verify prog.o --json             every program of a clang object
   pybpf prog load prog.o myprog && pybpf prog show
   pybpf case export prog.o --out cases/
+  pybpf iter pin iter.o dump --map m1 && pybpf iter cat dump
 """
 
 
@@ -54,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_btf.register(sub)
     cmd_prog.register(sub)
     cmd_case.register(sub)
+    cmd_iter.register(sub)
     return parser
 
 
