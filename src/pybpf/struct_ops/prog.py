@@ -43,6 +43,15 @@ def kfunc_impls(ops: BtfOpsType) -> Mapping[str, Any]:
     return getattr(ops, "kfuncs", {})
 
 
+def subsystem_helpers(ops: BtfOpsType) -> dict[int, Helper]:
+    """Helpers the subsystem adds for its programs (``get_func_proto``)."""
+    if ops.name == "tcp_congestion_ops":
+        from .tcp.helpers import tcp_ca_helpers
+
+        return tcp_ca_helpers()
+    return dict(getattr(ops, "helpers", {}))
+
+
 def bind_kfuncs(insns: Sequence[Insn], ops: BtfOpsType) -> tuple[list[Insn], dict[int, Helper]]:
     """Kfunc calls become calls of private helper ids with the subsystem's implementation;
     a kfunc the subsystem does not offer is refused as the kernel refuses it."""
@@ -89,6 +98,7 @@ def load_struct_ops_program(
         verify_struct_ops(list(insns), t, mname, maps=maps, kernel=kernel, log_level=log_level)
     prog = load_program(insns, ProgType.STRUCT_OPS, maps=maps, kernel=kernel, name=name, verify=False)
     xlated, helpers = bind_kfuncs(prog.xlated, t)
+    helpers.update(subsystem_helpers(t))
     if helpers:
         prog.xlated = xlated
         prog.executable = Executable(xlated, prog.name, prog.prog_type, {**HELPERS, **helpers}, owner=prog)

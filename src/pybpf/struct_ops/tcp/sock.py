@@ -16,7 +16,8 @@ _FIELDS: dict[str, str] = {
     "delivered": "I", "delivered_ce": "I", "lost_out": "I", "sacked_out": "I",
     "retrans_out": "I", "app_limited": "I", "snd_una": "I", "snd_nxt": "I",
     "tcp_mstamp": "Q", "ecn_flags": "B", "lost": "I", "total_retrans": "I",
-    "data_segs_out": "I", "high_seq": "I", "undo_marker": "I",
+    "data_segs_out": "I", "high_seq": "I", "undo_marker": "I", "lsndtime": "I",
+    "rcv_nxt": "I", "segs_out": "I",
 }  # fmt: skip
 
 
