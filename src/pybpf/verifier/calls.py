@@ -599,7 +599,9 @@ def check_kfunc_call(env: Env, insn: Insn) -> int:
         # an invalid call the kernel tolerates if dead-code removal drops it (checked
         # again after verification)
         return env.insn_idx + 1
-    raise env.einval("calling kernel functions is not supported without kernel BTF")
+    from .kfunc import check_kfunc_call as check
+
+    return check(env, insn)
 
 
 def check_pseudo_func(env: Env, insn: Insn, dst: RegState) -> None:

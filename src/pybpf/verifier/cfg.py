@@ -67,6 +67,9 @@ def add_subprogs(env: Env) -> None:
                 "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
             )
         if is_kfunc_call(insn):
+            from .kfunc import add_kfunc_call
+
+            add_kfunc_call(env, insn)
             continue
         add_subprog(env, i + insn.imm + 1)
     if env.level & 2:
