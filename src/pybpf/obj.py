@@ -662,6 +662,22 @@ class BpfObject:
         self.loaded = True
         return self
 
+    def load_maps(self) -> list[Map]:
+        """Create the maps only (global data filled, map-in-map slots set), for a loader
+        that loads the programs itself (:mod:`pybpf.struct_ops.loader`); the object
+        counts as loaded.  Returns the maps in the order programs refer to them."""
+        if self.loaded:
+            raise BpfError(errno.EINVAL, f"{self.path}: object is already loaded")
+        try:
+            self._core_code()
+            self._create_maps()
+            self._init_slots(prog_arrays=False)
+        except BaseException:
+            self._unload()
+            raise
+        self.loaded = True
+        return self._map_list()
+
     def verify(self, prog: str | None = None, log_level: int = 1) -> list[ProgramVerdict]:
         """Each entry point's verdict, as loading it alone would give; nothing is kept.
 
