@@ -95,7 +95,8 @@ def icbrt(x: int) -> int:
 class Cubic(_PyOps):
     """CUBIC (RFC 9438) in integer arithmetic: W(t) = C (t - K)^3 + W_max, with t in
     milliseconds from the start of the epoch plus the smoothed RTT, beta 0.7 and fast
-    convergence; below ssthresh, slow start.  No HyStart, no Reno-friendly region."""
+    convergence; below ssthresh, slow start.  No HyStart, no Reno-friendly region, and
+    (the simulated senders being always window-limited) no cwnd-limited test."""
 
     name = "cubic"
     members = frozenset({"init", "ssthresh", "cong_avoid", "set_state", "undo_cwnd"})
@@ -128,8 +129,6 @@ class Cubic(_PyOps):
 
     def cong_avoid(self, tp: TcpSock, ack: int, acked: int) -> None:
         a = tp.address
-        if not K._cwnd_limited(a):
-            return
         if tp.get("snd_cwnd") < tp.get("snd_ssthresh"):
             acked = K.tcp_slow_start(a, acked)
             if not acked:
