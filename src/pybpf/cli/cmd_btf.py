@@ -60,6 +60,16 @@ def _dump_options(args: argparse.Namespace) -> str:
     return fmt
 
 
+def _load(load_file: Any, path: str, base: Any = None) -> Any:
+    """The BTF of ``path``; an error names the file once (as bpftool's does)."""
+    try:
+        return load_file(path, base)
+    except BpfError as exc:
+        if exc.message.startswith(path):
+            raise
+        raise BpfError(exc.errno, f"{path}: {exc.message}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from .main import emit_json
 
@@ -69,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         from ..btf.files import load_file
 
         fmt = _dump_options(args)
-        base = load_file(args.base) if args.base else None
-        btf = load_file(args.path, base)
+        base = _load(load_file, args.base) if args.base else None
+        btf = _load(load_file, args.path, base)
         if fmt == "c":
             if args.json:
                 raise BpfError(95, "JSON output for C-syntax dump is not supported")
