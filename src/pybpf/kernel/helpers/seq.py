@@ -45,10 +45,11 @@ class SeqFile:
         return self.overflowed
 
     def write(self, data: bytes) -> bool:
-        """Append ``data``; False (and the file overflowed) if it does not fit."""
+        """Append ``data``; False (and the file overflowed) if it does not fit (the
+        last byte of the buffer is never used: room is kept for a terminating NUL)."""
         if self.overflowed:
             return False
-        if len(self.buf) + len(data) > self.size:
+        if len(self.buf) + len(data) >= self.size:
             self.overflowed = True
             return False
         self.buf += data
