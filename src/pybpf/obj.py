@@ -420,6 +420,11 @@ class BpfObject:
         return self.spec.license
 
     @property
+    def kern_version(self) -> int:
+        """The ``version`` section's value (0 without one); kernels since 5.0 ignore it."""
+        return self.spec.kern_version
+
+    @property
     def maps(self) -> dict[str, ObjectMap]:
         return self._maps
 

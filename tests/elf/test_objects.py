@@ -9,6 +9,7 @@ import pytest
 
 import pybpf
 from pybpf.elf import MapOrigin, RelocKind
+from pybpf.errors import BpfError
 from pybpf.isa.opcodes import PseudoCall, PseudoLdImm64
 from pybpf.kernel.progtypes import AttachType, ProgType
 from pybpf.maps.types import MapFlag, MapType
@@ -317,3 +318,25 @@ def test_maps_by_section_name(objects: dict[str, Path]) -> None:
     with pytest.raises(KeyError):
         obj.maps["rodata"]
     assert pybpf.open(objects["globals"].read_bytes()).spec.maps[0].name == "obj.rodata"
+
+
+def test_license_and_version_sections(tmp_path: Path) -> None:
+    """``license`` decides GPL-only helpers; ``version`` (4 bytes) is read, anything
+    else in it is refused as libbpf does."""
+    from .conftest import CLANG, SRC, compile_c
+
+    if CLANG is None:
+        pytest.skip("clang-19 is not installed")
+    src = tmp_path / "kver.c"
+    body = ('#include "pybpf_test.h"\n'
+            'SEC("kprobe/do_nanosleep") int probe(void *ctx) { return 0; }\n'
+            'char _license[] SEC("license") = "Dual BSD/GPL";\n')  # fmt: skip
+    src.write_text(body + '__u32 _version SEC("version") = 0x060c00;\n')
+    obj = pybpf.open(compile_c(src, tmp_path / "kver.o", (f"-I{SRC}",)))
+    assert (obj.license, obj.kern_version) == ("Dual BSD/GPL", 0x060C00)
+    src.write_text(body + '__u64 _version SEC("version") = 1;\n')
+    with pytest.raises(BpfError, match="invalid kver section") as exc:
+        pybpf.open(compile_c(src, tmp_path / "kver8.o", (f"-I{SRC}",)))
+    assert exc.value.errno == errno.EINVAL
+    src.write_text(body)
+    assert pybpf.open(compile_c(src, tmp_path / "nokver.o", (f"-I{SRC}",))).kern_version == 0
