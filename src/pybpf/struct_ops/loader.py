@@ -36,6 +36,18 @@ class LoadedOps:
     def name(self) -> str:
         return str(self.map.kops.name) if self.map.kops else self.var.name
 
+    @property
+    def registered(self) -> bool:
+        return self.link is not None or self.map.state == 1
+
+    def register(self) -> None:
+        """Attach as libbpf's ``bpf_map__attach_struct_ops`` does: update the map with
+        the value (and, for ``.struct_ops.link``, create the link that registers it)."""
+        if self.map.state == 0:
+            self.map.update(0, kernel_value(self.var, self.type, self.programs))
+        if self.var.link and self.link is None:
+            self.link = StructOpsLink(self.map)
+
     def unregister(self) -> None:
         if self.link is not None:
             self.link.detach()
@@ -69,9 +81,10 @@ def kernel_value(var: StructOpsVar, t: BtfOpsType, progs: dict[str, Program]) ->
     return bytes(out)
 
 
-def load_struct_ops(obj: BpfObject, *, verify: bool = True, register: bool = True) -> list[LoadedOps]:
+def load_struct_ops(obj: BpfObject, *, verify: bool = True, register: bool = False) -> list[LoadedOps]:
     """Create the object's maps, load its struct_ops programs and make one struct_ops
-    map per variable (registered unless ``register`` is False)."""
+    map per variable; ``register`` attaches them all (else :meth:`LoadedOps.register`
+    attaches one, as libbpf registers at attach time, not at load)."""
     with open(obj.path, "rb") as f:
         raw = f.read()
     svars = collect_struct_ops(raw, obj.spec.btf, obj.path)
@@ -102,11 +115,9 @@ def load_struct_ops(obj: BpfObject, *, verify: bool = True, register: bool = Tru
                 progs[member] = loaded[key]
             m = create_map(t.name, kernel=obj.kernel, name=var.name[:15], flags=BPF_F_LINK if var.link else 0)
             lo = LoadedOps(var, t, m, progs)
-            if register:
-                m.update(0, kernel_value(var, t, progs))
-                if var.link:
-                    lo.link = StructOpsLink(m)
             out.append(lo)
+            if register:
+                lo.register()
     except BaseException:
         for lo in out:
             lo.unregister()
@@ -114,10 +125,11 @@ def load_struct_ops(obj: BpfObject, *, verify: bool = True, register: bool = Tru
     return out
 
 
-def open_struct_ops(path: str, *, kernel: Any = None, verify: bool = True) -> tuple[BpfObject, list[LoadedOps]]:
-    """Open ``path`` and load its struct_ops (a convenience for the CLI and tests)."""
+def open_struct_ops(path: str, *, kernel: Any = None, verify: bool = True,
+                    register: bool = True) -> tuple[BpfObject, list[LoadedOps]]:  # fmt: skip
+    """Open ``path`` and load (and by default register) its struct_ops."""
     from ..kernel.vmlinux import kernel_btf
     from ..obj import open as open_object
 
     obj = open_object(path, kernel=kernel, btf=kernel_btf())
-    return obj, load_struct_ops(obj, verify=verify)
+    return obj, load_struct_ops(obj, verify=verify, register=register)
