@@ -66,6 +66,36 @@ DOUBLE_VALUE = (
 """Doubles each value in place, writes the new value."""
 
 
+def _repeat_write(times: int) -> str:
+    """Per element: 64 bytes of a pattern written ``times`` times."""
+    init = "".join(f"r9 = {0x0101010101010101 * (i + 1):#x} ll\n*(u64 *)(r10 {-64 + 8 * i:+d}) = r9\n"
+                   for i in range(8))
+    return (_SEQ + "r7 = *(u64 *)(r1 + 16)\nif r7 == 0 goto end\n" + init + "r8 = 0\n"
+            "loop:\nr1 = r6\nr2 = r10\nr2 += -64\nr3 = 64\ncall 127\n"
+            f"r8 += 1\nif r8 < {times} goto loop\n"
+            "end:\nr0 = 0\nexit\n")
+
+
+def _printf(fmt: str, args: list[int | str], data_len: int | None = None, stack: str = "") -> str:
+    """Per element: ``bpf_seq_printf(seq, fmt, args)``, then its return value (8 bytes).
+    An argument ``"fp-N"`` is a pointer to the stack (``stack`` is stored at fp-64)."""
+    n = len(args)
+    words = _fmt(stack, -64) if stack else ""
+    for i, a in enumerate(args):
+        if isinstance(a, str):
+            words += f"r9 = r10\nr9 += -{int(a[3:])}\n"
+        else:
+            words += f"r9 = {a & ((1 << 64) - 1):#x} ll\n"
+        words += f"*(u64 *)(r10 {-232 + 8 * i:+d}) = r9\n"
+    size = len(fmt.encode()) + 1
+    size += -size % 8
+    dl = 8 * n if data_len is None else data_len
+    return (_SEQ + "r7 = *(u64 *)(r1 + 16)\nif r7 == 0 goto end\n" + _fmt(fmt, -128) + words
+            + f"r1 = r6\nr2 = r10\nr2 += -128\nr3 = {size}\nr4 = r10\nr4 += -232\nr5 = {dl}\n"
+            "call 126\n*(u64 *)(r10 - 8) = r0\nr1 = r6\nr2 = r10\nr2 += -8\nr3 = 8\ncall 127\n"
+            "end:\nr0 = 0\nexit\n")
+
+
 @dataclass(frozen=True)
 class MapCase:
     type: str
@@ -106,6 +136,7 @@ LRU3 = MapCase("lru_hash", 4, 8, 8, tuple((_u32(i), _u64(i * i)) for i in (1, 2,
 PCPU_ARRAY = MapCase("percpu_array", 4, 8, 2, ((_u32(0), _u64(5)), (_u32(1), _u64(6))))
 PCPU_HASH = MapCase("percpu_hash", 4, 4, 4, ((_u32(7), _u32(70)),))
 LRU_PCPU_HASH = MapCase("lru_percpu_hash", 4, 8, 4, ((_u32(8), _u64(80)),))
+ARRAY1 = MapCase("array", 4, 8, 1, ((_u32(0), _u64(42)),))
 ARRAY16 = MapCase("array", 4, 16, 2, ((_u32(1), (_u64(1) + _u64(2))),))
 QUEUE = MapCase("queue", 0, 8, 4)
 
@@ -141,6 +172,25 @@ CASES: tuple[Case, ...] = (
     Case("return_2", "r0 = 2\nexit\n", ARRAY3),
     Case("value_offset_12",
          "r2 = *(u64 *)(r1 + 24)\nif r2 == 0 goto +1\nr0 = *(u32 *)(r2 + 12)\nr0 = 0\nexit\n", PCPU_HASH),
+    Case("overflow_one_object_e2big", _repeat_write(520), ARRAY1),
+    Case("overflow_second_object_next_read", _repeat_write(300), ARRAY3, read_size=4096),
+    Case("printf_ints", _printf("%d %i %u %x %X|%5d|%-5d|%05d|%+d|% d %%\n",
+                                [-7, 8, -1, 255, 255, 42, 42, 42, 42, 42]), ARRAY1),
+    Case("printf_longs", _printf("%ld %lld %lu %llx %lx %li|%12lld|%-12lu|\n",
+                                 [-5, -6, -7, 1 << 40, -1, 1 << 33, -3, 9]), ARRAY1),
+    Case("printf_13_args_refused", _printf("%d" * 13, list(range(13))), ARRAY1),
+    Case("printf_12_args", _printf("%d" * 12, list(range(12))), ARRAY1),
+    Case("printf_char_str", _printf("%c%c [%s]\n", [0x41, 0x7A, 0]), ARRAY1),
+    Case("printf_unknown_conversion", _printf("%q\n", [1]), ARRAY1),
+    Case("printf_too_few_args", _printf("%d %d\n", [1]), ARRAY1),
+    Case("printf_data_len_not_words", _printf("%d\n", [1], data_len=7), ARRAY1),
+    Case("printf_precision_refused", _printf("%.2d\n", [1]), ARRAY1),
+    Case("printf_hash_flag_refused", _printf("%#x\n", [1]), ARRAY1),
+    Case("printf_h_modifier_refused", _printf("%hd\n", [1]), ARRAY1),
+    Case("printf_no_args", _printf("plain\n", []), ARRAY1),
+    Case("printf_stack_str", _printf("[%s] [%10s] [%-6s]\n", ["fp-64", "fp-64", "fp-62"], stack="hello"), ARRAY1),
+    Case("printf_ip4", _printf("%pI4 %pi4\n", ["fp-64", "fp-64"], stack="\x0a\x01\x02\x03"), ARRAY1),
+    Case("printf_str_followed_by_letter_refused", _printf("%sx\n", ["fp-64"], stack="a"), ARRAY1),
     Case("key_offset_4_on_array",
          "r2 = *(u64 *)(r1 + 16)\nif r2 == 0 goto +1\nr0 = *(u32 *)(r2 + 4)\nr0 = 0\nexit\n", ARRAY3),
 )
