@@ -76,8 +76,13 @@ def test_prog_loadall_and_dump_object(objects: dict[str, Path], state_dir: Path,
     assert code == 1  # xdp_loop_cb needs func_info in pybpf's verifier: the load fails whole
     code, out, _ = run(capsys, "prog", "loadall", str(objects["mapinmap"]), "m", "--json")
     assert code == 0
-    assert [json.loads(x)["name"] for x in out.splitlines()] == [
+    rows = [json.loads(x) for x in out.splitlines()]
+    assert [r["name"] for r in rows] == [
         "m.xdp_tail_pass", "m.xdp_tail_drop", "m.xdp_dispatch", "m.xdp_inner"]
+    # the programs of one object share its maps: each is pinned once, under the prefix
+    pinned = {m for r in rows for m in r["maps"]}
+    assert pinned and all(m.startswith("m.") and m.count(".") >= 1 for m in pinned)
+    assert not any(m.startswith(("m.xdp_", "m.m.")) for m in pinned), pinned
     code, out, _ = run(capsys, "prog", "dump", "xlated", str(objects["calls"]), "--prog",
                        "xdp_calls")  # fmt: skip
     heads = [line for line in out.splitlines() if line.endswith("):")]

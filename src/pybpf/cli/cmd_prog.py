@@ -3,7 +3,8 @@
 Loaded programs are pinned by name in pybpf's state directory (``$PYBPF_STATE_DIR``, as
 maps are): ``<state>/progs/NAME.json`` keeps the relocated instructions, the program's
 type, its source lines and the names of its maps, which are pinned beside it
-(``NAME.<map>``, or the map's own name when the object pins it by name).  ``pybpf map``
+(``NAME.<map>``; ``PREFIX.<map>`` for ``loadall``, whose programs share the object's maps;
+or the map's own name when the object pins it by name).  ``pybpf map``
 then reads and changes those maps.  Also here: ``pybpf verify prog.o``.
 """
 
@@ -109,8 +110,9 @@ def _func_info_text(obj: Any, linked: Any) -> list[list[Any]]:
     return [[fi.insn_off, func_signature(btf, fi.type_id)] for fi in linked.func_info]
 
 
-def _pin_program(obj: Any, prog: str, pin_name: str) -> dict[str, Any]:
-    """Pin one loaded program and the maps it uses; returns the record."""
+def _pin_program(obj: Any, prog: str, pin_name: str, map_prefix: str | None = None) -> dict[str, Any]:
+    """Pin one loaded program and the maps it uses (as ``<map_prefix>.<map>``, default the
+    program's pin name); returns the record."""
     from ..elf.spec import PinType
     from ..isa.insn import encode_hex
     from ..pinning import pin
@@ -122,7 +124,7 @@ def _pin_program(obj: Any, prog: str, pin_name: str) -> dict[str, Any]:
     for old in linked.map_indices:
         mdef = obj.spec.maps[old]
         m = obj.maps[mdef.name].map
-        name = mdef.name if mdef.pinning == PinType.BY_NAME else f"{pin_name}.{mdef.name}"
+        name = mdef.name if mdef.pinning == PinType.BY_NAME else f"{map_prefix or pin_name}.{mdef.name}"
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:64]
         if m is not None:
             pin(m, name)
@@ -192,7 +194,8 @@ def _load(args: argparse.Namespace, every: bool) -> int:
         chosen = [prog]
     for n in chosen:
         pin_name = args.name if not every else f"{args.name}.{n}"
-        rec = _pin_program(obj, n, pin_name)
+        # loadall: the programs of one object share its maps, pinned once under the prefix
+        rec = _pin_program(obj, n, pin_name, args.name)
         if args.json:
             emit_json({k: rec[k] for k in ("name", "program", "section", "prog_type", "maps",
                                            "insns_processed")})  # fmt: skip
