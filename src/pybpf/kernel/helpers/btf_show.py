@@ -55,12 +55,13 @@ class _Shower:
     def _nl(self, depth: int) -> str:
         return "" if self.flags & BTF_F_COMPACT else "\n" + "\t" * depth
 
-    def value(self, tid: int, data: bytes, depth: int, top: bool) -> str | None:
-        """The value's text, or None for a zero value a caller may leave out."""
+    def value(self, tid: int, data: bytes, depth: int, top: bool, named: bool = True) -> str | None:
+        """The value's text, or None for a zero value a caller may leave out (array
+        elements are shown without their type's name)."""
         btf = self.btf
         real = _strip(btf, tid)
         t = btf[real] if real else None
-        prefix = "" if self.flags & BTF_F_NONAME else f"({_type_name(btf, tid)})"
+        prefix = "" if self.flags & BTF_F_NONAME or not named else f"({_type_name(btf, tid)})"
         zero_ok = top or bool(self.flags & BTF_F_ZERO)
         if isinstance(t, Int):
             raw = int.from_bytes(data[: t.size], "little")
@@ -79,7 +80,7 @@ class _Shower:
             raw = int.from_bytes(data[:8], "little")
             if not raw and not zero_ok:
                 return None
-            return f"{prefix}0x{raw:x}"
+            return f"{prefix}0x{raw:016x}"
         if isinstance(t, Struct | Union):
             parts = []
             for m in t.members:
@@ -95,12 +96,21 @@ class _Shower:
             close = self._nl(depth) if parts else ""
             return prefix + "{" + "".join(parts) + close + "}"
         if isinstance(t, Array):
+            prefix = "" if self.flags & BTF_F_NONAME else f"({_type_name(btf, t.type)}[])"
             esize = resolve_size(btf, t.type)
+            elem = btf[_strip(btf, t.type)]
             parts = []
-            for k in range(t.nelems):
-                text = self.value(t.type, data[k * esize : (k + 1) * esize], depth + 1, False)
-                if text is not None:
-                    parts.append(text + ",")
+            if isinstance(elem, Int) and elem.size == 1 and "char" in elem.name:
+                for b in data[: t.nelems]:
+                    if b == 0:
+                        break
+                    parts.append((f"'{chr(b)}'" if 0x20 <= b < 0x7F else str(b)) + ",")
+            else:
+                for k in range(t.nelems):
+                    text = self.value(t.type, data[k * esize : (k + 1) * esize], depth + 1, False,
+                                      named=False)
+                    if text is not None:
+                        parts.append(text + ",")
             if not parts and not zero_ok:
                 return None
             return prefix + "[" + "".join(parts) + "]"
