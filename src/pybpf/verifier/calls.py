@@ -100,6 +100,7 @@ class CallMeta:
     ref_obj_id: int = 0
     subprogno: int = -1
     const_map_key: int = -1
+    kptr_field: Any = None  # the kptr bpf_kptr_xchg's destination points to
 
 
 def constant_map_key(env: Env, key: RegState, key_size: int) -> int:
@@ -151,7 +152,13 @@ def check_helper_call(env: Env, insn: Insn) -> int:
     idx = env.insn_idx
     if not 0 <= func_id < 212 or helper_name(func_id) is None:
         raise env.einval(f"invalid func {_fname(func_id)}#{func_id}")
-    fn = func_proto(env.prog_type, func_id, env.expected_attach_type, privileged=env.options.bpf_capable)
+    extra: dict[str, Any] = {}
+    if env.prog_type == ProgType.STRUCT_OPS:
+        from .struct_ops_ctx import helper_proto_args
+
+        extra = helper_proto_args(env)
+    fn = func_proto(env.prog_type, func_id, env.expected_attach_type, privileged=env.options.bpf_capable,
+                    **extra)  # fmt: skip
     if fn is None:
         raise env.einval(f"program of this type cannot use helper {_fname(func_id)}#{func_id}")
     if not env.options.gpl and fn.gpl_only:
@@ -236,6 +243,11 @@ def check_helper_call(env: Env, insn: Insn) -> int:
         mark_reg_known_zero(regs, 0)
         r0.type = RegType.PTR_TO_BTF_ID | (ret_flag & ~TypeFlag.MEM_RDONLY)
         r0.btf, r0.btf_id = _ret_btf(fn.ret_btf_id)
+        if func_id == KPTR_XCHG and meta.kptr_field is not None:
+            kf = meta.kptr_field
+            r0.btf, r0.btf_id = kf.btf, kf.btf_id
+            if not kf.kernel:
+                r0.type |= TypeFlag.MEM_ALLOC | (TypeFlag.MEM_PERCPU if kf.kind.value == "percpu_kptr" else 0)
     else:
         raise env.einval(f"unknown return type {ret_base} of func {_fname(func_id)}#{func_id}")
     if type_may_be_null(r0.type):
@@ -357,6 +369,8 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: P.HelperProto) -> Non
         mark_chain_precision(env, regno)
     else:
         _check_reg_type(env, regno, arg_type, fn, meta)
+        if meta.func_id == KPTR_XCHG and regno == 2 and base_type(reg.type) == RegType.PTR_TO_BTF_ID:
+            _check_kptr_xchg_value(env, reg, regno, meta)
         _check_func_arg_reg_off(env, reg, regno, arg_type)
     if P.arg_is_release(arg_type):
         if not reg.ref_obj_id and not register_is_null(reg):
@@ -406,9 +420,24 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: P.HelperProto) -> Non
         mark_chain_precision(env, regno)
     elif base == P.ArgType.PTR_TO_CONST_STR:
         _check_reg_const_str(env, reg, regno)
-    elif base in (P.ArgType.PTR_TO_SPIN_LOCK, P.ArgType.PTR_TO_TIMER, P.ArgType.KPTR_XCHG_DEST,
+    elif base == P.ArgType.KPTR_XCHG_DEST:
+        from .kptr import process_kptr_func
+
+        meta.kptr_field = process_kptr_func(env, regno)
+    elif base in (P.ArgType.PTR_TO_SPIN_LOCK, P.ArgType.PTR_TO_TIMER,
                   P.ArgType.PTR_TO_DYNPTR, P.ArgType.PTR_TO_PERCPU_BTF_ID):  # fmt: skip
         raise env.einval(f"{_fname(meta.func_id)}: this argument kind needs BTF-described maps (not supported yet)")
+
+
+def _check_kptr_xchg_value(env: Env, reg: RegState, regno: int, meta: CallMeta) -> None:
+    """The pointer ``bpf_kptr_xchg`` stores: not possibly NULL (NULL itself is fine), and
+    of exactly the kptr's type."""
+    from .kptr import map_kptr_match_type
+
+    if reg.type & TypeFlag.PTR_MAYBE_NULL:
+        raise env.eacces(f"Possibly NULL pointer passed to helper arg{regno}")
+    if meta.kptr_field is not None:
+        map_kptr_match_type(env, meta.kptr_field, reg, regno)
 
 
 def _check_reg_type(env: Env, regno: int, arg_type: int, fn: P.HelperProto, meta: CallMeta) -> None:
@@ -666,6 +695,11 @@ def check_return_code(env: Env, regno: int, name: str) -> None:
 
     frame = env.state.frames[0]
     is_subprog = frame.subprogno != 0
+    if not is_subprog and env.prog_type == ProgType.STRUCT_OPS:
+        from .struct_ops_ctx import skip_return_check
+
+        if skip_return_check(env):
+            return
     check_reg_arg(env, regno, Op.SRC)
     if is_pointer_value(env, regno):
         raise env.eacces(f"R{regno} leaks addr as return value")

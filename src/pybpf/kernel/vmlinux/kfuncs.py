@@ -185,3 +185,13 @@ KFUNCS: tuple[KfuncSpec, ...] = (
 def kfunc_source() -> str:
     """Every prototype as one C text (what the kernel BTF builder reads)."""
     return "\n".join(k.proto for k in KFUNCS) + "\n"
+
+
+KPTR_DTORS: dict[str, str] = {
+    "task_struct": "bpf_task_release",
+    "cgroup": "bpf_cgroup_release",
+    "prog_test_ref_kfunc": "bpf_kfunc_call_test_release",
+    "prog_test_member": "bpf_kfunc_call_memb_release",
+}
+"""Kernel structs a referenced kptr may hold, with the kfunc that releases one (the
+kernel's ``register_btf_id_dtor_kfuncs`` registrations)."""
