@@ -154,7 +154,10 @@ def check_map_access_type(env: Env, regno: int, off: int, size: int, write: bool
 def check_map_access(env: Env, regno: int, off: int, size: int, zero_ok: bool, helper: bool) -> None:
     reg = env.regs[regno]
     check_mem_region_access(env, regno, off, size, reg.map.spec.value_size, zero_ok)
-    # special fields (kptrs, locks, timers) come with BTF-described maps
+    if getattr(reg.map.spec, "btf", None) is not None:  # special fields: kptrs, locks, timers
+        from .kptr import check_map_fields
+
+        check_map_fields(env, reg, off, size, helper)
 
 
 def map_is_rdonly(m: object) -> bool:
@@ -291,7 +294,14 @@ def check_mem_access(
             raise env.eacces(f"R{value_regno} leaks addr into map")
         check_map_access_type(env, regno, off, size, write)
         check_map_access(env, regno, off, size, False, False)
-        if not write and value_regno >= 0:
+        kptr = None
+        if getattr(reg.map.spec, "btf", None) is not None:
+            from .kptr import check_map_kptr_access, kptr_at_access
+
+            kptr = kptr_at_access(reg, off)
+            if kptr is not None:
+                check_map_kptr_access(env, regno, value_regno, insn_idx, kptr)
+        if kptr is None and not write and value_regno >= 0:
             m = reg.map
             if reg.b.var_off.mask == 0 and map_is_rdonly(m) and m.spec.type == MapType.ARRAY:
                 val = map_direct_read(env, m, off + reg.b.var_off.value, size, is_ldsx)
