@@ -146,10 +146,13 @@ class ArrayMap(Map):
         if self.PERCPU:
             for c in range(self.copies):
                 off = self._off(index, c)
-                buf[off : off + self.elem_size] = value[c * self.elem_size : (c + 1) * self.elem_size]
+                self._kptr_free(buf, off)
+                chunk = value[c * self.elem_size : (c + 1) * self.elem_size]
+                buf[off : off + self.elem_size] = self._kptr_clean(chunk)
         else:
             off = self._off(index)
-            buf[off : off + self.value_size] = value
+            self._kptr_free(buf, off)
+            buf[off : off + self.value_size] = self._kptr_clean(value)
 
     def _sys_delete(self, key: bytes) -> None:
         raise BpfError(errno.EINVAL, "array elements cannot be deleted")
@@ -204,7 +207,8 @@ class ArrayMap(Map):
             return -errno.EINVAL
         off = self._off(index, cpu if self.PERCPU else 0)
         data = bytes(value[: self.value_size]).ljust(self.value_size, b"\0")
-        self.values_region.buf[off : off + self.value_size] = data
+        self._kptr_free(self.values_region.buf, off)
+        self.values_region.buf[off : off + self.value_size] = self._kptr_clean(data)
         return 0
 
     def bpf_delete(self, key: bytes, cpu: int) -> int:

@@ -257,11 +257,54 @@ class Map:
         """Release all the map's memory.  Later operations fail with EBADF."""
         if self.closed:
             return
+        self._kptr_free_all()
         self.closed = True
         for r in self._regions + self._retired:
             release(r)
         self._regions.clear()
         self._retired.clear()
+
+    # ------------------------------------------------------- kptrs held by values -----
+
+    @property
+    def kptr_fields(self) -> tuple[Any, ...]:
+        """The kptrs of the value (:class:`pybpf.maps.kptr.KptrField`), none without BTF."""
+        from .kptr import map_kptrs
+
+        return map_kptrs(self.spec)
+
+    @property
+    def has_special_fields(self) -> bool:
+        return self.btf is not None and bool(self.btf.value_fields)
+
+    def _kptr_clean(self, data: bytes, stride: int = 0) -> bytes:
+        """A value (``stride``-byte copies for per-CPU data) with its kptrs zeroed: they
+        are never copied in from user space or from a program's buffer."""
+        fields = self.kptr_fields
+        if not fields:
+            return data
+        from .kptr import clear_kptr_fields
+
+        stride = stride or len(data)
+        return b"".join(clear_kptr_fields(fields, data[i : i + stride]) for i in range(0, len(data), stride))
+
+    def _kptr_free(self, buf: Any, off: int) -> None:
+        """The value at ``buf[off:]`` is overwritten or goes away: release what it holds."""
+        fields = self.kptr_fields
+        if fields:
+            from .kptr import free_kptr_fields
+
+            free_kptr_fields(fields, buf, off)
+
+    def _kptr_free_all(self) -> None:
+        """The map is freed: every element gives back the objects it holds."""
+        if not self.kptr_fields:
+            return
+        for cpu in range(self.num_cpus if self.PERCPU else 1):
+            for _, vaddr in list(self.for_each_elem(cpu)):
+                region = MEMORY.find(vaddr, 1)
+                if region is not None:
+                    self._kptr_free(region.buf, vaddr - region.base)
 
     def _check_open(self) -> None:
         if self.closed:
@@ -344,7 +387,11 @@ class Map:
         self._need_read()
         if flags & BPF_F_LOCK:
             raise _err(errno.EINVAL, "BPF_F_LOCK needs a bpf_spin_lock in the value")
-        return self._sys_lookup(self._need_key(key))
+        value = self._sys_lookup(self._need_key(key))
+        return self._kptr_clean(value, self._sys_stride()) if self.kptr_fields else value
+
+    def _sys_stride(self) -> int:
+        return (self.value_size + 7) // 8 * 8 if self.PERCPU else self.value_size
 
     def update(self, key: KeyLike | None, value: ValueLike, flags: int = 0) -> None:
         """``BPF_MAP_UPDATE_ELEM`` (``flags``: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK)."""
@@ -384,6 +431,8 @@ class Map:
         permission); EBUSY comes when a writable mmap of the map is open.
         """
         self._need_write()
+        if self.has_special_fields:
+            raise _err(ENOTSUPP, "maps whose values hold special fields (kptrs, locks, timers) cannot be frozen")
         if self._write_active:
             raise _err(errno.EBUSY, "map has a writable memory mapping")
         self.frozen = True
@@ -486,7 +535,7 @@ class Map:
     def mmap(self, writable: bool = False, offset: int = 0, length: int | None = None) -> MapMapping:
         """``mmap(MAP_SHARED)`` of the map fd (``BPF_F_MMAPABLE`` arrays, ring buffers)."""
         self._check_open()
-        if not self.MMAP_OK:
+        if not self.MMAP_OK or self.has_special_fields:
             raise _err(ENOTSUPP, f"{self.spec.type.case_name} maps cannot be memory-mapped")
         if writable:
             if self.flags & MapFlag.RDONLY:

@@ -61,6 +61,10 @@ def check_map_btf(cls: type[Map], spec: MapSpec) -> None:
     if not value.resolves or value.size != spec.value_size:
         raise BpfError(errno.EINVAL, f"BTF value type {btf.value_type_id} is not "
                        f"{spec.value_size} bytes")
+    if btf.btf is not None:
+        from .kptr import parse_kptrs
+
+        parse_kptrs(btf.btf, btf.value_type_id)  # malformed kptr tags, unknown kernel types
     if value.fields:
         if cls.effective_flags(spec) & (MapFlag.RDONLY_PROG | MapFlag.WRONLY_PROG):
             raise BpfError(errno.EACCES, "values with special fields cannot be read-only or "

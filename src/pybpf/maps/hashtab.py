@@ -182,6 +182,9 @@ class HashMap(Map):
         if self._index.get(e.key) is e:
             del self._index[e.key]
         e.in_table = False
+        if self.kptr_fields:  # the element leaves the table: it gives back what it holds
+            for c in range(self.copies if self.PERCPU else 1):
+                self._kptr_free(e.region.buf, self._value_off(e, c))
 
     def _evict(self, node: LruNode) -> bool:
         """The LRU's del_from_htab: unlink an element if it is still in the table."""
@@ -204,6 +207,8 @@ class HashMap(Map):
 
     def _write(self, e: _Elem, copy: int, data: bytes) -> None:
         off = self._value_off(e, copy)
+        if not self.FD_VALUES:
+            data = self._kptr_clean(data, self.value_stride if self.PERCPU else 0)
         e.region.buf[off : off + len(data)] = data
 
     def _read_value(self, e: _Elem) -> bytes:
