@@ -1,7 +1,11 @@
 """The verifier's rules for struct_ops programs: the context is the ops member's
 argument list (typed by the member's stub prototype in the kernel BTF), writes through
 a ``tcp_sock`` go only to the fields ``bpf_tcp_ca`` permits, and the return value
-follows the member's prototype (a void member's r0 is not looked at)."""
+follows the member's prototype (a void member's r0 is not looked at).
+
+The loader names the member in :attr:`Options.attach_btf_name` as ``ops:member``
+(the kernel gets the struct as ``attach_btf_id`` and the member's index as the
+expected attach type)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from ..isa.insn import Insn
 from ..kernel.ctx_access import BtfArg, BtfArgKind, BtfFuncSig
 from ..kernel.progtypes import ProgType
 from ..kernel.vmlinux import kernel_btf, offsetof, sizeof, struct_ops_stub
+from .btf_access import register_btf_write_access
+from .env import Env
+from .state import RegState
 
 
 def _arg(type_id: int, name: str) -> BtfArg:
@@ -86,10 +93,76 @@ def tcp_sock_size() -> int:
     return sizeof("tcp_sock")
 
 
+def attach_member(env: Env) -> tuple[str, str] | None:
+    """(ops, member) of a struct_ops program being verified, or None."""
+    if env.prog_type != ProgType.STRUCT_OPS:
+        return None
+    ops, sep, member = getattr(env.options, "attach_btf_name", "").partition(":")
+    return (ops, member) if sep and ops and member else None
+
+
+def struct_ops_func_sig(env: Env) -> BtfFuncSig | None:
+    at = attach_member(env)
+    if at is None:
+        return None
+    try:
+        return member_func_sig(*at)
+    except Exception:  # no stub for the member: every slot reads as a scalar
+        return None
+
+
+def skip_return_check(env: Env) -> bool:
+    """A void member's program exits with whatever r0 holds: the kernel does not look."""
+    at = attach_member(env)
+    return at is not None and returns_void(*at)
+
+
+def helper_proto_args(env: Env) -> dict[str, str]:
+    """What ``func_proto`` needs to answer for the program's struct and member."""
+    at = attach_member(env)
+    return {"attach_btf_name": at[0], "struct_ops_member": at[1]} if at else {}
+
+
+def struct_ops_btf_write(env: Env, reg: RegState, off: int, size: int) -> None:
+    """The struct_ops type's ``btf_struct_access``: which stores through a typed
+    pointer it permits."""
+    at = attach_member(env)
+    tname = reg.btf.name_of(reg.btf_id) if reg.btf is not None else ""
+    if at is not None and at[0] == "tcp_congestion_ops":
+        msg = tcp_ca_write_check(tname, off, size)
+    elif at is not None:
+        msg = _own_type_write_check(at[0], tname, off, size)
+    else:
+        msg = "only read is supported"
+    if msg is not None:
+        raise env.eacces(msg)
+
+
+def _own_type_write_check(ops: str, tname: str, off: int, size: int) -> str | None:
+    from ..kernel.vmlinux import field_info
+
+    writable = WRITABLE_FIELDS.get(ops, {}).get(tname, ())
+    for path in writable:
+        info = field_info(tname, path)
+        if info.byte_offset <= off and off + size <= info.byte_offset + info.byte_size:
+            return None
+    return f"no write support to {tname} at off {off}"
+
+
+WRITABLE_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {}
+"""For struct_ops types of pybpf's own: the fields of each struct their programs may
+write (``ops -> struct -> fields``)."""
+
+
 def verify_member_program(insns: Sequence[Insn], ops: str, member: str, *, maps: Sequence[Any] = (),
                           kernel: Any = None, log_level: int = 0) -> Any:  # fmt: skip
     """Verify a program for ``ops.member`` (the verifier's main loop with the member's
     context; typed-pointer accesses go through :mod:`.btf_access`)."""
     from .core import verify
+    from .env import Options
 
-    return verify(list(insns), ProgType.STRUCT_OPS, maps=maps, kernel=kernel, log_level=log_level)
+    opts = Options(log_level=log_level, attach_btf_name=f"{ops}:{member}")
+    return verify(list(insns), ProgType.STRUCT_OPS, maps=maps, kernel=kernel, options=opts)
+
+
+register_btf_write_access(ProgType.STRUCT_OPS, struct_ops_btf_write)
