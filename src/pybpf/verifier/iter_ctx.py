@@ -20,6 +20,10 @@ from .state import RegState
 def attach_func_sig(env: Env) -> BtfFuncSig | None:
     """The signature a tracing program's context follows, where pybpf knows it (the
     iterator targets); None leaves every slot a scalar."""
+    if env.prog_type == ProgType.STRUCT_OPS:
+        from .struct_ops_ctx import struct_ops_func_sig
+
+        return struct_ops_func_sig(env)
     if env.prog_type != ProgType.TRACING or env.expected_attach_type != AttachType.TRACE_ITER:
         return None
     name = getattr(env.options, "attach_btf_name", "")
