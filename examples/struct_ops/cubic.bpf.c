@@ -19,20 +19,56 @@ struct cubic {
 	__u32 tcp_cwnd;
 };
 
+static __u32 fls64(__u64 x)
+{
+	__u32 n = 0;
+
+	if (x >> 32) {
+		n += 32;
+		x >>= 32;
+	}
+	if (x >> 16) {
+		n += 16;
+		x >>= 16;
+	}
+	if (x >> 8) {
+		n += 8;
+		x >>= 8;
+	}
+	if (x >> 4) {
+		n += 4;
+		x >>= 4;
+	}
+	if (x >> 2) {
+		n += 2;
+		x >>= 2;
+	}
+	if (x >> 1) {
+		n += 1;
+		x >>= 1;
+	}
+	return n + (x != 0);
+}
+
+/* The integer cube root: Newton's iteration from a power of two above the root, then
+ * a step either way to land on floor(cbrt(x)). */
 static __u32 icbrt(__u64 x)
 {
-	__u64 lo = 0, hi = 1 << 21;
+	__u64 r;
 	int i;
 
-	for (i = 0; i < 22; i++) {
-		__u64 mid = (lo + hi + 1) >> 1;
-
-		if (mid * mid * mid <= x)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	return lo;
+	if (x == 0)
+		return 0;
+	r = 1ULL << ((fls64(x) + 2) / 3);
+	for (i = 0; i < 6; i++)
+		r = (2 * r + x / (r * r)) / 3;
+	if (r * r * r > x)
+		r--;
+	if (r * r * r > x)
+		r--;
+	if ((r + 1) * (r + 1) * (r + 1) <= x)
+		r++;
+	return r;
 }
 
 static void reset(struct cubic *ca)

@@ -35,7 +35,7 @@ def _trace(ops: object, cfg: LinkConfig, kernel: Kernel | None = None) -> list[t
 @pytest.mark.parametrize(("obj", "ref"), [("reno", Reno), ("cubic", Cubic)])
 def test_bpf_matches_python_reference(obj: str, ref: type, cfg: LinkConfig) -> None:
     k = Kernel(seed=1)
-    _, ops = open_struct_ops(str(EXAMPLES / f"{obj}.bpf.o"), kernel=k, verify=False)
+    _, ops = open_struct_ops(str(EXAMPLES / f"{obj}.bpf.o"), kernel=k, verify=True)
     assert ops[0].map.kops is not None
     bpf = _trace(BpfCongestionOps(ops[0].map.kops, k), cfg, k)
     assert bpf == _trace(ref(), cfg)
@@ -44,8 +44,8 @@ def test_bpf_matches_python_reference(obj: str, ref: type, cfg: LinkConfig) -> N
 
 def test_sections_become_maps() -> None:
     k = Kernel(seed=1)
-    _, reno = open_struct_ops(str(EXAMPLES / "reno.bpf.o"), kernel=k, verify=False)
-    _, cubic = open_struct_ops(str(EXAMPLES / "cubic.bpf.o"), kernel=k, verify=False)
+    _, reno = open_struct_ops(str(EXAMPLES / "reno.bpf.o"), kernel=k, verify=True)
+    _, cubic = open_struct_ops(str(EXAMPLES / "cubic.bpf.o"), kernel=k, verify=True)
     assert reno[0].map.state == StructOpsState.INUSE and reno[0].link is None  # .struct_ops
     assert cubic[0].map.state == StructOpsState.READY and cubic[0].link is not None  # .struct_ops.link
     assert set(cubic[0].programs) == {"init", "ssthresh", "set_state", "cong_avoid", "undo_cwnd"}
@@ -56,7 +56,7 @@ def test_sections_become_maps() -> None:
     cubic[0].unregister()
     reno[0].unregister()
     assert tcp_congestion_controls(k).registered == {}
-    open_struct_ops(str(EXAMPLES / "reno.bpf.o"), kernel=k, verify=False)
+    open_struct_ops(str(EXAMPLES / "reno.bpf.o"), kernel=k, verify=True)
     with pytest.raises(BpfError) as e:
-        open_struct_ops(str(EXAMPLES / "reno.bpf.o"), kernel=k, verify=False)
+        open_struct_ops(str(EXAMPLES / "reno.bpf.o"), kernel=k, verify=True)
     assert e.value.errno == 17  # the name is taken

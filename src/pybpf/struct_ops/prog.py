@@ -92,11 +92,13 @@ def load_struct_ops_program(
     t = ops if isinstance(ops, BtfOpsType) else ops_type(ops)
     index = t.member_index(member) if isinstance(member, str) else member
     mname = check_attach(t, index)
+    verified = None
     if verify:
         from .verify import verify_struct_ops
 
-        verify_struct_ops(list(insns), t, mname, maps=maps, kernel=kernel, log_level=log_level)
+        verified = verify_struct_ops(list(insns), t, mname, maps=maps, kernel=kernel, log_level=log_level)
     prog = load_program(insns, ProgType.STRUCT_OPS, maps=maps, kernel=kernel, name=name, verify=False)
+    prog.verified = verified
     xlated, helpers = bind_kfuncs(prog.xlated, t)
     helpers.update(subsystem_helpers(t))
     if helpers:

@@ -81,15 +81,20 @@ CUBIC_C_NUM, CUBIC_C_DEN = 4, 10  # C = 0.4 segments/s^3
 
 
 def icbrt(x: int) -> int:
-    """The integer cube root, by bisection over 22 bits (as the BPF version loops)."""
-    lo, hi = 0, 1 << 21
-    for _ in range(22):
-        mid = (lo + hi + 1) >> 1
-        if mid * mid * mid <= x:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+    """The integer cube root as the BPF version computes it: Newton's iteration from a
+    power of two above the root, then a step either way (u64 arithmetic)."""
+    if x == 0:
+        return 0
+    r = 1 << ((x.bit_length() + 2) // 3)
+    for _ in range(6):
+        r = (2 * r + x // ((r * r) & U64)) // 3
+    if (r * r * r) & U64 > x:
+        r -= 1
+    if (r * r * r) & U64 > x:
+        r -= 1
+    if ((r + 1) ** 3) & U64 <= x:
+        r += 1
+    return r
 
 
 class Cubic(_PyOps):
