@@ -275,7 +275,9 @@ class Map:
 
     @property
     def has_special_fields(self) -> bool:
-        return self.btf is not None and bool(self.btf.value_fields)
+        from .kptr import record_fields
+
+        return bool(record_fields(self.spec))
 
     def _kptr_clean(self, data: bytes, stride: int = 0) -> bytes:
         """A value (``stride``-byte copies for per-CPU data) with its kptrs zeroed: they

@@ -61,15 +61,14 @@ def check_map_btf(cls: type[Map], spec: MapSpec) -> None:
     if not value.resolves or value.size != spec.value_size:
         raise BpfError(errno.EINVAL, f"BTF value type {btf.value_type_id} is not "
                        f"{spec.value_size} bytes")
-    if btf.btf is not None:
-        from .kptr import parse_kptrs
+    from .kptr import record_fields
 
-        parse_kptrs(btf.btf, btf.value_type_id)  # malformed kptr tags, unknown kernel types
-    if value.fields:
+    fields = record_fields(spec)  # none if malformed; ENOENT for an unreleasable kernel type
+    if fields:
         if cls.effective_flags(spec) & (MapFlag.RDONLY_PROG | MapFlag.WRONLY_PROG):
             raise BpfError(errno.EACCES, "values with special fields cannot be read-only or "
                            "write-only for programs")
-        for kind, _ in value.fields:
+        for kind, _ in fields:
             if spec.type not in FIELD_MAP_TYPES[kind]:
                 raise BpfError(errno.EOPNOTSUPP, f"{spec.type.case_name} maps cannot hold "
                                f"{kind.value} fields")

@@ -79,9 +79,14 @@ def _skip(btf: Btf, tid: int) -> int:
     raise BpfError(errno.ELOOP, "BTF modifier chain too long")
 
 
+class Malformed(Exception):
+    """A pointer member tagged in a way the kernel cannot use as a kptr: the whole record
+    of special fields fails to parse (and the kernel then ignores it at map creation)."""
+
+
 def _kptr_at(btf: Btf, tid: int, off: int) -> KptrField | None:
-    """The kptr a member of type ``tid`` at ``off`` is, None if it is no kptr, or the
-    kernel's EINVAL for a malformed one."""
+    """The kptr a member of type ``tid`` at ``off`` is, None if it is no kptr; raises
+    :class:`Malformed` for a malformed one."""
     t = btf[tid]
     if isinstance(t, Volatile):
         t = btf[t.type]
@@ -91,14 +96,14 @@ def _kptr_at(btf: Btf, tid: int, off: int) -> KptrField | None:
     if not isinstance(tag, TypeTag):
         return None
     if isinstance(btf[tag.type], TypeTag):
-        raise BpfError(errno.EINVAL, f"kptr at offset {off}: more than one type tag")
+        raise Malformed(f"kptr at offset {off}: more than one type tag")
     kind = _TAGS.get(tag.name)
     if kind is None or tag.attr:
-        raise BpfError(errno.EINVAL, f"kptr at offset {off}: unknown tag {tag.name!r}")
+        raise Malformed(f"kptr at offset {off}: unknown tag {tag.name!r}")
     sid = _skip(btf, tag.type)
     st = btf[sid]
     if not isinstance(st, Struct):
-        raise BpfError(errno.EINVAL, f"kptr at offset {off}: only pointers to structs can be kptrs")
+        raise Malformed(f"kptr at offset {off}: only pointers to structs can be kptrs")
     return _resolve_kptr(btf, sid, st.name, kind, off)
 
 
@@ -147,19 +152,22 @@ def _walk(btf: Btf, tid: int, base: int, out: list[KptrField], depth: int) -> No
                         for f in inner]  # fmt: skip
 
 
-def parse_kptrs(btf: Btf, value_type_id: int) -> tuple[KptrField, ...]:
-    """The kptrs of a map value type, as map creation records them (BpfError with the
-    kernel's errno for a malformed one)."""
+def parse_kptrs(btf: Btf, value_type_id: int) -> tuple[KptrField, ...] | None:
+    """The kptrs of a map value type, as map creation records them; None when a tag is
+    malformed (the record fails to parse and the kernel keeps none).  BpfError(ENOENT)
+    for a referenced kptr to a kernel struct the kernel cannot release."""
     out: list[KptrField] = []
-    _walk(btf, value_type_id, 0, out, 0)
+    try:
+        _walk(btf, value_type_id, 0, out, 0)
+    except Malformed:
+        return None
     return tuple(sorted(out, key=lambda f: f.offset))
 
 
-_CACHE: dict[tuple[int, int], tuple[Any, tuple[KptrField, ...]]] = {}
+_CACHE: dict[tuple[int, int], tuple[Any, tuple[KptrField, ...] | None]] = {}
 
 
-def map_kptrs(spec: Any) -> tuple[KptrField, ...]:
-    """The kptrs of a map created from ``spec`` (none without BTF)."""
+def _parsed(spec: Any) -> tuple[KptrField, ...] | None:
     mb = getattr(spec, "btf", None)
     if mb is None or mb.btf is None or not mb.value_type_id:
         return ()
@@ -170,6 +178,20 @@ def map_kptrs(spec: Any) -> tuple[KptrField, ...]:
     fields = parse_kptrs(mb.btf, mb.value_type_id)
     _CACHE[key] = (mb.btf, fields)
     return fields
+
+
+def map_kptrs(spec: Any) -> tuple[KptrField, ...]:
+    """The kptrs of a map created from ``spec`` (none without BTF, none if malformed)."""
+    return _parsed(spec) or ()
+
+
+def record_fields(spec: Any) -> tuple[tuple[SpecialField, int], ...]:
+    """The special fields the map records: those of its value type, or none when the
+    value's kptr tags are malformed (the kernel then ignores every special field)."""
+    mb = getattr(spec, "btf", None)
+    if mb is None or _parsed(spec) is None:
+        return ()
+    return tuple(mb.value_fields)
 
 
 # --- objects held by a value ---------------------------------------------------------------

@@ -44,8 +44,9 @@ def map_kptrs(m: Any) -> tuple[KptrField, ...]:
 
 
 def _special_fields(m: Any) -> tuple[tuple[SpecialField, int], ...]:
-    mb = getattr(getattr(m, "spec", None), "btf", None)
-    return tuple(mb.value_fields) if mb is not None else ()
+    from ..maps.kptr import record_fields
+
+    return record_fields(getattr(m, "spec", None))
 
 
 def find_kptr(m: Any, off: int) -> KptrField | None:
