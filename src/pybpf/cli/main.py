@@ -21,6 +21,8 @@ from . import (
     cmd_map,
     cmd_prog,
     cmd_run,
+    cmd_struct_ops,
+    cmd_tcpsim,
     cmd_verify,
 )
 
@@ -66,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_prog.register(sub)
     cmd_case.register(sub)
     cmd_iter.register(sub)
+    cmd_struct_ops.register(sub)
+    cmd_tcpsim.register(sub)
     return parser
 
 
