@@ -20,8 +20,9 @@ from ..program import Program, load_program
 from ..vm.executable import Executable
 from .registry import BtfOpsType, ops_type, ops_type_by_id
 
-KFUNC_HELPER_BASE = 1 << 20
-"""Kfunc calls run as calls of helper ``KFUNC_HELPER_BASE + BTF id`` (xlated only)."""
+KFUNC_HELPER_BASE = 0x100000
+"""Kfunc calls run as calls of helper ``KFUNC_HELPER_BASE + BTF id`` (the slots the
+program loader uses too); the subsystem's implementations fill them for its programs."""
 
 
 def check_attach(ops: BtfOpsType, member_index: int) -> str:
@@ -59,15 +60,21 @@ def bind_kfuncs(insns: Sequence[Insn], ops: BtfOpsType) -> tuple[list[Insn], dic
     out = list(insns)
     helpers: dict[int, Helper] = {}
     for i, insn in enumerate(out):
-        if not (insn.cls == InsnClass.JMP and insn.op == JmpOp.CALL and insn.src == PseudoCall.KFUNC_CALL):
+        if not (insn.cls == InsnClass.JMP and insn.op == JmpOp.CALL):
             continue
-        desc = kfunc_by_id().get(insn.imm)
+        if insn.src == PseudoCall.KFUNC_CALL:
+            btf_id = insn.imm
+        elif insn.src == 0 and insn.imm >= KFUNC_HELPER_BASE:
+            btf_id = insn.imm - KFUNC_HELPER_BASE  # already turned into a helper slot at load
+        else:
+            continue
+        desc = kfunc_by_id().get(btf_id)
         if desc is None:
             raise BpfError(errno.EINVAL, f"kernel btf_id {insn.imm} is not a function")
         fn = impls.get(desc.name)
         if fn is None:
             raise BpfError(errno.EACCES, f"calling kernel function {desc.name} is not allowed")
-        hid = KFUNC_HELPER_BASE + insn.imm
+        hid = KFUNC_HELPER_BASE + btf_id
         helpers[hid] = Helper(hid, desc.name, fn)
         out[i] = dataclasses.replace(insn, src=0, imm=hid)
     return out, helpers
