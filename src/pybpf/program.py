@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import BpfError
 from .isa.insn import Insn, check_program, lddw, lddw_value
-from .isa.opcodes import PseudoLdImm64
+from .isa.opcodes import OPCODE_CALL, PseudoCall, PseudoLdImm64
 from .kernel.progtypes import AttachType, ProgType
 from .kernel.state import Kernel, default_kernel
 from .maps.base import Map
@@ -77,6 +77,10 @@ def relocate(insns: Sequence[Insn], maps: Sequence[Map], kernel: Kernel) -> tupl
             out[i], out[i + 1] = lddw(insn.dst, address)
             i += 2
             continue
+        if insn.src == PseudoCall.KFUNC_CALL and insn.code == OPCODE_CALL:
+            from .kernel.vmlinux.runtime import kfunc_call_insn
+
+            out[i] = kfunc_call_insn(insn)  # kfuncs run through helper slots
         i += 2 if insn.is_lddw else 1
     return out, used
 

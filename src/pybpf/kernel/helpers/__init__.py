@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..vmlinux import runtime as _kfunc_runtime  # noqa: F401  (kfuncs, bpf_kptr_xchg)
 from . import core, maps, packet, seq  # noqa: F401  (importing registers them)
 from .registry import HELPERS, Helper, HelperFn, helper, neg
 
