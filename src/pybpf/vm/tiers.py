@@ -6,8 +6,8 @@ they differ in speed and in what they can show:
 - ``interp``: the reference interpreter, one closure per instruction; the only tier that
   can single-step and trace;
 - ``python``: the whole program generated as Python source (:mod:`pybpf.vm.pygen`);
-- ``jit``: native code through llvmlite (``pip install pybpf[jit]``) -- its place is kept
-  here: register a factory with :func:`register` and it becomes the default when present.
+- ``jit``: native code through llvmlite (:mod:`pybpf.vm.jit`, ``pip install pybpf[jit]``),
+  registered when llvmlite can be imported; the default when present.
 
 The default is the fastest tier installed, unless ``PYBPF_TIER`` names one (so a whole
 test suite can be run on any tier) or :func:`using` sets one for a block of code.
@@ -16,6 +16,7 @@ test suite can be run on any tier) or :func:`using` sets one for a block of code
 from __future__ import annotations
 
 import errno
+import importlib.util
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -76,7 +77,15 @@ def _python(kernel: Kernel) -> Runner:
     return PythonRunner(kernel)
 
 
+def _jit(kernel: Kernel) -> Runner:
+    from .jit import JitRunner
+
+    return JitRunner(kernel)
+
+
 _FACTORIES: dict[Tier, RunnerFactory] = {Tier.INTERP: _interp, Tier.PYTHON: _python}
+if importlib.util.find_spec("llvmlite") is not None:
+    _FACTORIES[Tier.JIT] = _jit
 SPEED_ORDER = (Tier.JIT, Tier.PYTHON, Tier.INTERP)
 """Fastest first."""
 

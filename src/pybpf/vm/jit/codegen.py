@@ -1,0 +1,799 @@
+"""eBPF to LLVM IR (text): one LLVM function per BPF function.
+
+Every BPF function becomes ``void f<pc>(ptr io, i64 depth, ptr state)``: it reads r0..r9
+from ``io`` and leaves r0..r5 there when it exits, so a caller sees exactly the registers
+the interpreter's shared register file would hold; r6..r9 are the caller's own locals and
+come back unchanged.  Registers are allocas (LLVM's mem2reg turns them into SSA values),
+r10 is the end of the frame of ``depth`` (frames are regions of the shared memory model).
+
+Memory accesses keep the interpreter's one-region cache per instruction (base, last valid
+address) in a ctypes array: a hit is two compares and a native access, a miss calls into
+Python (:mod:`.ops`), which applies the memory model's rules, fills the cache and raises
+the interpreter's fault.  Accesses through r10 at a constant offset inside the frame need
+no check at all.  Helper calls, tail calls and faults go through Python too, except the
+helpers written here in IR (:mod:`.inline`).
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ...isa.insn import Insn, lddw_value
+from ...isa.opcodes import (
+    MAX_CALL_FRAMES,
+    STACK_SIZE,
+    TO_BE,
+    AluOp,
+    AtomicOp,
+    InsnClass,
+    JmpOp,
+    Mode,
+    PseudoCall,
+    Size,
+    Source,
+)
+from ..executable import Executable
+from . import layout, ops
+from .ops import CacheArray, Op
+
+M64 = (1 << 64) - 1
+M32 = (1 << 32) - 1
+TAIL_CALL_HELPER = 12
+OP_BITS = 20
+NREGS = 16
+BYTES = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
+
+_UIDS = itertools.count(1)
+
+
+def s64(v: int) -> int:
+    """An IR constant: the signed reading of a 64-bit pattern."""
+    v &= M64
+    return v - (1 << 64) if v >> 63 else v
+
+
+@dataclass
+class Generated:
+    """A program's IR with the Python operations its native code calls."""
+
+    uid: int
+    ir: str
+    ops: list[Op]
+    cache: CacheArray
+    entries: tuple[int, ...]
+    inline_maps: tuple[tuple[int, ...], ...] = field(default=())
+
+    @staticmethod
+    def function_name(entry: int) -> str:
+        return f"f{entry}"
+
+
+def entries_of(exe: Executable, extra: Sequence[int] = ()) -> tuple[int, ...]:
+    """Where BPF functions start: pc 0, the targets of local calls and of function
+    pointers (``lddw`` of a BPF_PSEUDO_FUNC), and any ``extra`` ones asked for."""
+    insns = exe.insns
+    out = {0, *extra}
+    for pc, insn in enumerate(insns):
+        if pc > 0 and insns[pc - 1].is_lddw:
+            continue
+        if insn.cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op == JmpOp.CALL and insn.source == Source.K \
+                and insn.src == PseudoCall.CALL:  # fmt: skip
+            target = pc + 1 + insn.imm
+            if 0 <= target < len(insns):
+                out.add(target)
+        if insn.is_lddw and insn.src == 4 and 0 <= pc + 1 + insn.imm < len(insns):
+            out.add(pc + 1 + insn.imm)
+    return tuple(sorted(out))
+
+
+class Generator:
+    """Generates the module of one executable."""
+
+    def __init__(self, exe: Executable, entries: tuple[int, ...]) -> None:
+        from .inline import InlineHelpers
+
+        self.exe = exe
+        self.insns = list(exe.insns)
+        self.n = len(self.insns)
+        self.entries = entries
+        self.uid = next(_UIDS)
+        self.ops: list[Op] = []
+        self.inline = InlineHelpers(self)
+        self.slots = self.n
+        self.cache: CacheArray = ops.new_cache(self.n + self.inline.slots_needed())
+        self.lines: list[str] = []
+        self._tmp = itertools.count()
+        self.entry = 0
+        self.pc = 0
+        self.fault_blocks: dict[int, str] = {}
+        self.writes_r10 = False
+
+    # --- small pieces -------------------------------------------------------------------
+
+    def op(self, fn: Op) -> int:
+        self.ops.append(fn)
+        return (self.uid << OP_BITS) | (len(self.ops) - 1)
+
+    def new_slot(self) -> int:
+        """A cache pair of its own (inline helpers' key and value reads)."""
+        assert self.slots < len(self.cache) // 2, "cache slots are counted before generation"
+        self.slots += 1
+        return self.slots - 1
+
+    def t(self) -> str:
+        return f"%t{next(self._tmp)}"
+
+    def label(self) -> str:
+        return f"X{next(self._tmp)}"
+
+    def emit(self, line: str) -> None:
+        self.lines.append("  " + line)
+
+    def block(self, name: str) -> None:
+        self.lines.append(f"{name}:")
+
+    def get(self, reg: int) -> str:
+        v = self.t()
+        self.emit(f"{v} = load i64, ptr %r{reg}")
+        return v
+
+    def put(self, reg: int, value: str) -> None:
+        self.emit(f"store i64 {value}, ptr %r{reg}")
+
+    def slot_ptr(self, slot: int) -> str:
+        p = self.t()
+        self.emit(f"{p} = getelementptr i64, ptr %st, i64 {slot}")
+        return p
+
+    def cache_addr(self, slot: int, which: int) -> int:
+        import ctypes
+
+        return ctypes.addressof(self.cache) + 8 * (2 * slot + which)
+
+    def call_py(self, op: int, *args: str) -> str:
+        """Call Python; on a fault or a packet exit, leave this function at once."""
+        full = [*args, *["0"] * (6 - len(args))]
+        v = self.t()
+        self.emit(f"{v} = call i64 %cb(i64 {op}, " + ", ".join(f"i64 {a}" for a in full) + ")")
+        self.check_status()
+        return v
+
+    def check_status(self) -> None:
+        s, bad, ok = self.t(), self.t(), self.label()
+        self.emit(f"{s} = load i64, ptr %st")
+        self.emit(f"{bad} = icmp ne i64 {s}, 0")
+        self.emit(f"br i1 {bad}, label %bail, label %{ok}")
+        self.block(ok)
+
+    def fault_now(self, op_fn: Op, *args: str) -> None:
+        """Raise in Python and leave (ends the current block)."""
+        op = self.op(op_fn)
+        full = [*args, *["0"] * (6 - len(args))]
+        self.emit(f"call i64 %cb(i64 {op}, " + ", ".join(f"i64 {a}" for a in full) + ")")
+        self.emit("br label %bail")
+
+    def goto(self, target: int) -> str:
+        """The label of ``target``, or of a block that faults as jumping there does."""
+        if 0 <= target < self.n:
+            return f"L{target}"
+        if target not in self.fault_blocks:
+            self.fault_blocks[target] = f"J{target - (1 << 40) if target < 0 else target}".replace("-", "m")
+        return self.fault_blocks[target]
+
+    # --- the module ---------------------------------------------------------------------
+
+    def generate(self) -> Generated:
+        out = [
+            "declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)",
+            "declare void @llvm.memmove.p0.p0.i64(ptr, ptr, i64, i1)",
+            "declare i16 @llvm.bswap.i16(i16)",
+            "declare i32 @llvm.bswap.i32(i32)",
+            "declare i64 @llvm.bswap.i64(i64)",
+        ]
+        for entry in self.entries:
+            self.lines = []
+            self.function(entry)
+            out.extend(self.lines)
+        out.append(self.repeat_wrapper())
+        return Generated(self.uid, "\n".join(out) + "\n", self.ops, self.cache, self.entries,
+                         self.inline.maps_key())  # fmt: skip
+
+    def reachable(self, entry: int) -> list[int]:
+        seen = {entry}
+        todo = [entry]
+        while todo:
+            pc = todo.pop()
+            for nxt in self.successors(pc):
+                if 0 <= nxt < self.n and nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return sorted(seen)
+
+    def is_half(self, pc: int) -> bool:
+        return pc > 0 and self.insns[pc - 1].is_lddw
+
+    def successors(self, pc: int) -> list[int]:
+        if self.is_half(pc):
+            return []
+        insn = self.insns[pc]
+        cls = insn.cls
+        if insn.is_lddw:
+            return [pc + 2] if pc + 1 < self.n else []
+        if cls in (InsnClass.JMP, InsnClass.JMP32):
+            op = insn.op
+            if op == JmpOp.EXIT:
+                return []
+            if op == JmpOp.CALL:
+                return [pc + 1]
+            if op == JmpOp.JA:
+                return [pc + 1 + (insn.imm if cls == InsnClass.JMP32 else insn.off)]
+            return [pc + 1 + insn.off, pc + 1]
+        if cls == InsnClass.LD and insn.mode not in (Mode.ABS, Mode.IND):
+            return []
+        if cls == InsnClass.STX and insn.mode not in (Mode.MEM, Mode.ATOMIC):
+            return []
+        return [pc + 1]
+
+    def function(self, entry: int) -> None:
+        self.entry = entry
+        self.fault_blocks = {}
+        pcs = self.reachable(entry)
+        self.writes_r10 = any(
+            (self.insns[pc].dst == 10 and self.insns[pc].cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX))
+            or (self.insns[pc].is_lddw and self.insns[pc].dst == 10)
+            or (self.insns[pc].cls == InsnClass.STX and self.insns[pc].mode == Mode.ATOMIC
+                and self.insns[pc].src == 10)
+            for pc in pcs if not self.is_half(pc)
+        )  # fmt: skip
+        self.lines.append(f"define void @f{entry}(ptr %io, i64 %depth, ptr %st) {{")
+        self.block("entry")
+        for r in range(NREGS):
+            self.emit(f"%r{r} = alloca i64")
+        self.emit("%cio = alloca [16 x i64]")
+        for r in range(10):
+            p, v = self.t(), self.t()
+            self.emit(f"{p} = getelementptr i64, ptr %io, i64 {r}")
+            self.emit(f"{v} = load i64, ptr {p}")
+            self.put(r, v)
+        for r in range(11, NREGS):
+            self.put(r, "0")
+        fp = self.t()
+        self.emit(f"{fp} = getelementptr i64, ptr %st, i64 {layout.FRAMES}")
+        fslot, fbase, fend = self.t(), self.t(), self.t()
+        self.emit(f"{fslot} = getelementptr i64, ptr {fp}, i64 %depth")
+        self.emit(f"{fbase} = load i64, ptr {fslot}")
+        self.emit(f"%fend = add i64 {fbase}, {STACK_SIZE}")
+        self.emit(f"{fend} = inttoptr i64 %fend to ptr")
+        self.emit(f"%fendp = getelementptr i8, ptr {fend}, i64 0")
+        self.put(10, "%fend")
+        cbp = self.slot_ptr(layout.CALLBACK)
+        self.emit(f"%cb = load ptr, ptr {cbp}")
+        self.emit(f"br label %L{entry}")
+        for pc in pcs:
+            self.block(f"L{pc}")
+            self.insn(pc)
+        for target, name in list(self.fault_blocks.items()):
+            self.block(name)
+            self.fault_now(ops.fault(target, "jumped out of the program", errno.EINVAL))
+        self.block("bail")
+        self.emit("ret void")
+        self.lines.append("}")
+
+    def repeat_wrapper(self) -> str:
+        """``i64 repeat(ptr io, ptr state, i64 r1, i64 r2, i64 n)``: ``n`` runs from pc 0,
+        each with the state a fresh run has; stops at a fault.  Returns the runs made."""
+        s = layout
+        return f"""
+define i64 @repeat(ptr %io, ptr %st, i64 %a1, i64 %a2, i64 %n) {{
+entry:
+  %fb = getelementptr i64, ptr %st, i64 {s.FRAMES}
+  %budget0p = getelementptr i64, ptr %st, i64 {s.BUDGET_START}
+  br label %loop
+loop:
+  %i = phi i64 [0, %entry], [%i1, %next]
+  %more = icmp ult i64 %i, %n
+  br i1 %more, label %body, label %done
+body:
+  call void @llvm.memset.p0.i64(ptr %io, i8 0, i64 {8 * s.IO_SLOTS}, i1 false)
+  %p1 = getelementptr i64, ptr %io, i64 1
+  store i64 %a1, ptr %p1
+  %p2 = getelementptr i64, ptr %io, i64 2
+  store i64 %a2, ptr %p2
+  %budget0 = load i64, ptr %budget0p
+  %bp = getelementptr i64, ptr %st, i64 {s.BUDGET}
+  store i64 %budget0, ptr %bp
+  %mg = getelementptr i64, ptr %st, i64 {s.MAY_GOTO}
+  store i64 {8 * 1024 * 1024}, ptr %mg
+  %tc = getelementptr i64, ptr %st, i64 {s.TAIL_CALLS}
+  store i64 0, ptr %tc
+  %dp = getelementptr i64, ptr %st, i64 {s.DEPTH}
+  store i64 0, ptr %dp
+  %up = getelementptr i64, ptr %st, i64 {s.USED}
+  store i64 0, ptr %up
+  %f0 = load i64, ptr %fb
+  %f0p = inttoptr i64 %f0 to ptr
+  call void @llvm.memset.p0.i64(ptr %f0p, i8 0, i64 {STACK_SIZE}, i1 false)
+  call void @f0(ptr %io, i64 0, ptr %st)
+  %i1 = add i64 %i, 1
+  %status = load i64, ptr %st
+  %bad = icmp ne i64 %status, 0
+  br i1 %bad, label %done2, label %next
+next:
+  br label %loop
+done2:
+  ret i64 %i1
+done:
+  ret i64 %i
+}}
+"""
+
+    # --- instructions -------------------------------------------------------------------
+
+    def insn(self, pc: int) -> None:
+        insns = self.insns
+        if self.is_half(pc):
+            self.fault_now(ops.fault(pc, "jumped into the middle of an lddw", errno.EINVAL))
+            return
+        insn = insns[pc]
+        cls = insn.cls
+        nxt = pc + 1
+        self.pc = pc
+        if cls in (InsnClass.ALU, InsnClass.ALU64):
+            self.alu(insn)
+        elif cls == InsnClass.LDX:
+            self.load(pc, insn)
+        elif cls == InsnClass.STX and insn.mode == Mode.MEM:
+            self.store(pc, insn, None)
+        elif cls == InsnClass.ST:
+            self.store(pc, insn, insn.imm)
+        elif cls == InsnClass.STX and insn.mode == Mode.ATOMIC:
+            self.atomic(pc, insn)
+        elif insn.is_lddw:
+            if pc + 1 >= self.n:
+                self.fault_now(ops.fault(pc, "jumped into the middle of an lddw", errno.EINVAL))
+                return
+            value = lddw_value(insn, insns[pc + 1])
+            if insn.src == 4:
+                value = self.exe.function_address(pc + 1 + insn.imm)
+            self.put(insn.dst, str(s64(value)))
+            nxt = pc + 2
+        elif cls == InsnClass.LD and insn.mode in (Mode.ABS, Mode.IND):
+            self.ld_pkt(pc, insn)
+        elif cls in (InsnClass.JMP, InsnClass.JMP32):
+            self.jmp(pc, insn)
+            return
+        else:
+            self.fault_now(ops.fault(pc, "jumped into the middle of an lddw", errno.EINVAL))
+            return
+        self.emit(f"br label %{self.goto(nxt)}")
+
+    def alu(self, insn: Insn) -> None:
+        d, s, off, op = insn.dst, insn.src, insn.off, insn.op
+        is64 = insn.cls == InsnClass.ALU64
+        a64 = self.get(d)
+        if op == AluOp.END:
+            self.put(d, self.endian(a64, insn.imm, insn.source == TO_BE, is64))
+            return
+        if op == AluOp.NEG:
+            b64 = "0"
+        elif insn.source == Source.X:
+            b64 = self.get(s)
+        else:
+            b64 = str(s64(insn.imm & (M64 if is64 else M32)))
+        ty = "i64" if is64 else "i32"
+        if is64:
+            a, b = a64, b64
+        else:
+            a, b = self.t(), self.t()
+            self.emit(f"{a} = trunc i64 {a64} to i32")
+            self.emit(f"{b} = trunc i64 {b64} to i32")
+        r = self.alu_op(op, off, ty, a, b, is64)
+        if not is64:
+            z = self.t()
+            self.emit(f"{z} = zext i32 {r} to i64")
+            r = z
+        self.put(d, r)
+
+    def alu_op(self, op: int, off: int, ty: str, a: str, b: str, is64: bool) -> str:
+        r = self.t()
+        simple: dict[int, str] = {AluOp.ADD: "add", AluOp.SUB: "sub", AluOp.MUL: "mul", AluOp.OR: "or",
+                  AluOp.AND: "and", AluOp.XOR: "xor"}  # fmt: skip
+        if op in simple:
+            self.emit(f"{r} = {simple[op]} {ty} {a}, {b}")
+            return r
+        if op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH):
+            m = self.t()
+            self.emit(f"{m} = and {ty} {b}, {63 if is64 else 31}")
+            name = {AluOp.LSH: "shl", AluOp.RSH: "lshr", AluOp.ARSH: "ashr"}[AluOp(op)]
+            self.emit(f"{r} = {name} {ty} {a}, {m}")
+            return r
+        if op == AluOp.NEG:
+            self.emit(f"{r} = sub {ty} 0, {a}")
+            return r
+        if op == AluOp.MOV:
+            bits = (8, 16, 32) if is64 else (8, 16)
+            if off in bits:
+                n = self.t()
+                self.emit(f"{n} = trunc {ty} {b} to i{off}")
+                self.emit(f"{r} = sext i{off} {n} to {ty}")
+                return r
+            return b
+        if op in (AluOp.DIV, AluOp.MOD):
+            zero, safe, q = self.t(), self.t(), self.t()
+            self.emit(f"{zero} = icmp eq {ty} {b}, 0")
+            if off == 1:
+                m1, bad = self.t(), self.t()
+                self.emit(f"{m1} = icmp eq {ty} {b}, -1")
+                self.emit(f"{bad} = or i1 {zero}, {m1}")
+                self.emit(f"{safe} = select i1 {bad}, {ty} 1, {ty} {b}")
+                if op == AluOp.DIV:
+                    neg, q2 = self.t(), self.t()
+                    self.emit(f"{q} = sdiv {ty} {a}, {safe}")
+                    self.emit(f"{neg} = sub {ty} 0, {a}")
+                    self.emit(f"{q2} = select i1 {m1}, {ty} {neg}, {ty} {q}")
+                    self.emit(f"{r} = select i1 {zero}, {ty} 0, {ty} {q2}")
+                else:
+                    q2 = self.t()
+                    self.emit(f"{q} = srem {ty} {a}, {safe}")
+                    self.emit(f"{q2} = select i1 {m1}, {ty} 0, {ty} {q}")
+                    self.emit(f"{r} = select i1 {zero}, {ty} {a}, {ty} {q2}")
+                return r
+            self.emit(f"{safe} = select i1 {zero}, {ty} 1, {ty} {b}")
+            if op == AluOp.DIV:
+                self.emit(f"{q} = udiv {ty} {a}, {safe}")
+                self.emit(f"{r} = select i1 {zero}, {ty} 0, {ty} {q}")
+            else:
+                self.emit(f"{q} = urem {ty} {a}, {safe}")
+                self.emit(f"{r} = select i1 {zero}, {ty} {a}, {ty} {q}")
+            return r
+        # an operation the interpreter has no closure for: its table lookup fails
+        self.fault_now(ops.fault(self.pc, f"unknown ALU operation {op:#x}", errno.EINVAL))
+        self.block(self.label())
+        return "0"
+
+    def endian(self, v: str, bits: int, to_big: bool, uncond: bool) -> str:
+        if bits not in (16, 32, 64):
+            return self.call_py(self.op(ops.endian_op(bits, to_big, uncond)), v)
+        if bits == 64 and not (to_big or uncond):
+            return v
+        n, r = self.t(), self.t()
+        self.emit(f"{n} = trunc i64 {v} to i{bits}" if bits < 64 else f"{n} = add i64 {v}, 0")
+        if to_big or uncond:
+            sw = self.t()
+            self.emit(f"{sw} = call i{bits} @llvm.bswap.i{bits}(i{bits} {n})")
+            n = sw
+        self.emit(f"{r} = zext i{bits} {n} to i64" if bits < 64 else f"{r} = add i64 {n}, 0")
+        return r
+
+    # --- memory -------------------------------------------------------------------------
+
+    def frame_offset(self, base: int, off: int, size: int) -> bool:
+        """A frame access the compiler can prove in bounds: through r10, never written."""
+        return base == 10 and not self.writes_r10 and -STACK_SIZE <= off <= -size
+
+    def checked(self, slot: int, addr: str, size: int, align: bool = False) -> tuple[str, str]:
+        """Branch on the cache of ``slot``: returns (hit label, miss label)."""
+        b, last, lo, hi, ok = self.t(), self.t(), self.t(), self.t(), self.t()
+        hit, miss = self.label(), self.label()
+        self.emit(f"{b} = load i64, ptr inttoptr (i64 {self.cache_addr(slot, 0)} to ptr)")
+        self.emit(f"{last} = load i64, ptr inttoptr (i64 {self.cache_addr(slot, 1)} to ptr)")
+        self.emit(f"{lo} = icmp uge i64 {addr}, {b}")
+        self.emit(f"{hi} = icmp ule i64 {addr}, {last}")
+        self.emit(f"{ok} = and i1 {lo}, {hi}")
+        if align and size > 1:
+            m, z, ok2 = self.t(), self.t(), self.t()
+            self.emit(f"{m} = and i64 {addr}, {size - 1}")
+            self.emit(f"{z} = icmp eq i64 {m}, 0")
+            self.emit(f"{ok2} = and i1 {ok}, {z}")
+            ok = ok2
+        self.emit(f"br i1 {ok}, label %{hit}, label %{miss}")
+        return hit, miss
+
+    def address(self, base: int, off: int) -> str:
+        a = self.t()
+        self.emit(f"{a} = add i64 {self.get(base)}, {off}")
+        return a
+
+    def load(self, pc: int, insn: Insn) -> None:
+        size = BYTES[Size(insn.size)]
+        signed = insn.mode == Mode.MEMSX
+        bits = size * 8
+        ext = "sext" if signed else "zext"
+        if self.frame_offset(insn.src, insn.off, size):
+            p, v, w = self.t(), self.t(), self.t()
+            self.emit(f"{p} = getelementptr i8, ptr %fendp, i64 {insn.off}")
+            self.emit(f"{v} = load i{bits}, ptr {p}, align 1")
+            self.emit(f"{w} = {ext} i{bits} {v} to i64" if bits < 64 else f"{w} = add i64 {v}, 0")
+            self.put(insn.dst, w)
+            return
+        addr = self.address(insn.src, insn.off)
+        hit, miss = self.checked(pc, addr, size)
+        done = self.label()
+        self.block(hit)
+        p, v, w = self.t(), self.t(), self.t()
+        self.emit(f"{p} = inttoptr i64 {addr} to ptr")
+        self.emit(f"{v} = load i{bits}, ptr {p}, align 1")
+        self.emit(f"{w} = {ext} i{bits} {v} to i64" if bits < 64 else f"{w} = add i64 {v}, 0")
+        self.put(insn.dst, w)
+        self.emit(f"br label %{done}")
+        self.block(miss)
+        got = self.call_py(self.op(ops.load(self.cache, pc, size, signed, pc)), addr)
+        self.put(insn.dst, got)
+        self.emit(f"br label %{done}")
+        self.block(done)
+
+    def store(self, pc: int, insn: Insn, imm: int | None) -> None:
+        size = BYTES[Size(insn.size)]
+        bits = size * 8
+        value = str(s64(imm)) if imm is not None else self.get(insn.src)
+        if self.frame_offset(insn.dst, insn.off, size):
+            p, v = self.t(), self.t()
+            self.emit(f"{p} = getelementptr i8, ptr %fendp, i64 {insn.off}")
+            self.emit(f"{v} = trunc i64 {value} to i{bits}" if bits < 64 else f"{v} = add i64 {value}, 0")
+            self.emit(f"store i{bits} {v}, ptr {p}, align 1")
+            return
+        addr = self.address(insn.dst, insn.off)
+        hit, miss = self.checked(pc, addr, size)
+        done = self.label()
+        self.block(hit)
+        p, v = self.t(), self.t()
+        self.emit(f"{p} = inttoptr i64 {addr} to ptr")
+        self.emit(f"{v} = trunc i64 {value} to i{bits}" if bits < 64 else f"{v} = add i64 {value}, 0")
+        self.emit(f"store i{bits} {v}, ptr {p}, align 1")
+        self.emit(f"br label %{done}")
+        self.block(miss)
+        if imm is None:
+            self.call_py(self.op(ops.store(self.cache, pc, size, pc)), addr, value)
+        else:
+            self.call_py(self.op(ops.store_imm(self.cache, pc, size, imm, pc)), addr)
+        self.emit(f"br label %{done}")
+        self.block(done)
+
+    def atomic(self, pc: int, insn: Insn) -> None:
+        size = BYTES[Size(insn.size)]
+        bits = size * 8
+        code = insn.imm
+        known = code in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL, AtomicOp.XCHG, AtomicOp.CMPXCHG) or (
+            code & ~1 in (AtomicOp.ADD, AtomicOp.OR, AtomicOp.AND, AtomicOp.XOR)
+        )
+        if not known:
+            self.fault_now(ops.fault(pc, f"unknown atomic operation {code:#x}", errno.EINVAL))
+            self.block(self.label())
+            return
+        addr = self.address(insn.dst, insn.off)
+        src = self.get(insn.src)
+        hit, miss = self.checked(pc, addr, size, align=True)
+        done = self.label()
+        self.block(hit)
+        p, v = self.t(), self.t()
+        self.emit(f"{p} = inttoptr i64 {addr} to ptr")
+        self.emit(f"{v} = trunc i64 {src} to i{bits}" if bits < 64 else f"{v} = add i64 {src}, 0")
+        old, wide = self.t(), self.t()
+        if code == AtomicOp.LOAD_ACQ:
+            self.emit(f"{old} = load atomic i{bits}, ptr {p} acquire, align {size}")
+        elif code == AtomicOp.STORE_REL:
+            self.emit(f"store atomic i{bits} {v}, ptr {p} release, align {size}")
+        elif code == AtomicOp.CMPXCHG:
+            r0, e, pair = self.get(0), self.t(), self.t()
+            self.emit(f"{e} = trunc i64 {r0} to i{bits}" if bits < 64 else f"{e} = add i64 {r0}, 0")
+            self.emit(f"{pair} = cmpxchg ptr {p}, i{bits} {e}, i{bits} {v} seq_cst seq_cst, align {size}")
+            self.emit(f"{old} = extractvalue {{ i{bits}, i1 }} {pair}, 0")
+        else:
+            name = {AtomicOp.XCHG: "xchg", AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and",
+                    AtomicOp.XOR: "xor"}[AtomicOp(code if code == AtomicOp.XCHG else code & ~1)]  # fmt: skip
+            self.emit(f"{old} = atomicrmw {name} ptr {p}, i{bits} {v} seq_cst, align {size}")
+        if code != AtomicOp.STORE_REL:
+            self.emit(f"{wide} = zext i{bits} {old} to i64" if bits < 64 else f"{wide} = add i64 {old}, 0")
+            self.atomic_result(insn, code, wide)
+        self.emit(f"br label %{done}")
+        self.block(miss)
+        r0 = self.get(0)
+        got = self.call_py(self.op(ops.atomic(self.cache, pc, size, code, pc)), addr, src, r0)
+        if code != AtomicOp.STORE_REL:
+            self.atomic_result(insn, code, got)
+        self.emit(f"br label %{done}")
+        self.block(done)
+
+    def atomic_result(self, insn: Insn, code: int, old: str) -> None:
+        if code == AtomicOp.LOAD_ACQ:
+            self.put(insn.dst, old)
+        elif code == AtomicOp.CMPXCHG:
+            self.put(0, old)
+        elif code & 1:
+            self.put(insn.src, old)
+
+    def ld_pkt(self, pc: int, insn: Insn) -> None:
+        size = {Size.B: 1, Size.H: 2, Size.W: 4}.get(Size(insn.size))
+        if size is None:  # the interpreter's table has no 8-byte packet load
+            self.fault_now(ops.fault(pc, "LD_ABS/LD_IND of 8 bytes", errno.EINVAL))
+            self.block(self.label())
+            return
+        indirect = insn.mode == Mode.IND
+        base = self.get(insn.src) if indirect else "0"
+        got = self.call_py(self.op(ops.ld_pkt(size, insn.imm, indirect, pc)), base)
+        self.put(0, got)
+
+    # --- control ------------------------------------------------------------------------
+
+    def backward_budget(self, pc: int) -> None:
+        p, b, b1, neg = self.slot_ptr(layout.BUDGET), self.t(), self.t(), self.t()
+        ok, out = self.label(), self.label()
+        self.emit(f"{b} = load i64, ptr {p}")
+        self.emit(f"{b1} = sub i64 {b}, 1")
+        self.emit(f"store i64 {b1}, ptr {p}")
+        self.emit(f"{neg} = icmp slt i64 {b1}, 0")
+        self.emit(f"br i1 {neg}, label %{out}, label %{ok}")
+        self.block(out)
+        self.fault_now(ops.budget(pc))
+        self.block(ok)
+
+    def jmp(self, pc: int, insn: Insn) -> None:
+        cls, op, nxt = insn.cls, insn.op, pc + 1
+        if op == JmpOp.JA:
+            target = nxt + (insn.imm if cls == InsnClass.JMP32 else insn.off)
+            if target < 0:
+                self.fault_now(ops.fault(target, "jumped out of the program", errno.EINVAL))
+                return
+            if target <= pc:
+                self.backward_budget(pc)
+            self.emit(f"br label %{self.goto(target)}")
+            return
+        if op == JmpOp.EXIT:
+            self.exit()
+            return
+        if op == JmpOp.CALL:
+            self.call(pc, insn)
+            self.emit(f"br label %{self.goto(nxt)}")
+            return
+        if op == JmpOp.JCOND:
+            p, c, z, c1 = self.slot_ptr(layout.MAY_GOTO), self.t(), self.t(), self.t()
+            go, dec = self.label(), self.label()
+            self.emit(f"{c} = load i64, ptr {p}")
+            self.emit(f"{z} = icmp eq i64 {c}, 0")
+            self.emit(f"br i1 {z}, label %{go}, label %{dec}")
+            self.block(go)
+            target = nxt + insn.off
+            if target < 0:
+                self.fault_now(ops.fault(target, "jumped out of the program", errno.EINVAL))
+            else:
+                self.emit(f"br label %{self.goto(target)}")
+            self.block(dec)
+            self.emit(f"{c1} = sub i64 {c}, 1")
+            self.emit(f"store i64 {c1}, ptr {p}")
+            self.emit(f"br label %{self.goto(nxt)}")
+            return
+        target = nxt + insn.off
+        if target < 0:
+            self.fault_now(ops.fault(target, "jumped out of the program", errno.EINVAL))
+            return
+        preds = {JmpOp.JEQ: "eq", JmpOp.JNE: "ne", JmpOp.JGT: "ugt", JmpOp.JGE: "uge", JmpOp.JLT: "ult",
+                 JmpOp.JLE: "ule", JmpOp.JSGT: "sgt", JmpOp.JSGE: "sge", JmpOp.JSLT: "slt",
+                 JmpOp.JSLE: "sle", JmpOp.JSET: "set"}  # fmt: skip
+        pred = preds.get(op)  # type: ignore[call-overload]
+        if pred is None:
+            self.fault_now(ops.fault(pc, f"unknown jump operation {op:#x}", errno.EINVAL))
+            return
+        is32 = cls == InsnClass.JMP32
+        if insn.off < 0:
+            self.backward_budget(pc)
+        a = self.get(insn.dst)
+        b = self.get(insn.src) if insn.source == Source.X else str(s64(insn.imm & (M32 if is32 else M64)))
+        ty = "i32" if is32 else "i64"
+        if is32:
+            a2, b2 = self.t(), self.t()
+            self.emit(f"{a2} = trunc i64 {a} to i32")
+            self.emit(f"{b2} = trunc i64 {b} to i32")
+            a, b = a2, b2
+        c = self.t()
+        if pred == "set":
+            m = self.t()
+            self.emit(f"{m} = and {ty} {a}, {b}")
+            self.emit(f"{c} = icmp ne {ty} {m}, 0")
+        else:
+            self.emit(f"{c} = icmp {pred} {ty} {a}, {b}")
+        self.emit(f"br i1 {c}, label %{self.goto(target)}, label %{self.goto(nxt)}")
+
+    def exit(self) -> None:
+        for r in range(6):
+            p = self.t()
+            self.emit(f"{p} = getelementptr i64, ptr %io, i64 {r}")
+            self.emit(f"store i64 {self.get(r)}, ptr {p}")
+        self.emit("ret void")
+
+    def regs_to(self, io: str) -> None:
+        for r in range(10):
+            p = self.t()
+            self.emit(f"{p} = getelementptr i64, ptr {io}, i64 {r}")
+            self.emit(f"store i64 {self.get(r)}, ptr {p}")
+
+    def regs_from(self, io: str) -> None:
+        for r in range(6):
+            p, v = self.t(), self.t()
+            self.emit(f"{p} = getelementptr i64, ptr {io}, i64 {r}")
+            self.emit(f"{v} = load i64, ptr {p}")
+            self.put(r, v)
+
+    def set_depth(self) -> None:
+        self.emit(f"store i64 %depth, ptr {self.slot_ptr(layout.DEPTH)}")
+
+    def call(self, pc: int, insn: Insn) -> None:
+        nxt, imm = pc + 1, insn.imm
+        if insn.source == Source.X:
+            self.set_depth()
+            regs = [self.get(r) for r in (insn.dst, 1, 2, 3, 4, 5)]
+            self.put(0, self.call_py(self.op(ops.callx(self.exe.helpers, pc)), *regs))
+            return
+        if insn.src == PseudoCall.CALL:
+            self.local_call(pc, nxt + imm)
+            return
+        if insn.src == PseudoCall.HELPER and imm == TAIL_CALL_HELPER:
+            self.tail_call(pc)
+            return
+        if insn.src == PseudoCall.HELPER:
+            helper = self.exe.helpers.get(imm)
+            if helper is None:
+                self.fault_now(ops.fault(pc, f"helper #{imm} is not implemented by pybpf", errno.ENOTSUP))
+                self.block(self.label())
+                return
+            if self.inline.emit(pc, imm, helper):
+                return
+            self.set_depth()
+            args = [self.get(r) for r in range(1, 6)]
+            self.put(0, self.call_py(self.op(ops.helper(helper.fn, pc)), *args))
+            return
+        self.fault_now(ops.fault(pc, f"call to kernel function #{imm}: kfuncs are not available here"))
+        self.block(self.label())
+
+    def local_call(self, pc: int, target: int) -> None:
+        if target < 0:
+            self.fault_now(ops.fault(target, "jumped out of the program", errno.EINVAL))
+            self.block(self.label())
+            return
+        nd, deep, ok = self.t(), self.t(), self.label()
+        bad = self.label()
+        self.emit(f"{nd} = add i64 %depth, 1")
+        self.emit(f"{deep} = icmp uge i64 {nd}, {MAX_CALL_FRAMES}")
+        self.emit(f"br i1 {deep}, label %{bad}, label %{ok}")
+        self.block(bad)
+        self.fault_now(ops.too_deep(pc), nd)
+        self.block(ok)
+        if target >= self.n:
+            self.fault_now(ops.fault(target, "jumped out of the program", errno.EINVAL))
+            self.block(self.label())
+            return
+        up, used, fresh = self.slot_ptr(layout.USED), self.t(), self.t()
+        zero, go = self.label(), self.label()
+        self.emit(f"{used} = load i64, ptr {up}")
+        self.emit(f"{fresh} = icmp ugt i64 {nd}, {used}")
+        self.emit(f"br i1 {fresh}, label %{zero}, label %{go}")
+        self.block(zero)
+        fp, fs, fb, fptr = self.t(), self.t(), self.t(), self.t()
+        self.emit(f"{fp} = getelementptr i64, ptr %st, i64 {layout.FRAMES}")
+        self.emit(f"{fs} = getelementptr i64, ptr {fp}, i64 {nd}")
+        self.emit(f"{fb} = load i64, ptr {fs}")
+        self.emit(f"{fptr} = inttoptr i64 {fb} to ptr")
+        self.emit(f"call void @llvm.memset.p0.i64(ptr {fptr}, i8 0, i64 {STACK_SIZE}, i1 false)")
+        self.emit(f"store i64 {nd}, ptr {up}")
+        self.emit(f"br label %{go}")
+        self.block(go)
+        self.regs_to("%cio")
+        self.emit(f"call void @f{target}(ptr %cio, i64 {nd}, ptr %st)")
+        self.check_status()
+        self.regs_from("%cio")
+
+    def tail_call(self, pc: int) -> None:
+        self.set_depth()
+        fn = self.call_py(self.op(ops.tail_call(pc)), self.get(2), self.get(3))
+        z, go, stay = self.t(), self.label(), self.label()
+        self.emit(f"{z} = icmp eq i64 {fn}, 0")
+        self.emit(f"br i1 {z}, label %{stay}, label %{go}")
+        self.block(go)
+        self.regs_to("%io")
+        fp = self.t()
+        self.emit(f"{fp} = inttoptr i64 {fn} to ptr")
+        self.emit(f"call void {fp}(ptr %io, i64 %depth, ptr %st)")
+        self.emit("ret void")
+        self.block(stay)

@@ -1,0 +1,118 @@
+"""IR to native code with llvmlite's MCJIT, cached by the program's hash.
+
+The cache key is what the native code depends on: the instruction bytes (which hold map
+addresses), the function entries, the map facts compiled into inline helpers, the
+helpers the calls reach, and the code address where function pointers are loaded.  Two
+loads of one program share one compiled module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+import llvmlite.binding as llvm
+
+from ...isa.opcodes import InsnClass, JmpOp, Source
+from ..executable import Executable
+from .codegen import Generated, Generator, entries_of
+from .ops import Op
+
+FUNCTION = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p)
+REPEAT = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64,
+                          ctypes.c_uint64, ctypes.c_uint64)  # fmt: skip
+KEEP = 256
+"""Compiled programs kept by hash beyond those an executable still holds."""
+
+_lock = threading.Lock()
+_target: Any = None
+_by_key: OrderedDict[Hashable, Compiled] = OrderedDict()
+CODES: weakref.WeakValueDictionary[int, Compiled] = weakref.WeakValueDictionary()
+"""Live compiled programs by uid (the high bits of an operation number)."""
+
+
+def _target_machine() -> Any:
+    """A new target machine: an MCJIT engine owns (and disposes of) the one it is given,
+    so every engine needs its own (about 0.1 ms)."""
+    global _target
+    if _target is None:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        _target = llvm.Target.from_default_triple()
+    return _target.create_target_machine(opt=2, jit=True)
+
+
+def _optimize(module: Any, machine: Any) -> None:
+    """A short pipeline: registers to SSA, combine, simplify the CFG.  The standard -O2
+    pipeline costs five times as much and gains little on code that is already low-level
+    (the machine code generator does the rest)."""
+    builder = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=0))
+    manager = llvm.create_new_module_pass_manager()
+    manager.add_sroa_pass()
+    manager.add_instruction_combine_pass()
+    manager.add_simplify_cfg_pass()
+    manager.run(module, builder)
+
+
+class Compiled:
+    """One executable's native functions and the Python operations they call."""
+
+    def __init__(self, gen: Generated) -> None:
+        start = time.perf_counter()
+        machine = _target_machine()
+        module = llvm.parse_assembly(gen.ir)
+        module.verify()
+        _optimize(module, machine)
+        self.engine = llvm.create_mcjit_compiler(module, machine)
+        self.engine.finalize_object()
+        self.uid = gen.uid
+        self.ops: list[Op] = gen.ops
+        self.cache = gen.cache
+        self.entries = gen.entries
+        self.addresses = {e: self.engine.get_function_address(f"f{e}") for e in gen.entries}
+        self.functions = {e: FUNCTION(a) for e, a in self.addresses.items()}
+        self.repeat = REPEAT(self.engine.get_function_address("repeat"))
+        self.compile_seconds = time.perf_counter() - start
+        self.ir = gen.ir
+        CODES[self.uid] = self
+
+
+def _key(exe: Executable, gen_entries: tuple[int, ...], maps_key: Hashable) -> Hashable:
+    insns = exe.insns
+    raw = b"".join(i.encode() for i in insns)
+    helpers: list[tuple[int, int]] = []
+    extra: list[int] = []
+    for pc, insn in enumerate(insns):
+        if insn.cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op == JmpOp.CALL:
+            if insn.source == Source.X:
+                extra.append(id(exe))  # callx reaches any helper of this executable
+            elif insn.src == 0:
+                found = exe.helpers.get(insn.imm)
+                helpers.append((insn.imm, id(found.fn) if found is not None else 0))
+        if insn.is_lddw and insn.src == 4 and not (pc > 0 and insns[pc - 1].is_lddw):
+            extra.append(exe.code_region.base)
+    return (hashlib.sha256(raw).digest(), gen_entries, maps_key, tuple(sorted(set(helpers))), tuple(extra))
+
+
+def compile_executable(exe: Executable, extra_entries: tuple[int, ...] = ()) -> Compiled:
+    """The native code of ``exe`` (from the cache when the same program was compiled)."""
+    entries = entries_of(exe, extra_entries)
+    gen = Generator(exe, entries)
+    key = _key(exe, entries, gen.inline.maps_key())
+    with _lock:
+        found = _by_key.get(key)
+        if found is not None:
+            _by_key.move_to_end(key)
+            return found
+    compiled = Compiled(gen.generate())
+    with _lock:
+        _by_key[key] = compiled
+        while len(_by_key) > KEEP:
+            _by_key.popitem(last=False)
+    return compiled

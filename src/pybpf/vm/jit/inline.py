@@ -1,0 +1,172 @@
+"""Helpers written in IR: array map lookup and update on the map's own value buffer.
+
+A call site tests r1 against the addresses of the plain array maps the program loads
+(known when it is compiled: ``lddw`` immediates hold map addresses); a match runs the
+helper natively on ``values_region`` -- the buffer the Python side reads and writes --
+and anything else (another map, a key or value outside the cached region, a CPU the map
+does not have) takes the Python helper, so results never differ.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ...isa.insn import lddw_value
+from ...kernel.helpers import Helper
+from ...maps.array import ArrayMap
+from ...maps.base import map_at
+from ...maps.types import BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST
+from . import layout, ops
+
+if TYPE_CHECKING:
+    from .codegen import Generator
+
+M64 = (1 << 64) - 1
+LOOKUP, UPDATE = 1, 2
+
+
+@dataclass(frozen=True)
+class ArrayFacts:
+    """What native code needs of one array map (fixed for the map's life)."""
+
+    address: int
+    values: int
+    elem_size: int
+    value_size: int
+    max_entries: int
+    num_cpus: int
+
+
+def _array_maps(gen: Generator) -> list[ArrayFacts]:
+    out: dict[int, ArrayFacts] = {}
+    insns = gen.insns
+    for pc, insn in enumerate(insns[:-1]):
+        if not insn.is_lddw or (pc > 0 and insns[pc - 1].is_lddw) or insn.src == 4:
+            continue
+        addr = lddw_value(insn, insns[pc + 1])
+        m = map_at(addr) if addr else None
+        if m is not None and type(m) is ArrayMap and addr == m.address:
+            out[addr] = ArrayFacts(addr, m.values_region.base, m.elem_size, m.value_size,
+                                   m.max_entries, m.num_cpus)  # fmt: skip
+    return list(out.values())
+
+
+class InlineHelpers:
+    def __init__(self, gen: Generator) -> None:
+        from ...kernel.helpers import maps as helper_maps
+
+        self.gen = gen
+        self.arrays = _array_maps(gen)
+        self.fns = {LOOKUP: helper_maps.map_lookup_elem, UPDATE: helper_maps.map_update_elem}
+
+    def slots_needed(self) -> int:
+        """Cache pairs the inline paths use: two per array map per lookup/update site."""
+        if not self.arrays:
+            return 0
+        sites = sum(1 for i in self.gen.insns if i.code == 0x85 and i.src == 0 and i.imm in self.fns)
+        return 2 * sites * len(self.arrays)
+
+    def maps_key(self) -> tuple[tuple[int, ...], ...]:
+        """The facts compiled in (part of the code cache's key)."""
+        return tuple((a.address, a.values, a.elem_size, a.value_size, a.max_entries, a.num_cpus)
+                     for a in self.arrays)  # fmt: skip
+
+    def emit(self, pc: int, helper_id: int, helper: Helper) -> bool:
+        if helper_id not in self.fns or helper.fn is not self.fns[helper_id] or not self.arrays:
+            return False
+        g = self.gen
+        done, generic = g.label(), g.label()
+        r1 = g.get(1)
+        cpu = g.t()
+        g.emit(f"{cpu} = load i64, ptr {g.slot_ptr(layout.CPU)}")
+        for facts in self.arrays:
+            eq, cpu_ok, both, here, nxt = g.t(), g.t(), g.t(), g.label(), g.label()
+            g.emit(f"{eq} = icmp eq i64 {r1}, {facts.address}")
+            g.emit(f"{cpu_ok} = icmp ult i64 {cpu}, {facts.num_cpus}")
+            g.emit(f"{both} = and i1 {eq}, {cpu_ok}")
+            g.emit(f"br i1 {both}, label %{here}, label %{nxt}")
+            g.block(here)
+            if helper_id == LOOKUP:
+                self.lookup(facts, generic, done)
+            else:
+                self.update(facts, generic, done)
+            g.block(nxt)
+        g.emit(f"br label %{generic}")
+        g.block(generic)
+        g.set_depth()
+        args = [g.get(r) for r in range(1, 6)]
+        g.put(0, g.call_py(g.op(ops.helper(helper.fn, pc)), *args))
+        g.emit(f"br label %{done}")
+        g.block(done)
+        return True
+
+    def _checked(self, addr: str, size: int, generic: str) -> None:
+        """Continue when ``[addr, addr+size)`` lies in this site's cached region; else
+        remember the address's region (when plain) and take the Python helper."""
+        g = self.gen
+        slot = g.new_slot()
+        hit, miss = g.checked(slot, addr, size)
+        g.block(miss)
+        g.call_py(g.op(ops.fill(g.cache, slot, size)), addr)
+        g.emit(f"br label %{generic}")
+        g.block(hit)
+
+    def _index(self, generic: str) -> str:
+        """The u32 key at r2, read through a cache of its own (a miss: the Python helper)."""
+        g = self.gen
+        key = g.get(2)
+        self._checked(key, 4, generic)
+        p, v, idx = g.t(), g.t(), g.t()
+        g.emit(f"{p} = inttoptr i64 {key} to ptr")
+        g.emit(f"{v} = load i32, ptr {p}, align 1")
+        g.emit(f"{idx} = zext i32 {v} to i64")
+        return idx
+
+    def lookup(self, a: ArrayFacts, generic: str, done: str) -> None:
+        g = self.gen
+        idx = self._index(generic)
+        inb, off, addr, r0 = g.t(), g.t(), g.t(), g.t()
+        g.emit(f"{inb} = icmp ult i64 {idx}, {a.max_entries}")
+        g.emit(f"{off} = mul i64 {idx}, {a.elem_size}")
+        g.emit(f"{addr} = add i64 {off}, {a.values}")
+        g.emit(f"{r0} = select i1 {inb}, i64 {addr}, i64 0")
+        g.put(0, r0)
+        g.emit(f"br label %{done}")
+
+    def update(self, a: ArrayFacts, generic: str, done: str) -> None:
+        g = self.gen
+        idx = self._index(generic)
+        value = g.get(3)
+        self._checked(value, a.value_size, generic)
+        flags = g.get(4)
+        rest, bad_flags = g.t(), g.t()
+        g.emit(f"{rest} = and i64 {flags}, {M64 ^ BPF_F_LOCK}")
+        g.emit(f"{bad_flags} = icmp ugt i64 {rest}, {BPF_EXIST}")
+        big, noexist, lock = g.t(), g.t(), g.t()
+        g.emit(f"{big} = icmp uge i64 {idx}, {a.max_entries}")
+        ne, lk = g.t(), g.t()
+        g.emit(f"{ne} = and i64 {flags}, {BPF_NOEXIST}")
+        g.emit(f"{noexist} = icmp ne i64 {ne}, 0")
+        g.emit(f"{lk} = and i64 {flags}, {BPF_F_LOCK}")
+        g.emit(f"{lock} = icmp ne i64 {lk}, 0")
+        e1, e2, e3, e4 = g.t(), g.t(), g.t(), g.t()
+        g.emit(f"{e1} = select i1 {lock}, i64 {-errno.EINVAL}, i64 0")
+        g.emit(f"{e2} = select i1 {noexist}, i64 {-errno.EEXIST}, i64 {e1}")
+        g.emit(f"{e3} = select i1 {big}, i64 {-errno.E2BIG}, i64 {e2}")
+        g.emit(f"{e4} = select i1 {bad_flags}, i64 {-errno.EINVAL}, i64 {e3}")
+        ok, write, fin = g.t(), g.label(), g.label()
+        g.emit(f"{ok} = icmp eq i64 {e4}, 0")
+        g.emit(f"br i1 {ok}, label %{write}, label %{fin}")
+        g.block(write)
+        off, dst, dp, sp = g.t(), g.t(), g.t(), g.t()
+        g.emit(f"{off} = mul i64 {idx}, {a.elem_size}")
+        g.emit(f"{dst} = add i64 {off}, {a.values}")
+        g.emit(f"{dp} = inttoptr i64 {dst} to ptr")
+        g.emit(f"{sp} = inttoptr i64 {value} to ptr")
+        g.emit(f"call void @llvm.memmove.p0.p0.i64(ptr {dp}, ptr {sp}, i64 {a.value_size}, i1 false)")
+        g.emit(f"br label %{fin}")
+        g.block(fin)
+        g.put(0, e4)
+        g.emit(f"br label %{done}")

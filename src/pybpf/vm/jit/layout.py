@@ -1,0 +1,38 @@
+"""The run-state block shared by native code and its Python runner (u64 slots).
+
+Native code and the Python side talk through one small array per runner rather than
+through arguments, so that the compiled code of a program does not depend on which
+runner (frames, environment, callback) runs it and can be cached by the program's hash.
+"""
+
+from __future__ import annotations
+
+from ...isa.opcodes import MAX_CALL_FRAMES
+
+STATUS = 0
+"""0 while running; FAULT when a callback raised (the exception waits in the runner);
+PACKET_EXIT when a legacy packet load ran out of the packet (the run returns 0)."""
+BUDGET = 1
+"""Backward jumps still allowed (signed)."""
+MAY_GOTO = 2
+TAIL_CALLS = 3
+DEPTH = 4
+"""The call depth of the function that last called into Python (for callbacks)."""
+USED = 5
+"""The deepest stack frame zeroed in this run."""
+CALLBACK = 6
+"""Address of the runner's C-ABI callback into Python."""
+BUDGET_START = 7
+"""What BUDGET is reset to at the start of each run of a native ``repeat`` loop."""
+FRAMES = 8
+"""Base addresses of the stack frames, one slot per depth."""
+CPU = FRAMES + MAX_CALL_FRAMES
+"""The CPU the run pretends to be on (helpers written in IR check it as the map does)."""
+SLOTS = CPU + 1
+
+FAULT = 1
+PACKET_EXIT = 2
+
+IO_SLOTS = 16
+"""A call's register block: r0..r9 in, r0..r5 out (16 so that any 4-bit register field
+of an unchecked program has a slot)."""
