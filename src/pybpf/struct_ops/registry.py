@@ -40,6 +40,7 @@ def register_type(t: BtfOpsType) -> BtfOpsType:
 
 def struct_ops_types() -> dict[str, BtfOpsType]:
     from . import tcp_ca  # noqa: F401  (types register on import)
+    from .cache import ops  # noqa: F401
 
     return dict(_TYPES)
 

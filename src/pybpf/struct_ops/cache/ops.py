@@ -1,0 +1,60 @@
+"""The ``pybpf_cache_ops`` type: a name, a mandatory ``score``, and the policies a
+kernel has registered (the built-in ``lru`` and ``lfu`` names are taken)."""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import BpfError
+from ...maps.struct_ops import KernelOps, OpsMember
+from ...verifier.struct_ops_ctx import WRITABLE_FIELDS
+from ..registry import BtfOpsType, register_type, subsystem_state
+from ..tcp_ca import obj_name
+
+BUILTIN_POLICIES = ("lru", "lfu")
+
+WRITABLE_FIELDS["pybpf_cache_ops"] = {"pybpf_cache_entry": ("score", "data")}
+
+
+@dataclass
+class CachePolicies:
+    registered: dict[str, KernelOps] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return [*BUILTIN_POLICIES, *self.registered]
+
+
+def cache_policies(kernel: Any) -> CachePolicies:
+    state: CachePolicies = subsystem_state(kernel, "cache", CachePolicies)
+    return state
+
+
+class CacheOps(BtfOpsType):
+    def __init__(self) -> None:
+        super().__init__("pybpf_cache_ops")
+
+    def init_member(self, member: OpsMember, udata: bytes, kops: KernelOps) -> bool:
+        if member.name == "name":
+            kops.data["name"] = obj_name(udata[member.offset : member.offset + member.size])
+            return True
+        return False
+
+    def validate(self, kops: KernelOps) -> None:
+        if "score" not in kops.programs:
+            raise BpfError(errno.EINVAL, f"cache policy {kops.name} does not implement required score")
+
+    def reg(self, kops: KernelOps, kernel: Any) -> None:
+        pol = cache_policies(kernel)
+        if kops.name in BUILTIN_POLICIES or kops.name in pol.registered:
+            raise BpfError(errno.EEXIST, f"cache policy {kops.name} is already registered")
+        pol.registered[kops.name] = kops
+
+    def unreg(self, kops: KernelOps, kernel: Any) -> None:
+        pol = cache_policies(kernel)
+        if pol.registered.get(kops.name) is kops:
+            del pol.registered[kops.name]
+
+
+CACHE_OPS = register_type(CacheOps())
