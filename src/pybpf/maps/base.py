@@ -303,7 +303,11 @@ class Map:
         if not self.kptr_fields:
             return
         for cpu in range(self.num_cpus if self.PERCPU else 1):
-            for _, vaddr in list(self.for_each_elem(cpu)):
+            try:
+                elems = list(self.for_each_elem(cpu))
+            except BpfError:
+                return  # a map type with no element walk (local storage) holds none here
+            for _, vaddr in elems:
                 region = MEMORY.find(vaddr, 1)
                 if region is not None:
                     self._kptr_free(region.buf, vaddr - region.base)

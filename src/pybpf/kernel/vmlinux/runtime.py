@@ -25,6 +25,7 @@ from ...memory import MEMORY
 from ..env import RunEnv
 from ..helpers.registry import HELPERS, Helper, helper
 from .build import kfunc_by_id
+from .kfuncs import KfuncDesc
 from .objects import KObject, alloc_object, object_at
 
 KFUNC_HELPER_BASE = 0x100000
@@ -264,3 +265,25 @@ def _install() -> None:
 
 
 _install()
+
+
+def bind_kfunc_externs(insns: tuple[Insn, ...], names: list[str], poison_base: int) -> tuple[Insn, ...]:
+    """A linked program's calls of extern kernel functions (``__ksym``), left by the
+    linker as poisoned helper calls ``poison_base + extern index``, bound to pybpf's
+    kernel as libbpf binds them: ``call`` with ``BPF_PSEUDO_KFUNC_CALL`` and the kfunc's
+    BTF id.  Externs pybpf's kernel does not have stay poisoned."""
+    out = list(insns)
+    for i, insn in enumerate(out):
+        if insn.code != (InsnClass.JMP | JmpOp.CALL) or insn.src or insn.imm < poison_base:
+            continue
+        idx = insn.imm - poison_base
+        desc = kfunc_by_name(names[idx]) if idx < len(names) else None
+        if desc is not None:
+            out[i] = Insn(insn.code, 0, PseudoCall.KFUNC_CALL, 0, desc.func_id)
+    return tuple(out)
+
+
+def kfunc_by_name(name: str) -> KfuncDesc | None:
+    from .build import kfunc
+
+    return kfunc(name)
