@@ -480,7 +480,15 @@ class BpfObject:
         from .elf.link import link_program
 
         code, poisoned = self._core_code()
-        return link_program(self.spec, pdef, code, poisoned)
+        linked = link_program(self.spec, pdef, code, poisoned)
+        if any(e.is_func for e in self.spec.externs):  # kfuncs bound to pybpf's kernel
+            from .elf.link import POISON_CALL_KFUNC_BASE
+            from .kernel.vmlinux.runtime import bind_kfunc_externs
+
+            names = [e.name for e in self.spec.externs]
+            insns = bind_kfunc_externs(linked.insns, names, POISON_CALL_KFUNC_BASE)
+            linked = dataclasses.replace(linked, insns=insns)
+        return linked
 
     # -- loading -----------------------------------------------------------------------
     def _map_list(self) -> list[Map]:
@@ -637,7 +645,7 @@ class BpfObject:
         if self.loaded:
             raise BpfError(errno.EINVAL, f"{self.path}: object is already loaded")
         try:
-            check_ksyms(self.spec.externs)
+            check_ksyms(self.spec.externs, _has_kfunc)
             self._core_code()
             self._create_maps()
             self._init_slots(prog_arrays=False)
@@ -696,7 +704,7 @@ class BpfObject:
         chosen = [p for p in self.programs.values() if prog is None or p.name == prog]
         out: list[ProgramVerdict] = []
         try:
-            check_ksyms(self.spec.externs)
+            check_ksyms(self.spec.externs, _has_kfunc)
             self._core_code()
             self._create_maps()
             self._init_slots(prog_arrays=False)
@@ -838,3 +846,10 @@ def open(path: str | Path | bytes, *, name: str | None = None, kernel: Kernel | 
     spec = open_object(raw, label, name, strict_maps)
     return BpfObject(spec, kernel=kernel, target_btf=btf, kconfig=kconfig, log_level=log_level,
                      unprivileged=unprivileged)  # fmt: skip
+
+
+def _has_kfunc(name: str) -> bool:
+    """Whether pybpf's kernel has the kernel function ``name`` (a ``__ksym`` extern)."""
+    from .kernel.vmlinux import kfunc
+
+    return kfunc(name) is not None

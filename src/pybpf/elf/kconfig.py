@@ -10,7 +10,7 @@ is ``__weak`` and an error (``ESRCH``) otherwise.
 from __future__ import annotations
 
 import errno
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ..errors import BpfError
 from .spec import Extern, ExternKind
@@ -123,9 +123,12 @@ def fill_kconfig(externs: list[Extern], size: int, config: Mapping[str, str] | N
     return bytes(data)
 
 
-def check_ksyms(externs: list[Extern]) -> None:
-    """pybpf's kernel resolves no kernel symbols: a strong ``__ksym`` cannot load."""
+def check_ksyms(externs: list[Extern], has_func: Callable[[str], bool] | None = None) -> None:
+    """A strong ``__ksym`` must resolve: pybpf's kernel has kernel functions (kfuncs,
+    ``has_func`` says which) but no kernel variables."""
     for ext in externs:
+        if ext.kind == ExternKind.KSYM and ext.is_func and has_func is not None and has_func(ext.name):
+            continue
         if ext.kind == ExternKind.KSYM and not ext.weak:
             what = "func ksym" if ext.is_func else "ksym"
             raise BpfError(errno.ESRCH, f"extern ({what}) '{ext.name}': not found in pybpf's "
