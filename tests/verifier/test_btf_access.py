@@ -29,7 +29,19 @@ def _mapptr(name: str, body: str, maps: tuple[MapDef, ...] = HASH, **kw: object)
     return Case(name, "socket_filter", "r1 = map[idx:0]\n" + body + "\n" + END, maps, **kw)  # type: ignore[arg-type]
 
 
+TCP = (
+    "r1 = *(u64 *)(r1 + 168)\nif r1 == 0 goto out\ncall bpf_skc_to_tcp_sock\nif r0 == 0 goto out\n"
+)
+
+
+def _tc(name: str, body: str) -> Case:
+    return Case(name, "sched_cls", TCP + body + "\nout:\n" + END)
+
+
 CASES: tuple[Case, ...] = (
+    _tc("tc_tcp_sock_write", "*(u32 *)(r0 + 0) = 1"),
+    _tc("tc_tcp_sock_snd_cwnd", "r1 = *(u32 *)(r0 + {off:tcp_sock.snd_cwnd})"),
+    _tc("tc_tcp_sock_snd_cwnd_u64", "r1 = *(u64 *)(r0 + {off:tcp_sock.snd_cwnd})"),
     _task("task_pid_u32", "r1 = *(u32 *)(r0 + {off:task_struct.pid})"),
     _task("task_pid_u8", "r1 = *(u8 *)(r0 + {off:task_struct.pid})"),
     _task("task_pid_u64_past_member", "r1 = *(u64 *)(r0 + {off:task_struct.tgid})"),
