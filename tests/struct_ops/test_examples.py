@@ -20,7 +20,7 @@ from pybpf.struct_ops.tcp_ca import tcp_congestion_controls
 EXAMPLES = Path(__file__).parents[2] / "examples" / "struct_ops"
 LINKS = [
     LinkConfig(bandwidth_mbps=10, rtt_ms=40, queue_pkts=40, loss=0.002),
-    LinkConfig(bandwidth_mbps=50, rtt_ms=20, queue_pkts=100),
+    LinkConfig(bandwidth_mbps=25, rtt_ms=20, queue_pkts=60),
 ]
 
 
