@@ -7,7 +7,7 @@ import errno
 from pathlib import Path
 from typing import Any
 
-from ..conformance import Outcome, run_directory, run_files, summary
+from ..conformance import CaseResult, Outcome, parse, run_case, run_directory, run_files, summary
 from ..errors import BpfError
 
 
@@ -23,7 +23,25 @@ def register(sub: Any) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="one line per file")
     p.add_argument("--negative", action="store_true", help="treat the files as negative tests")
     p.add_argument("--json", action="store_true", help="one JSON line per file, then the summary")
+    p.add_argument("--tier", choices=["interp", "python", "jit"], default=None,
+                   help="execution tier to run the files on (default: the reference interpreter)")
     p.set_defaults(handler=run)
+
+
+def _on_tier(paths: list[Path], negative: bool, tier: str) -> list[CaseResult]:
+    """The files run on ``tier`` (one runner for all, as ``run_files`` does)."""
+    from ..kernel.state import Kernel
+    from ..vm.tiers import make_runner
+
+    runner = make_runner(Kernel(seed=0), tier)
+    results = []
+    for path in sorted(paths):
+        case = parse(path)
+        if case is None:
+            results.append(CaseResult(path.stem, Outcome.SKIPPED, "no result or error section"))
+        else:
+            results.append(run_case(case, runner, negative))  # type: ignore[arg-type]
+    return results
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for name in args.paths:
         path = Path(name)
-        if path.is_dir():
+        if path.is_dir() and args.tier is not None:
+            results.extend(_on_tier(list(path.glob("*.data")), args.negative or path.name == "negative", args.tier))
+        elif path.is_file() and args.tier is not None:
+            results.extend(_on_tier([path], args.negative, args.tier))
+        elif path.is_dir():
             results.extend(run_directory(path, True if args.negative else None))
         elif path.is_file():
             results.extend(run_files([path], negative=args.negative))
