@@ -66,6 +66,8 @@ FLAG_NAMES = {"BPF_F_STRICT_ALIGNMENT": 1, "BPF_F_ANY_ALIGNMENT": 2, "BPF_F_TEST
               "BPF_F_TEST_REG_INVARIANTS": 128}  # fmt: skip
 PROG_TYPE_SYSCALL = 31
 LOG_SIZE = 1 << 24
+BUILD_KEY = "b1"
+"""Part of the object cache's name: change it when the way objects are built changes."""
 SECONDS_PER_PROGRAM = 60
 
 
@@ -137,7 +139,7 @@ def build(root: Path | None = None, jobs: int = 2,
     root = root or cache_root()
     ksrc = extract_sources(root)
     st = ksrc / SELFTESTS
-    out = root / f"obj-{_vmlinux_digest()}"
+    out = root / f"obj-{_vmlinux_digest()}-{BUILD_KEY}"
     inc = out / "include"
     if not (inc / "vmlinux.h").exists():
         (inc / "bpf").mkdir(parents=True, exist_ok=True)
