@@ -44,3 +44,28 @@ def test_failed_registration_leaves_nothing_registered() -> None:
     b = PybpfBackend()
     run_scenarios(b)
     assert tcp_congestion_controls(b.k).registered == {}
+
+
+def test_programs_live_as_long_as_the_map() -> None:
+    import struct
+
+    from pybpf.isa import assemble
+    from pybpf.kernel.state import Kernel
+    from pybpf.struct_ops import create_map, load_struct_ops_program, ops_type
+    from pybpf.struct_ops.call import OpsCaller
+
+    k = Kernel(seed=0)
+    t = ops_type("tcp_congestion_ops")
+    lay = t.layout
+    off = {m.name: lay.data_offset + m.offset for m in lay.members}
+    v = bytearray(lay.value_size)
+    v[off["name"] : off["name"] + 4] = b"keep"
+    progs = {n: load_struct_ops_program(assemble("r0 = 5\nexit"), t, n, kernel=k)
+             for n in ("ssthresh", "undo_cwnd", "cong_avoid")}  # fmt: skip
+    for n, p in progs.items():
+        struct.pack_into("<Q", v, off[n], p.fd)
+    m = create_map("tcp_congestion_ops", kernel=k)
+    m.update(0, bytes(v))
+    for p in progs.values():
+        k.close_fd(p.fd)  # the loader lets go of its fds
+    assert OpsCaller(m.programs, k)("ssthresh", 0) == 5
