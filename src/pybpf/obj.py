@@ -472,7 +472,12 @@ class BpfObject:
             else:
                 from .elf.core import apply_core, target_btf_for
 
-                target = target_btf_for(self.target_btf, self.kernel)
+                given = self.target_btf
+                if given is None and any(p.prog_type == 27 for p in self.spec.programs):
+                    from .kernel.vmlinux import kernel_btf
+
+                    given = kernel_btf()  # struct_ops programs run on pybpf's kernel objects
+                target = target_btf_for(given, self.kernel)
                 self._core = apply_core(self.spec, target)
         return self._core
 
@@ -622,6 +627,10 @@ class BpfObject:
         insns = list(linked.insns)
         extra = _btf_kwargs(verify, self.spec.btf, linked)
         attach = attach_btf_name(linked.expected_attach_type, linked.attach_target)
+        if linked.prog_type == 27:  # struct_ops: the member the object's variables attach it to
+            from .elf.struct_ops import struct_ops_attach
+
+            insns, attach = struct_ops_attach(self.spec, self.path, op.name, insns)
         res = verify(insns, linked.prog_type, maps=maps, kernel=self.kernel,
                      expected_attach_type=linked.expected_attach_type,
                      options=dataclasses.replace(self._options(log_level), attach_btf_name=attach),
