@@ -23,7 +23,7 @@ from ..isa.insn import Insn
 from ..isa.opcodes import PseudoCall
 from .link import POISON_CALL_KFUNC_BASE
 from .reader import ElfObject, read_elf
-from .spec import Extern, ExternKind
+from .spec import Extern, ExternKind, ObjectSpec
 
 SECTIONS = (".struct_ops", ".struct_ops.link")
 
@@ -130,4 +130,24 @@ def resolve_kfunc_calls(insns: Sequence[Insn], externs: Sequence[Extern]) -> lis
     return out
 
 
-__all__ = ["SECTIONS", "LocalMember", "StructOpsVar", "collect_struct_ops", "resolve_kfunc_calls"]
+
+
+def struct_ops_attach(spec: ObjectSpec, path: str, prog: str, insns: Sequence[Insn]) -> tuple[list[Insn], str]:
+    """A struct_ops program as the verifier takes it: kfunc calls bound, and the
+    ``ops:member`` its object's variables attach it to (empty when none does, or the
+    object's bytes cannot be read again)."""
+    out = resolve_kfunc_calls(insns, spec.externs)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        svars = collect_struct_ops(raw, spec.btf, path)
+    except (OSError, BpfError):
+        return out, ""
+    for var in svars:
+        for member, pname in var.programs.items():
+            if pname == prog:
+                return out, f"{var.type_name}:{member}"
+    return out, ""
+
+
+__all__ = ["SECTIONS", "LocalMember", "StructOpsVar", "collect_struct_ops", "resolve_kfunc_calls", "struct_ops_attach"]
