@@ -40,3 +40,11 @@ def test_tcp_sim(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert sum(f["throughput_mbps"] for f in flows) > 8
     assert png.read_bytes().startswith(b"\x89PNG")
     assert main(["tcp-sim", "--algo", "nope"]) == 1
+
+
+def test_verify_struct_ops_object(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(EXAMPLES / "cubic.bpf.o"), "--json"]) == 0
+    out = capsys.readouterr().out
+    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert len(rows) == 5 and all(r["accepted"] for r in rows)
+    assert {r["name"]: r["insns_processed"] for r in rows}["cubic_cong_avoid"] == 727  # the kernel's count
