@@ -173,10 +173,7 @@ def map_kptr_match_type(env: Env, f: KptrField, reg: RegState, regno: int) -> No
     if (f.kind is SpecialField.KPTR_PERCPU) != bool(reg.type & TypeFlag.MEM_PERCPU):
         raise _bad_type(env, f, reg, regno, "")
     reg_name = reg.btf.name_of(reg.btf_id) if reg.btf is not None else ""
-    try:
-        check_ptr_off_reg(env, reg, regno, True)
-    except Exception:
-        raise
+    check_ptr_off_reg(env, reg, regno, True)
     strict = f.kind is not SpecialField.KPTR_UNREF
     if reg.btf is not f.btf or not _types_match(f.btf, reg.btf_id, reg.off, f.btf_id, strict):
         raise _bad_type(env, f, reg, regno, reg_name)
