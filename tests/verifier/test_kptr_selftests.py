@@ -80,3 +80,56 @@ def test_map_kptr_selftests(tmp_path: Path) -> None:
     print(f"\nmap_kptr selftests: {agree} programs as the kernel's selftests expect")
     assert not bad, bad
     assert agree >= 29
+
+
+@pytest.mark.slow
+def test_map_kptr_programs_run_as_the_selftest_expects(tmp_path: Path) -> None:
+    """``prog_tests/map_kptr.c``'s run: programs move the test object in and out of eight
+    maps and check its refcount against the ``ref`` global; user space overwrites and
+    deletes elements, decrementing ``ref`` each time the map must have released one."""
+    import pybpf
+    from pybpf.kernel.vmlinux.runtime import reset_test_object
+    from tests.elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests
+
+    if not (shutil.which("clang-19") and PROGS.is_dir() and shutil.which("bpftool") and VMLINUX.exists()
+            and HELPER_DEFS.exists()):  # fmt: skip
+        pytest.skip("clang-19, linux-source-6.12, bpftool or vmlinux BTF missing")
+    (obj_path,) = build_selftests(tmp_path, ["map_kptr.c"])
+    obj = pybpf.open(str(obj_path))
+    for name in KNOWN_GAPS:
+        if name in obj.programs:
+            obj.programs[name].autoload = False
+    reset_test_object()
+    obj.load()
+    data = obj.maps[".data"]
+    assert data.spec.value_size == 4  # only ``int ref``
+    zero = (0).to_bytes(4, "little")
+    pkt = bytes(64)
+
+    def ref_minus_one() -> None:
+        ref = int.from_bytes(data.lookup(zero)[:4], "little", signed=True)
+        data.update(zero, (ref - 1).to_bytes(4, "little", signed=True))
+
+    def run(name: str) -> int:
+        return obj.programs[name].run(pkt).retval
+
+    try:
+        assert run("test_map_kptr_ref1") == 0
+        assert run("test_map_kptr_ref2") == 0
+        ncpu = obj.maps["pcpu_array_map"].num_cpus
+        steps = [
+            ("array_map", "update", bytes(16)),
+            ("pcpu_array_map", "update", bytes(16 * ncpu)),
+            *((m, "delete", None) for m in ("hash_map", "pcpu_hash_map", "hash_malloc_map", "pcpu_hash_malloc_map",
+                                             "lru_hash_map", "lru_pcpu_hash_map")),
+        ]  # fmt: skip
+        for map_name, op, value in steps:
+            m = obj.maps[map_name]
+            if op == "update":
+                m.update(zero, value)
+            else:
+                m.delete(zero)
+            ref_minus_one()
+            assert run("test_map_kptr_ref3") == 0, map_name  # the map gave its reference back
+    finally:
+        obj.close()

@@ -120,8 +120,17 @@ def test_object() -> KObject:
     if not _TEST_OBJ or not _TEST_OBJ[0].alive:
         obj = alloc_object("prog_test_ref_kfunc", a=42, b=108)
         obj["cnt.refs.counter"] = 1
+        obj["next"] = obj.address  # the kernel's static test object points to itself
         _TEST_OBJ[:] = [obj]
     return _TEST_OBJ[0]
+
+
+def reset_test_object() -> KObject:
+    """A fresh test object with its own single reference (a new kernel boot, for tests)."""
+    if _TEST_OBJ:
+        _TEST_OBJ[0].free()
+        _TEST_OBJ.clear()
+    return test_object()
 
 
 def _acquire(env: RunEnv, p: int, *_: int) -> int:
@@ -267,7 +276,9 @@ def _install() -> None:
 _install()
 
 
-def bind_kfunc_externs(insns: tuple[Insn, ...], names: list[str], poison_base: int) -> tuple[Insn, ...]:
+def bind_kfunc_externs(
+    insns: tuple[Insn, ...], names: list[str], poison_base: int
+) -> tuple[Insn, ...]:
     """A linked program's calls of extern kernel functions (``__ksym``), left by the
     linker as poisoned helper calls ``poison_base + extern index``, bound to pybpf's
     kernel as libbpf binds them: ``call`` with ``BPF_PSEUDO_KFUNC_CALL`` and the kfunc's
