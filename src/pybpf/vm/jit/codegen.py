@@ -16,6 +16,7 @@ helpers written here in IR (:mod:`.inline`).
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import itertools
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
 TAIL_CALL_HELPER = 12
 OP_BITS = 20
+PURE = 1 << (OP_BITS - 1)
 NREGS = 16
 BYTES = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
 
@@ -63,6 +65,7 @@ class Generated:
     ir: str
     ops: list[Op]
     cache: CacheArray
+    fields: CacheArray
     entries: tuple[int, ...]
     inline_maps: tuple[tuple[int, ...], ...] = field(default=())
 
@@ -104,6 +107,7 @@ class Generator:
         self.inline = InlineHelpers(self)
         self.slots = self.n
         self.cache: CacheArray = ops.new_cache(self.n + self.inline.slots_needed())
+        self.fields: CacheArray = (ctypes.c_uint64 * max(3 * self.n, 3))()
         self.lines: list[str] = []
         self._tmp = itertools.count()
         self.entry = 0
@@ -113,9 +117,11 @@ class Generator:
 
     # --- small pieces -------------------------------------------------------------------
 
-    def op(self, fn: Op) -> int:
+    def op(self, fn: Op, pure: bool = False) -> int:
+        """The number native code calls ``fn`` by; ``pure`` operations change nothing a
+        context field's getter reads (loads), so they keep remembered fields valid."""
         self.ops.append(fn)
-        return (self.uid << OP_BITS) | (len(self.ops) - 1)
+        return (self.uid << OP_BITS) | (PURE if pure else 0) | (len(self.ops) - 1)
 
     def new_slot(self) -> int:
         """A cache pair of its own (inline helpers' key and value reads)."""
@@ -149,8 +155,6 @@ class Generator:
         return p
 
     def cache_addr(self, slot: int, which: int) -> int:
-        import ctypes
-
         return ctypes.addressof(self.cache) + 8 * (2 * slot + which)
 
     def call_py(self, op: int, *args: str) -> str:
@@ -198,7 +202,7 @@ class Generator:
             self.function(entry)
             out.extend(self.lines)
         out.append(self.repeat_wrapper())
-        return Generated(self.uid, "\n".join(out) + "\n", self.ops, self.cache, self.entries,
+        return Generated(self.uid, "\n".join(out) + "\n", self.ops, self.cache, self.fields, self.entries,
                          self.inline.maps_key())  # fmt: skip
 
     def reachable(self, entry: int) -> list[int]:
@@ -284,7 +288,8 @@ class Generator:
 
     def repeat_wrapper(self) -> str:
         """``i64 repeat(ptr io, ptr state, i64 r1, i64 r2, i64 n)``: ``n`` runs from pc 0,
-        each with the state a fresh run has; stops at a fault.  Returns the runs made."""
+        each with the state a fresh run has; stops at a fault (a packet exit only ends its
+        own run, with r0 = 0).  Returns the runs made."""
         s = layout
         return f"""
 define i64 @repeat(ptr %io, ptr %st, i64 %a1, i64 %a2, i64 %n) {{
@@ -293,7 +298,7 @@ entry:
   %budget0p = getelementptr i64, ptr %st, i64 {s.BUDGET_START}
   br label %loop
 loop:
-  %i = phi i64 [0, %entry], [%i1, %next]
+  %i = phi i64 [0, %entry], [%i1, %next], [%i1, %packet_exit]
   %more = icmp ult i64 %i, %n
   br i1 %more, label %body, label %done
 body:
@@ -319,6 +324,13 @@ body:
   call void @f0(ptr %io, i64 0, ptr %st)
   %i1 = add i64 %i, 1
   %status = load i64, ptr %st
+  %exit0 = icmp eq i64 %status, {s.PACKET_EXIT}
+  br i1 %exit0, label %packet_exit, label %check
+packet_exit:
+  store i64 0, ptr %st
+  store i64 0, ptr %io
+  br label %loop
+check:
   %bad = icmp ne i64 %status, 0
   br i1 %bad, label %done2, label %next
 next:
@@ -520,7 +532,23 @@ done:
         self.put(insn.dst, w)
         self.emit(f"br label %{done}")
         self.block(miss)
-        got = self.call_py(self.op(ops.load(self.cache, pc, size, signed, pc)), addr)
+        # a context field read earlier, with nothing run in Python since
+        fa, fe, ep, same, now, both, fv = (self.t() for _ in range(7))
+        fhit, slow = self.label(), self.label()
+        base = ctypes.addressof(self.fields) + 24 * pc
+        self.emit(f"{fa} = load i64, ptr inttoptr (i64 {base} to ptr)")
+        self.emit(f"{fe} = load i64, ptr inttoptr (i64 {base + 16} to ptr)")
+        self.emit(f"{ep} = load i64, ptr {self.slot_ptr(layout.EPOCH)}")
+        self.emit(f"{same} = icmp eq i64 {fa}, {addr}")
+        self.emit(f"{now} = icmp eq i64 {fe}, {ep}")
+        self.emit(f"{both} = and i1 {same}, {now}")
+        self.emit(f"br i1 {both}, label %{fhit}, label %{slow}")
+        self.block(fhit)
+        self.emit(f"{fv} = load i64, ptr inttoptr (i64 {base + 8} to ptr)")
+        self.put(insn.dst, fv)
+        self.emit(f"br label %{done}")
+        self.block(slow)
+        got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc), pure=True), addr)
         self.put(insn.dst, got)
         self.emit(f"br label %{done}")
         self.block(done)

@@ -109,7 +109,7 @@ class InlineHelpers:
         slot = g.new_slot()
         hit, miss = g.checked(slot, addr, size)
         g.block(miss)
-        g.call_py(g.op(ops.fill(g.cache, slot, size)), addr)
+        g.call_py(g.op(ops.fill(g.cache, slot, size), pure=True), addr)
         g.emit(f"br label %{generic}")
         g.block(hit)
 

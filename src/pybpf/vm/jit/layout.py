@@ -28,7 +28,11 @@ FRAMES = 8
 """Base addresses of the stack frames, one slot per depth."""
 CPU = FRAMES + MAX_CALL_FRAMES
 """The CPU the run pretends to be on (helpers written in IR check it as the map does)."""
-SLOTS = CPU + 1
+EPOCH = CPU + 1
+"""Bumped around every call into Python and at the start of a run: a load from a
+special (context) region is remembered with the epoch it was made in, and is valid only
+while nothing in Python could have changed what its getter returns."""
+SLOTS = EPOCH + 1
 
 FAULT = 1
 PACKET_EXIT = 2

@@ -38,14 +38,25 @@ def _fill(cache: CacheArray, slot: int, got: list[Any]) -> None:
         cache[2 * slot], cache[2 * slot + 1] = got[0], got[1]
 
 
-def load(cache: CacheArray, slot: int, size: int, signed: bool, pc: int) -> Op:
+def load(cache: CacheArray, fields: CacheArray, slot: int, size: int, signed: bool, pc: int) -> Op:
+    """A load that missed its region cache.  A load from a special region (a context with
+    computed fields) is remembered in ``fields`` (address, value, epoch): native code
+    reuses the value until the next call into Python."""
     bits = size * 8
 
     def load_op(runner: JitRunner, addr: int, *_: int) -> int:
         got: list[Any] = [1, 0, None]
         value = load_miss(addr, size, pc, got)
         _fill(cache, slot, got)
-        return sign_extend(value, bits) & M64 if signed else value
+        if signed:
+            value = sign_extend(value, bits) & M64
+        if got[2] is None:
+            region = MEMORY.find(addr, size)
+            if region is not None and region.fields is not None:
+                # loads are pure: the epoch stays as it is
+                fields[3 * slot], fields[3 * slot + 1] = addr, value
+                fields[3 * slot + 2] = runner.state[layout.EPOCH]
+        return value
 
     return load_op
 

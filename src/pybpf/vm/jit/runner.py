@@ -25,12 +25,12 @@ from ...memory import MEMORY
 from ..executable import Executable
 from ..frames import StackFrames
 from . import layout, ops
+from .codegen import OP_BITS, PURE
 from .engine import CODES, Compiled, compile_executable
 
 M64 = (1 << 64) - 1
 MAY_GOTO_BUDGET = 8 * 1024 * 1024
-OP_BITS = 20
-OP_MASK = (1 << OP_BITS) - 1
+OP_INDEX = PURE - 1
 CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, *[ctypes.c_uint64] * 6)
 
 _generation = [-1]
@@ -54,6 +54,7 @@ class JitRunner:
         self.stacks = StackFrames()
         self.env = RunEnv(self.kernel)
         self.state = (ctypes.c_uint64 * layout.SLOTS)()
+        self.state[layout.EPOCH] = 1
         self._state_addr = ctypes.addressof(self.state)
         for depth in range(MAX_CALL_FRAMES):
             self.state[layout.FRAMES + depth] = self.stacks.frame(depth).region.base
@@ -103,6 +104,7 @@ class JitRunner:
         state[layout.DEPTH] = 0
         state[layout.USED] = 0
         state[layout.CPU] = cpu & M64
+        state[layout.EPOCH] += 2  # Python ran since the last run: forget context fields
         self._pending = None
         if _generation[0] != MEMORY.generation:
             _reset_all_caches()
@@ -184,19 +186,25 @@ class JitRunner:
     # --- the callback -------------------------------------------------------------------
 
     def _call_python(self, op: int, a: int, b: int, c: int, d: int, e: int, f: int) -> int:
+        state = self.state
+        pure = op & PURE
+        if not pure:
+            state[layout.EPOCH] += 1
         try:
             compiled = CODES[op >> OP_BITS]
-            result = compiled.ops[op & OP_MASK](self, a, b, c, d, e, f)
+            result = compiled.ops[op & OP_INDEX](self, a, b, c, d, e, f)
             return result & M64
         except ops.PacketExit:
-            self.state[layout.STATUS] = layout.PACKET_EXIT
+            state[layout.STATUS] = layout.PACKET_EXIT
         except BpfError as exc:
             self._pending = exc
-            self.state[layout.STATUS] = layout.FAULT
+            state[layout.STATUS] = layout.FAULT
         except BaseException as exc:  # nothing may unwind through native frames
             self._pending = RuntimeFault(self.env.pc, f"internal error in the jit tier: {exc!r}")
-            self.state[layout.STATUS] = layout.FAULT
+            state[layout.STATUS] = layout.FAULT
         finally:
+            if not pure:
+                state[layout.EPOCH] += 1
             if _generation[0] != MEMORY.generation:
                 _reset_all_caches()
         return 0
