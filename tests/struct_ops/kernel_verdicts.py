@@ -31,7 +31,7 @@ def kernel_verdicts(path: Path) -> dict[str, Any]:
     from pybpf.oracle import close, prog_load
 
     vm = load_vmlinux()
-    obj = pybpf.open(str(path))  # CO-RE against the host's BTF
+    obj = pybpf.open(str(path), btf=vm)  # CO-RE against the host's BTF
     out: dict[str, Any] = {}
     for var in collect_struct_ops(path.read_bytes(), obj.spec.btf, str(path)):
         tid = vm.find_by_name_kind(var.type_name, Struct.kind)

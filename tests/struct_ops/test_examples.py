@@ -60,3 +60,19 @@ def test_sections_become_maps() -> None:
     with pytest.raises(BpfError) as e:
         open_struct_ops(str(EXAMPLES / "reno.bpf.o"), kernel=k, verify=True)
     assert e.value.errno == 17  # the name is taken
+
+
+def test_timeouts_and_undo_match() -> None:
+    """Spurious timeouts (a 5 ms minimum RTO) take both through Loss, undo_cwnd and back."""
+    cfg = LinkConfig(bandwidth_mbps=10, rtt_ms=40, queue_pkts=100)
+    k = Kernel(seed=1)
+    _, ops = open_struct_ops(str(EXAMPLES / "reno.bpf.o"), kernel=k)
+    assert ops[0].map.kops is not None
+    runs = []
+    for algo, kern in ((BpfCongestionOps(ops[0].map.kops, k), k), (Reno(), None)):
+        sim = Simulator(cfg, duration_s=2.0, kernel=kern, rto_min_ms=5)
+        sim.add_flow(algo)
+        runs.append(sim.run()[0])
+    bpf, py = runs
+    assert bpf.timeouts > 0 and bpf.undos > 0
+    assert [(s.cwnd, s.ssthresh) for s in bpf.trace] == [(s.cwnd, s.ssthresh) for s in py.trace]

@@ -6,7 +6,8 @@ the segment was CE-marked), ``pkts_acked`` (with the RTT sample), the loss/ECN s
 machine (``ssthresh`` and ``set_state`` on entering Recovery or CWR; ``cwnd_event
 (CA_EVENT_COMPLETE_CWR)`` and ``set_state(Open)`` on leaving), then ``cong_control`` or,
 outside a window reduction, ``cong_avoid``.  A retransmission timeout calls
-``ssthresh``, ``cwnd_event(CA_EVENT_LOSS)`` and ``set_state(Loss)``; the first
+``ssthresh``, ``cwnd_event(CA_EVENT_LOSS)`` and ``set_state(Loss)``, and ``undo_cwnd`` when a
+segment it declared lost turns out delivered; the first
 transmission ``cwnd_event(CA_EVENT_TX_START)``; the connection's start and end ``init``
 and ``release``.  Simplifications: every segment is acknowledged at once (no delayed
 ACKs), losses are detected three transmissions later (the link keeps order), the window
@@ -71,6 +72,7 @@ class FlowStats:
     ce_marked: int
     timeouts: int
     final_cwnd: int
+    undos: int = 0
     trace: list[Sample] = field(default_factory=list)
 
     @property
@@ -83,7 +85,8 @@ class FlowStats:
             "throughput_mbps": round(self.throughput_mbps, 4), "mean_rtt_ms": round(self.mean_rtt_ms, 3),
             "p95_rtt_ms": round(self.p95_rtt_ms, 3), "sent": self.sent, "lost": self.lost,
             "loss_rate": round(self.loss_rate, 6), "retransmits": self.retransmits,
-            "ce_marked": self.ce_marked, "timeouts": self.timeouts, "final_cwnd": self.final_cwnd,
+            "ce_marked": self.ce_marked, "timeouts": self.timeouts, "undos": self.undos,
+            "final_cwnd": self.final_cwnd,
         }  # fmt: skip
         if with_trace:
             out["trace"] = [[s.t_ms, s.cwnd, s.ssthresh, s.in_flight, round(s.srtt_ms, 3),
@@ -95,8 +98,10 @@ class Flow:
     """One bulk connection: the stack's state in Python, the CA-visible state in the
     ``tcp_sock``."""
 
-    def __init__(self, name: str, ops: CongestionOps, link: Link, ecn: bool, start_ns: int) -> None:
+    def __init__(self, name: str, ops: CongestionOps, link: Link, ecn: bool, start_ns: int,
+                 rto_min_ns: int = RTO_MIN_NS) -> None:  # fmt: skip
         self.name, self.ops, self.link, self.start_ns = name, ops, link, start_ns
+        self.rto_min_ns = rto_min_ns
         self.mss = link.cfg.mss
         self.tp = TcpSock()
         self.ecn = ecn or ops.needs_ecn
@@ -108,7 +113,9 @@ class Flow:
         self.retx: deque[int] = deque()
         self.high_seq = 0
         self.started = False
-        self.sent = self.lost = self.retransmits = self.ce = self.timeouts = 0
+        self.sent = self.lost = self.retransmits = self.ce = self.timeouts = self.undos = 0
+        self.rto_txs: dict[int, tuple[int, int, bool]] = {}
+        self.undo_pending = False
         self.bytes_delivered = 0
         self.last_progress = start_ns
         self.rto_backoff = 1
@@ -137,7 +144,7 @@ class Flow:
 
     def rto_ns(self) -> int:
         srtt_ns = (self.tp.get("srtt_us") >> 3) * 1000
-        return max(RTO_MIN_NS, 2 * srtt_ns) * self.rto_backoff
+        return max(self.rto_min_ns, 2 * srtt_ns) * self.rto_backoff
 
     def reduce(self, st: int) -> None:
         """Start a window reduction (Recovery or CWR): ``tcp_init_cwnd_reduction``."""
@@ -154,10 +161,12 @@ class Flow:
 
 
 class Simulator:
-    """Flows over one link for ``duration_s``; ``sample_ms`` between trace points."""
+    """Flows over one link for ``duration_s``; ``sample_ms`` between trace points;
+    ``rto_min_ms`` the least retransmission timeout (the kernel's 200 ms)."""
 
     def __init__(self, link: LinkConfig, *, duration_s: float = 10.0, sample_ms: float = 10.0,
-                 seed: int = 1, kernel: Kernel | None = None) -> None:  # fmt: skip
+                 seed: int = 1, kernel: Kernel | None = None, rto_min_ms: float = 200.0) -> None:  # fmt: skip
+        self.rto_min_ns = int(rto_min_ms * 1e6)
         self.cfg = link.check()
         self.link = Link(self.cfg, seed)
         self.kernel = kernel or Kernel(seed=seed)
@@ -169,7 +178,8 @@ class Simulator:
         self.now = 0
 
     def add_flow(self, ops: CongestionOps, *, name: str = "", ecn: bool = False, start_s: float = 0.0) -> Flow:
-        f = Flow(name or f"flow{len(self.flows)}:{ops.name}", ops, self.link, ecn, int(start_s * 1e9))
+        f = Flow(name or f"flow{len(self.flows)}:{ops.name}", ops, self.link, ecn, int(start_s * 1e9),
+                 self.rto_min_ns)  # fmt: skip
         self.flows.append(f)
         self._at(f.start_ns, _START, f)
         return f
@@ -241,9 +251,27 @@ class Simulator:
         tp, ops = f.tp, f.ops
         tp.set("tcp_mstamp", self.now // 1000)
         rec = f.outstanding.pop(tx, None)
-        seg, sent_ns, retx = rec if rec is not None else (-1, 0, True)
         if rec is None:
-            return  # declared lost by a timeout, arrived after all: nothing in flight
+            # declared lost by a timeout, delivered after all: the timeout was spurious
+            # (the kernel learns it from timestamps) and the reduction is undone
+            seg, sent_ns, retx = f.rto_txs.pop(tx, (-1, 0, True))
+            if seg >= 0 and seg not in f.delivered and seg >= f.una:
+                f.delivered.add(seg)
+                f.bytes_delivered += f.mss
+                tp.set("delivered", tp.get("delivered") + 1)
+            if not retx and f.state() == CA_LOSS and f.undo_pending:
+                f.undo_pending = False
+                tp.set("snd_cwnd", ops.undo_cwnd(tp))
+                tp.set("snd_ssthresh", max(tp.get("snd_ssthresh"), tp.get("prior_ssthresh")))
+                f.set_state(CA_OPEN)
+                f.undos += 1
+            while f.una in f.delivered:
+                f.delivered.discard(f.una)
+                f.una += 1
+            tp.set("snd_una", f.una * f.mss)
+            self._send(f)
+            return
+        seg, sent_ns, retx = rec
         new = seg not in f.delivered
         if new:
             f.delivered.add(seg)
@@ -316,6 +344,7 @@ class Simulator:
         tp, ops = f.tp, f.ops
         f.timeouts += 1
         tp.set("prior_cwnd", f.cwnd)
+        tp.set("prior_ssthresh", tp.get("snd_ssthresh"))
         tp.set("snd_ssthresh", ops.ssthresh(tp))
         ops.cwnd_event(tp, EV_LOSS)
         tp.set("snd_cwnd", 1)
@@ -323,6 +352,8 @@ class Simulator:
         f.set_state(CA_LOSS)
         lost = [seg for seg, _, _ in f.outstanding.values()]
         f.lost += len(lost)
+        f.rto_txs.update(f.outstanding)
+        f.undo_pending = True
         f.outstanding.clear()
         f.retx = deque(sorted(set(lost) | set(f.retx)))
         f.high_seq = f.nxt
@@ -349,4 +380,4 @@ class Simulator:
         mean = sum(rtts) / len(rtts) / 1000 if rtts else 0.0
         p95 = rtts[min(len(rtts) - 1, int(0.95 * len(rtts)))] / 1000 if rtts else 0.0
         return FlowStats(f.name, f.ops.name, f.bytes_delivered * 8 / (dur / 1e9) / 1e6, mean, p95, f.sent,
-                         f.lost, f.retransmits, f.ce, f.timeouts, f.cwnd, f.trace)  # fmt: skip
+                         f.lost, f.retransmits, f.ce, f.timeouts, f.cwnd, f.undos, f.trace)  # fmt: skip
