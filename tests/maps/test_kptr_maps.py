@@ -251,3 +251,19 @@ if __name__ == "__main__":
     DATA.write_text(
         json.dumps({c.name: kernel_create(c) for c in CASES}, indent=1, sort_keys=True) + "\n"
     )
+
+
+def test_batch_lookup_hides_kptrs_too() -> None:
+    from pybpf.kernel.vmlinux import alloc_object
+
+    b, kid, vid = chain_btf(UNREF_TASK)
+    m = create_map(MapSpec(MapType.HASH, 4, 24, 4, 0, "m", btf=describe_map_btf(b, kid, vid)))
+    m.update((1).to_bytes(4, "little"), bytes(24))
+    # a program stored a pointer there (written straight into the element's memory here)
+    from pybpf.memory import MEMORY
+
+    task = alloc_object("task_struct")
+    MEMORY.store(m.bpf_lookup((1).to_bytes(4, "little"), 0) + 8, 8, task.address)
+    res = m.lookup_batch(None, 4)
+    assert res.values == [bytes(24)]
+    assert m.lookup((1).to_bytes(4, "little")) == bytes(24)

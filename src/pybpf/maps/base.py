@@ -460,14 +460,22 @@ class Map:
         """``BPF_MAP_LOOKUP_BATCH``: up to ``count`` elements after token ``in_batch``
         (None: from the start).  Pass ``result.next_batch`` to continue."""
         self._batch_start("lookup_batch", True, False)
-        return self._lookup_batch(in_batch, count, elem_flags, flags, delete=False)
+        return self._kptr_clean_batch(self._lookup_batch(in_batch, count, elem_flags, flags, delete=False))
+
+    def _kptr_clean_batch(self, res: BatchResult) -> BatchResult:
+        """Batch lookups copy values out as single lookups do: kptrs read as zero."""
+        if not self.kptr_fields:
+            return res
+        from dataclasses import replace
+
+        return replace(res, values=[self._kptr_clean(v, self._sys_stride()) for v in res.values])
 
     def lookup_and_delete_batch(
         self, in_batch: bytes | None, count: int, elem_flags: int = 0, flags: int = 0
     ) -> BatchResult:
         """``BPF_MAP_LOOKUP_AND_DELETE_BATCH``: as lookup_batch, deleting what it returns."""
         self._batch_start("lookup_and_delete_batch", True, True)
-        return self._lookup_batch(in_batch, count, elem_flags, flags, delete=True)
+        return self._kptr_clean_batch(self._lookup_batch(in_batch, count, elem_flags, flags, delete=True))
 
     def update_batch(
         self, keys: Sequence[KeyLike], values: Sequence[ValueLike], elem_flags: int = 0,
