@@ -37,6 +37,7 @@ from ...isa.opcodes import (
 )
 from ..executable import Executable
 from .dataflow import ARGS, TAIL_CALL_HELPER, StackState, stack_step
+from .ranges import special
 
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
@@ -48,6 +49,7 @@ VIEW = {1: "b", 2: "h", 4: "w", 8: "q"}
 FRAME_SIZE = 512
 
 H64, H32, HS64, HS32 = hex(M64), hex(M32), hex(SIGN64), hex(SIGN32)
+BITWISE: dict[int, str] = {AluOp.OR: "|", AluOp.AND: "&", AluOp.XOR: "^"}
 
 
 @dataclass
@@ -150,12 +152,7 @@ class Emitter:
         k = insn.imm & (M64 if is64 else M32)
         once: frozenset[str] = frozenset()
         if op == AluOp.END:
-            if is64:  # bswap
-                return f"ENDIAN({{a}}, {insn.imm}, True, True)", once
-            bits, to_big = insn.imm, insn.source == TO_BE
-            if not to_big and bits in (16, 32, 64):
-                return ("{a}" if bits == 64 else f"{{a}} & {(1 << bits) - 1:#x}"), once
-            return f"ENDIAN({{a}}, {bits}, {to_big}, False)", once
+            return _endian(insn)
         if op == AluOp.NEG:
             return f"-{{a}} & {m}", once
         b = "{b}" if x else f"{k:#x}"
@@ -193,6 +190,51 @@ class Emitter:
             return f"(({a} ^ {sign}) - {sign}) >> {sh} & {m}", once
         if op == AluOp.MOV:
             return b32, once
+        return None
+
+    def alu_raw(self, insn: Insn) -> tuple[str, frozenset[str]] | None:
+        """As :meth:`alu_template` for a 64-bit operation, but unmasked: the value's low
+        64 bits are right, the bits above may not be (see :mod:`.ranges`, which decides
+        where masks go).  Operands that must be clean are masked by the caller."""
+        if insn.cls != InsnClass.ALU64:
+            return self.alu_template(insn)
+        op, x, imm = insn.op, insn.source == Source.X, insn.imm
+        once: frozenset[str] = frozenset()
+        if op == AluOp.END or op == AluOp.ARSH or special(insn):
+            return self.alu_template(insn)
+        k = imm & M64
+        if op == AluOp.NEG:
+            return "-{a}", once
+        if op in (AluOp.ADD, AluOp.SUB):
+            if x:
+                return ("{a} + {b}" if op == AluOp.ADD else "{a} - {b}"), once
+            if imm == 0:
+                return "{a}", once
+            plus = (imm > 0) == (op == AluOp.ADD)
+            return f"{{a}} {'+' if plus else '-'} {abs(imm):#x}", once
+        if op == AluOp.MUL:
+            if x:
+                return "{a} * {b}", once
+            return ("0" if imm == 0 else "{a}" if imm == 1 else f"{{a}} * {imm:#x}" if imm > 0
+                    else f"{{a}} * -{-imm:#x}"), once  # fmt: skip
+        if op == AluOp.DIV:
+            if x:
+                return "({a} // {b} if {b} else 0)", frozenset("b")
+            return (f"{{a}} // {k:#x}" if k else "0"), once
+        if op == AluOp.MOD:
+            if x:
+                return "({a} % {b} if {b} else {a})", frozenset("ab")
+            return (f"{{a}} % {k:#x}" if k else "{a}"), once
+        sym = BITWISE.get(op)
+        if sym is not None:
+            return f"{{a}} {sym} " + ("{b}" if x else f"{k:#x}"), once
+        if op in (AluOp.LSH, AluOp.RSH):
+            sh = "({b} & 63)" if x else str(k & 63)
+            if sh == "0":
+                return "{a}", once
+            return f"{{a}} {'<<' if op == AluOp.LSH else '>>'} {sh}", once
+        if op == AluOp.MOV:
+            return ("{b}" if x else f"{k:#x}"), once
         return None
 
     # --- conditions --------------------------------------------------------------------
@@ -248,6 +290,20 @@ class Emitter:
             return o
         return None
 
+    def frame_address(self, pc: int, stack: StackState) -> int | None:
+        """The register a load or store at ``pc`` goes through when the access is resolved
+        into the frame at compile time (the register's value is then never read)."""
+        insn = self.insns[pc]
+        cls = insn.cls
+        if cls == InsnClass.LDX:
+            reg = insn.src
+        elif cls == InsnClass.ST or (cls == InsnClass.STX and insn.mode == Mode.MEM):
+            reg = insn.dst
+        else:
+            return None
+        size = BYTES.get(Size(insn.size), 0)
+        return reg if size and self._frame_offset(stack, reg, insn.off, size) is not None else None
+
     def _view(self, o: int, size: int, signed: bool = False) -> str:
         """``view[index]`` for an aligned frame access, else a struct call on the buffer."""
         self.uses_frame = True
@@ -271,7 +327,9 @@ class Emitter:
             expr = self._view(o, size, signed)
             return [f"{d} = {expr} & {H64}" if signed else f"{d} = {expr}"]
         cb, ce, cv = self._cache(pc)
-        addr = self.reg(s) + (f" + {insn.off}" if insn.off > 0 else f" - {-insn.off}" if insn.off else "")
+        addr = self.reg(s) + (
+            f" + {insn.off}" if insn.off > 0 else f" - {-insn.off}" if insn.off else ""
+        )
         if signed:
             hit = f"{d} = S{size}({cv}, a - {cb})[0] & {H64}"
             miss = f"{d}, {cb}, {ce}, {cv} = LDRS(a, {size}, {pc})"
@@ -363,6 +421,22 @@ class Emitter:
             self.names.helpers[imm] = helper.fn
             return [f"env.pc = {pc}", "R.depth = D", f"r0 = h{imm}(env, {args}) & {H64}"]
         return [self.fault(pc, f"call to kernel function #{imm}: kfuncs are not available here")]
+
+
+def _endian(insn: Insn) -> tuple[str, frozenset[str]]:
+    """Byte order conversions (on a little-endian machine): ``le`` truncates, ``be`` and
+    ``bswap`` swap; 16 and 32-bit swaps are written out, any value (dirty too) in."""
+    once: frozenset[str] = frozenset()
+    bits = insn.imm
+    swap = insn.cls == InsnClass.ALU64 or insn.source == TO_BE
+    if not swap and bits in (16, 32, 64):
+        return ("{a}" if bits == 64 else f"{{a}} & {(1 << bits) - 1:#x}"), once
+    if swap and bits == 16:
+        return "(({a} & 0xff) << 8 | {a} >> 8 & 0xff)", frozenset("a")
+    if swap and bits == 32:
+        return ("(({a} & 0xff) << 24 | ({a} & 0xff00) << 8 | {a} >> 8 & 0xff00 | {a} >> 24 & 0xff)",
+                frozenset("a"))  # fmt: skip
+    return f"ENDIAN({{a}}, {bits}, {swap}, {insn.cls == InsnClass.ALU64})", once
 
 
 def stack_states(insns: list[Insn], pcs: list[int], start: StackState) -> list[StackState]:

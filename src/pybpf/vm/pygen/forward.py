@@ -16,10 +16,11 @@ locals: pending values are stored before it.
 from __future__ import annotations
 
 from ...isa.insn import lddw_value
-from ...isa.opcodes import InsnClass, JmpOp, Source
+from ...isa.opcodes import JmpOp, Source
 from .cfg import Graph, Term
 from .dataflow import Liveness, StackState
-from .emit import Emitter, stack_states
+from .emit import H64, Emitter, stack_states
+from .ranges import Tracker, cond_needs, handled_as_alu
 
 MAX_DEPTH = 12
 """Expressions nest at most this deep (Python's parser has limits, readers too)."""
@@ -35,8 +36,17 @@ def _bits(mask: int) -> list[int]:
 class StraightLine:
     """Lines (text, pc) for the non-jump instructions of a node, and its condition."""
 
-    def __init__(self, graph: Graph, em: Emitter, live: Liveness, stack: StackState, nid: int) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        em: Emitter,
+        live: Liveness,
+        stack: StackState,
+        nid: int,
+        tracker: Tracker,
+    ) -> None:
         self.em = em
+        self.tracker = tracker
         self.node = graph.nodes[nid]
         self.insns = graph.insns
         self.pending: dict[int, Pending] = {}
@@ -62,11 +72,15 @@ class StraightLine:
         for i, pc in enumerate(body):
             self.pc = pc
             insn = self.insns[pc]
-            if (insn.cls in (InsnClass.ALU, InsnClass.ALU64) or insn.is_lddw) and self._alu(pc):
+            if handled_as_alu(insn):
+                self._alu(pc, states[i], after[pc])
                 continue
-            self.flush()
+            self._clean(tracker.before(pc, i))
             self.lines.extend((text, pc) for text in em.insn(pc, states[i], after[pc]))
+            tracker.after(pc)
         self.pc = node.pcs[-1]
+        if node.term == Term.EXIT:
+            self._clean(tracker.before(self.pc, len(node.pcs) - 1))
 
     # --- values ------------------------------------------------------------------------
 
@@ -76,7 +90,30 @@ class StraightLine:
         if got is None:
             return self.em.reg(reg)
         expr = got[0]
-        return expr if expr.isidentifier() or (expr.startswith("0x") and expr.isalnum()) else f"({expr})"
+        return (
+            expr
+            if expr.isidentifier() or (expr.startswith("0x") and expr.isalnum())
+            else f"({expr})"
+        )
+
+    def clean_value(self, reg: int, need: bool) -> str:
+        """The register's value for one read by a condition, masked if it may be dirty
+        and the test looks above the low bits."""
+        expr = self.value(reg)
+        return expr if not need or self.tracker.clean(reg) else f"({expr} & {H64})"
+
+    def _clean(self, regs: list[int]) -> None:
+        """Store everything pending, the registers ``regs`` masked (an instruction that
+        is not an expression is about to read them)."""
+        stored = []
+        for r in regs:
+            got = self.pending.get(r)
+            if got is None:
+                stored.append(r)
+            else:
+                self.pending[r] = (f"({got[0]}) & {H64}", got[1], got[2] + 1)
+        self.flush()
+        self.lines.extend((f"r{r} &= {H64}", self.pc) for r in stored)
 
     def flush(self, extra: tuple[int, str] | None = None) -> None:
         """Store every pending value (and ``extra``) in one assignment."""
@@ -90,21 +127,23 @@ class StraightLine:
         rhs = ", ".join(e for _, e in items)
         self.lines.append((f"{lhs} = {rhs}", self.pc))
 
-    def _alu(self, pc: int) -> bool:
-        """Handle an ALU instruction or lddw; False if it must be emitted as is."""
+    def _alu(self, pc: int, stack: StackState, live_after: int) -> None:
+        """An ALU instruction or lddw, as a pending expression or an assignment, masked
+        where :class:`Tracker` says."""
         insn = self.insns[pc]
         d = insn.dst
-        if d == 10:
-            return False
+        mask, clean_a, clean_b = self.tracker.alu(pc)
         if insn.is_lddw:
-            if insn.src == 4:  # a function's address: the emitter knows it
-                return False
             template, multi = f"{lddw_value(insn, self.insns[pc + 1]):#x}", frozenset[str]()
         else:
-            found = self.em.alu_template(insn)
-            if found is None:
-                return False
+            found = self.em.alu_raw(insn)
+            if found is None:  # an unknown operation: the emitter's fault
+                self.flush()
+                self.lines.extend((text, pc) for text in self.em.insn(pc, stack, live_after))
+                return
             template, multi = found
+        if mask:
+            template = f"({template}) & {H64}"
         s = insn.src
         uses_a, uses_b = "{a}" in template, "{b}" in template
         plain = set()
@@ -130,22 +169,25 @@ class StraightLine:
             return self.value(r)
 
         a = operand(d) if uses_a else ""
+        if clean_a:
+            a = f"({a} & {H64})"
         b = (a if s == d and uses_a else operand(s)) if uses_b else ""
+        if clean_b and not (s == d and uses_a):
+            b = f"({b} & {H64})"
         expr = template.format(a=a, b=b)
         # an operation that ignores the old value (x /= 0 is 0) leaves it unread: it is dead
         self.pending.pop(d, None)
         n = self.uses.get(pc, 0)
         live = pc in self.live_at_end
         if n == 0 and not live:
-            return True  # nobody reads it
+            return  # nobody reads it
         if n == 1 and not live and depth < MAX_DEPTH:
             self.pending[d] = (expr, frozenset(refs), depth + 1)
-            return True
+            return
         if any(d in r for _, r, _ in self.pending.values()):
             self.flush((d, expr))
         else:
             self.lines.append((f"r{d} = {expr}", pc))
-        return True
 
     # --- the end of the node -----------------------------------------------------------
 
@@ -158,7 +200,10 @@ class StraightLine:
             wanted.add(insn.src)
         if self.pending.keys() - wanted:
             self.flush()
-        cond = self.em.condition(pc, self.value)
+        need_d, need_s = cond_needs(insn)
+        cond = self.em.condition(
+            pc, lambda r: self.clean_value(r, need_d if r == insn.dst else need_s)
+        )
         if self.pending:  # a jump that reads less than it seems to: store, then test
             self.flush()
         return cond
@@ -166,4 +211,3 @@ class StraightLine:
     def finish(self) -> None:
         """Store what is still pending (the node ends without a condition)."""
         self.flush()
-

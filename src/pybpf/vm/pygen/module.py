@@ -25,6 +25,7 @@ from ..executable import Executable
 from .cfg import Graph
 from .dataflow import ARGS, Liveness, stack_offsets
 from .emit import Callee, Emitter, ModuleNames
+from .ranges import FunctionRanges
 from .render import FunctionRenderer, Line, TooDeep, lines_to_source
 from .structure import Irreducible, structure
 
@@ -75,7 +76,9 @@ def _local_calls(graph: Graph) -> dict[int, int]:
 
 
 class _Generator:
-    def __init__(self, exe: Executable, entries: tuple[int, ...], budget: bool, force_dispatch: bool) -> None:
+    def __init__(
+        self, exe: Executable, entries: tuple[int, ...], budget: bool, force_dispatch: bool
+    ) -> None:
         self.exe = exe
         self.budget = budget
         self.force_dispatch = force_dispatch
@@ -137,7 +140,8 @@ class _Generator:
         stack = stack_offsets(g)
         first_cache = len(self.names.caches)
         em = Emitter(self.exe, self.names, self.callee, tuple_return, self.budget)
-        r = FunctionRenderer(g, em, live, stack)
+        ranges = FunctionRanges(g, lambda pc: live.effects(pc)[0], em.frame_address, stack)
+        r = FunctionRenderer(g, em, live, stack, ranges)
         name = self.requested[(entry, tuple_return)]
         body: list[Line] | None = None
         attempts = () if self.force_dispatch else BREAKABLE_ATTEMPTS
@@ -151,13 +155,13 @@ class _Generator:
                 em.views.clear()
                 em.uses_frame = em.uses_r10 = False
                 del self.names.caches[first_cache:]
-                r = FunctionRenderer(g, em, live, stack)
+                r = FunctionRenderer(g, em, live, stack, ranges)
         if body is None:
             self.dispatch.append(name)
             em.views.clear()
             em.uses_frame = em.uses_r10 = False
             del self.names.caches[first_cache:]
-            r = FunctionRenderer(g, em, live, stack)
+            r = FunctionRenderer(g, em, live, stack, ranges)
             body = r.dispatch(1)
         caches = self.names.caches[first_cache:]
         head: list[Line] = [(0, f"def {name}({SIGNATURE}):", -1)]
@@ -204,7 +208,9 @@ def generate(exe: Executable, entries: tuple[int, ...] = (0,), budget: bool = Fa
     return made
 
 
-def _make(exe: Executable, entries: tuple[int, ...], budget: bool, force_dispatch: bool) -> ProgramCode:
+def _make(
+    exe: Executable, entries: tuple[int, ...], budget: bool, force_dispatch: bool
+) -> ProgramCode:
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20_000))
     try:
@@ -216,7 +222,9 @@ def _make(exe: Executable, entries: tuple[int, ...], budget: bool, force_dispatc
         except (SyntaxError, RecursionError, MemoryError) as exc:
             if not force_dispatch:
                 return _make(exe, entries, budget, force_dispatch=True)
-            raise BpfError(errno.E2BIG, f"the python tier cannot compile this program: {exc}") from None
+            raise BpfError(
+                errno.E2BIG, f"the python tier cannot compile this program: {exc}"
+            ) from None
     finally:
         sys.setrecursionlimit(limit)
     functions = dict(gen.requested)

@@ -15,6 +15,7 @@ from .cfg import Graph, Term
 from .dataflow import Liveness, StackState
 from .emit import Emitter
 from .forward import StraightLine
+from .ranges import FunctionRanges, Tracker
 from .structure import Block, Br, Code, Exit, Fault, If, Loop, Stmt
 
 Line = tuple[int, str, int]
@@ -33,8 +34,16 @@ class TooDeep(Exception):
 class FunctionRenderer:
     """Lines of one function's body; the caller adds the header and prologue."""
 
-    def __init__(self, graph: Graph, emitter: Emitter, live: Liveness, stack: list[StackState]) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        emitter: Emitter,
+        live: Liveness,
+        stack: list[StackState],
+        ranges: FunctionRanges,
+    ) -> None:
         self.g = graph
+        self.ranges = ranges
         self.em = emitter
         self.live = live
         self.stack = stack
@@ -48,7 +57,8 @@ class FunctionRenderer:
         """The node's instructions, up to and including the budget check of its jump.
         The node's condition, if it has one, is then :meth:`condition`."""
         node = self.g.nodes[nid]
-        line = StraightLine(self.g, self.em, self.live, self.stack[nid], nid)
+        tracker = Tracker(self.ranges, nid, self.ranges.at_entry(nid))
+        line = StraightLine(self.g, self.em, self.live, self.stack[nid], nid, tracker)
         if node.term == Term.COND:
             self._cond[nid] = line.condition(node.term_pc)
         else:
@@ -59,7 +69,9 @@ class FunctionRenderer:
             insn = self.g.insns[pc]
             target = self.g.nodes[node.succs[0]].start
             if node.term == Term.COND and self._cond[nid] is None:
-                out.append((level, self.em.fault(pc, f"unknown jump operation {insn.op:#x}", 22), pc))
+                out.append(
+                    (level, self.em.fault(pc, f"unknown jump operation {insn.op:#x}", 22), pc)
+                )
             out.extend((level, text, pc) for text in self.em.budget_check(pc, target))
         return out
 
