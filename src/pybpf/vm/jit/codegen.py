@@ -770,7 +770,8 @@ done:
                 return
             self.set_depth()
             args = [self.get(r) for r in range(1, 6)]
-            self.put(0, self.call_py(self.op(ops.helper(helper.fn, pc)), *args))
+            pure = helper.name.removeprefix("bpf_") in ops.CTX_SAFE_HELPERS
+            self.put(0, self.call_py(self.op(ops.helper(helper.fn, pc), pure=pure), *args))
             return
         self.fault_now(ops.fault(pc, f"call to kernel function #{imm}: kfuncs are not available here"))
         self.block(self.label())

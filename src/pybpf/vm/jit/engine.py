@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 import threading
 import time
 import weakref
@@ -37,7 +38,21 @@ CODES: weakref.WeakValueDictionary[int, Compiled] = weakref.WeakValueDictionary(
 """Live compiled programs by uid (the high bits of an operation number)."""
 
 
-def _target_machine() -> Any:
+FULL, FAST = "full", "fast"
+FULL_UP_TO = 400
+"""Programs up to this many instructions get the full pipeline; larger ones the fast one
+(the machine code generator's optimising mode costs about ten times its fast mode)."""
+
+
+def level_for(n_insns: int) -> str:
+    """``PYBPF_JIT_OPT`` (full or fast) when set, else by the program's size."""
+    forced = os.environ.get("PYBPF_JIT_OPT", "")
+    if forced in (FULL, FAST):
+        return forced
+    return FULL if n_insns <= FULL_UP_TO else FAST
+
+
+def _target_machine(level: str = FULL) -> Any:
     """A new target machine: an MCJIT engine owns (and disposes of) the one it is given,
     so every engine needs its own (about 0.1 ms)."""
     global _target
@@ -45,17 +60,19 @@ def _target_machine() -> Any:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         _target = llvm.Target.from_default_triple()
-    return _target.create_target_machine(opt=2, jit=True)
+    return _target.create_target_machine(opt=2 if level == FULL else 0, jit=True)
 
 
-def _optimize(module: Any, machine: Any) -> None:
-    """A short pipeline: registers to SSA, combine, simplify the CFG.  The standard -O2
-    pipeline costs five times as much and gains little on code that is already low-level
-    (the machine code generator does the rest)."""
+def _optimize(module: Any, machine: Any, level: str = FULL) -> None:
+    """A short pipeline: registers to SSA, (full: combine,) simplify the CFG.  The
+    standard -O2 pipeline costs five times as much and gains little on code this
+    low-level; the machine code generator does the rest (selection and register
+    allocation: optimising for ``full``, LLVM's fast mode for ``fast``)."""
     builder = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=0))
     manager = llvm.create_new_module_pass_manager()
     manager.add_sroa_pass()
-    manager.add_instruction_combine_pass()
+    if level == FULL:
+        manager.add_instruction_combine_pass()
     manager.add_simplify_cfg_pass()
     manager.run(module, builder)
 
@@ -63,12 +80,12 @@ def _optimize(module: Any, machine: Any) -> None:
 class Compiled:
     """One executable's native functions and the Python operations they call."""
 
-    def __init__(self, gen: Generated) -> None:
+    def __init__(self, gen: Generated, level: str = FULL) -> None:
         start = time.perf_counter()
-        machine = _target_machine()
+        machine = _target_machine(level)
         module = llvm.parse_assembly(gen.ir)
         module.verify()
-        _optimize(module, machine)
+        _optimize(module, machine, level)
         self.engine = llvm.create_mcjit_compiler(module, machine)
         self.engine.finalize_object()
         self.uid = gen.uid
@@ -81,6 +98,7 @@ class Compiled:
         self.repeat = REPEAT(self.engine.get_function_address("repeat"))
         self.compile_seconds = time.perf_counter() - start
         self.ir = gen.ir
+        self.level = level
         CODES[self.uid] = self
 
 
@@ -105,13 +123,13 @@ def compile_executable(exe: Executable, extra_entries: tuple[int, ...] = ()) -> 
     """The native code of ``exe`` (from the cache when the same program was compiled)."""
     entries = entries_of(exe, extra_entries)
     gen = Generator(exe, entries)
-    key = _key(exe, entries, gen.inline.maps_key())
+    key = (_key(exe, entries, gen.inline.maps_key()), level_for(len(exe.insns)))
     with _lock:
         found = _by_key.get(key)
         if found is not None:
             _by_key.move_to_end(key)
             return found
-    compiled = Compiled(gen.generate())
+    compiled = Compiled(gen.generate(), level_for(len(exe.insns)))
     with _lock:
         _by_key[key] = compiled
         while len(_by_key) > KEEP:

@@ -97,7 +97,7 @@ class InlineHelpers:
         g.block(generic)
         g.set_depth()
         args = [g.get(r) for r in range(1, 6)]
-        g.put(0, g.call_py(g.op(ops.helper(helper.fn, pc)), *args))
+        g.put(0, g.call_py(g.op(ops.helper(helper.fn, pc), pure=True), *args))  # map helpers
         g.emit(f"br label %{done}")
         g.block(done)
         return True

@@ -144,6 +144,16 @@ def too_deep(pc: int) -> Op:
     return too_deep_op
 
 
+CTX_SAFE_HELPERS = frozenset({
+    "map_lookup_elem", "map_update_elem", "map_delete_elem", "map_lookup_percpu_elem",
+    "map_push_elem", "map_pop_elem", "map_peek_elem", "ktime_get_ns", "ktime_get_boot_ns",
+    "ktime_get_coarse_ns", "get_prandom_u32", "get_smp_processor_id", "trace_printk",
+    "ringbuf_output", "ringbuf_reserve", "ringbuf_submit", "ringbuf_discard", "ringbuf_query",
+})  # fmt: skip
+"""Helpers that cannot change what a context field's getter returns (they touch maps,
+clocks and buffers, never the packet or the context): remembered fields stay valid."""
+
+
 def helper(fn: Callable[..., int], pc: int) -> Op:
     def helper_op(runner: JitRunner, r1: int, r2: int, r3: int, r4: int, r5: int, *_: int) -> int:
         env = runner.env
