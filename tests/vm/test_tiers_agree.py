@@ -260,3 +260,44 @@ def straight_line(draw: st.DrawFn) -> list[Insn]:
 @given(insns=straight_line())
 def test_random_straight_line_code_agrees_with_the_interpreter(tier: str, insns: list[Insn]) -> None:
     assert outcome(insns, tier, None) == outcome(insns, "interp", None)
+
+
+ATOMIC_OPS = [0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xA0, 0xA1, 0xE1, 0xF1]
+
+
+@st.composite
+def atomic(draw: st.DrawFn) -> list[Item]:
+    """An atomic operation on the buffer, aligned (32 or 64 bits, fetching or not)."""
+    size = draw(st.sampled_from([4, 8]))
+    off = draw(st.integers(72 // size, (ZERO - size) // size)) * size
+    code = InsnClass.STX | Mode.ATOMIC | SIZES[size]
+    return [Insn(code, 9, draw(st.sampled_from(GENERAL)), off, draw(st.sampled_from(ATOMIC_OPS)))]
+
+
+@st.composite
+def programs_with_calls(draw: st.DrawFn) -> list[Insn]:
+    """A random main part, a bpf-to-bpf call to a random function with atomics (its own
+    frame, the caller's r6..r9 restored, r0..r5 left as the callee had them), then all
+    registers stored."""
+    labels = Labels()
+    done, sub_done = labels.new(), labels.new()
+    head: list[Item] = [Insn(0xBF, 9, 1)]
+    for r in range(9):
+        head += lddw(r, draw(st.one_of(st.integers(0, (1 << 64) - 1), st.integers(0, 300))))
+    main = draw(block(labels, (done,), 0, 0))
+    sub: list[Item] = []
+    for _ in range(draw(st.integers(1, 3))):
+        sub += draw(st.one_of(block(labels, (sub_done,), 1, 0), atomic()))
+    store_all = [Insn(InsnClass.STX | Mode.MEM | Size.DW, 9, r, 8 * r) for r in range(9)]
+    items: list[Item] = [*head, *main, Label(done), Jump(0x85, 0, 1, 0, "SUB"),
+                         *store_all, Insn(0x95), Label("SUB"), *sub, Label(sub_done), Insn(0x95)]  # fmt: skip
+    insns = layout(items)
+    # layout() puts the distance in ``off``; a bpf-to-bpf call carries it in ``imm``
+    return [Insn(i.code, i.dst, i.src, 0, i.off) if i.code == 0x85 and i.src == 1 else i for i in insns]
+
+
+@pytest.mark.parametrize("tier", [t for t in TIERS if t != "interp"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(insns=programs_with_calls())
+def test_random_calls_and_atomics_agree_with_the_interpreter(tier: str, insns: list[Insn]) -> None:
+    assert outcome(insns, tier, 1 << 20) == outcome(insns, "interp", 1 << 20)
