@@ -190,6 +190,10 @@ class TestSpec:
     attach_type: int = 0
     priv: bool = False  # a privileged test (or no mode given: privileged is implied)
     unpriv_only: bool = False
+    unpriv: bool = False  # also an unprivileged test (some ``_unpriv`` tag)
+    unpriv_expect_failure: bool | None = None  # None: as privileged
+    unpriv_msgs: list[str] = field(default_factory=list)  # empty: as privileged
+    auxiliary_unpriv: bool = False
     expect_failure: bool = False
     msgs: list[str] = field(default_factory=list)
     retval: int | None = None
@@ -241,14 +245,19 @@ def read_specs(path: Path) -> list[TestSpec]:
                 s.expect_failure, modes = True, modes | 1
             elif key == "test_expect_success":
                 s.expect_failure, modes = False, modes | 1
-            elif key in ("test_expect_failure_unpriv", "test_expect_success_unpriv",
-                         "test_expect_msg_unpriv", "test_retval_unpriv",
-                         "test_expect_xlated_unpriv"):  # fmt: skip
+            elif key == "test_expect_failure_unpriv":
+                s.unpriv_expect_failure, modes = True, modes | 2
+            elif key == "test_expect_success_unpriv":
+                s.unpriv_expect_failure, modes = False, modes | 2
+            elif key == "test_expect_msg_unpriv":
+                s.unpriv_msgs.append(val.partition("=")[2])
+                modes |= 2
+            elif key in ("test_retval_unpriv", "test_expect_xlated_unpriv"):
                 modes |= 2
             elif key == "test_auxiliary":
                 s.auxiliary, modes = True, modes | 1
             elif key == "test_auxiliary_unpriv":
-                modes |= 2
+                s.auxiliary_unpriv, modes = True, modes | 2
             elif key == "test_expect_msg":
                 s.msgs.append(val.partition("=")[2])
                 modes |= 1
@@ -272,6 +281,7 @@ def read_specs(path: Path) -> list[TestSpec]:
                 s.description = val
         s.priv = modes == 0 or bool(modes & 1)
         s.unpriv_only = modes == 2
+        s.unpriv = bool(modes & 2)
         s.arch_ok = not arches or "X86_64" in arches
         specs.append(s)
     return specs
@@ -290,6 +300,18 @@ def _libbpf_programs(path: Path) -> list[tuple[str, int, int]]:
                 for p in _iter(lib.bpf_object__next_program, obj)]  # fmt: skip
     finally:
         lib.bpf_object__close(obj)
+
+
+# map types test_loader still creates when it drops CAP_BPF/CAP_SYS_ADMIN (hash maps only
+# without BPF_F_ZERO_SEED); a program using any other is left out of the unprivileged run
+UNPRIV_MAP_TYPES = frozenset({1, 2, 3, 5, 6, 8, 12, 13, 19, 21, 27, 31})  # fmt: skip
+ZERO_SEED_HASHES = frozenset({1, 5, 13})
+BPF_F_ZERO_SEED = 1 << 6
+
+
+def is_unpriv_test(s: TestSpec) -> bool:
+    """An unprivileged test case of test_loader."""
+    return s.unpriv and not s.auxiliary_unpriv and not s.auxiliary and s.arch_ok
 
 
 def is_test(s: TestSpec) -> bool:
@@ -435,21 +457,25 @@ def _with_flags(obj: Any, prog_flags: int) -> None:
     obj._options = options
 
 
-def pybpf_answer(path: Path, specs: list[TestSpec], s: TestSpec) -> dict[str, Any]:
+def pybpf_answer(path: Path, specs: list[TestSpec], s: TestSpec,
+                 unprivileged: bool = False) -> dict[str, Any]:  # fmt: skip
     """Verify ``s`` with pybpf at the annotated log level and flags; run it for
-    ``__retval``."""
+    ``__retval`` (privileged only)."""
     import pybpf
 
     start = time.process_time()
     out: dict[str, Any] = {}
+    msgs = (s.unpriv_msgs or s.msgs) if unprivileged else s.msgs
     try:
         with _time_limit(SECONDS_PER_PROGRAM):
-            obj = pybpf.open(path)
+            obj = pybpf.open(path, unprivileged=unprivileged)
+            if unprivileged and _needs_privileged_map(obj, s.name):
+                return {"accepted": None, "privileged_map": True}
             _with_flags(obj, s.prog_flags)
             v = obj.verify(prog=s.name, log_level=s.log_level)[0]
             out = {"accepted": v.accepted, "errno": v.errno, "message": v.message,
-                   "msgs_ok": match_msgs(v.log, s.msgs), "insns_processed": v.insns_processed}
-            if v.accepted and s.retval is not None:
+                   "msgs_ok": match_msgs(v.log, msgs), "insns_processed": v.insns_processed}
+            if v.accepted and s.retval is not None and not unprivileged:
                 out["retval"] = _pybpf_run(path, specs, s)
     except _Timeout:
         out = {"accepted": None, "error": "time-out"}
@@ -460,6 +486,16 @@ def pybpf_answer(path: Path, specs: list[TestSpec], s: TestSpec) -> dict[str, An
         out = {"accepted": None, "error": f"crash: {exc!r}"[:300]}
     out["cpu"] = round(time.process_time() - start, 3)
     return out
+
+
+def _needs_privileged_map(obj: Any, name: str) -> bool:
+    """Whether the program uses a map test_loader does not create unprivileged."""
+    for idx in obj.programs[name].link().map_indices:
+        spec = obj.spec.maps[idx].spec
+        t = int(spec.type)
+        if t not in UNPRIV_MAP_TYPES or (t in ZERO_SEED_HASHES and spec.flags & BPF_F_ZERO_SEED):
+            return True
+    return False
 
 
 def _pybpf_run(path: Path, specs: list[TestSpec], s: TestSpec) -> int | str:
@@ -506,7 +542,15 @@ def judge_object(path: Path, kernel: bool, pybpf_side: bool = True) -> dict[str,
         if pybpf_side:
             entry["pybpf"] = pybpf_answer(path, specs, s)
         progs[s.name] = entry
-    return {"object": path.stem, "programs": progs,
+    unpriv: dict[str, Any] = {}
+    for s in specs:
+        if not (pybpf_side and is_unpriv_test(s)):
+            continue
+        fail = s.expect_failure if s.unpriv_expect_failure is None else s.unpriv_expect_failure
+        unpriv[s.name] = {"expect": "failure" if fail else "success",
+                          "msgs": len(s.unpriv_msgs or s.msgs),
+                          "pybpf": pybpf_answer(path, specs, s, unprivileged=True)}  # fmt: skip
+    return {"object": path.stem, "programs": progs, "unpriv": unpriv,
             "skipped": sum(1 for s in specs if not is_test(s))}  # fmt: skip
 
 
@@ -577,6 +621,29 @@ def _count_retval(c: Counter[str], e: dict[str, Any], p: dict[str, Any], k: dict
         c["pybpf retval = kernel retval"] += bool(same)
 
 
+def _count_unpriv(c: Counter[str], results: list[dict[str, Any]]) -> None:
+    """Unprivileged mode: pybpf against the annotations (the kernel here refuses
+    unprivileged bpf(), so the ``_unpriv`` expectations are the reference)."""
+    for r in results:
+        for e in r.get("unpriv", {}).values():
+            p = e["pybpf"]
+            c["unpriv: programs"] += 1
+            if p.get("privileged_map"):
+                c["unpriv: uses a map only privileged loaders create (left out)"] += 1
+                continue
+            if p.get("accepted") is None:
+                c["unpriv: pybpf crash or time-out"] += 1
+                continue
+            want = e["expect"] == "success"
+            c["unpriv: judged"] += 1
+            c["unpriv: pybpf verdict = annotation"] += p["accepted"] == want
+            if p["accepted"] and not want:
+                c["unpriv: false accepts (annotation rejects)"] += 1
+            if e["msgs"]:
+                c["unpriv: programs with __msg"] += 1
+                c["unpriv: pybpf log matches __msg"] += bool(p.get("msgs_ok"))
+
+
 def summarize(results: list[dict[str, Any]], ref: dict[str, Any] | None = None) -> dict[str, Any]:
     """The counts the issue asks for; ``ref`` (recorded kernel answers by object and
     program) replaces the live kernel answers when given."""
@@ -633,6 +700,7 @@ def summarize(results: list[dict[str, Any]], ref: dict[str, Any] | None = None) 
             else:
                 c["false rejects (kernel accepts, pybpf rejects)"] += 1
             reasons[reason(e, k)] += 1
+    _count_unpriv(c, results)
     cats: Counter[str] = Counter()
     for text, n in reasons.items():
         m = re.search(r"^(.*?) \[(.*?)\]", text)
