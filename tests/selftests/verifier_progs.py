@@ -574,7 +574,7 @@ def _run_child(path: Path, kernel: bool, pybpf_side: bool, timeout: float) -> di
 # --- what the disagreements are about -----------------------------------------------------
 
 REASONS = (
-    ("kfunc", r"ksym|kfunc|kernel function|unknown#20\d{8}"),
+    ("kfunc", r"ksym|kfunc|kernel function|unknown#20\d{8}|_kern_ctx|arg#\d+ pointer type"),
     ("prog BTF not given to the verifier", r"without BTF|missing btf func_info"),
     ("kptr / iterator / dynptr / graph", r"kptr|iter|dynptr|rbtree|bpf_list|refcount|arena"),
     ("kernel BTF type", r"btf|BTF|struct \S+ at off|CO-RE|core_reloc|btf_id|trusted|rcu"),
@@ -595,7 +595,7 @@ def reason(entry: dict[str, Any], reference: dict[str, Any]) -> str:
     for name, rx in REASONS:
         if re.search(rx, text):
             return f"{side} [{name}]: {_squash(text)}"
-    return f"{side} [verifier]: {_squash(text)}"
+    return f"{side} [{'loader' if p.get('open_error') else 'verifier'}]: {_squash(text)}"
 
 
 def _squash(text: str) -> str:
