@@ -287,7 +287,8 @@ def programs_with_calls(draw: st.DrawFn) -> list[Insn]:
     main = draw(block(labels, (done,), 0, 0))
     sub: list[Item] = []
     for _ in range(draw(st.integers(1, 3))):
-        sub += draw(st.one_of(block(labels, (sub_done,), 1, 0), atomic()))
+        part: list[Item] = draw(atomic()) if draw(st.booleans()) else draw(block(labels, (sub_done,), 1, 0))
+        sub += part
     store_all = [Insn(InsnClass.STX | Mode.MEM | Size.DW, 9, r, 8 * r) for r in range(9)]
     items: list[Item] = [*head, *main, Label(done), Jump(0x85, 0, 1, 0, "SUB"),
                          *store_all, Insn(0x95), Label("SUB"), *sub, Label(sub_done), Insn(0x95)]  # fmt: skip
