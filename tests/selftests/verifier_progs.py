@@ -75,9 +75,20 @@ SECONDS_PER_PROGRAM = 60
 
 
 def cache_root() -> Path:
+    """Where sources and objects are kept between sessions (``PYBPF_CACHE_DIR``, else the
+    user's cache directory, else the temporary directory when that is not writable)."""
     base = os.environ.get("PYBPF_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pybpf")
-    return Path(base) / "verifier_progs"
+    root = Path(base) / "verifier_progs"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".writable"
+        probe.touch()
+        return root
+    except OSError:
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / f"pybpf-verifier-progs-{os.getuid()}"
 
 
 def missing_tools() -> str | None:
