@@ -108,6 +108,29 @@ CASES: tuple[Case, ...] = (
         "call kernel-function#{kf:bpf_kfunc_call_test_release}\n" + END,
         "sched_cls",
     ),
+    _c(
+        "kern_ctx_skb",
+        "call kernel-function#{kf:bpf_cast_to_kern_ctx}\nr1 = *(u32 *)(r0 + {off:sk_buff.len})\n"
+        + END,
+        "sched_cls",
+    ),
+    _c(
+        "kern_ctx_xdp",
+        "call kernel-function#{kf:bpf_cast_to_kern_ctx}\nr1 = *(u64 *)(r0 + {off:xdp_buff.data})\n"
+        + END,
+        "xdp",
+    ),
+    _c(
+        "kern_ctx_not_ctx",
+        "r1 = r10\ncall kernel-function#{kf:bpf_cast_to_kern_ctx}\n" + END,
+        "sched_cls",
+    ),
+    _c(
+        "kern_ctx_write",
+        "call kernel-function#{kf:bpf_cast_to_kern_ctx}\n*(u32 *)(r0 + {off:sk_buff.len}) = 1\n"
+        + END,
+        "sched_cls",
+    ),
     _c("scalar_for_ptr_arg", "r1 = 5\ncall kernel-function#{kf:bpf_task_under_cgroup}\n" + END),
     _c("ptr_for_scalar_arg", "r1 = r10\ncall kernel-function#{kf:bpf_cgroup_from_id}\n" + END),
 )

@@ -528,8 +528,26 @@ def _set_return(env: Env, meta: KfuncMeta, btf: Btf, idx: int) -> None:
         r0.ref_obj_id = ident
 
 
+_SKB_TYPES = (P.SOCKET_FILTER, P.SCHED_CLS, P.SCHED_ACT, P.CGROUP_SKB, P.LWT_IN, P.LWT_OUT,
+              P.LWT_XMIT, P.LWT_SEG6LOCAL, P.SK_SKB)  # fmt: skip
+KERN_CTX: dict[ProgType, str] = {
+    **dict.fromkeys(_SKB_TYPES, "sk_buff"), P.XDP: "xdp_buff", P.CGROUP_SOCK: "sock",
+    P.KPROBE: "pt_regs", P.NETFILTER: "bpf_nf_ctx",
+}  # fmt: skip
+"""The kernel's own context struct behind each program type's context (what
+``bpf_cast_to_kern_ctx`` returns a trusted pointer to)."""
+
+
 def _ret_cast_to_kern_ctx(env: Env, meta: KfuncMeta, btf: Btf) -> None:
-    raise env.einval("bpf_cast_to_kern_ctx: pybpf's kernel has no kernel context types")
+    name = KERN_CTX.get(env.prog_type)
+    tid = btf.find_by_name_kind(name, Kind.STRUCT) if name else None
+    if tid is None:
+        raise env.einval("kern ctx type id 0 is not a struct")
+    regs = env.regs
+    mark_reg_known_zero(regs, 0)
+    regs[0].type = RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED
+    regs[0].btf = btf
+    regs[0].btf_id = tid
 
 
 def _ret_rdonly_cast(env: Env, meta: KfuncMeta, btf: Btf) -> None:
