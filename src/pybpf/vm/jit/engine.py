@@ -44,12 +44,13 @@ FULL_UP_TO = 400
 (the machine code generator's optimising mode costs about ten times its fast mode)."""
 
 
-def level_for(n_insns: int) -> str:
-    """``PYBPF_JIT_OPT`` (full or fast) when set, else by the program's size."""
+def level_for(n_insns: int, hot: bool = True) -> str:
+    """``PYBPF_JIT_OPT`` (full or fast) when set; else full for a hot program (one run
+    many times) of at most ``FULL_UP_TO`` instructions, fast for the rest."""
     forced = os.environ.get("PYBPF_JIT_OPT", "")
     if forced in (FULL, FAST):
         return forced
-    return FULL if n_insns <= FULL_UP_TO else FAST
+    return FULL if hot and n_insns <= FULL_UP_TO else FAST
 
 
 def _target_machine(level: str = FULL) -> Any:
@@ -119,17 +120,19 @@ def _key(exe: Executable, gen_entries: tuple[int, ...], maps_key: Hashable) -> H
     return (hashlib.sha256(raw).digest(), gen_entries, maps_key, tuple(sorted(set(helpers))), tuple(extra))
 
 
-def compile_executable(exe: Executable, extra_entries: tuple[int, ...] = ()) -> Compiled:
-    """The native code of ``exe`` (from the cache when the same program was compiled)."""
+def compile_executable(exe: Executable, extra_entries: tuple[int, ...] = (), level: str | None = None) -> Compiled:
+    """The native code of ``exe`` at ``level`` (default: as for a hot program), from the
+    cache when the same program was compiled."""
     entries = entries_of(exe, extra_entries)
     gen = Generator(exe, entries)
-    key = (_key(exe, entries, gen.inline.maps_key()), level_for(len(exe.insns)))
+    level = level or level_for(len(exe.insns))
+    key = (_key(exe, entries, gen.inline.maps_key()), level)
     with _lock:
         found = _by_key.get(key)
         if found is not None:
             _by_key.move_to_end(key)
             return found
-    compiled = Compiled(gen.generate(), level_for(len(exe.insns)))
+    compiled = Compiled(gen.generate(), level)
     with _lock:
         _by_key[key] = compiled
         while len(_by_key) > KEEP:

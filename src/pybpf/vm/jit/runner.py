@@ -26,10 +26,12 @@ from ..executable import Executable
 from ..frames import StackFrames
 from . import layout, ops
 from .codegen import OP_BITS, PURE
-from .engine import CODES, Compiled, compile_executable
+from .engine import CODES, FULL, Compiled, compile_executable, level_for
 
 M64 = (1 << 64) - 1
 MAY_GOTO_BUDGET = 8 * 1024 * 1024
+HOT_RUNS = 100
+"""Runs of one executable after which its code is made again at the full level."""
 OP_INDEX = PURE - 1
 CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, *[ctypes.c_uint64] * 6)
 
@@ -64,14 +66,23 @@ class JitRunner:
         self._io_addr = ctypes.addressof(self.io)
         self._pending: BaseException | None = None
         self._compiled: weakref.WeakKeyDictionary[Executable, Compiled] = weakref.WeakKeyDictionary()
+        self._runs: weakref.WeakKeyDictionary[Executable, int] = weakref.WeakKeyDictionary()
+        self._retired: list[Compiled] = []
 
     # --- compiling ----------------------------------------------------------------------
 
-    def code_for(self, exe: Executable, entry: int = 0) -> Compiled:
+    def code_for(self, exe: Executable, entry: int = 0, hot: bool = False) -> Compiled:
+        """The native code of ``exe`` with a function at ``entry``.  Code starts at the
+        fast level (cheap to make, for programs run a few times) and is made again at
+        the full level once the program is hot (``HOT_RUNS`` runs)."""
         compiled = self._compiled.get(exe)
-        if compiled is None or entry not in compiled.functions:
+        level = level_for(len(exe.insns), hot)
+        if compiled is None or entry not in compiled.functions or (level == FULL and compiled.level != FULL):
             extra = (entry,) if compiled is None else (*compiled.entries, entry)
-            compiled = compile_executable(exe, extra)
+            if compiled is not None:
+                self._retired.append(compiled)  # its frames may still be on the native stack
+                level = FULL if compiled.level == FULL else level
+            compiled = compile_executable(exe, extra, level)
             self._compiled[exe] = compiled
         return compiled
 
@@ -123,7 +134,8 @@ class JitRunner:
         """Run ``exe`` from its first instruction with r1 (and r2) set; returns r0."""
         if trace is not None:
             raise BpfError(errno.EINVAL, "tracing needs the interpreter tier (--tier interp)")
-        compiled = self.code_for(exe)
+        runs = self._runs[exe] = self._runs.get(exe, 0) + 1
+        compiled = self.code_for(exe, hot=runs >= HOT_RUNS)
         self._start(exe, ctx, cpu, budget)
         frame0 = self.stacks.frame(0)
         ctypes.memset(frame0.region.base, 0, STACK_SIZE)
@@ -140,9 +152,10 @@ class JitRunner:
 
         The time is the thread's CPU time: like the kernel's test-run timer, which stops
         while the task is rescheduled, it leaves out the time other work took the CPU."""
-        compiled = self.code_for(exe)
-        self._start(exe, ctx, cpu, 1 << 40)
         runs = max(repeat, 1)
+        total = self._runs[exe] = self._runs.get(exe, 0) + runs
+        compiled = self.code_for(exe, hot=total >= HOT_RUNS)
+        self._start(exe, ctx, cpu, 1 << 40)
         start = time.thread_time_ns()
         compiled.repeat(self._io_addr, self._state_addr, r1 & M64, 0, runs)
         elapsed = time.thread_time_ns() - start
