@@ -165,6 +165,8 @@ def print_insn_state(env: Env, state: FuncState) -> None:
 
 # --- the main loop -------------------------------------------------------------------------
 
+_ALU, _ALU64 = int(InsnClass.ALU), int(InsnClass.ALU64)
+
 
 def do_check(env: Env) -> None:
     from .alu import check_alu_op
@@ -188,9 +190,11 @@ def do_check(env: Env) -> None:
     from .refs import check_resource_leak
     from .regs import Op, check_reg_arg
 
-    pop_log = not env.level & 2
+    level = env.level  # (fixed for the whole verification)
+    pop_log = not level & 2
     live_stack = env.stack_live
     insns = env.insns
+    all_aux = env.aux
     n = len(insns)
     do_print_state = False
     prev = -1  # the instruction before this one on this path (pop_stack may reset it)
@@ -202,14 +206,14 @@ def do_check(env: Env) -> None:
         if idx >= n:
             raise env.error(errno.EFAULT, f"invalid insn idx {idx} insn_cnt {n}")
         insn = insns[idx]
-        cls = insn.cls
+        cls = insn.code & 0x07
         env.insn_processed += 1
         if env.insn_processed > BPF_COMPLEXITY_LIMIT_INSNS:
             raise env.error(errno.E2BIG, f"BPF program is too large. Processed {env.insn_processed} insn")
         state.last_insn_idx = env.prev_insn_idx
-        aux = env.aux[idx]
+        aux = all_aux[idx]
         if aux.prune_point and is_state_visited(env, idx):
-            if env.level & 3:
+            if level & 3:
                 if do_print_state:
                     spec = " (speculative execution)" if state.speculative else ""
                     env.verbose(f"\nfrom {env.prev_insn_idx} to {idx}{spec}: safe\n")
@@ -222,12 +226,12 @@ def do_check(env: Env) -> None:
             continue
         if aux.jmp_point:
             push_insn_history(env, state, 0, None)
-        if env.level & 2 and do_print_state:
+        if level & 2 and do_print_state:
             spec = " (speculative execution)" if state.speculative else ""
             env.verbose(f"\nfrom {env.prev_insn_idx} to {idx}{spec}:")
             print_verifier_state_line(env, state.cur, True)
             do_print_state = False
-        if env.level & 3:
+        if level & 3:
             if env.state_scratched():
                 print_insn_state(env, state.cur)
             env.prev_log_pos = env.log.end_pos
@@ -238,7 +242,7 @@ def do_check(env: Env) -> None:
         prev = idx
         next_idx = idx + 1
         live_stack.reset_write_marks(idx)
-        if cls in (InsnClass.ALU, InsnClass.ALU64):
+        if cls in (_ALU64, _ALU):
             check_alu_op(env, insn)
         elif cls == InsnClass.LDX:
             flags = check_load_mem(env, insn, False, insn.mode == Mode.MEMSX)
