@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..isa.insn import Insn
 from ..isa.opcodes import AluOp, AtomicOp, InsnClass, JmpOp, Mode, PseudoCall, Source
 from .state import BPF_REG_SIZE, JmpHistoryEntry, VerifierState
 
@@ -273,6 +274,53 @@ def mark_chain_precision_batch(env: Env, bt: Backtrack) -> None:
     _backtrack(env, env.state, bt)
 
 
+# Per-instruction backtracking steps that need neither the jump history nor the log:
+# decoded once per program, so the walk back over straight-line code is a table look-up.
+_NOP = 0  # nothing to do (conditional jump on a constant, goto, END/NEG, ALU with an immediate)
+_ALU = 1  # d precise -> s precise too
+_MOV = 2  # d precise -> d no longer, s instead (s < 0: none)
+_CLR = 3  # d precise -> no longer (lddw, a load that is not from the stack)
+_STORE = 4  # d precise -> give up (a store through a precise register)
+_JX = 5  # d or s precise -> both
+_SLOW = 6  # everything else: backtrack_insn
+
+
+def _decode(insn: Insn) -> tuple[int, int, int]:
+    code, d, s = insn.code, insn.dst, insn.src
+    if code == 0:
+        return (_NOP, 0, 0)
+    cls, op = code & 0x07, code & 0xF0
+    x = code & 0x08 == Source.X
+    if cls in (InsnClass.ALU, InsnClass.ALU64):
+        if op in (AluOp.END, AluOp.NEG):
+            return (_NOP, 0, 0)
+        src = s if x and s != 10 else -1
+        if op == AluOp.MOV:
+            return (_MOV, d, src)
+        return (_ALU, d, src) if src >= 0 else (_NOP, 0, 0)
+    if cls == InsnClass.LDX:
+        return (_CLR, d, 0)
+    if cls == InsnClass.ST or (cls == InsnClass.STX and code & 0xE0 != Mode.ATOMIC):
+        return (_STORE, d, 0)
+    if cls in (InsnClass.JMP, InsnClass.JMP32):
+        if op in (JmpOp.CALL, JmpOp.EXIT):
+            return (_SLOW, 0, 0)
+        if x and op not in (JmpOp.JA, JmpOp.JCOND):
+            return (_JX, d, s)
+        return (_NOP, 0, 0)
+    if cls == InsnClass.LD and code & 0xE0 == Mode.IMM:
+        return (_CLR, d, 0)
+    return (_SLOW, 0, 0)
+
+
+def _decoded(env: Env) -> list[tuple[int, int, int]]:
+    table: list[tuple[int, int, int]] | None = env.__dict__.get("_bt_steps")
+    if table is None or len(table) != len(env.insns):
+        table = [_decode(insn) for insn in env.insns]
+        env.__dict__["_bt_steps"] = table
+    return table
+
+
 def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
     first_idx = st.first_insn_idx
     last_idx = env.insn_idx
@@ -280,9 +328,12 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
     skip_first = True
     cur_state: VerifierState | None = st
     log2 = bool(env.level & 2)
+    steps = _decoded(env)
+    reg_masks = bt.reg_masks
     while True:
         assert cur_state is not None
-        hist = list(cur_state.jmp_history)
+        hist = cur_state.jmp_history
+        hp = len(hist) - 1  # the last entry not yet walked back over
         if log2:
             env.verbose(
                 f"mark_precise: frame{bt.frame}: last_idx {last_idx} first_idx {first_idx} subseq_idx {subseq_idx} \n"
@@ -303,25 +354,61 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
                 return
             mark_all_scalars_precise(env, env.state)
             return
+        state_first = cur_state.first_insn_idx
         i = last_idx
         while True:
+            entry = hist[hp] if hp >= 0 and hist[hp].idx == i else None
             if skip_first:
                 skip_first = False
+                if bt.empty():
+                    return
+            elif (
+                (entry is None or not (entry.flags or entry.linked_regs))
+                and not log2
+                and (step := steps[i])[0] != _SLOW
+            ):
+                # (an entry without flags or linked registers changes nothing here)
+                kind = step[0]
+                if kind != _NOP:
+                    f = bt.frame
+                    m = reg_masks[f]
+                    d = step[1]
+                    if m >> d & 1:
+                        if kind == _ALU:
+                            reg_masks[f] = m | 1 << step[2]
+                        elif kind == _MOV:
+                            m &= ~(1 << d)
+                            if step[2] >= 0:
+                                m |= 1 << step[2]
+                            reg_masks[f] = m
+                            if not m and bt.empty():
+                                return
+                        elif kind == _CLR:
+                            reg_masks[f] = m & ~(1 << d)
+                            if bt.empty():
+                                return
+                        elif kind == _STORE:
+                            mark_all_scalars_precise(env, env.state)
+                            return
+                        else:  # _JX
+                            reg_masks[f] = m | 1 << step[2]
+                    elif kind == _JX and m >> step[2] & 1:
+                        reg_masks[f] = m | 1 << d
             else:
-                entry = hist[-1] if hist and hist[-1].idx == i else None
                 try:
                     backtrack_insn(env, i, subseq_idx, entry, bt)
                 except NotSupported:
                     mark_all_scalars_precise(env, env.state)
                     return
-            if bt.empty():
-                return
+                if bt.empty():
+                    return
             subseq_idx = i
             # previous instruction on this path
-            if i == cur_state.first_insn_idx and (not hist or (len(hist) == 1 and hist[0].idx == i)):
+            if i == state_first and (hp < 0 or (hp == 0 and hist[0].idx == i)):
                 break
-            if hist and hist[-1].idx == i:
-                i = hist.pop().prev_idx
+            if entry is not None:
+                i = entry.prev_idx
+                hp -= 1
             else:
                 i -= 1
             if i < 0:
@@ -334,20 +421,23 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
             if fr >= len(cur_state.frames):
                 continue
             func = cur_state.frames[fr]
-            for i in range(11):
-                if not bt.reg_masks[fr] >> i & 1:
+            rm = bt.reg_masks[fr]
+            while rm:
+                low = rm & -rm
+                rm ^= low
+                i = low.bit_length() - 1
+                if i > 10:
                     continue
                 r = func.regs[i]
-                if r.type != 1:
-                    bt.clear_reg(i, fr)
-                    continue
-                if r.precise:
+                if r.type != 1 or r.precise:
                     bt.clear_reg(i, fr)
                 else:
                     r.precise = True
-            for spi in range(64):
-                if not bt.stack_masks[fr] >> spi & 1:
-                    continue
+            sm = bt.stack_masks[fr]
+            while sm:
+                low = sm & -sm
+                sm ^= low
+                spi = low.bit_length() - 1
                 if spi >= len(func.stack):
                     bt.clear_slot(fr, spi)
                     continue
