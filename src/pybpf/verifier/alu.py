@@ -9,14 +9,16 @@ from __future__ import annotations
 import errno
 
 from ..isa.disasm import ALU_OPS
-from ..isa.insn import Insn
+from ..isa.insn import Insn, reserved_fields_error
 from ..isa.opcodes import ADDR_SPACE_CAST, TO_LE, AluOp, InsnClass, Source
 from ..kernel.regtypes import RegType, TypeFlag, base_type
 from . import bounds as bx
 from . import scalar as sc
 from . import tnum
+from .core import push_stack
 from .env import BPF_MAX_VAR_OFF, Env
 from .log import reg_type_str
+from .precision import mark_chain_precision
 from .regs import (
     SCALAR,
     Op,
@@ -38,17 +40,78 @@ S32_MAX = (1 << 31) - 1
 
 
 def _reserved(env: Env, insn: Insn) -> None:
-    from ..isa.insn import reserved_fields_error
-
+    """The kernel's reserved-field checks: a function of the instruction alone, so made
+    once per instruction slot and remembered for the paths that come back to it."""
+    checked: dict[int, Insn] | None = env.__dict__.get("_alu_fields_ok")
+    if checked is None:
+        checked = env.__dict__["_alu_fields_ok"] = {}
+    idx = env.insn_idx
+    if checked.get(idx) is insn:
+        return
     problem = reserved_fields_error(insn)
     if problem is not None:
         raise env.einval(problem)
+    checked[idx] = insn
+
+
+_SCALAR = int(SCALAR)
+_NOT_INIT = int(RegType.NOT_INIT)
+_ARENA = int(RegType.PTR_TO_ARENA)
+_ALU64 = int(InsnClass.ALU64)
+_X = int(Source.X)
+_K = int(Source.K)
+_ADD, _SUB, _MOV, _NEG, _END = int(AluOp.ADD), int(AluOp.SUB), int(AluOp.MOV), int(AluOp.NEG), int(AluOp.END)
+_AND, _OR, _DIV, _MOD = int(AluOp.AND), int(AluOp.OR), int(AluOp.DIV), int(AluOp.MOD)
+_SHIFTS = (int(AluOp.LSH), int(AluOp.RSH), int(AluOp.ARSH))
 
 
 def check_alu_op(env: Env, insn: Insn) -> None:
-    regs = env.regs
-    op = insn.op
-    alu64 = insn.cls == InsnClass.ALU64
+    st = env.cur_state
+    assert st is not None
+    regs = st.frames[st.curframe].regs
+    code = insn.code
+    op = code & 0xF0
+    alu64 = code & 0x07 == _ALU64
+    if op < _MOV and op != _NEG:
+        # the arithmetic: the commonest case first
+        _reserved(env, insn)
+        d, s = insn.dst, insn.src
+        x = code & 0x08 == _X
+        dreg = regs[d] if d < 10 else None
+        sreg = regs[s] if x and s < 11 else None
+        if (
+            dreg is not None
+            and dreg.type != _NOT_INIT
+            and (not alu64 or dreg.subreg_def == DEF_NOT_SUBREG)
+            and (
+                not x
+                or (
+                    sreg is not None
+                    and sreg.type != _NOT_INIT
+                    and (not alu64 or s == 10 or sreg.subreg_def == DEF_NOT_SUBREG)
+                )
+            )
+        ):
+            # check_reg_arg's reads, where they find nothing wrong and nothing to zero-extend
+            env.scratched_regs |= 1 << d | 1 << s if x else 1 << d
+        else:
+            if x:
+                check_reg_arg(env, s, Op.SRC)
+            check_reg_arg(env, d, Op.SRC)
+        if not x:
+            if op in (_MOD, _DIV) and insn.imm == 0:
+                raise env.einval("div by zero")
+            if op in _SHIFTS:
+                size = 64 if alu64 else 32
+                if insn.imm < 0 or insn.imm >= size:
+                    raise env.einval(f"invalid shift {insn.imm}")
+        if dreg is not None:
+            # check_reg_arg(DST_NO_MARK): an arithmetic write is whole only in ALU64
+            dreg.subreg_def = DEF_NOT_SUBREG if alu64 else env.insn_idx + 1
+        else:
+            check_reg_arg(env, d, Op.DST_NO_MARK)
+        adjust_reg_min_max_vals(env, insn)
+        return
     if op in (AluOp.END, AluOp.NEG):
         _reserved(env, insn)
         check_reg_arg(env, insn.dst, Op.SRC)
@@ -146,15 +209,31 @@ def check_alu_op(env: Env, insn: Insn) -> None:
 
 
 def adjust_reg_min_max_vals(env: Env, insn: Insn) -> None:
-    from .precision import mark_chain_precision
-
-    regs = env.regs
-    alu32 = insn.cls != InsnClass.ALU64
-    op = insn.op
+    st = env.cur_state
+    assert st is not None
+    regs = st.frames[st.curframe].regs
+    code = insn.code
+    alu32 = code & 0x07 != _ALU64
+    op = code & 0xF0
     dst = regs[insn.dst]
-    src: RegState | None = regs[insn.src] if insn.source == Source.X else None
-    if dst.type == RegType.PTR_TO_ARENA or (src is not None and src.type == RegType.PTR_TO_ARENA):
-        if dst.type != RegType.PTR_TO_ARENA:
+    if code & 0x08 == _K and dst.type == _SCALAR:
+        # scalar op= immediate: no pointer, no arena, the immediate a known constant
+        imm = insn.imm & U64_MAX
+        if op in (_AND, _OR):
+            _maybe_fork_scalars(env, insn, dst)
+        dst.b = sc.alu_imm(op, dst.b, imm, alu32)
+        if env.options.bpf_capable and op == _ADD and not alu32 and dst.id:
+            if dst.id & BPF_ADD_CONST or imm > S32_MAX:
+                clear_scalar_id(dst)
+            else:
+                dst.id |= BPF_ADD_CONST
+                dst.off = imm
+        else:
+            clear_scalar_id(dst)
+        return
+    src: RegState | None = regs[insn.src] if code & 0x08 == _X else None
+    if dst.type == _ARENA or (src is not None and src.type == _ARENA):
+        if dst.type != _ARENA:
             dst.type = SCALAR
         dst.subreg_def = env.insn_idx + 1
         return
@@ -208,8 +287,6 @@ def adjust_reg_min_max_vals(env: Env, insn: Insn) -> None:
 
 def _maybe_fork_scalars(env: Env, insn: Insn, dst: RegState) -> None:
     """A register that is -1 or 0 is explored as two paths before AND/OR with a constant."""
-    from .core import push_stack
-
     split = sc.fork(dst.b)
     if split is None:
         return

@@ -31,33 +31,39 @@ class Op(Enum):
 def is_reg64(insn: Insn, regno: int, reg: RegState | None, t: Op) -> bool:
     """Whether the instruction reads or writes all 64 bits of ``regno`` (a 32-bit write
     leaves a sub-register the JIT may have to zero-extend if it is read whole later)."""
-    cls, op = insn.cls, insn.op
-    if cls == InsnClass.JMP:
-        if op == JmpOp.EXIT:
-            return True
-        if op == JmpOp.CALL:
-            if insn.src == PseudoCall.CALL:
-                return False
-            return t == Op.SRC
-    if cls == InsnClass.ALU64 and op == AluOp.END and insn.imm in (16, 32):
-        return False
-    if cls in (InsnClass.ALU64, InsnClass.JMP) or (cls == InsnClass.ALU and op == AluOp.END and insn.imm == 64):
+    code = insn.code
+    cls = code & 0x07
+    if cls == _ALU64:
+        return not (code & 0xF0 == _END and insn.imm in (16, 32))
+    if cls == _ALU:
+        return code & 0xF0 == _END and insn.imm == 64
+    if cls == _JMP:
+        op = code & 0xF0
+        if op == _CALL:
+            return False if insn.src == PseudoCall.CALL else t is Op.SRC
         return True
-    if cls in (InsnClass.ALU, InsnClass.JMP32):
+    if cls == _JMP32:
         return False
-    if cls == InsnClass.LDX:
-        if t != Op.SRC:
-            return insn.size == Size.DW or insn.mode == Mode.MEMSX
+    if cls == _LDX:
+        if t is not Op.SRC:
+            return code & 0x18 == _DW or code & 0xE0 == _MEMSX
         return True
-    if cls == InsnClass.STX:
-        if t == Op.SRC and reg is not None and reg.type != SCALAR:
+    if cls == _STX:
+        if t is Op.SRC and reg is not None and reg.type != SCALAR:
             return True
-        return insn.size == Size.DW
-    if cls == InsnClass.LD:
-        if insn.mode == Mode.IMM:
+        return code & 0x18 == _DW
+    if cls == _LD:
+        if code & 0xE0 == _IMM:
             return True
-        return t == Op.SRC
+        return t is Op.SRC
     return True
+
+
+_ALU64, _ALU, _JMP, _JMP32 = int(InsnClass.ALU64), int(InsnClass.ALU), int(InsnClass.JMP), int(InsnClass.JMP32)
+_LDX, _STX, _LD = int(InsnClass.LDX), int(InsnClass.STX), int(InsnClass.LD)
+_END, _CALL = int(AluOp.END), int(JmpOp.CALL)
+_DW, _MEMSX, _IMM = int(Size.DW), int(Mode.MEMSX), int(Mode.IMM)
+_NOT_INIT = int(NOT_INIT)
 
 
 def mark_insn_zext(env: Env, reg: RegState) -> None:
@@ -69,22 +75,29 @@ def mark_insn_zext(env: Env, reg: RegState) -> None:
 
 
 def check_reg_arg(env: Env, regno: int, t: Op) -> None:
-    regs = env.regs
     if regno >= 11:
         raise env.einval(f"R{regno} is invalid")
-    env.mark_reg_scratched(regno)
+    env.scratched_regs |= 1 << regno
+    st = env.cur_state
+    assert st is not None
+    regs = st.frames[st.curframe].regs
     reg = regs[regno]
-    if t == Op.SRC:
-        if reg.type == NOT_INIT:
+    if t is Op.SRC:
+        if reg.type == _NOT_INIT:
             raise env.eacces(f"R{regno} !read_ok")
-        if regno != BPF_REG_FP and is_reg64(env.insns[env.insn_idx], regno, reg, t):
+        # only a sub-register write leaves something to zero-extend
+        if (
+            reg.subreg_def != DEF_NOT_SUBREG
+            and regno != BPF_REG_FP
+            and is_reg64(env.insns[env.insn_idx], regno, reg, t)
+        ):
             mark_insn_zext(env, reg)
         return
     if regno == BPF_REG_FP:
         raise env.eacces("frame pointer is read only")
     insn = env.insns[env.insn_idx]
     reg.subreg_def = DEF_NOT_SUBREG if is_reg64(insn, regno, reg, t) else env.insn_idx + 1
-    if t == Op.DST:
+    if t is Op.DST:
         mark_reg_unknown(env, regs, regno)
 
 

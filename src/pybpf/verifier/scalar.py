@@ -591,6 +591,22 @@ def alu(
     return fn(dst, src, alu32)
 
 
+def alu_imm(op: int, dst: Bounds, imm: int, alu32: bool = False) -> Bounds:
+    """:func:`alu` with the operand ``known(imm)`` (``imm`` as an unsigned 64-bit value):
+    the same result, without re-checking that a fresh constant is one."""
+    t = dst.var_off
+    if (
+        SHORTCUTS
+        and not t.mask
+        and op in _CONCRETE
+        and (imm < (HALF if alu32 else BITS) or op not in (LSH, RSH, ARSH))
+        and _is_known(dst)
+    ):
+        r = _CONCRETE[op](t.value, imm, alu32)
+        return known(r & U32) if alu32 else known(r)
+    return alu(op, dst, known(imm), alu32)
+
+
 def _is_known(b: Bounds) -> bool:
     """Whether ``b`` is exactly ``known(b.var_off.value)`` (its var_off being constant)."""
     v = b.var_off.value
