@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..isa.insn import Insn
 from .env import Env
+from .prune import IdMap, regs_exact
 from .state import SCALAR_VALUE, RegState, Slot, VerifierState
 
 
@@ -31,8 +32,6 @@ def find_prev_entry(env: Env, cur: VerifierState | None, insn_idx: int) -> Verif
 
 
 def _maybe_widen(env: Env, old: RegState, cur: RegState, idmap: object) -> None:
-    from .prune import regs_exact
-
     if old.type != SCALAR_VALUE or cur.type != old.type:
         return
     if old.precise or cur.precise or regs_exact(old, cur, idmap):  # type: ignore[arg-type]
@@ -42,8 +41,6 @@ def _maybe_widen(env: Env, old: RegState, cur: RegState, idmap: object) -> None:
 
 def widen_imprecise_scalars(env: Env, old: VerifierState, cur: VerifierState) -> None:
     """Scalars the loop changed and nothing needed exactly become unknown in ``cur``."""
-    from .prune import IdMap
-
     idmap = IdMap(env.id_gen)
     for fr in range(old.curframe, -1, -1):
         fo, fc = old.frames[fr], cur.frames[fr]

@@ -12,6 +12,7 @@ import errno
 
 from ..kernel.regtypes import RegType, base_type
 from . import tnum
+from .core import push_insn_history
 from .env import BPF_COMPLEXITY_LIMIT_STATES, Env, StateListEntry
 from .log import verifier_state_str
 from .precision import Backtrack, mark_all_scalars_imprecise, mark_chain_precision_batch
@@ -67,7 +68,7 @@ def range_within(old: RegState, cur: RegState) -> bool:
 def _same_fields(a: RegState, b: RegState) -> bool:
     """The fields the kernel compares byte-wise up to ``id``."""
     return (
-        a.type == b.type and a.off == b.off and a.b == b.b and a.range == b.range
+        a.type == b.type and a.off == b.off and (a.b is b.b or a.b == b.b) and a.range == b.range
         and a.map is b.map and a.mem_size == b.mem_size and a.btf_id == b.btf_id
         and a.frameno == b.frameno and a.map_uid == b.map_uid
     )  # fmt: skip
@@ -80,9 +81,8 @@ def regs_exact(old: RegState, cur: RegState, idmap: IdMap) -> bool:
 def regsafe(env: Env, old: RegState, cur: RegState, idmap: IdMap, exact: int) -> bool:
     if exact == EXACT:
         return regs_exact(old, cur, idmap)
-    if old.type == NOT_INIT:
-        if exact == NOT_EXACT or cur.type == NOT_INIT:
-            return True
+    if old.type == NOT_INIT and (exact == NOT_EXACT or cur.type == NOT_INIT):
+        return True
     if old.type != cur.type:
         return False
     bt = base_type(old.type)
@@ -227,8 +227,10 @@ def states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:
     fr = cur.curframe
     if old.curframe != fr:
         return False
-    fo, fc = old.frames[fr], cur.frames[fr]
-    return all(_same_fields(a, b) and a.id == b.id for a, b in zip(fo.regs, fc.regs, strict=True))
+    for a, b in zip(old.frames[fr].regs, cur.frames[fr].regs, strict=True):
+        if a.type != b.type or a.id != b.id or not _same_fields(a, b):
+            return False
+    return True
 
 
 def get_loop_entry(st: VerifierState) -> VerifierState | None:
@@ -328,8 +330,6 @@ def f_return_point(st: VerifierState, frameno: int) -> int:
 
 def is_state_visited(env: Env, insn_idx: int) -> bool:
     """True when the current path is covered by an explored state and can stop here."""
-    from .core import print_verifier_state_line, push_insn_history
-
     cur = env.state
     aux = env.aux[insn_idx]
     force_new = env.options.test_state_freq or aux.force_checkpoint or len(cur.jmp_history) > 40
@@ -427,7 +427,6 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     cur.jmp_history = []
     cur.dfs_depth = new.dfs_depth + 1
     keep.insert(0, StateListEntry(new))
-    del print_verifier_state_line
     return False
 
 

@@ -14,6 +14,7 @@ from ..isa.opcodes import InsnClass, Mode
 from ..kernel.regtypes import RegType
 from . import tnum
 from .env import BPF_MAX_VAR_OFF, Env
+from .precision import mark_chain_precision
 from .regs import (
     SCALAR,
     assign_scalar_id_before_mov,
@@ -83,8 +84,6 @@ def check_stack_write_fixed_off(
     env: Env, state: FuncState, off: int, size: int, value_regno: int, insn_idx: int
 ) -> int:
     """Returns the history flags of a register spill (0 when not a spill)."""
-    from .precision import mark_chain_precision
-
     slot_idx = -off - 1
     spi = slot_idx // BPF_REG_SIZE
     slot = state.stack[spi]
@@ -143,8 +142,6 @@ def check_stack_write_fixed_off(
 def check_stack_write_var_off(
     env: Env, state: FuncState, ptr_regno: int, off: int, size: int, value_regno: int, insn_idx: int
 ) -> None:
-    from .precision import mark_chain_precision
-
     cur = env.frame
     ptr = cur.regs[ptr_regno]
     min_off = ptr.b.smin + off

@@ -156,7 +156,7 @@ class StackLiveness:
         self.write_any = False
         n = len(env.insns)
         starts = [sp.start for sp in env.subprogs]
-        self.sp_ends = starts[1:] + [n]
+        self.sp_ends = [*starts[1:], n]
         self.query: list[FuncInstance] = []
         self.query_insn = 0
         self.query_callsites: tuple[int, ...] = ()
@@ -176,7 +176,7 @@ class StackLiveness:
         subprogs = self.env.subprogs
         frames = st.frames
         sp_starts = tuple(subprogs[frames[i].subprogno].start for i in range(frameno + 1))
-        callsites = tuple(frames[i + 1].callsite for i in range(frameno)) + (sp_starts[-1],)
+        callsites = (*tuple(frames[i + 1].callsite for i in range(frameno)), sp_starts[-1])
         return self._lookup(callsites, sp_starts)
 
     def reset_callchain(self) -> None:
@@ -232,6 +232,16 @@ class StackLiveness:
             return
         idx = self.write_insn_idx - inst.sp_start
         was_set = inst.must_write_set[idx]
+        if was_set and not self.write_any:
+            # a later visit that wrote nothing: every frame's must-write set becomes empty
+            for frame in range(inst.curframe + 1):
+                fm = inst.frames[frame] or inst.masks(frame)
+                if fm.must_write[idx]:
+                    fm.must_write[idx] = 0
+                    inst.updated = True
+                    inst.must_write_dropped = True
+            self.write_insn_idx = 0
+            return
         acc = self.write_acc
         for frame in range(inst.curframe + 1):
             mask = acc[frame]
@@ -322,7 +332,7 @@ class StackLiveness:
     def _propagate_to_outer(self, inst: FuncInstance) -> None:
         """The callee's entry facts become facts of its call instruction in the caller."""
         cf = inst.curframe
-        outer_sites = inst.callsites[: cf - 1] + (inst.sp_starts[cf - 1],)
+        outer_sites = (*inst.callsites[:cf - 1], inst.sp_starts[cf - 1])
         outer = self._lookup(outer_sites, inst.sp_starts[:cf])
         callsite = inst.callsites[cf - 1]
         self._reset_write_marks_for(callsite)
