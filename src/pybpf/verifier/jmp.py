@@ -12,7 +12,10 @@ from ..isa.opcodes import InsnClass, JmpOp, Source
 from ..kernel.regtypes import RegType, TypeFlag, base_type
 from . import bounds as bx
 from . import scalar as sc
+from .core import print_insn_state, push_stack
 from .env import Env
+from .loops import check_may_goto
+from .precision import mark_chain_precision
 from .regs import (
     SCALAR,
     Op,
@@ -251,8 +254,6 @@ def _s32(v: int) -> int:
 
 def check_cond_jmp_op(env: Env, insn: Insn) -> int:
     """Returns the index of the next instruction on the current path."""
-    from .precision import mark_chain_precision
-    from .stack import INSN_F_STACK_ACCESS  # noqa: F401
 
     this = env.state
     regs = this.regs
@@ -261,8 +262,6 @@ def check_cond_jmp_op(env: Env, insn: Insn) -> int:
     if op == JmpOp.JA or op > JmpOp.JCOND:
         raise env.einval(f"invalid BPF_JMP/JMP32 opcode {op:x}")
     if op == JmpOp.JCOND:
-        from .loops import check_may_goto
-
         return check_may_goto(env, insn)
     check_reg_arg(env, insn.dst, Op.SRC)
     dst = regs[insn.dst]
@@ -289,14 +288,10 @@ def check_cond_jmp_op(env: Env, insn: Insn) -> int:
             mark_chain_precision(env, insn.src)
     if pred == 1:
         if env.level & 3:
-            from .core import print_insn_state
-
             print_insn_state(env, this.cur)
         return idx + insn.off + 1
     if pred == 0:
         if env.level & 3:
-            from .core import print_insn_state
-
             print_insn_state(env, this.cur)
         return idx + 1
     linked: list[tuple[int, bool, int]] = []
@@ -304,8 +299,6 @@ def check_cond_jmp_op(env: Env, insn: Insn) -> int:
         linked += collect_linked_regs(this, src.id)
     if dst.type == SCALAR and dst.id:
         linked += [e for e in collect_linked_regs(this, dst.id) if e not in linked]
-    from .core import push_stack
-
     other = push_stack(env, idx + insn.off + 1, idx, False)
     other_regs = other.regs
     if insn.source == Source.X:
@@ -347,8 +340,6 @@ def check_cond_jmp_op(env: Env, insn: Insn) -> int:
     ):
         raise env.eacces(f"R{insn.dst} pointer comparison prohibited")
     if env.level & 3:
-        from .core import print_insn_state
-
         print_insn_state(env, this.cur)
     return idx + 1
 
@@ -357,6 +348,11 @@ def _reg_set_min_max(
     true1: RegState, true2: RegState, false1: RegState, false2: RegState, op: int, is32: bool
 ) -> None:
     if false1.type != SCALAR or false2.type != SCALAR:
+        return
+    if false1 is false2:
+        # ``if rX op rX``: the kernel refines one register through two pointers to it
+        false1.b = sc.refine_same(sc.negate(op), false1.b, is32)
+        true1.b = sc.refine_same(op, true1.b, is32)
         return
     false1.b, false2.b = sc.refine(sc.negate(op), false1.b, false2.b, is32)
     true1.b, true2.b = sc.refine(op, true1.b, true2.b, is32)
