@@ -214,3 +214,17 @@ def test_faults_have_the_interpreters_text() -> None:
             text = re.sub(r"0x[0-9a-f]+", "ADDR", str(info.value)).split(": ")
             outcomes.append((text[:2], info.value.pc, info.value.errno))
         assert outcomes[0] == outcomes[1], src
+
+
+def test_frames_read_as_zeros_in_every_run_with_partial_zeroing() -> None:
+    """A program that touches its frame only at constant r10 offsets has only that span
+    zeroed per run; what it reads must still be zero at the start of every run."""
+    src = "r0 = *(u64 *)(r10 - 16)\nr1 = 77\n*(u64 *)(r10 - 16) = r1\n*(u8 *)(r10 - 1) = r1\nexit"
+    insns = assemble(src)
+    from pybpf.vm.jit.codegen import Generator, entries_of
+
+    exe = Executable(insns, "partial")
+    assert Generator(exe, entries_of(exe)).stack_extent() == (512 - 16, 512)
+    runner = make_runner(Kernel(seed=0), "jit")
+    assert [runner.run(exe) for _ in range(3)] == [0, 0, 0]
+    assert runner.run_repeat(exe, 0, 50)[0] == 0  # type: ignore[attr-defined]

@@ -68,6 +68,8 @@ class Generated:
     fields: CacheArray
     entries: tuple[int, ...]
     inline_maps: tuple[tuple[int, ...], ...] = field(default=())
+    zero: tuple[int, int] = (0, STACK_SIZE)
+    """The span of a frame a run zeroes (see ``Generator.stack_extent``)."""
 
     @staticmethod
     def function_name(entry: int) -> str:
@@ -105,6 +107,7 @@ class Generator:
         self.uid = next(_UIDS)
         self.ops: list[Op] = []
         self.inline = InlineHelpers(self)
+        self.zero_lo, self.zero_hi = self.stack_extent()
         self.slots = self.n
         self.cache: CacheArray = ops.new_cache(self.n + self.inline.slots_needed())
         self.fields: CacheArray = (ctypes.c_uint64 * max(3 * self.n, 3))()
@@ -114,6 +117,52 @@ class Generator:
         self.pc = 0
         self.fault_blocks: dict[int, str] = {}
         self.writes_r10 = False
+
+    def stack_extent(self) -> tuple[int, int]:
+        """The bytes of a frame a run must zero (from, to), relative to the frame's base.
+
+        Frames must read as zeros at the start of a run.  When r10 is only ever the base
+        of memory accesses at constant offsets inside the frame (never copied, stored,
+        written, passed on), and no tail call can bring another program into the frame,
+        nothing can read a byte outside those accesses: only their span is zeroed."""
+        lo, hi = STACK_SIZE, 0
+        for pc, insn in enumerate(self.insns):
+            if self.is_half(pc):
+                continue
+            cls = insn.cls
+            if insn.is_lddw:
+                if insn.dst == 10:
+                    return 0, STACK_SIZE
+                continue
+            if cls in (InsnClass.ALU, InsnClass.ALU64):
+                if insn.dst == 10 or (insn.source == Source.X and insn.src == 10):
+                    return 0, STACK_SIZE
+                continue
+            if cls in (InsnClass.JMP, InsnClass.JMP32):
+                if insn.op == JmpOp.CALL and insn.src == PseudoCall.HELPER and insn.imm == TAIL_CALL_HELPER:
+                    return 0, STACK_SIZE
+                if insn.op == JmpOp.CALL and insn.source == Source.X:
+                    return 0, STACK_SIZE
+                continue
+            base = insn.src if cls == InsnClass.LDX else insn.dst
+            if cls == InsnClass.LDX and insn.dst == 10:
+                return 0, STACK_SIZE
+            if cls == InsnClass.STX and insn.src == 10:
+                return 0, STACK_SIZE
+            if base != 10 or cls == InsnClass.LD:
+                continue
+            size = BYTES.get(Size(insn.size), 8)
+            if not -STACK_SIZE <= insn.off <= -size:
+                return 0, STACK_SIZE
+            lo, hi = min(lo, STACK_SIZE + insn.off), max(hi, STACK_SIZE + insn.off + size)
+        return (lo, hi) if lo < hi else (0, 0)
+
+    def zero_frame(self, base: str) -> None:
+        """Zero what a run may read of the frame at ``base`` (a ptr)."""
+        if self.zero_hi > self.zero_lo:
+            p = self.t()
+            self.emit(f"{p} = getelementptr i8, ptr {base}, i64 {self.zero_lo}")
+            self.emit(f"call void @llvm.memset.p0.i64(ptr {p}, i8 0, i64 {self.zero_hi - self.zero_lo}, i1 false)")
 
     # --- small pieces -------------------------------------------------------------------
 
@@ -203,7 +252,7 @@ class Generator:
             out.extend(self.lines)
         out.append(self.repeat_wrapper())
         return Generated(self.uid, "\n".join(out) + "\n", self.ops, self.cache, self.fields, self.entries,
-                         self.inline.maps_key())  # fmt: skip
+                         self.inline.maps_key(), (self.zero_lo, self.zero_hi))  # fmt: skip
 
     def reachable(self, entry: int) -> list[int]:
         seen = {entry}
@@ -320,7 +369,8 @@ body:
   store i64 0, ptr %up
   %f0 = load i64, ptr %fb
   %f0p = inttoptr i64 %f0 to ptr
-  call void @llvm.memset.p0.i64(ptr %f0p, i8 0, i64 {STACK_SIZE}, i1 false)
+  %zp = getelementptr i8, ptr %f0p, i64 {self.zero_lo}
+  call void @llvm.memset.p0.i64(ptr %zp, i8 0, i64 {self.zero_hi - self.zero_lo}, i1 false)
   call void @f0(ptr %io, i64 0, ptr %st)
   %i1 = add i64 %i, 1
   %status = load i64, ptr %st
@@ -804,7 +854,7 @@ done:
         self.emit(f"{fs} = getelementptr i64, ptr {fp}, i64 {nd}")
         self.emit(f"{fb} = load i64, ptr {fs}")
         self.emit(f"{fptr} = inttoptr i64 {fb} to ptr")
-        self.emit(f"call void @llvm.memset.p0.i64(ptr {fptr}, i8 0, i64 {STACK_SIZE}, i1 false)")
+        self.zero_frame(fptr)
         self.emit(f"store i64 {nd}, ptr {up}")
         self.emit(f"br label %{go}")
         self.block(go)

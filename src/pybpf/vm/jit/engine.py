@@ -100,6 +100,7 @@ class Compiled:
         self.compile_seconds = time.perf_counter() - start
         self.ir = gen.ir
         self.level = level
+        self.zero = gen.zero
         CODES[self.uid] = self
 
 

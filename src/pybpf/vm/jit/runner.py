@@ -138,7 +138,8 @@ class JitRunner:
         compiled = self.code_for(exe, hot=runs >= HOT_RUNS)
         self._start(exe, ctx, cpu, budget)
         frame0 = self.stacks.frame(0)
-        ctypes.memset(frame0.region.base, 0, STACK_SIZE)
+        lo, hi = compiled.zero
+        ctypes.memset(frame0.region.base + lo, 0, hi - lo)
         io = self.io
         ctypes.memset(self._io_addr, 0, 8 * layout.IO_SLOTS)
         io[1], io[2] = r1 & M64, r2 & M64
