@@ -51,6 +51,7 @@ class Options:
     gpl: bool = True
     test_state_freq: bool = False  # BPF_F_TEST_STATE_FREQ: a checkpoint at every prune point
     attach_btf_name: str = ""  # the kernel function attach_btf_id names (bpf_iter_<target>)
+    sleepable: bool = False  # BPF_F_SLEEPABLE (the loader sets it for ``.s`` sections)
 
     @classmethod
     def unprivileged(cls, log_level: int = 0) -> Options:
@@ -67,6 +68,7 @@ class Options:
             strict_alignment=bool(prog_flags & 1),
             any_alignment=bool(prog_flags & 2),
             test_state_freq=bool(prog_flags & 8),
+            sleepable=bool(prog_flags & 16),
         )
 
 
@@ -173,6 +175,15 @@ class Env:
     postorder_starts: list[int] = field(default_factory=list)
     insn_succ: list[Any] = field(default_factory=list)
     stack_live: Any = None
+    prog_btf: Any = None  # the object's BTF (prog_btf_fd), with func_info/line_info
+    func_info: Sequence[Any] = ()
+    line_info: Sequence[Any] = ()
+    global_args: dict[int, Any] = field(default_factory=dict)  # global_funcs.prepare_func_args
+    global_called: set[int] = field(default_factory=set)  # global functions verified code calls
+
+    @property
+    def sleepable(self) -> bool:
+        return self.options.sleepable
 
     def __post_init__(self) -> None:
         self.log = VerifierLog(self.options.log_level)
