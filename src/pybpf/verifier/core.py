@@ -354,9 +354,14 @@ def do_check_common(env: Env, subprog: int) -> None:
     state.last_insn_idx = -1
     env.insn_idx = env.subprogs[subprog].start
     regs = frame.regs
-    regs[1].type = RegType.PTR_TO_CTX
-    mark_reg_known_zero(regs, 1)
-    regs[1].type = RegType.PTR_TO_CTX
+    if subprog:
+        from .global_funcs import init_global_args
+
+        init_global_args(env, subprog, regs)
+    else:
+        regs[1].type = RegType.PTR_TO_CTX
+        mark_reg_known_zero(regs, 1)
+        regs[1].type = RegType.PTR_TO_CTX
     env.mark_all_scratched()
     try:
         do_check(env)
@@ -405,11 +410,19 @@ def verify(
     expected_attach_type: AttachType | None = None,
     log_level: int = 0,
     options: Options | None = None,
+    btf: Any = None,
+    func_info: Sequence[Any] | None = None,
+    line_info: Sequence[Any] | None = None,
 ) -> VerifyResult:
-    """Verify a program as ``BPF_PROG_LOAD`` would and return the verdict and the log."""
+    """Verify a program as ``BPF_PROG_LOAD`` would and return the verdict and the log.
+
+    ``btf``, ``func_info`` and ``line_info`` are what the load passes as ``prog_btf_fd``
+    and its records (instruction indexes); ``options.sleepable`` is BPF_F_SLEEPABLE."""
     from ..kernel.progtypes import prog_type_from_name
-    from .cfg import add_subprogs, check_abnormal_return, check_cfg, check_subprogs
+    from .cfg import add_subprogs, check_cfg, check_subprogs
     from .fixups import fixup_program
+    from .func_info import check_btf_func
+    from .global_funcs import do_check_subprogs
     from .ldimm import resolve_pseudo_ldimm64
     from .liveness import compute_live_registers
     from .stack_liveness import StackLiveness, compute_postorder, successor_table
@@ -427,13 +440,15 @@ def verify(
     if n == 0 or n > limit:
         return VerifyResult(False, errno.E2BIG if n else errno.EINVAL, "", "", 0)
     env = Env(insns, prog_type, expected_attach_type, maps, kernel, options)
+    if btf is not None:
+        env.prog_btf, env.func_info, env.line_info = btf, tuple(func_info or ()), tuple(line_info or ())
     err = 0
     message = ""
     xlated: list[Insn] = []
     try:
         add_subprogs(env)
         check_subprogs(env)
-        check_abnormal_return(env)
+        check_btf_func(env)
         resolve_pseudo_ldimm64(env)
         check_cfg(env)
         compute_postorder(env)
@@ -441,6 +456,7 @@ def verify(
         env.stack_live = StackLiveness(env)
         compute_live_registers(env)
         do_check_common(env, 0)
+        do_check_subprogs(env)
         check_max_stack_depth(env)
         xlated = fixup_program(env)
     except VerifierError as exc:
