@@ -20,6 +20,7 @@ from ..kernel.progtypes import AttachType, ProgType
 from ..kernel.regtypes import RegType, TypeFlag, base_type
 from ..maps.types import MapFlag, MapType
 from . import bounds as bx
+from .btf_access import in_sleepable
 from .env import MAX_CALL_FRAMES, Env
 from .helper_mem import check_helper_mem_access, check_mem_size_reg
 from .log import reg_type_str
@@ -163,7 +164,7 @@ def check_helper_call(env: Env, insn: Insn) -> int:
         raise env.einval(f"program of this type cannot use helper {_fname(func_id)}#{func_id}")
     if not env.options.gpl and fn.gpl_only:
         raise env.einval("cannot call GPL-restricted function from non-GPL compatible program")
-    if fn.might_sleep:
+    if fn.might_sleep and not in_sleepable(env):
         raise env.einval("helper call might sleep in a non-sleepable prog")
     meta = CallMeta(func_id=func_id, pkt_access=fn.pkt_access)
     state = env.state
@@ -570,6 +571,10 @@ def check_func_call(env: Env, insn: Insn) -> int:
     sub = _find_subprog(env, target)
     if sub < 0:
         raise env.error(errno.EFAULT, f"verifier bug. No program starts at insn {target}")
+    if env.subprogs[sub].is_global:
+        from .global_funcs import call_global
+
+        return call_global(env, sub)
     state = env.state
     caller = state.cur
     if state.curframe + 1 >= MAX_CALL_FRAMES:
@@ -634,7 +639,14 @@ def check_kfunc_call(env: Env, insn: Insn) -> int:
 
 
 def check_pseudo_func(env: Env, insn: Insn, dst: RegState) -> None:
-    raise env.einval("missing btf func_info")
+    """A ``BPF_PSEUDO_FUNC`` load: a pointer to a static subprogram (named by btf_id)."""
+    sub = _find_subprog(env, env.insn_idx + insn.imm + 1)
+    if not env.func_info:
+        raise env.einval("missing btf func_info")
+    if env.subprogs[sub].is_global:
+        raise env.einval("callback function not static")
+    dst.type = RegType.PTR_TO_FUNC
+    dst.btf_id = sub
 
 
 # --- program exit ---------------------------------------------------------------------------
