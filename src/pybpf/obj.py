@@ -626,6 +626,7 @@ class BpfObject:
         linked = op.link()
         insns = list(linked.insns)
         extra = _btf_kwargs(verify, self.spec.btf, linked)
+        sleepable = bool(linked.prog_flags & 0x10)  # BPF_F_SLEEPABLE: a ``.s`` section
         attach = attach_btf_name(linked.expected_attach_type, linked.attach_target)
         if linked.prog_type == 27:  # struct_ops: the member the object's variables attach it to
             from .elf.struct_ops import struct_ops_attach
@@ -633,13 +634,13 @@ class BpfObject:
             insns, attach = struct_ops_attach(self.spec, self.path, op.name, insns)
         res = verify(insns, linked.prog_type, maps=maps, kernel=self.kernel,
                      expected_attach_type=linked.expected_attach_type,
-                     options=dataclasses.replace(self._options(log_level), attach_btf_name=attach),
+                     options=dataclasses.replace(self._options(log_level), attach_btf_name=attach, sleepable=sleepable),
                      **extra)  # fmt: skip
         if not res.accepted and log_level == 0:
             # as libbpf: a failed load is repeated with a log to show why
             res = verify(insns, linked.prog_type, maps=maps, kernel=self.kernel,
                          expected_attach_type=linked.expected_attach_type,
-                         options=dataclasses.replace(self._options(1), attach_btf_name=attach),
+                         options=dataclasses.replace(self._options(1), attach_btf_name=attach, sleepable=sleepable),
                          **extra)  # fmt: skip
         lines = SourceLines(linked.line_info)
         if lines and res.log:
