@@ -8,6 +8,7 @@ neither.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from ..btf import Kind
@@ -46,6 +47,25 @@ def _func_proto_ok(btf: Any, type_id: int) -> bool:
         return False
 
 
+def check_btf_func_early(env: Env) -> None:
+    """The records on their own, before subprograms are known: the first at 0, strictly
+    ascending, each naming a FUNC with a prototype."""
+    btf = env.prog_btf
+    prev = 0
+    for i, rec in enumerate(env.func_info):
+        if i == 0 and rec.insn_off:
+            raise env.error(errno.EINVAL, f"nonzero insn_off {rec.insn_off} for the first func info record", False)
+        if i and rec.insn_off <= prev:
+            raise env.error(
+                errno.EINVAL,
+                f"same or smaller insn offset ({rec.insn_off}) than previous func info record ({prev})",
+                False,
+            )
+        if btf is None or not _func_proto_ok(btf, rec.type_id):
+            raise env.error(errno.EINVAL, f"invalid type id {rec.type_id} in func info", False)
+        prev = rec.insn_off
+
+
 def check_btf_func(env: Env) -> None:
     """Check func_info against the subprograms and record names and linkage.
 
@@ -57,19 +77,6 @@ def check_btf_func(env: Env) -> None:
         check_abnormal_return(env)
         return
     btf = env.prog_btf
-    prev = 0
-    for i, rec in enumerate(records):
-        if i == 0 and rec.insn_off:
-            raise env.error(22, f"nonzero insn_off {rec.insn_off} for the first func info record", False)
-        if i and rec.insn_off <= prev:
-            raise env.error(
-                22,
-                f"same or smaller insn offset ({rec.insn_off}) than previous func info record ({prev})",
-                False,
-            )
-        if btf is None or not _func_proto_ok(btf, rec.type_id):
-            raise env.error(22, f"invalid type id {rec.type_id} in func info", False)
-        prev = rec.insn_off
     if len(records) != len(env.subprogs):
         raise env.einval("number of funcs in func_info doesn't match number of subprogs")
     for i, (rec, sp) in enumerate(zip(records, env.subprogs, strict=True)):
