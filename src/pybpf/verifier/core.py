@@ -421,7 +421,7 @@ def verify(
     from ..kernel.progtypes import prog_type_from_name
     from .cfg import add_subprogs, check_cfg, check_subprogs
     from .fixups import fixup_program
-    from .func_info import check_btf_func
+    from .func_info import check_btf_func, check_btf_func_early
     from .global_funcs import do_check_subprogs
     from .ldimm import resolve_pseudo_ldimm64
     from .liveness import compute_live_registers
@@ -446,6 +446,7 @@ def verify(
     message = ""
     xlated: list[Insn] = []
     try:
+        check_btf_func_early(env)
         add_subprogs(env)
         check_subprogs(env)
         check_btf_func(env)
