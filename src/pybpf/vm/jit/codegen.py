@@ -108,6 +108,7 @@ class Generator:
         self.ops: list[Op] = []
         self.inline = InlineHelpers(self)
         self.zero_lo, self.zero_hi = self.stack_extent()
+        self.ctx_regs = self.context_registers()
         self.slots = self.n
         self.cache: CacheArray = ops.new_cache(self.n + self.inline.slots_needed())
         self.fields: CacheArray = (ctypes.c_uint64 * max(3 * self.n, 3))()
@@ -156,6 +157,23 @@ class Generator:
                 return 0, STACK_SIZE
             lo, hi = min(lo, STACK_SIZE + insn.off), max(hi, STACK_SIZE + insn.off + size)
         return (lo, hi) if lo < hi else (0, 0)
+
+    def context_registers(self) -> frozenset[int]:
+        """Registers that may hold a context pointer somewhere: r1, and whatever is
+        computed from it by register ALU operations (a load's result never is).  Only
+        loads through these remember context fields natively; any other load from a
+        context region still works, through Python every time."""
+        regs = {1}
+        grew = True
+        while grew:
+            grew = False
+            for pc, insn in enumerate(self.insns):
+                if self.is_half(pc) or insn.cls not in (InsnClass.ALU, InsnClass.ALU64):
+                    continue
+                if insn.source == Source.X and insn.src in regs and insn.dst not in regs:
+                    regs.add(insn.dst)
+                    grew = True
+        return frozenset(regs)
 
     def zero_frame(self, base: str) -> None:
         """Zero what a run may read of the frame at ``base`` (a ptr)."""
@@ -582,6 +600,12 @@ done:
         self.put(insn.dst, w)
         self.emit(f"br label %{done}")
         self.block(miss)
+        if insn.src not in self.ctx_regs:
+            got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc), pure=True), addr)
+            self.put(insn.dst, got)
+            self.emit(f"br label %{done}")
+            self.block(done)
+            return
         # a context field read earlier, with nothing run in Python since
         fa, fe, ep, same, now, both, fv = (self.t() for _ in range(7))
         fhit, slow = self.label(), self.label()
