@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import re
+import time
 from typing import Any
 
 import pytest
@@ -228,3 +229,29 @@ def test_frames_read_as_zeros_in_every_run_with_partial_zeroing() -> None:
     runner = make_runner(Kernel(seed=0), "jit")
     assert [runner.run(exe) for _ in range(3)] == [0, 0, 0]
     assert runner.run_repeat(exe, 0, 50)[0] == 0  # type: ignore[attr-defined]
+
+
+def test_native_prandom_and_ktime_follow_the_kernels_state() -> None:
+    """get_prandom_u32 steps the CPU's generator natively (the Python generator sees
+    every draw), ktime_get_ns reads the fixed clock when the kernel has one."""
+    src = """
+        call bpf_get_prandom_u32
+        r6 = r0
+        call bpf_get_prandom_u32
+        r6 ^= r0
+        call bpf_ktime_get_ns
+        r6 += r0
+        r0 = r6
+        exit
+    """
+    got = []
+    for tier in ("interp", "jit"):
+        kernel = Kernel(seed=3)
+        kernel.fixed_time_ns = 12345
+        runs = [run_raw(assemble(src), b"", kernel, tier) for _ in range(3)]
+        got.append((runs, kernel.prandom[0].next_u32()))
+    assert got[0] == got[1]
+    kernel = Kernel(seed=0)
+    before = time.monotonic_ns()
+    now = run_raw(assemble("call bpf_ktime_get_ns\nexit"), b"", kernel, "jit")
+    assert before <= now <= time.monotonic_ns()

@@ -263,6 +263,7 @@ class Generator:
             "declare i16 @llvm.bswap.i16(i16)",
             "declare i32 @llvm.bswap.i32(i32)",
             "declare i64 @llvm.bswap.i64(i64)",
+            "declare i32 @clock_gettime(i32, ptr)",
         ]
         for entry in self.entries:
             self.lines = []

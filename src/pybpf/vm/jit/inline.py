@@ -74,6 +74,14 @@ class InlineHelpers:
                      for a in self.arrays)  # fmt: skip
 
     def emit(self, pc: int, helper_id: int, helper: Helper) -> bool:
+        from ...kernel.helpers import core
+
+        if helper.fn is core.ktime_get_ns or helper.fn is core.ktime_get_coarse_ns:
+            self.ktime(pc, helper)
+            return True
+        if helper.fn is core.get_prandom_u32:
+            self.prandom(pc, helper)
+            return True
         if helper_id not in self.fns or helper.fn is not self.fns[helper_id] or not self.arrays:
             return False
         g = self.gen
@@ -170,3 +178,70 @@ class InlineHelpers:
         g.block(fin)
         g.put(0, e4)
         g.emit(f"br label %{done}")
+
+    # --- time and random numbers ------------------------------------------------------
+
+    def ktime(self, pc: int, helper: Helper) -> None:
+        """The kernel's fixed time when it has one, else CLOCK_MONOTONIC (what
+        ``time.monotonic_ns`` reads)."""
+        g = self.gen
+        flag, fixed, isfixed, val = g.t(), g.t(), g.t(), g.t()
+        yes, no, done = g.label(), g.label(), g.label()
+        g.emit(f"{flag} = load i64, ptr {g.slot_ptr(layout.CLOCK)}")
+        g.emit(f"{isfixed} = icmp ne i64 {flag}, 0")
+        g.emit(f"br i1 {isfixed}, label %{yes}, label %{no}")
+        g.block(yes)
+        g.emit(f"{fixed} = load i64, ptr {g.slot_ptr(layout.CLOCK + 1)}")
+        g.put(0, fixed)
+        g.emit(f"br label %{done}")
+        g.block(no)
+        sec, nsec, ns, total, ts = g.t(), g.t(), g.t(), g.t(), g.t()
+        g.emit(f"{ts} = getelementptr i64, ptr %cio, i64 14")
+        g.emit(f"call i32 @clock_gettime(i32 1, ptr {ts})")
+        g.emit(f"{sec} = load i64, ptr {ts}")
+        p = g.t()
+        g.emit(f"{p} = getelementptr i64, ptr %cio, i64 15")
+        g.emit(f"{nsec} = load i64, ptr {p}")
+        g.emit(f"{ns} = mul i64 {sec}, 1000000000")
+        g.emit(f"{total} = add i64 {ns}, {nsec}")
+        g.put(0, total)
+        g.emit(f"br label %{done}")
+        g.block(done)
+        _ = val, pc, helper
+
+    def prandom(self, pc: int, helper: Helper) -> None:
+        """taus113 on the run's CPU's four words, kept in the state block."""
+        g = self.gen
+        ok, native, generic, done = g.t(), g.label(), g.label(), g.label()
+        flag = g.t()
+        g.emit(f"{flag} = load i64, ptr {g.slot_ptr(layout.PRANDOM)}")
+        g.emit(f"{ok} = icmp ne i64 {flag}, 0")
+        g.emit(f"br i1 {ok}, label %{native}, label %{generic}")
+        g.block(native)
+        steps = ((6, 13, 0xFFFFFFFE, 18), (2, 27, 0xFFFFFFF8, 2), (13, 21, 0xFFFFFFF0, 7), (3, 12, 0xFFFFFF80, 13))
+        out = "0"
+        for i, (a, b, c, d) in enumerate(steps):
+            p, w, s1, s2, s3, s4, s5, s6, nw, x = (g.t() for _ in range(10))
+            g.emit(f"{p} = getelementptr i64, ptr %st, i64 {layout.PRANDOM + 1 + i}")
+            g.emit(f"{w} = load i64, ptr {p}")
+            g.emit(f"{s1} = trunc i64 {w} to i32")
+            # ((s & c) << d) ^ (((s << a) ^ s) >> b), in 32 bits
+            g.emit(f"{s2} = and i32 {s1}, {c - (1 << 32)}")
+            g.emit(f"{s3} = shl i32 {s2}, {d}")
+            g.emit(f"{s4} = shl i32 {s1}, {a}")
+            g.emit(f"{s5} = xor i32 {s4}, {s1}")
+            g.emit(f"{s6} = lshr i32 {s5}, {b}")
+            g.emit(f"{x} = xor i32 {s3}, {s6}")
+            g.emit(f"{nw} = zext i32 {x} to i64")
+            g.emit(f"store i64 {nw}, ptr {p}")
+            acc = g.t()
+            g.emit(f"{acc} = xor i64 {out}, {nw}")
+            out = acc
+        g.put(0, out)
+        g.emit(f"br label %{done}")
+        g.block(generic)
+        g.set_depth()
+        args = [g.get(r) for r in range(1, 6)]
+        g.put(0, g.call_py(g.op(ops.helper(helper.fn, pc), pure=True), *args))
+        g.emit(f"br label %{done}")
+        g.block(done)

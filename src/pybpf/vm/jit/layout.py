@@ -32,7 +32,12 @@ EPOCH = CPU + 1
 """Bumped around every call into Python and at the start of a run: a load from a
 special (context) region is remembered with the epoch it was made in, and is valid only
 while nothing in Python could have changed what its getter returns."""
-SLOTS = EPOCH + 1
+CLOCK = EPOCH + 1
+"""1 when the kernel's clock is fixed (``Kernel.fixed_time_ns``), its value at CLOCK + 1."""
+PRANDOM = CLOCK + 2
+"""1 when the run's CPU has a generator; its four taus113 words follow (PRANDOM + 1..4),
+copied from Python at the start of a run and back around every call into Python."""
+SLOTS = PRANDOM + 5
 
 FAULT = 1
 PACKET_EXIT = 2

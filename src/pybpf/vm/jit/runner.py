@@ -65,6 +65,7 @@ class JitRunner:
         self.io = (ctypes.c_uint64 * layout.IO_SLOTS)()
         self._io_addr = ctypes.addressof(self.io)
         self._pending: BaseException | None = None
+        self._prandom: Any = None
         self._compiled: weakref.WeakKeyDictionary[Executable, Compiled] = weakref.WeakKeyDictionary()
         self._runs: weakref.WeakKeyDictionary[Executable, int] = weakref.WeakKeyDictionary()
         self._retired: list[Compiled] = []
@@ -116,6 +117,12 @@ class JitRunner:
         state[layout.USED] = 0
         state[layout.CPU] = cpu & M64
         state[layout.EPOCH] += 2  # Python ran since the last run: forget context fields
+        fixed = self.kernel.fixed_time_ns
+        state[layout.CLOCK], state[layout.CLOCK + 1] = (0, 0) if fixed is None else (1, fixed & M64)
+        gens = self.kernel.prandom
+        self._prandom = gens[cpu] if 0 <= cpu < len(gens) else None
+        state[layout.PRANDOM] = self._prandom is not None
+        self._prandom_in()
         self._pending = None
         if _generation[0] != MEMORY.generation:
             _reset_all_caches()
@@ -162,7 +169,21 @@ class JitRunner:
         elapsed = time.thread_time_ns() - start
         return self._finish(self.io), elapsed // runs
 
+    def _prandom_in(self) -> None:
+        """The run's CPU's generator words into the state block (native code steps them)."""
+        gen, state = self._prandom, self.state
+        if gen is not None:
+            p = layout.PRANDOM
+            state[p + 1], state[p + 2], state[p + 3], state[p + 4] = gen.s1, gen.s2, gen.s3, gen.s4
+
+    def _prandom_out(self) -> None:
+        gen, state = self._prandom, self.state
+        if gen is not None:
+            p = layout.PRANDOM
+            gen.s1, gen.s2, gen.s3, gen.s4 = (int(state[p + i]) for i in range(1, 5))
+
     def _finish(self, io: Any) -> int:
+        self._prandom_out()
         status = self.state[layout.STATUS]
         if status:
             self.state[layout.STATUS] = 0
@@ -207,6 +228,7 @@ class JitRunner:
         pure = op & PURE
         if not pure:
             state[layout.EPOCH] += 1
+            self._prandom_out()  # Python may draw from the generator too
         try:
             compiled = CODES[op >> OP_BITS]
             result = compiled.ops[op & OP_INDEX](self, a, b, c, d, e, f)
@@ -222,6 +244,7 @@ class JitRunner:
         finally:
             if not pure:
                 state[layout.EPOCH] += 1
+                self._prandom_in()
             if _generation[0] != MEMORY.generation:
                 _reset_all_caches()
         return 0
