@@ -255,3 +255,24 @@ def test_native_prandom_and_ktime_follow_the_kernels_state() -> None:
     before = time.monotonic_ns()
     now = run_raw(assemble("call bpf_ktime_get_ns\nexit"), b"", kernel, "jit")
     assert before <= now <= time.monotonic_ns()
+
+
+def test_a_remembered_tail_call_target_follows_prog_array_updates() -> None:
+    got = []
+    for tier in ("interp", "jit"):
+        k = Kernel(seed=0)
+        jt = k.create_map(MapSpec(MapType.PROG_ARRAY, 4, 4, 2))
+        a = load_program(assemble("r0 = 42\nexit"), "socket_filter", kernel=k)
+        b = load_program(assemble("r0 = 43\nexit"), "socket_filter", kernel=k)
+        src = "r2 = map[idx:0]\nr3 = 1\ncall bpf_tail_call\nr0 = 7\nexit"
+        caller = load_program(assemble(src), "socket_filter", maps=[jt], kernel=k)
+        with using(tier):
+            seen = [caller.run(data=bytes(64), repeat=1).retval]
+            jt.update(1, a)
+            seen += [caller.run(data=bytes(64), repeat=r).retval for r in (1, 500)]
+            jt.update(1, b)
+            seen += [caller.run(data=bytes(64), repeat=r).retval for r in (1, 500)]
+            jt.delete(1)
+            seen.append(caller.run(data=bytes(64), repeat=500).retval)
+        got.append(seen)
+    assert got[0] == got[1] == [7, 42, 42, 43, 43, 7]

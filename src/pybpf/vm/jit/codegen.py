@@ -66,6 +66,7 @@ class Generated:
     ops: list[Op]
     cache: CacheArray
     fields: CacheArray
+    tails: CacheArray
     entries: tuple[int, ...]
     inline_maps: tuple[tuple[int, ...], ...] = field(default=())
     zero: tuple[int, int] = (0, STACK_SIZE)
@@ -112,6 +113,7 @@ class Generator:
         self.slots = self.n
         self.cache: CacheArray = ops.new_cache(self.n + self.inline.slots_needed())
         self.fields: CacheArray = (ctypes.c_uint64 * max(3 * self.n, 3))()
+        self.tails: CacheArray = (ctypes.c_uint64 * max(5 * self.n, 5))()
         self.lines: list[str] = []
         self._tmp = itertools.count()
         self.entry = 0
@@ -270,7 +272,7 @@ class Generator:
             self.function(entry)
             out.extend(self.lines)
         out.append(self.repeat_wrapper())
-        return Generated(self.uid, "\n".join(out) + "\n", self.ops, self.cache, self.fields, self.entries,
+        return Generated(self.uid, "\n".join(out) + "\n", self.ops, self.cache, self.fields, self.tails, self.entries,
                          self.inline.maps_key(), (self.zero_lo, self.zero_hi))  # fmt: skip
 
     def reachable(self, entry: int) -> list[int]:
@@ -889,15 +891,58 @@ done:
         self.regs_from("%cio")
 
     def tail_call(self, pc: int) -> None:
+        """A target remembered at this site (same map and index, nothing run in Python
+        since, same runner) is called natively; anything else asks Python."""
         self.set_depth()
-        fn = self.call_py(self.op(ops.tail_call(pc)), self.get(2), self.get(3))
-        z, go, stay = self.t(), self.label(), self.label()
+        r2, r3 = self.get(2), self.get(3)
+        idx = self.t()
+        self.emit(f"{idx} = and i64 {r3}, {M32}")
+        base = ctypes.addressof(self.tails) + 40 * pc
+        vals = []
+        for i in range(4):
+            v = self.t()
+            self.emit(f"{v} = load i64, ptr inttoptr (i64 {base + 8 * i} to ptr)")
+            vals.append(v)
+        ep, tk = self.t(), self.t()
+        self.emit(f"{ep} = load i64, ptr {self.slot_ptr(layout.EPOCH)}")
+        self.emit(f"{tk} = load i64, ptr {self.slot_ptr(layout.TOKEN)}")
+        conds = []
+        for have, want in zip(vals, (r2, idx, ep, tk), strict=True):
+            c = self.t()
+            self.emit(f"{c} = icmp eq i64 {have}, {want}")
+            conds.append(c)
+        a1, a2, a3 = self.t(), self.t(), self.t()
+        self.emit(f"{a1} = and i1 {conds[0]}, {conds[1]}")
+        self.emit(f"{a2} = and i1 {conds[2]}, {conds[3]}")
+        self.emit(f"{a3} = and i1 {a1}, {a2}")
+        known, ask, count, go, stay = (self.label() for _ in range(5))
+        self.emit(f"br i1 {a3}, label %{known}, label %{ask}")
+        self.block(known)
+        cp, cnt, over, cnt1, fast_fn = self.slot_ptr(layout.TAIL_CALLS), self.t(), self.t(), self.t(), self.t()
+        self.emit(f"{cnt} = load i64, ptr {cp}")
+        self.emit(f"{over} = icmp uge i64 {cnt}, 33")
+        self.emit(f"br i1 {over}, label %{stay}, label %{count}")
+        self.block(count)
+        self.emit(f"{cnt1} = add i64 {cnt}, 1")
+        self.emit(f"store i64 {cnt1}, ptr {cp}")
+        self.emit(f"{fast_fn} = load i64, ptr inttoptr (i64 {base + 32} to ptr)")
+        self.emit(f"br label %{go}")
+        self.block(ask)
+        fn = self.call_py(self.op(ops.tail_call(pc, self.tails, pc), pure=True), r2, r3)
+        asked = self.label()
+        self.emit(f"br label %{asked}")
+        self.block(asked)
+        z, call = self.t(), self.label()
         self.emit(f"{z} = icmp eq i64 {fn}, 0")
         self.emit(f"br i1 {z}, label %{stay}, label %{go}")
         self.block(go)
+        target = self.t()
+        self.emit(f"{target} = phi i64 [ {fast_fn}, %{count} ], [ {fn}, %{asked} ]")
+        self.emit(f"br label %{call}")
+        self.block(call)
         self.regs_to("%io")
         fp = self.t()
-        self.emit(f"{fp} = inttoptr i64 {fn} to ptr")
+        self.emit(f"{fp} = inttoptr i64 {target} to ptr")
         self.emit(f"call void {fp}(ptr %io, i64 %depth, ptr %st)")
         self.emit("ret void")
         self.block(stay)

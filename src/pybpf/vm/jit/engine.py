@@ -93,6 +93,7 @@ class Compiled:
         self.ops: list[Op] = gen.ops
         self.cache = gen.cache
         self.fields = gen.fields
+        self.tails = gen.tails
         self.entries = gen.entries
         self.addresses = {e: self.engine.get_function_address(f"f{e}") for e in gen.entries}
         self.functions = {e: FUNCTION(a) for e, a in self.addresses.items()}

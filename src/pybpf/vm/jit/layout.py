@@ -37,7 +37,10 @@ CLOCK = EPOCH + 1
 PRANDOM = CLOCK + 2
 """1 when the run's CPU has a generator; its four taus113 words follow (PRANDOM + 1..4),
 copied from Python at the start of a run and back around every call into Python."""
-SLOTS = PRANDOM + 5
+TOKEN = PRANDOM + 5
+"""A number unique to the runner (never reused in the process): what native code
+remembers with a tail call's target, whose code belongs to that runner."""
+SLOTS = TOKEN + 1
 
 FAULT = 1
 PACKET_EXIT = 2

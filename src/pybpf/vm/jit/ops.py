@@ -175,8 +175,10 @@ def callx(helpers: Any, pc: int) -> Op:
     return callx_op
 
 
-def tail_call(pc: int) -> Op:
-    """The native entry of the program a tail call reaches, or 0 (fall through)."""
+def tail_call(pc: int, remember: CacheArray, slot: int) -> Op:
+    """The native entry of the program a tail call reaches, or 0 (fall through).  A
+    target found is remembered for the call site (map, index, epoch, runner, entry):
+    native code reuses it until Python next runs, counting the 33 itself."""
 
     def tail_call_op(runner: JitRunner, r2: int, r3: int, *_: int) -> int:
         from ...maps.base import map_at
@@ -192,7 +194,11 @@ def tail_call(pc: int) -> Op:
         if target is None:
             return 0
         state[layout.TAIL_CALLS] += 1
-        return runner.entry_address(getattr(target, "executable", target))
+        entry = runner.entry_address(getattr(target, "executable", target))
+        base = 5 * slot
+        remember[base], remember[base + 1], remember[base + 2] = r2, index, state[layout.EPOCH]
+        remember[base + 3], remember[base + 4] = state[layout.TOKEN], entry
+        return entry
 
     return tail_call_op
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import itertools
 import time
 import weakref
 from typing import Any
@@ -36,6 +37,7 @@ OP_INDEX = PURE - 1
 CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_uint64, *[ctypes.c_uint64] * 6)
 
 _generation = [-1]
+_TOKENS = itertools.count(1)
 
 
 def _reset_all_caches() -> None:
@@ -57,6 +59,7 @@ class JitRunner:
         self.env = RunEnv(self.kernel)
         self.state = (ctypes.c_uint64 * layout.SLOTS)()
         self.state[layout.EPOCH] = 1
+        self.state[layout.TOKEN] = next(_TOKENS)
         self._state_addr = ctypes.addressof(self.state)
         for depth in range(MAX_CALL_FRAMES):
             self.state[layout.FRAMES + depth] = self.stacks.frame(depth).region.base
