@@ -154,7 +154,12 @@ def stack_step(insn: Insn, state: StackState) -> StackState:
 
     if insn.is_lddw:
         clobber(d)
-    elif cls == InsnClass.ALU64 and insn.op == AluOp.MOV and insn.off == 0 and insn.source == Source.X:
+    elif (
+        cls == InsnClass.ALU64
+        and insn.op == AluOp.MOV
+        and insn.off == 0
+        and insn.source == Source.X
+    ):
         regs[d] = regs[insn.src]
     elif cls == InsnClass.ALU64 and insn.op in (AluOp.ADD, AluOp.SUB) and insn.source == Source.K:
         k = regs[d]
@@ -205,4 +210,3 @@ def stack_offsets(graph: Graph) -> list[StackState]:
                     state[s] = new
                     changed = True
     return state
-

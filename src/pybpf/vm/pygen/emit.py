@@ -334,8 +334,11 @@ class Emitter:
             hit = f"{d} = S{size}({cv}, a - {cb})[0] & {H64}"
             miss = f"{d}, {cb}, {ce}, {cv} = LDRS(a, {size}, {pc})"
         else:
+            # a context field computed on access: its getter is remembered (c<pc>a, c<pc>g)
             hit = f"{d} = U{size}({cv}, a - {cb})[0]"
-            miss = f"{d}, {cb}, {ce}, {cv} = LDR(a, {size}, {pc})"
+            field = f"elif a == c{pc}a: {d} = c{pc}g() & {H64}"
+            miss = f"{d}, {cb}, {ce}, {cv}, c{pc}a, c{pc}g = LDRF(a, {size}, {pc})"
+            return [f"a = {addr}", f"if {cb} <= a <= {ce}: {hit}", field, f"else: {miss}"]
         return [f"a = {addr}", f"if {cb} <= a <= {ce}: {hit}", f"else: {miss}"]
 
     def store(self, pc: int, insn: Insn, stack: StackState) -> list[str]:

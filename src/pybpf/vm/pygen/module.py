@@ -55,6 +55,7 @@ class ProgramCode:
         out: dict[str, object] = {}
         for pc in self.caches:
             out[f"c{pc}b"], out[f"c{pc}e"], out[f"c{pc}v"] = 1, 0, None
+            out[f"c{pc}a"], out[f"c{pc}g"] = None, None
         return out
 
     def pc_at(self, lineno: int) -> int:
@@ -166,7 +167,7 @@ class _Generator:
         caches = self.names.caches[first_cache:]
         head: list[Line] = [(0, f"def {name}({SIGNATURE}):", -1)]
         if caches:
-            names = ", ".join(f"c{pc}{k}" for pc in caches for k in "bev")
+            names = ", ".join(f"c{pc}{k}" for pc in caches for k in "bevag")
             head.append((1, f"global {names}", -1))
         if em.uses_frame or em.uses_r10:
             head.append((1, "F = FR(D)", -1))

@@ -40,6 +40,26 @@ for _size, _fmt in ((1, "B"), (2, "H"), (4, "I"), (8, "Q")):
     _STRUCTS[f"P{_size}"] = struct.Struct("<" + _fmt).pack_into
 
 
+def _load_resolve_field(
+    addr: int, size: int, pc: int
+) -> tuple[int, int, int, Any, int | None, Any]:
+    """A load's miss that also remembers a context field's getter: the value, the region
+    cache (base, last, buf) and the field cache (address, getter), either one empty."""
+    addr &= M64
+    region = MEMORY.find(addr, size)
+    if region is not None and region.fields is not None:
+        field = region.fields.get((addr - region.base, size))
+        if field is not None and field[0] is not None:
+            getter = field[0]
+            return getter() & M64, 1, 0, None, addr, getter
+    value, base, last, buf = load_resolve(addr, size, pc)
+    return value, base, last, buf, None, None
+
+
+def entry_of(entries: tuple[int, ...]) -> int:
+    return entries[0] if entries else 0
+
+
 class _PacketExit(Exception):
     """A legacy packet load (LD_ABS/LD_IND) out of range: the program returns 0."""
 
@@ -55,12 +75,14 @@ def _budget(pc: int) -> None:
 class _Loaded:
     """A program's code executed in this runner's namespace."""
 
-    __slots__ = ("code", "namespace", "reset")
+    __slots__ = ("code", "entry", "namespace", "reset")
 
     def __init__(self, code: ProgramCode, namespace: dict[str, Any]) -> None:
         self.code = code
         self.namespace = namespace
         self.reset = code.reset_values()
+        self.entry: Any = None
+        """The function of the program's first instruction (once the module is executed)."""
 
     def function(self, entry: int) -> Any:
         name = self.code.functions.get((entry, False))
@@ -80,11 +102,13 @@ class PythonRunner:
         self.tail_calls = 0
         self.may_goto = MAY_GOTO_BUDGET
         self.budget = [UNLIMITED]
-        self._loaded: weakref.WeakKeyDictionary[Executable, dict[tuple[tuple[int, ...], bool], _Loaded]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._loaded: weakref.WeakKeyDictionary[
+            Executable, dict[tuple[tuple[int, ...], bool], _Loaded]
+        ] = weakref.WeakKeyDictionary()
         self._generation = -1
         self._common = self._common_names()
+        self._last: tuple[weakref.ref[Executable], bool, _Loaded] | None = None
+        """The last run's executable (weakly) and code: repeated runs skip the lookups."""
 
     # --- loading -----------------------------------------------------------------------
 
@@ -92,14 +116,16 @@ class PythonRunner:
         ns: dict[str, Any] = dict(_STRUCTS)
         ns.update(
             env=self.env, R=self, FR=self.stacks.enter,
-            LDR=load_resolve, LDRS=load_resolve_signed, STR=store_resolve,
+            LDR=load_resolve, LDRS=load_resolve_signed, STR=store_resolve, LDRF=_load_resolve_field,
             MLOAD=MEMORY.load, MSTORE=MEMORY.store, FAULT=_fault, BUDGET=_budget, BG=self.budget,
             TAIL=self._tail_target, MAYGOTO=self._may_goto, LDPKT=self._ld_pkt,
             ENDIAN=endian, ALU64=alu64, ALU32=alu32, __builtins__=__builtins__,
         )  # fmt: skip
         return ns
 
-    def _load(self, exe: Executable, entries: tuple[int, ...] = (0,), budget: bool = False) -> _Loaded:
+    def _load(
+        self, exe: Executable, entries: tuple[int, ...] = (0,), budget: bool = False
+    ) -> _Loaded:
         per_exe = self._loaded.get(exe)
         if per_exe is None:
             per_exe = self._loaded[exe] = {}
@@ -114,6 +140,7 @@ class PythonRunner:
             loaded = _Loaded(code, ns)
             ns.update(loaded.reset)
             exec(code.code, ns)
+            loaded.entry = loaded.function(entry_of(entries))
             per_exe[key] = loaded
         return loaded
 
@@ -152,7 +179,12 @@ class PythonRunner:
         if trace is not None:
             raise BpfError(errno.EINVAL, "tracing needs the interpreter tier (--tier interp)")
         counted = budget < UNLIMITED
-        loaded = self._load(exe, budget=counted)
+        last = self._last
+        if last is not None and last[0]() is exe and last[1] == counted:
+            loaded = last[2]
+        else:
+            loaded = self._load(exe, budget=counted)
+            self._last = (weakref.ref(exe), counted, loaded)
         env = self.env
         env.ctx, env.cpu, env.program = ctx, cpu, exe.owner
         env.call_function = self.call_function
@@ -163,7 +195,11 @@ class PythonRunner:
         self.stacks.start_run()
         if self._generation != MEMORY.generation:
             self._reset_caches()
-        return self._enter(loaded, 0, 0, (r1 & M64, r2 & M64))
+        fn = loaded.entry
+        try:
+            return fn(0, r1 & M64, r2 & M64)  # type: ignore[no-any-return]
+        except Exception as exc:
+            return self._failed(exc)
 
     def _reset_caches(self) -> None:
         for per_exe in list(self._loaded.values()):
@@ -175,14 +211,21 @@ class PythonRunner:
         fn = loaded.function(entry)
         try:
             return fn(depth, *args)  # type: ignore[no-any-return]
-        except _PacketExit:
+        except Exception as exc:
+            return self._failed(exc)
+
+    def _failed(self, exc: Exception) -> int:
+        """What a run that raised ``exc`` returns (a packet load out of range: 0) or
+        raises (a fault; a bug in generated code must still be a clean fault)."""
+        if isinstance(exc, _PacketExit):
             return 0
-        except BpfError:
-            raise
-        except RecursionError:
+        if isinstance(exc, BpfError):
+            raise exc
+        if isinstance(exc, RecursionError):
             raise RuntimeFault(-1, "calls nest too deep for the python tier", errno.E2BIG) from None
-        except Exception as exc:  # a bug in generated code must still be a clean fault
-            raise RuntimeFault(self._pc_of(exc), f"internal error in the python tier: {exc!r}") from None
+        raise RuntimeFault(
+            self._pc_of(exc), f"internal error in the python tier: {exc!r}"
+        ) from None
 
     def _pc_of(self, exc: BaseException) -> int:
         pc = -1

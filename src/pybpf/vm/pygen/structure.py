@@ -148,7 +148,9 @@ class _Builder:
 
     def do_tree(self, x: int) -> list[Stmt]:
         g = self.g
-        merges = sorted((c for c in g.children[x] if self.merge[c]), key=g.order.__getitem__, reverse=True)
+        merges = sorted(
+            (c for c in g.children[x] if self.merge[c]), key=g.order.__getitem__, reverse=True
+        )
         body = self.node_within(x, merges)
         if g.loop_header[x]:
             return [Loop(x, body)]
