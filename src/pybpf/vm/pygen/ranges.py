@@ -346,8 +346,8 @@ def _reads(fr: FunctionRanges, pc: int, stack: StackState, insn: Insn, is_cond: 
         return ((1 << insn.dst) if need_d else 0) | ((1 << insn.src) if need_s else 0)
     mask = fr.uses(pc)
     via = fr.frame_address(pc, stack)
-    if via is not None:
-        mask &= ~(1 << via)
+    if via is not None and not (insn.cls == InsnClass.STX and insn.src == via):
+        mask &= ~(1 << via)  # the address is resolved: only a stored value is read
     return mask & 0x3FF
 
 
