@@ -57,6 +57,7 @@ MAP_POP = _hid("map_pop_elem")
 MAP_PEEK = _hid("map_peek_elem")
 FOR_EACH = _hid("for_each_map_elem")
 LOOP = _hid("loop")
+FIND_VMA = _hid("find_vma")
 REDIRECT_MAP = _hid("redirect_map")
 LOOKUP_PERCPU = _hid("map_lookup_percpu_elem")
 GET_SMP_ID = _hid("get_smp_processor_id")
@@ -193,7 +194,7 @@ def check_helper_call(env: Env, insn: Insn) -> int:
         if not register_is_null(regs[2]):
             raise env.einval("get_local_storage() doesn't support non-zero flags")
         mark_chain_precision(env, 2)
-    elif func_id in (FOR_EACH, LOOP):
+    elif func_id in (FOR_EACH, LOOP, FIND_VMA):
         if func_id == LOOP:
             mark_chain_precision(env, 1)
         from .callbacks import push_callback_call
@@ -625,6 +626,14 @@ def prepare_func_exit(env: Env) -> int:
         print_verifier_state_line(env, caller, True)
     state.frames.pop()
     state.curframe -= 1
+    if callee.in_callback_fn:
+        # the next iteration starts from the call again: scalars the callback changed
+        # and nothing needed exactly are widened, so the iterations converge
+        from .loops import find_prev_entry, widen_imprecise_scalars
+
+        prev = find_prev_entry(env, state, next_idx)
+        if prev is not None:
+            widen_imprecise_scalars(env, prev, state)
     return next_idx
 
 
