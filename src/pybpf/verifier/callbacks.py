@@ -1,4 +1,5 @@
-"""Helpers that call back into the program (``bpf_loop``, ``bpf_for_each_map_elem``).
+"""Helpers that call back into the program (``bpf_loop``, ``bpf_for_each_map_elem``,
+``bpf_find_vma``).
 
 A callback is named by a ``BPF_PSEUDO_FUNC`` load, which needs BTF function information
 (``calls.check_pseudo_func``). At the helper call the callback's first instruction is
@@ -52,10 +53,25 @@ def _set_map_elem_args(env: Env, caller: FuncState, callee: FuncState, meta: Any
     regs[4].assign(caller.regs[3])
 
 
+def _set_find_vma_args(env: Env, caller: FuncState, callee: FuncState) -> None:
+    """callback(task, vma, ctx): the task bpf_find_vma got, its vm_area_struct, ctx."""
+    from ..btf import Kind
+    from ..kernel.vmlinux import kernel_btf
+    from .regs import mark_reg_known_zero
+
+    regs = callee.regs
+    regs[1].assign(caller.regs[1])
+    mark_reg_known_zero(regs, 2)
+    regs[2].type = RegType.PTR_TO_BTF_ID
+    btf = kernel_btf()
+    regs[2].btf, regs[2].btf_id = btf, btf.find_by_name_kind("vm_area_struct", Kind.STRUCT) or 0
+    regs[3].assign(caller.regs[4])
+
+
 def push_callback_call(env: Env, insn: Insn, meta: Any) -> int | None:
     """Queue the callback's first iteration (or, for bpf_loop past the number of
     iterations R1 allows, nothing); the helper call itself goes on (None)."""
-    from .calls import FOR_EACH, LOOP
+    from .calls import FIND_VMA, FOR_EACH, LOOP
     from .core import _init_func_state, push_stack
 
     state = env.state
@@ -76,6 +92,8 @@ def push_callback_call(env: Env, insn: Insn, meta: Any) -> int | None:
     b_caller = branch.frames[branch.curframe]
     if func_id == FOR_EACH:
         _set_map_elem_args(env, b_caller, callee, meta)
+    elif func_id == FIND_VMA:
+        _set_find_vma_args(env, b_caller, callee)
     else:
         _set_loop_args(env, b_caller, callee)
     callee.in_callback_fn = True
