@@ -12,7 +12,7 @@ from ..isa.opcodes import InsnClass, JmpOp, Source
 from ..kernel.regtypes import RegType, TypeFlag, base_type
 from . import bounds as bx
 from . import scalar as sc
-from .core import print_insn_state, push_stack
+from .core import print_insn_state, push_insn_history, push_stack
 from .env import Env
 from .loops import check_may_goto
 from .precision import mark_chain_precision
@@ -20,6 +20,7 @@ from .regs import (
     SCALAR,
     Op,
     check_reg_arg,
+    clear_scalar_id,
     is_pointer_value,
     is_reg_const,
     reg_const_value,
@@ -208,23 +209,42 @@ def mark_ptr_or_null_regs(env: Env, vstate: VerifierState, regno: int, is_null: 
             reg.id = 0
 
 
-def collect_linked_regs(vstate: VerifierState, ident: int) -> list[tuple[int, bool, int]]:
-    """(frameno, is_reg, regno-or-spi) of every scalar sharing ``ident``."""
+LINKED_REGS_MAX = 6  # entries one jump-history record holds (the kernel packs them in a u64)
+
+
+def collect_linked_regs(env: Env, vstate: VerifierState, ident: int, out: list[tuple[int, bool, int]]) -> None:
+    """Appends (frameno, is_reg, regno-or-spi) of every scalar sharing ``ident`` to ``out``.
+
+    Registers dead where their frame stands (this jump, or the call site of a caller's
+    frame) are left out. As in the kernel, a register already listed (the jump's two
+    operands share an id) is listed again, and once ``out`` is full the remaining scalars
+    lose their id, so that no later refinement reaches a scalar the history does not know
+    is linked."""
     ident &= ~BPF_ADD_CONST
-    out: list[tuple[int, bool, int]] = []
+    aux = env.aux
     for fno in range(vstate.curframe, -1, -1):
         f = vstate.frames[fno]
+        at = env.insn_idx if fno == vstate.curframe else vstate.frames[fno + 1].callsite
+        live = aux[at].live_regs_before
         for j in range(10):
+            if not live >> j & 1:
+                continue
             r = f.regs[j]
             if r.type == SCALAR and (r.id & ~BPF_ADD_CONST) == ident:
-                out.append((fno, True, j))
+                _add_linked(out, r, (fno, True, j))
         for j, slot in enumerate(f.stack):
             if slot.slot_type[BPF_REG_SIZE - 1] != 1:
                 continue
             r = slot.spilled_ptr
             if r.type == SCALAR and (r.id & ~BPF_ADD_CONST) == ident:
-                out.append((fno, False, j))
-    return out
+                _add_linked(out, r, (fno, False, j))
+
+
+def _add_linked(out: list[tuple[int, bool, int]], reg: RegState, entry: tuple[int, bool, int]) -> None:
+    if len(out) < LINKED_REGS_MAX:
+        out.append(entry)
+    else:
+        clear_scalar_id(reg)
 
 
 def sync_linked_regs(vstate: VerifierState, known: RegState, linked: list[tuple[int, bool, int]]) -> None:
@@ -294,11 +314,15 @@ def check_cond_jmp_op(env: Env, insn: Insn) -> int:
         if env.level & 3:
             print_insn_state(env, this.cur)
         return idx + 1
+    # The scalars refined together with the operands go into the jump history before the
+    # fork (both paths share it): backtracking over this jump makes them all precise if one is.
     linked: list[tuple[int, bool, int]] = []
     if insn.source == Source.X and src.type == SCALAR and src.id:
-        linked += collect_linked_regs(this, src.id)
+        collect_linked_regs(env, this, src.id, linked)
     if dst.type == SCALAR and dst.id:
-        linked += [e for e in collect_linked_regs(this, dst.id) if e not in linked]
+        collect_linked_regs(env, this, dst.id, linked)
+    if len(linked) > 1:
+        push_insn_history(env, this, 0, tuple(linked))
     other = push_stack(env, idx + insn.off + 1, idx, False)
     other_regs = other.regs
     if insn.source == Source.X:
