@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -130,7 +131,8 @@ def _outcome(insns: list[Insn], tier: str) -> tuple[object, bytes]:
     return r0, bytes(out)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(insns=dirty_loops())
 def test_dirty_values_give_the_interpreters_results(insns: list[Insn]) -> None:
     assert _outcome(insns, "python") == _outcome(insns, "interp")
