@@ -31,6 +31,7 @@ class ArgKind(enum.Enum):
     CTX = "ctx"
     MEM = "mem"
     ARENA = "arena"
+    TRUSTED = "trusted"  # __arg_trusted: a trusted pointer to the kernel struct of that name
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class SubprogArg:
     kind: ArgKind
     mem_size: int = 0
     nullable: bool = False
+    btf_id: int = 0  # TRUSTED: the struct in the kernel's BTF
 
 
 _P = ProgType
@@ -111,7 +113,11 @@ def prepare_func_args(env: Env, subprog: int) -> tuple[SubprogArg, ...]:
                 args.append(SubprogArg(ArgKind.CTX))
                 continue
             if "trusted" in tags:
-                raise env.error(errno.EOPNOTSUPP, f"arg#{i}: __arg_trusted is not supported by pybpf")
+                if "nonnull" in tags:
+                    raise env.einval(f"arg#{i} has invalid combination of tags")
+                args.append(SubprogArg(ArgKind.TRUSTED, nullable="nullable" in tags,
+                                       btf_id=_kernel_struct(env, btf, t, i)))  # fmt: skip
+                continue
             if "arena" in tags:
                 if set(tags) - {"arena"}:
                     raise env.einval(f"arg#{i} arena cannot be combined with any other tags")
@@ -140,6 +146,43 @@ def prepare_func_args(env: Env, subprog: int) -> tuple[SubprogArg, ...]:
     result = tuple(args)
     env.global_args[subprog] = result
     return result
+
+
+def _kernel_struct(env: Env, btf: Any, ptr: int, arg: int) -> int:
+    """The kernel struct an ``__arg_trusted`` pointer names (a ``___flavor`` suffix is
+    ignored, as in CO-RE)."""
+    from ..kernel.vmlinux import kernel_btf
+
+    t = skip_modifiers(btf, btf[ptr].type)
+    if not t or btf.kind(t) != Kind.STRUCT:
+        raise env.einval(f"arg#{arg} has type that is not a struct")
+    name = btf.name_of(t)
+    base = name.split("___")[0] if "___" in name else name
+    tid = kernel_btf().find_by_name_kind(base, Kind.STRUCT)
+    if tid is None:
+        raise env.einval(f"failed to find kernel BTF type ID of '{name}': -3")
+    return int(tid)
+
+
+def _check_trusted_arg(env: Env, reg: RegState, regno: int, arg: SubprogArg) -> None:
+    from ..kernel.regtypes import base_type
+    from ..kernel.vmlinux import kernel_btf
+    from .log import reg_type_str
+    from .regs import register_is_null
+
+    if arg.nullable and register_is_null(reg):
+        return
+    t = reg.type
+    trusted = bool(t & (TypeFlag.PTR_TRUSTED | TypeFlag.MEM_RCU | TypeFlag.MEM_ALLOC)) or reg.ref_obj_id
+    if base_type(t) != RegType.PTR_TO_BTF_ID or t & TypeFlag.PTR_UNTRUSTED or not trusted:
+        raise env.eacces(f"R{regno} type={reg_type_str(t)} expected=ptr_, trusted_ptr_, rcu_ptr_")
+    if type_may_be_null(t) and not arg.nullable:
+        raise env.eacces(f"R{regno} type={reg_type_str(t)} expected=ptr_, trusted_ptr_, rcu_ptr_")
+    kbtf = kernel_btf()
+    got = reg.btf.name_of(reg.btf_id) if reg.btf is not None else ""
+    want = kbtf.name_of(arg.btf_id)
+    if got != want or reg.off:
+        raise env.eacces(f"R{regno} is of type {got} but {want} is expected")
 
 
 def _check_mem_arg(env: Env, reg: RegState, regno: int, size: int) -> None:
@@ -179,6 +222,8 @@ def check_call_args(env: Env, subprog: int, regs: list[RegState]) -> None:
             _check_mem_arg(env, reg, regno, arg.mem_size)
             if not arg.nullable and type_may_be_null(reg.type):
                 raise env.einval(f"arg#{i} is expected to be non-NULL")
+        elif arg.kind == ArgKind.TRUSTED:
+            _check_trusted_arg(env, reg, regno, arg)
         elif reg.type not in (RegType.PTR_TO_ARENA, RegType.SCALAR_VALUE):
             raise env.einval(f"R{regno} is not a pointer to arena or scalar.")
 
@@ -240,6 +285,15 @@ def init_global_args(env: Env, subprog: int, regs: list[RegState]) -> None:
             mark_reg_known_zero(regs, regno)
             reg.type = RegType.PTR_TO_MEM | (TypeFlag.PTR_MAYBE_NULL if arg.nullable else 0)
             reg.mem_size = arg.mem_size
+            reg.id = env.new_id()
+        elif arg.kind == ArgKind.TRUSTED:
+            from ..kernel.vmlinux import kernel_btf
+
+            mark_reg_known_zero(regs, regno)
+            reg.type = RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED
+            if arg.nullable:
+                reg.type |= TypeFlag.PTR_MAYBE_NULL
+            reg.btf, reg.btf_id = kernel_btf(), arg.btf_id
             reg.id = env.new_id()
         else:
             mark_reg_unknown(env, regs, regno)
