@@ -23,14 +23,9 @@ from . import libbpf_ref
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "elf" / "libbpf_reference.json"
 
-# Differences that are not the loader's: pybpf's verifier does not take BTF function info
-# yet, so it walks global functions in line (the kernel verifies them once, on their own)
-# and refuses callbacks (``missing btf func_info``).
-VERIFIER_GAPS = {
-    ("calls", "xdp_calls"): "global function verified in line (no func_info)",
-    ("calls", "tc_calls"): "global function verified in line (no func_info)",
-    ("calls", "xdp_loop_cb"): "callbacks need func_info in the verifier",
-}
+# Differences that are not the loader's (none at the moment: the verifier takes the
+# object's BTF function info, so global functions and callbacks agree with the kernel).
+VERIFIER_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _recorded() -> dict[str, Any]:
@@ -110,19 +105,6 @@ def test_recorded_reference(objects: dict[str, Path]) -> None:
     if not compared:
         pytest.skip("clang-19 here builds different code than the recorded reference")
     assert not problems, "\n".join(problems)
-
-
-def test_known_gaps_are_still_gaps(objects: dict[str, Path]) -> None:
-    """When the verifier learns func_info these start to agree: then drop VERIFIER_GAPS."""
-    recorded = _recorded()["calls"]
-    if libbpf_ref.object_digest(str(objects["calls"])) != recorded["digest"]:
-        pytest.skip("clang-19 here builds different code than the recorded reference")
-    verdicts = {v.name: v for v in pybpf.open(objects["calls"]).verify()}
-    differs = [name for (_, name) in VERIFIER_GAPS
-               if (verdicts[name].accepted, verdicts[name].insns_processed)
-               != (recorded["programs"][name]["accepted"],
-                   recorded["programs"][name]["insns_processed"])]  # fmt: skip
-    assert differs, "pybpf now agrees with the kernel on calls.o: remove VERIFIER_GAPS"
 
 
 @pytest.mark.kernel
