@@ -58,6 +58,7 @@ MAP_PEEK = _hid("map_peek_elem")
 FOR_EACH = _hid("for_each_map_elem")
 LOOP = _hid("loop")
 FIND_VMA = _hid("find_vma")
+CALLBACK_HELPERS = (FOR_EACH, LOOP, FIND_VMA, _hid("user_ringbuf_drain"), _hid("timer_set_callback"))
 REDIRECT_MAP = _hid("redirect_map")
 LOOKUP_PERCPU = _hid("map_lookup_percpu_elem")
 GET_SMP_ID = _hid("get_smp_processor_id")
@@ -194,7 +195,7 @@ def check_helper_call(env: Env, insn: Insn) -> int:
         if not register_is_null(regs[2]):
             raise env.einval("get_local_storage() doesn't support non-zero flags")
         mark_chain_precision(env, 2)
-    elif func_id in (FOR_EACH, LOOP, FIND_VMA):
+    elif func_id in CALLBACK_HELPERS:
         if func_id == LOOP:
             mark_chain_precision(env, 1)
         from .callbacks import push_callback_call
