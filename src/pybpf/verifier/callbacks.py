@@ -68,9 +68,20 @@ def _set_find_vma_args(env: Env, caller: FuncState, callee: FuncState) -> None:
     regs[3].assign(caller.regs[4])
 
 
+def _set_user_ringbuf_args(env: Env, caller: FuncState, callee: FuncState) -> None:
+    """callback(const struct bpf_dynptr *sample, void *ctx)."""
+    from .regs import mark_reg_known_zero
+
+    mark_reg_known_zero(callee.regs, 1)
+    callee.regs[1].type = RegType.CONST_PTR_TO_DYNPTR
+    callee.regs[1].id = env.new_id()
+    callee.regs[2].assign(caller.regs[3])
+
+
 def push_callback_call(env: Env, insn: Insn, meta: Any) -> int | None:
     """Queue the callback's first iteration (or, for bpf_loop past the number of
     iterations R1 allows, nothing); the helper call itself goes on (None)."""
+    from ..isa.helper_ids import HELPER_IDS
     from .calls import FIND_VMA, FOR_EACH, LOOP
     from .core import _init_func_state, push_stack
 
@@ -82,6 +93,10 @@ def push_callback_call(env: Env, insn: Insn, meta: Any) -> int | None:
         if env.level & 2:
             env.verbose(f"frame{state.curframe} bpf_loop iteration limit reached\n")
         return None
+    if func_id == HELPER_IDS["timer_set_callback"]:
+        # asynchronous callbacks run on their own, from a fresh stack: not modelled yet,
+        # and never passed unchecked
+        raise env.error(errno.EOPNOTSUPP, "pybpf does not verify bpf_timer_set_callback callbacks yet")
     sub = meta.subprogno
     env.subprogs[sub].is_cb = True
     branch = push_stack(env, env.subprogs[sub].start, env.insn_idx, False)
@@ -94,6 +109,8 @@ def push_callback_call(env: Env, insn: Insn, meta: Any) -> int | None:
         _set_map_elem_args(env, b_caller, callee, meta)
     elif func_id == FIND_VMA:
         _set_find_vma_args(env, b_caller, callee)
+    elif func_id == HELPER_IDS["user_ringbuf_drain"]:
+        _set_user_ringbuf_args(env, b_caller, callee)
     else:
         _set_loop_args(env, b_caller, callee)
     callee.in_callback_fn = True

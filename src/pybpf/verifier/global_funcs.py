@@ -228,6 +228,34 @@ def check_call_args(env: Env, subprog: int, regs: list[RegState]) -> None:
             raise env.einval(f"R{regno} is not a pointer to arena or scalar.")
 
 
+def mark_changes_pkt_data(env: Env) -> None:
+    """Which subprograms may move packet data: those calling a helper that does (tail
+    calls included) or a subprogram that does (the kernel finds this in check_cfg)."""
+    from bisect import bisect_right
+
+    from ..isa.opcodes import PseudoCall
+    from .calls import PKT_CHANGING, TAIL_CALL
+
+    starts = [sp.start for sp in env.subprogs]
+    owner = [bisect_right(starts, i) - 1 for i in range(len(env.insns))]
+    calls: list[tuple[int, int]] = []
+    for i, insn in enumerate(env.insns):
+        if insn.code != 0x85:
+            continue
+        if insn.src == 0 and (insn.imm in PKT_CHANGING or insn.imm == TAIL_CALL):
+            env.subprogs[owner[i]].changes_pkt_data = True
+        elif insn.src == PseudoCall.CALL:
+            target = i + insn.imm + 1
+            if 0 <= target < len(env.insns):
+                calls.append((owner[i], owner[target]))
+    changed = True
+    while changed:
+        changed = False
+        for caller, callee in calls:
+            if env.subprogs[callee].changes_pkt_data and not env.subprogs[caller].changes_pkt_data:
+                env.subprogs[caller].changes_pkt_data = changed = True
+
+
 def call_global(env: Env, subprog: int) -> int:
     """A call of a global function: check the arguments, then R0 is an unknown scalar."""
     from .calls import clear_all_pkt_pointers
@@ -258,6 +286,8 @@ def call_global(env: Env, subprog: int) -> int:
     if err is not None:
         raise env.error(err.errno, f"Caller passes invalid args into func#{subprog} ('{name}')")
     env.verbose(f"Func#{subprog} ('{name}') is global and assumed valid.\n")
+    if not env.global_called:
+        mark_changes_pkt_data(env)
     if env.subprogs[subprog].changes_pkt_data:
         clear_all_pkt_pointers(env)
     env.global_called.add(subprog)
