@@ -18,6 +18,7 @@ import importlib
 import logging
 import multiprocessing
 import os
+import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -32,6 +33,7 @@ BATCH_TARGET = 4
 """Aim for this many batches per worker: enough to balance uneven work, few enough that
 the per-batch cost stays small."""
 MAX_BATCH = 64
+CONNECT_TIMEOUT_S = 5.0
 WINDOW_PER_WORKER = 4
 """Batches in flight per worker; bounds memory for corpora of 10^5 inputs."""
 
@@ -100,11 +102,27 @@ def _pool_map(fn: Callable[[T], R], seq: list[T], workers: int) -> Iterator[R]:
             yield from done
 
 
+def _check_reachable(address: str) -> None:
+    """A ``host:port`` that does not answer is an error now, not after Ray's minutes of
+    retries."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "local", "auto", ray://... : Ray's own business
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        err = exc.errno or errno.ECONNREFUSED
+        raise BpfError(
+            err, f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}"
+        ) from None
+
+
 def _ray_map(fn: Callable[[T], R], seq: list[T], address: str) -> Iterator[R]:
     try:
         ray: Any = importlib.import_module("ray")
     except ImportError:
         raise BpfError(errno.ENOPKG, "--ray needs Ray: pip install pybpf[ray]") from None
+    _check_reachable(address)
     started = False
     if not ray.is_initialized():
         try:

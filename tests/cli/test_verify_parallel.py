@@ -112,6 +112,22 @@ def test_objects_on_workers(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
         assert one[0] == 1  # the missing object
 
 
+NO_RAY = importlib.util.find_spec("ray") is None
+
+
+@pytest.mark.skipif(NO_RAY, reason="ray is not installed (pip install pybpf[ray])")
+def test_an_unreachable_ray_cluster_is_a_clean_error(
+    capsys: pytest.CaptureFixture[str], corpus: list[str]
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["verify", "--case", *corpus[:2], "--ray", f"127.0.0.1:{port}"]) == 1
+    assert "cannot reach the Ray cluster" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install pybpf[ray])"
