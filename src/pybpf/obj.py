@@ -705,7 +705,9 @@ class BpfObject:
         """Each entry point's verdict, as loading it alone would give; nothing is kept.
 
         Unlike :meth:`load`, a rejected program does not stop the others, and programs
-        that do not load automatically are verified too.
+        that do not load automatically are verified too.  When the object fails before
+        any program is verified (a map the kernel would not create, a missing kernel
+        symbol), every program gets that error as its answer, as each would alone.
         """
         from .elf.kconfig import check_ksyms
 
@@ -714,10 +716,14 @@ class BpfObject:
         chosen = [p for p in self.programs.values() if prog is None or p.name == prog]
         out: list[ProgramVerdict] = []
         try:
-            check_ksyms(self.spec.externs, _has_kfunc)
-            self._core_code()
-            self._create_maps()
-            self._init_slots(prog_arrays=False)
+            try:
+                check_ksyms(self.spec.externs, _has_kfunc)
+                self._core_code()
+                self._create_maps()
+                self._init_slots(prog_arrays=False)
+            except BpfError as exc:
+                return [ProgramVerdict(op.name, op.section, False, exc.errno, exc.message, "", 0, 0)
+                        for op in chosen]  # fmt: skip
             maps = self._map_list()
             for op in chosen:
                 n = 0

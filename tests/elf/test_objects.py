@@ -340,3 +340,15 @@ def test_license_and_version_sections(tmp_path: Path) -> None:
     assert exc.value.errno == errno.EINVAL
     src.write_text(body)
     assert pybpf.open(compile_c(src, tmp_path / "nokver.o", (f"-I{SRC}",))).kern_version == 0
+
+
+def test_verify_when_a_map_cannot_be_created(objects: dict[str, Path]) -> None:
+    """A map the kernel would refuse fails the whole load; ``verify`` gives every program
+    that answer (as libbpf loading any one of them would), not an exception."""
+    obj = pybpf.open(objects["maps"])
+    obj.maps["verdicts"].set_max_entries(0)
+    verdicts = obj.verify()
+    assert verdicts and all(not v.accepted and v.errno == errno.EINVAL for v in verdicts)
+    assert all(v.message.startswith("map 'verdicts': failed to create") for v in verdicts)
+    with pytest.raises(BpfError, match="map 'verdicts': failed to create"):
+        obj.load()
