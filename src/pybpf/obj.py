@@ -513,6 +513,9 @@ class BpfObject:
         cfg = parse_kconfig(self.kconfig) if isinstance(self.kconfig, str) else self.kconfig
         for idx, mdef in enumerate(self.spec.maps):
             om = self._maps[mdef.name]
+            if mdef.spec.type == MapType.PERF_EVENT_ARRAY and mdef.spec.max_entries == 0:
+                # as libbpf: a perf event array without a size gets one slot per CPU
+                mdef.spec = dataclasses.replace(mdef.spec, max_entries=self.kernel.num_cpus)
             spec = mdef.spec
             if om._reuse is not None:
                 om.map = om._reuse

@@ -352,3 +352,22 @@ def test_verify_when_a_map_cannot_be_created(objects: dict[str, Path]) -> None:
     assert all(v.message.startswith("map 'verdicts': failed to create") for v in verdicts)
     with pytest.raises(BpfError, match="map 'verdicts': failed to create"):
         obj.load()
+
+
+def test_perf_event_array_without_size_gets_one_slot_per_cpu(tmp_path: Path) -> None:
+    from .conftest import CLANG, SRC, compile_c
+
+    if CLANG is None:
+        pytest.skip("clang-19 is not installed")
+    src = tmp_path / "perf.c"
+    src.write_text('#include "pybpf_test.h"\n'
+                   'struct { __uint(type, 4); __uint(key_size, 4); __uint(value_size, 4); }'
+                   ' events SEC(".maps");\n'
+                   'SEC("xdp") int prog(void *ctx) { return 2; }\n'
+                   'char _license[] SEC("license") = "GPL";\n')  # fmt: skip
+    kernel = pybpf.Kernel(seed=0)
+    obj = pybpf.open(compile_c(src, tmp_path / "perf.o", (f"-I{SRC}",)), kernel=kernel)
+    assert obj.maps["events"].spec.max_entries == 0
+    obj.load()
+    assert obj.maps["events"].spec.max_entries == kernel.num_cpus > 0
+    obj.close()
