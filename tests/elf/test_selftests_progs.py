@@ -17,8 +17,18 @@ import pytest
 from . import libbpf_ref
 from .conftest import CLANG
 
-KSRC = Path("/work/ksrc/linux-source-6.12")
-SELFTESTS = KSRC / "tools" / "testing" / "selftests" / "bpf"
+
+def ksrc() -> Path:
+    """The 6.12 tree, extracted from Debian's tarball on first use (a missing path when
+    the package is not installed)."""
+    from ..kernel_sources import linux_612
+
+    return linux_612() or Path("/nonexistent/linux-source-6.12")
+
+
+def selftests_dir() -> Path:
+    return ksrc() / "tools" / "testing" / "selftests" / "bpf"
+
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
 HELPER_DEFS = Path("/usr/include/bpf/bpf_helper_defs.h")
 
@@ -34,6 +44,7 @@ MIN_AGREEMENT = 0.9  # 20 of 21 when written (the 21st needs func_info in the ve
 def build_selftests(out: Path, sources: list[str]) -> list[Path]:
     """Compile selftests programs as their Makefile does (-mcpu=v3), headers from the
     kernel tree and a vmlinux.h of the running kernel."""
+    KSRC, SELFTESTS = ksrc(), selftests_dir()
     inc = out / "include"
     (inc / "bpf").mkdir(parents=True, exist_ok=True)
     for h in ("bpf_helpers.h", "bpf_tracing.h", "bpf_core_read.h", "bpf_endian.h"):
@@ -63,7 +74,7 @@ def test_selftests_sample_agrees_with_the_kernel(tmp_path: Path) -> None:
 
     from .selftests_progs import judge_one, summarize
 
-    for what, ok in (("clang-19", CLANG is not None), ("linux-source-6.12", SELFTESTS.is_dir()),
+    for what, ok in (("clang-19", CLANG is not None), ("linux-source-6.12", selftests_dir().is_dir()),
                      ("bpftool", shutil.which("bpftool") is not None),
                      ("/sys/kernel/btf/vmlinux", VMLINUX.exists()),
                      ("libbpf-dev", HELPER_DEFS.exists()),

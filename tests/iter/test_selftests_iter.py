@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ..elf.conftest import CLANG
-from ..elf.test_selftests_progs import HELPER_DEFS, SELFTESTS, VMLINUX, build_selftests
+from ..elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests, selftests_dir
 
 SOURCES = [
     "bpf_iter_bpf_hash_map.c", "bpf_iter_bpf_array_map.c", "bpf_iter_bpf_percpu_hash_map.c",
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def objs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    for what, ok in (("clang-19", CLANG is not None), ("linux-source-6.12", SELFTESTS.is_dir()),
+    for what, ok in (("clang-19", CLANG is not None), ("linux-source-6.12", selftests_dir().is_dir()),
                      ("bpftool", shutil.which("bpftool") is not None),
                      ("/sys/kernel/btf/vmlinux", VMLINUX.exists()),
                      ("libbpf-dev", HELPER_DEFS.exists())):  # fmt: skip

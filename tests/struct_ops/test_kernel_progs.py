@@ -17,15 +17,13 @@ from pybpf.struct_ops.tcp.algos import BpfCongestionOps
 from pybpf.struct_ops.tcp.link import LinkConfig
 from pybpf.struct_ops.tcp.sim import Simulator
 
-KSRC = Path("/work/ksrc/linux-source-6.12")
-
 
 @pytest.fixture(scope="module")
 def objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from tests.elf.conftest import CLANG
-    from tests.elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests
+    from tests.elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests, selftests_dir
 
-    for what, ok in (("clang-19", CLANG is not None), ("linux-source-6.12", KSRC.is_dir()),
+    for what, ok in (("clang-19", CLANG is not None), ("linux-source-6.12", selftests_dir().is_dir()),
                      ("bpftool", shutil.which("bpftool") is not None), ("vmlinux BTF", VMLINUX.exists()),
                      ("libbpf-dev", HELPER_DEFS.exists())):  # fmt: skip
         if not ok:

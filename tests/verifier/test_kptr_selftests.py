@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-KSRC = Path("/work/ksrc/linux-source-6.12")
-PROGS = KSRC / "tools" / "testing" / "selftests" / "bpf" / "progs"
 SOURCES = ["map_kptr_fail.c", "map_kptr.c"]
 
 # Expectations upstream changed after 6.12 to what the running kernel says (an array lookup
@@ -55,9 +53,9 @@ def expectations(src: Path) -> dict[str, tuple[bool, list[str]]]:
 @pytest.mark.slow
 def test_map_kptr_selftests(tmp_path: Path) -> None:
     import pybpf
-    from tests.elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests
+    from tests.elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests, selftests_dir
 
-    for what, ok in (("clang-19", shutil.which("clang-19") is not None), ("linux-source-6.12", PROGS.is_dir()),
+    for what, ok in (("clang-19", shutil.which("clang-19") is not None), ("linux-source-6.12", (selftests_dir() / "progs").is_dir()),
                      ("bpftool", shutil.which("bpftool") is not None), ("vmlinux BTF", VMLINUX.exists()),
                      ("libbpf-dev", HELPER_DEFS.exists())):  # fmt: skip
         if not ok:
@@ -66,7 +64,7 @@ def test_map_kptr_selftests(tmp_path: Path) -> None:
     assert len(objs) == len(SOURCES), "both sources should compile"
     agree, bad = 0, []
     for obj in objs:
-        want = expectations(PROGS / obj.name.replace(".o", ".c"))
+        want = expectations(selftests_dir() / "progs" / obj.name.replace(".o", ".c"))
         for v in pybpf.open(str(obj)).verify(log_level=1):
             accepted, msgs = want[v.name]
             msgs = RUNNING_KERNEL_MSGS.get(v.name, msgs)
@@ -87,9 +85,9 @@ def test_map_kptr_programs_run_as_the_selftest_expects(tmp_path: Path) -> None:
     deletes elements, decrementing ``ref`` each time the map must have released one."""
     import pybpf
     from pybpf.kernel.vmlinux.runtime import reset_test_object
-    from tests.elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests
+    from tests.elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests, selftests_dir
 
-    if not (shutil.which("clang-19") and PROGS.is_dir() and shutil.which("bpftool") and VMLINUX.exists()
+    if not (shutil.which("clang-19") and (selftests_dir() / "progs").is_dir() and shutil.which("bpftool") and VMLINUX.exists()
             and HELPER_DEFS.exists()):  # fmt: skip
         pytest.skip("clang-19, linux-source-6.12, bpftool or vmlinux BTF missing")
     (obj_path,) = build_selftests(tmp_path, ["map_kptr.c"])
