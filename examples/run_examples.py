@@ -39,6 +39,7 @@ from packets import (
     tcp,
     udp,
 )
+from struct_ops_examples import STRUCT_OPS_EXAMPLES
 
 from pybpf import oracle
 from pybpf.case import Case, run_case
@@ -455,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-cases", action="store_true", help="regenerate the *.json case files")
     args = parser.parse_args(argv)
 
-    every: list[CExample | Example] = [*C_EXAMPLES, *EXAMPLES]
+    every: list[CExample | Example] = [*C_EXAMPLES, *STRUCT_OPS_EXAMPLES, *EXAMPLES]
     chosen = [e for e in every if not args.names or e.name in args.names]
     unknown = set(args.names) - {e.name for e in every}
     if unknown:
@@ -468,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     for n, example in enumerate(chosen, 1):
         if isinstance(example, CExample):
-            print(f"[{n}/{len(chosen)}] c/{example.object.name} (from c/{example.source.name}, clang-19): "
+            where = example.name.rsplit("/", 1)[0]
+            print(f"[{n}/{len(chosen)}] {where}/{example.object.name} (from {where}/{example.source.name}, clang-19): "
                   f"{example.title}")  # fmt: skip
             report = run_c_example(example, args.kernel)
         else:
