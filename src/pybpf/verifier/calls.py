@@ -169,7 +169,6 @@ def check_helper_call(env: Env, insn: Insn) -> int:
     if fn.might_sleep and not in_sleepable(env):
         raise env.einval("helper call might sleep in a non-sleepable prog")
     meta = CallMeta(func_id=func_id, pkt_access=fn.pkt_access)
-    state = env.state
     for i in range(5):
         check_func_arg(env, i, meta, fn)
     _record_func_map(env, meta, func_id)
@@ -449,11 +448,11 @@ def _check_reg_type(env: Env, regno: int, arg_type: int, fn: P.HelperProto, meta
     if types is None:
         raise env.error(errno.EFAULT, f"verifier internal error: unsupported arg type {arg_type}")
     if P.reg_type_fits(arg_type, reg.type):
-        if base_type(reg.type) == RegType.PTR_TO_BTF_ID and types == P.COMPATIBLE_REG_TYPES[P.ArgType.PTR_TO_MEM]:
-            if not arg_type & P.RDONLY:
-                raise env.eacces(
-                    f"{_fname(meta.func_id)}() may write into memory pointed by R{regno} type={reg_type_str(reg.type)}"
-                )
+        if (base_type(reg.type) == RegType.PTR_TO_BTF_ID and types == P.COMPATIBLE_REG_TYPES[P.ArgType.PTR_TO_MEM]
+                and not arg_type & P.RDONLY):  # fmt: skip
+            raise env.eacces(
+                f"{_fname(meta.func_id)}() may write into memory pointed by R{regno} type={reg_type_str(reg.type)}"
+            )
         return
     expected = ", ".join(reg_type_str(t) for t in types)
     raise env.eacces(f"R{regno} type={reg_type_str(reg.type)} expected={expected}")

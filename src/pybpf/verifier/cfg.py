@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 
+from ..isa import Insn
 from ..isa.opcodes import InsnClass, JmpOp, PseudoCall, PseudoLdImm64
 from .env import BPF_MAX_SUBPROGS, Env, SubprogInfo
 
@@ -23,16 +24,16 @@ CALLBACK_HELPERS = {164: "for_each_map_elem", 181: "loop", 180: "find_vma", 209:
 ASYNC_CALLBACK_HELPERS = {170: "timer_set_callback"}
 
 
-def is_pseudo_call(insn: object) -> bool:
-    return insn.code == (InsnClass.JMP | JmpOp.CALL) and insn.src == PseudoCall.CALL  # type: ignore[attr-defined]
+def is_pseudo_call(insn: Insn) -> bool:
+    return insn.code == (InsnClass.JMP | JmpOp.CALL) and insn.src == PseudoCall.CALL
 
 
-def is_pseudo_func(insn: object) -> bool:
-    return insn.is_lddw and insn.src == PseudoLdImm64.FUNC  # type: ignore[attr-defined]
+def is_pseudo_func(insn: Insn) -> bool:
+    return insn.is_lddw and insn.src == PseudoLdImm64.FUNC
 
 
-def is_kfunc_call(insn: object) -> bool:
-    return insn.code == (InsnClass.JMP | JmpOp.CALL) and insn.src == PseudoCall.KFUNC_CALL  # type: ignore[attr-defined]
+def is_kfunc_call(insn: Insn) -> bool:
+    return insn.code == (InsnClass.JMP | JmpOp.CALL) and insn.src == PseudoCall.KFUNC_CALL
 
 
 def is_helper_call(insn: object, helper_id: int | None = None) -> bool:

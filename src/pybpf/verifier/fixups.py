@@ -298,7 +298,7 @@ def _gen_ld_abs(insn: Insn) -> list[Insn]:
             seq.append(alu64_imm(AluOp.ADD, 2, insn.imm))
     seq.append(alu64_reg(AluOp.MOV, 1, 6))
     name = {Size.B: "bpf_skb_load_helper_8_no_cache", Size.H: "bpf_skb_load_helper_16_no_cache",
-            Size.W: "bpf_skb_load_helper_32_no_cache"}[insn.size]  # fmt: skip
+            Size.W: "bpf_skb_load_helper_32_no_cache"}[Size(insn.size)]  # fmt: skip
     seq.append(kcall(name))
     seq.append(jmp_imm(JmpOp.JSGE, 0, 0, 2))
     seq.append(alu32_reg(AluOp.XOR, 0, 0))

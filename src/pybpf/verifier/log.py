@@ -123,7 +123,8 @@ def reg_type_str(t: int) -> str:
         + ("untrusted_" if t & TypeFlag.PTR_UNTRUSTED else "")
         + ("trusted_" if t & TypeFlag.PTR_TRUSTED else "")
     )
-    return prefix + _REG_TYPE_NAMES.get(base_type(t), "?") + postfix  # type: ignore[call-overload]
+    name: str = _REG_TYPE_NAMES.get(base_type(t), "?")  # type: ignore[call-overload]
+    return prefix + name + postfix
 
 
 def snum(v: int) -> str:

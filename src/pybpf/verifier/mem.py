@@ -190,9 +190,7 @@ def may_access_direct_pkt_data(env: Env, write: bool, meta_pkt_access: bool | No
             return meta_pkt_access
         env.seen_direct_write = True
         return True
-    if pt == ProgType.CGROUP_SOCKOPT:
-        return True
-    return False
+    return pt == ProgType.CGROUP_SOCKOPT
 
 
 def check_packet_access(env: Env, regno: int, off: int, size: int, zero_ok: bool) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-
 from .env import Env
 from .state import RefState, VerifierState
 
