@@ -68,12 +68,14 @@ GET_LOCAL_STORAGE = _hid("get_local_storage")
 
 PKT_CHANGING = {
     _hid(n) for n in (
-        "skb_store_bytes", "skb_change_proto", "skb_change_type", "skb_vlan_push",
+        "skb_store_bytes", "skb_change_proto", "skb_vlan_push",
         "skb_vlan_pop", "skb_change_tail", "skb_change_head", "skb_adjust_room",
         "skb_pull_data", "l3_csum_replace", "l4_csum_replace", "xdp_adjust_head",
         "xdp_adjust_meta", "xdp_adjust_tail", "clone_redirect", "msg_pull_data",
         "msg_push_data", "msg_pop_data", "lwt_push_encap", "lwt_seg6_store_bytes",
         "lwt_seg6_adjust_srh", "lwt_seg6_action", "store_hdr_opt",
+        # the program reached through a tail call may move the packet as well
+        "tail_call",
     )
 }  # fmt: skip
 ACQUIRE = {_hid(n) for n in ("sk_lookup_tcp", "sk_lookup_udp", "skc_lookup_tcp", "ringbuf_reserve", "kptr_xchg")}
@@ -519,7 +521,17 @@ _COMPAT: dict[int, set[int]] = {
     MapType.QUEUE: {MAP_PEEK, MAP_POP, MAP_PUSH},
     MapType.STACK: {MAP_PEEK, MAP_POP, MAP_PUSH},
     MapType.BLOOM_FILTER: {MAP_PEEK, MAP_PUSH},
+    MapType.SOCKMAP: {_hid(n) for n in ("sk_redirect_map", "sock_map_update", "msg_redirect_map",
+                                        "sk_select_reuseport")} | {MAP_LOOKUP},
+    MapType.SOCKHASH: {_hid(n) for n in ("sk_redirect_hash", "sock_hash_update", "msg_redirect_hash",
+                                         "sk_select_reuseport")} | {MAP_LOOKUP},
+    MapType.REUSEPORT_SOCKARRAY: {_hid("sk_select_reuseport")},
+    **{mt: {_hid(f"{kind}_storage_get"), _hid(f"{kind}_storage_delete"), KPTR_XCHG}
+       for mt, kind in ((MapType.SK_STORAGE, "sk"), (MapType.INODE_STORAGE, "inode"),
+                        (MapType.TASK_STORAGE, "task"), (MapType.CGRP_STORAGE, "cgrp"))},
 }  # fmt: skip
+# Socket maps also take plain update/delete, but only where ``_may_update_sockmap`` says so.
+_SOCK_MAPS = (MapType.SOCKMAP, MapType.SOCKHASH)
 _FUNC_MAPS: dict[int, set[int]] = {
     TAIL_CALL: {MapType.PROG_ARRAY},
     **{f: {MapType.PERF_EVENT_ARRAY} for f in _COMPAT[MapType.PERF_EVENT_ARRAY]},
@@ -534,7 +546,37 @@ _FUNC_MAPS: dict[int, set[int]] = {
     MAP_PEEK: {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER},
     MAP_PUSH: {MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER},
     LOOKUP_PERCPU: {MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH},
-}
+    **{_hid(n): {MapType.SOCKMAP} for n in ("sk_redirect_map", "msg_redirect_map", "sock_map_update")},
+    **{_hid(n): {MapType.SOCKHASH} for n in ("sk_redirect_hash", "msg_redirect_hash", "sock_hash_update")},
+    _hid("sk_select_reuseport"): {MapType.REUSEPORT_SOCKARRAY, *_SOCK_MAPS},
+    **{_hid(f"{kind}_storage_{op}"): {mt}
+       for mt, kind in ((MapType.SK_STORAGE, "sk"), (MapType.INODE_STORAGE, "inode"),
+                        (MapType.TASK_STORAGE, "task"), (MapType.CGRP_STORAGE, "cgrp"))
+       for op in ("get", "delete")},
+}  # fmt: skip
+
+# Program types that can never hold a locked socket, so they may change a socket map
+# with the generic update/delete helpers.
+_SOCKMAP_WRITERS = {
+    ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.XDP,
+    ProgType.SK_REUSEPORT, ProgType.FLOW_DISSECTOR, ProgType.SK_LOOKUP,
+}  # fmt: skip
+
+
+def _may_update_sockmap(env: Env, func_id: int) -> bool:
+    """Whether ``bpf_map_update_elem``/``bpf_map_delete_elem`` may touch a socket map here."""
+    if func_id not in (MAP_UPDATE, MAP_DELETE):
+        return False
+    pt = env.prog_type
+    if (
+        pt in _SOCKMAP_WRITERS
+        or (pt == ProgType.TRACING and env.expected_attach_type == AttachType.TRACE_ITER)
+        # sock_ops adds sockets only through bpf_sock_map_update, which checks the event
+        or (pt == ProgType.SOCK_OPS and func_id == MAP_DELETE)
+    ):
+        return True
+    env.verbose("cannot update sockmap in this context\n")
+    return False
 
 
 def check_map_func_compatibility(env: Env, m: Any, func_id: int) -> None:
@@ -543,8 +585,8 @@ def check_map_func_compatibility(env: Env, m: Any, func_id: int) -> None:
     mt = m.spec.type
     allowed = _COMPAT.get(mt)
     bad = allowed is not None and func_id not in allowed
-    if mt in (MapType.SOCKMAP, MapType.SOCKHASH):
-        bad = func_id not in (MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, _hid("sk_select_reuseport"))
+    if bad and mt in _SOCK_MAPS and _may_update_sockmap(env, func_id):
+        bad = False
     need = _FUNC_MAPS.get(func_id)
     if need is not None and mt not in need:
         bad = True
