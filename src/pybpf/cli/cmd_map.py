@@ -1,18 +1,45 @@
-"""``pybpf map``: create maps pinned by name and operate on them, as bpftool map does."""
+"""``pybpf map``: create maps pinned by name and operate on them, as bpftool map does.
+
+The map machinery (``pybpf.maps``, the kernel) is imported only when a verb runs, so
+that ``pybpf map --help`` stays quick.
+"""
 
 from __future__ import annotations
 
 import argparse
 import errno
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BpfError
-from ..kernel.state import Kernel
-from ..maps.base import Map
-from ..maps.types import MapFlag, MapSpec, MapType, UpdateFlag
-from ..pinning import open_pinned, pin, pinned_names, unpin
 
-UPDATE_FLAGS = {"any": UpdateFlag.ANY, "noexist": UpdateFlag.NOEXIST, "exist": UpdateFlag.EXIST}
+if TYPE_CHECKING:
+    from ..maps.base import Map
+    from ..maps.types import MapType
+
+UPDATE_FLAGS = ("any", "noexist", "exist")
+
+
+class _MapTypeArg(argparse.Action):
+    """The ``create`` TYPE argument: its help lists the creatable types, worked out
+    only when help is printed, since listing them imports every map class."""
+
+    @property
+    def help(self) -> str:
+        return "map type: " + ", ".join(t.case_name for t in _creatable())
+
+    @help.setter
+    def help(self, _value: str | None) -> None:
+        pass
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
 
 
 def register(sub: Any) -> None:
@@ -29,12 +56,14 @@ def register(sub: Any) -> None:
     )
     verbs = p.add_subparsers(dest="map_verb", metavar="VERB", parser_class=type(p))
     c = verbs.add_parser("create", help="create and pin a map")
-    c.add_argument("type", help="map type: " + ", ".join(t.case_name for t in _creatable()))
+    c.add_argument("type", action=_MapTypeArg)
     c.add_argument("name")
     c.add_argument("--key-size", type=int, default=4)
     c.add_argument("--value-size", type=int, default=8)
     c.add_argument("--max-entries", type=int, default=64)
-    c.add_argument("--flags", default="0", help="map_flags: a number or names like no_prealloc,rdonly_prog")
+    c.add_argument(
+        "--flags", default="0", help="map_flags: a number or names like no_prealloc,rdonly_prog"
+    )
     for verb, helptext, args in (
         ("update", "create or replace an element", ["key", "value"]),
         ("lookup", "print an element's value", ["key"]),
@@ -52,7 +81,7 @@ def register(sub: Any) -> None:
         for a in args:
             v.add_argument(a.rstrip("?"), nargs="?" if a.endswith("?") else None)
         if verb in ("update", "push"):
-            v.add_argument("--flags", choices=list(UPDATE_FLAGS), default="any")
+            v.add_argument("--flags", choices=UPDATE_FLAGS, default="any")
         v.add_argument("--json", action="store_true")
     ls = verbs.add_parser("list", help="pinned maps")
     ls.add_argument("--json", action="store_true")
@@ -67,6 +96,8 @@ def _creatable() -> list[MapType]:
 
 
 def parse_flags(text: str) -> int:
+    from ..maps.types import MapFlag
+
     try:
         return int(text, 0)
     except ValueError:
@@ -109,6 +140,9 @@ def _fmt(raw: bytes) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..kernel.state import Kernel
+    from ..maps.types import MapSpec, MapType, UpdateFlag
+    from ..pinning import open_pinned, pin, pinned_names, unpin
     from .main import emit_json
 
     verb = args.map_verb
@@ -145,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     changed = False
     if verb == "update":
         m.update(parse_bytes(args.key, m.spec.key_size, "key"),
-                 parse_bytes(args.value, m.sys_value_size, "value"), UPDATE_FLAGS[args.flags])  # fmt: skip
+                 parse_bytes(args.value, m.sys_value_size, "value"), UpdateFlag[args.flags.upper()])  # fmt: skip
         changed = True
     elif verb == "lookup":
         result = m.lookup(parse_bytes(args.key, m.spec.key_size, "key"))
@@ -159,7 +193,11 @@ def run(args: argparse.Namespace) -> int:
         m.freeze()
         changed = True
     elif verb == "push":
-        m.update(None, parse_bytes(args.value, m.spec.value_size, "value"), UPDATE_FLAGS[args.flags])
+        m.update(
+            None,
+            parse_bytes(args.value, m.spec.value_size, "value"),
+            UpdateFlag[args.flags.upper()],
+        )
         changed = True
     elif verb in ("pop", "peek"):
         result = m.lookup_and_delete(None) if verb == "pop" else m.lookup(None)
@@ -177,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dump(m: Map, as_json: bool) -> None:
+    from ..maps.types import MapType
     from .main import emit_json
 
     if m.spec.type in (MapType.QUEUE, MapType.STACK):

@@ -6,25 +6,14 @@ Every verb takes ``--json``; every failure is one line on stderr and a non-zero 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BpfError
-from . import (
-    cmd_asm,
-    cmd_btf,
-    cmd_case,
-    cmd_conformance,
-    cmd_iter,
-    cmd_map,
-    cmd_prog,
-    cmd_run,
-    cmd_struct_ops,
-    cmd_tcpsim,
-    cmd_verify,
-)
 
 DESCRIPTION = """\
 pybpf: the Linux eBPF subsystem in Python -- assemble, inspect and run BPF programs
@@ -50,26 +39,86 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors as one line, like every other failure."""
 
     def error(self, message: str) -> Any:
-        self.exit(2, f"pybpf: {message} (see pybpf {self.prog.split()[-1]} --help)\n")
+        words = self.prog.split()
+        hint = " ".join(["pybpf", *words[1:], "--help"])
+        self.exit(2, f"pybpf: {message} (see {hint})\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+@dataclass(frozen=True)
+class Verb:
+    """One verb as the top-level parser lists it, without importing its module.
+
+    ``module`` (under ``pybpf.cli``) is imported only when this verb runs: its
+    ``register(sub)`` adds the real subparser (and any sibling verbs it owns).
+    """
+
+    name: str
+    help: str
+    module: str
+
+
+# In ``pybpf --help`` order.  The help lines must equal those the modules give
+# (tests/cli/test_lazy.py checks it), since the listing is built from these.
+VERBS: tuple[Verb, ...] = (
+    Verb("asm", "assemble text into instructions", "cmd_asm"),
+    Verb("disasm", "disassemble instructions", "cmd_asm"),
+    Verb("run", "run programs (case files or assembler text)", "cmd_run"),
+    Verb("verify", "verify programs as the kernel's verifier does", "cmd_verify"),
+    Verb("conformance", "run bpf_conformance test files", "cmd_conformance"),
+    Verb("map", "create and operate on maps pinned by name", "cmd_map"),
+    Verb("btf", "inspect and check BTF (type information)", "cmd_btf"),
+    Verb("prog", "load, pin, list and dump programs from object files", "cmd_prog"),
+    Verb("case", "export an object's programs as case files", "cmd_case"),
+    Verb("iter", "pin BPF iterators and read them (bpftool iter pin; cat)", "cmd_iter"),
+    Verb(
+        "struct_ops",
+        "register, list, dump and unregister struct_ops (bpftool struct_ops)",
+        "cmd_struct_ops",
+    ),
+    Verb(
+        "tcp-sim",
+        "run TCP congestion controls (BPF struct_ops or built-in) over a simulated link",
+        "cmd_tcpsim",
+    ),
+)
+
+
+def chosen_verb(argv: Sequence[str]) -> str | None:
+    """The verb of a command line: its first word that is not an option.
+
+    The top-level parser has only flags (``--version``, ``-h``), so this is
+    what argparse itself will take as VERB.
+    """
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with the full subparser only for the verb ``argv`` names.
+
+    Every other verb is a bare placeholder carrying its help line, so that
+    ``pybpf --help`` and usage errors list all verbs without importing them.
+    With ``argv=None`` every module is loaded (the complete parser).
+    """
     parser = _Parser(
         prog="pybpf", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
-    cmd_asm.register(sub)
-    cmd_run.register(sub)
-    cmd_verify.register(sub)
-    cmd_conformance.register(sub)
-    cmd_map.register(sub)
-    cmd_btf.register(sub)
-    cmd_prog.register(sub)
-    cmd_case.register(sub)
-    cmd_iter.register(sub)
-    cmd_struct_ops.register(sub)
-    cmd_tcpsim.register(sub)
+    wanted = None if argv is None else chosen_verb(argv)
+    load = {v.module for v in VERBS if argv is None or v.name == wanted}
+    loaded: set[str] = set()
+    for verb in VERBS:
+        if verb.module in load:
+            if verb.module not in loaded:
+                importlib.import_module(f"{__package__}.{verb.module}").register(sub)
+                loaded.add(verb.module)
+        else:
+            sub.add_parser(verb.name, help=verb.help)
     return parser
 
 
@@ -78,7 +127,9 @@ def emit_json(obj: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.version:
         from .. import __version__
