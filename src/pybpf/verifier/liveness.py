@@ -29,6 +29,18 @@ def _call_use(env: Env, insn: object) -> int:
                 break
             use |= 1 << i
         return use
+    if src == PseudoCall.KFUNC_CALL and insn.off == 0:  # type: ignore[attr-defined]
+        # a kfunc reads as many argument registers as its BTF prototype has parameters;
+        # one the program may not call keeps the conservative r1-r5 (refused later)
+        from ..btf import FuncProto
+        from ..kernel.vmlinux import kernel_btf, kfunc_by_id
+        from .kfunc import kfunc_allowed
+
+        desc = kfunc_by_id().get(insn.imm & 0xFFFFFFFF)  # type: ignore[attr-defined]
+        if desc is not None and kfunc_allowed(desc, env.prog_type):
+            fproto = kernel_btf()[desc.proto_id]
+            if isinstance(fproto, FuncProto):
+                return ((1 << (len(fproto.params) + 1)) - 1) & ~R0
     return ALL_CALLER_SAVED & ~R0
 
 
