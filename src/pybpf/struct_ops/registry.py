@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import errno
 import weakref
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from ..errors import BpfError
 from ..kernel.vmlinux import struct_id
-from ..maps.struct_ops import StructOpsType
+from ..maps.struct_ops import KernelOps, StructOpsType
 from ..maps.types import ENOTSUPP
 from .layout import value_layout
 
@@ -28,6 +29,31 @@ class BtfOpsType(StructOpsType):
             if m.name == member:
                 return m.index
         raise BpfError(errno.EINVAL, f"struct {self.name} has no member {member}")
+
+
+@dataclass
+class NamedOpsList:
+    """A subsystem's list of ops registered by name (``tcp_cong_list`` and the like):
+    the built-in names are taken, and a name is registered once."""
+
+    builtin: ClassVar[tuple[str, ...]] = ()
+    what: ClassVar[str] = "ops"
+    registered: dict[str, KernelOps] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return [*self.builtin, *self.registered]
+
+    def find(self, name: str) -> KernelOps | None:
+        return self.registered.get(name)
+
+    def add(self, kops: KernelOps) -> None:
+        if kops.name in self.builtin or kops.name in self.registered:
+            raise BpfError(errno.EEXIST, f"{self.what} {kops.name} is already registered")
+        self.registered[kops.name] = kops
+
+    def remove(self, kops: KernelOps) -> None:
+        if self.registered.get(kops.name) is kops:
+            del self.registered[kops.name]
 
 
 _TYPES: dict[str, BtfOpsType] = {}

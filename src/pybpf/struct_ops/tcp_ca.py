@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import errno
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BpfError
 from ..maps.struct_ops import KernelOps, OpsMember
-from .registry import BtfOpsType, register_type, subsystem_state
+from .registry import BtfOpsType, NamedOpsList, register_type, subsystem_state
 
 TCP_CA_NAME_MAX = 16
 TCP_CONG_MASK = 0x1F
@@ -39,16 +39,11 @@ def obj_name(raw: bytes) -> str:
 
 
 @dataclass
-class TcpCongestionControls:
+class TcpCongestionControls(NamedOpsList):
     """The kernel's list of congestion controls (``tcp_cong_list``)."""
 
-    registered: dict[str, KernelOps] = field(default_factory=dict)
-
-    def names(self) -> list[str]:
-        return [*BUILTIN_ALGORITHMS, *self.registered]
-
-    def find(self, name: str) -> KernelOps | None:
-        return self.registered.get(name)
+    builtin = BUILTIN_ALGORITHMS
+    what = "congestion control"
 
 
 def tcp_congestion_controls(kernel: Any) -> TcpCongestionControls:
@@ -82,15 +77,10 @@ class TcpCongestionOps(BtfOpsType):
             raise BpfError(errno.EINVAL, f"{kops.name} implements neither cong_avoid nor cong_control")
 
     def reg(self, kops: KernelOps, kernel: Any) -> None:
-        cc = tcp_congestion_controls(kernel)
-        if kops.name in BUILTIN_ALGORITHMS or kops.name in cc.registered:
-            raise BpfError(errno.EEXIST, f"congestion control {kops.name} is already registered")
-        cc.registered[kops.name] = kops
+        tcp_congestion_controls(kernel).add(kops)
 
     def unreg(self, kops: KernelOps, kernel: Any) -> None:
-        cc = tcp_congestion_controls(kernel)
-        if cc.registered.get(kops.name) is kops:
-            del cc.registered[kops.name]
+        tcp_congestion_controls(kernel).remove(kops)
 
     def update(self, new: KernelOps, old: KernelOps, kernel: Any) -> None:
         """``tcp_update_congestion_control``: same name, swapped in place."""

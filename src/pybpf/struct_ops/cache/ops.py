@@ -4,13 +4,13 @@ kernel has registered (the built-in ``lru`` and ``lfu`` names are taken)."""
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import BpfError
 from ...maps.struct_ops import KernelOps, OpsMember
 from ...verifier.struct_ops_ctx import WRITABLE_FIELDS
-from ..registry import BtfOpsType, register_type, subsystem_state
+from ..registry import BtfOpsType, NamedOpsList, register_type, subsystem_state
 from ..tcp_ca import obj_name
 
 BUILTIN_POLICIES = ("lru", "lfu")
@@ -19,11 +19,9 @@ WRITABLE_FIELDS["pybpf_cache_ops"] = {"pybpf_cache_entry": ("score", "data")}
 
 
 @dataclass
-class CachePolicies:
-    registered: dict[str, KernelOps] = field(default_factory=dict)
-
-    def names(self) -> list[str]:
-        return [*BUILTIN_POLICIES, *self.registered]
+class CachePolicies(NamedOpsList):
+    builtin = BUILTIN_POLICIES
+    what = "cache policy"
 
 
 def cache_policies(kernel: Any) -> CachePolicies:
@@ -46,15 +44,10 @@ class CacheOps(BtfOpsType):
             raise BpfError(errno.EINVAL, f"cache policy {kops.name} does not implement required score")
 
     def reg(self, kops: KernelOps, kernel: Any) -> None:
-        pol = cache_policies(kernel)
-        if kops.name in BUILTIN_POLICIES or kops.name in pol.registered:
-            raise BpfError(errno.EEXIST, f"cache policy {kops.name} is already registered")
-        pol.registered[kops.name] = kops
+        cache_policies(kernel).add(kops)
 
     def unreg(self, kops: KernelOps, kernel: Any) -> None:
-        pol = cache_policies(kernel)
-        if pol.registered.get(kops.name) is kops:
-            del pol.registered[kops.name]
+        cache_policies(kernel).remove(kops)
 
 
 CACHE_OPS = register_type(CacheOps())
