@@ -79,9 +79,22 @@ class LocalStorageMap(Map):
         return target
 
     def _value_region(self, data: bytes) -> Region:
+        """A fresh value: kptrs start empty whatever the caller's bytes say."""
         region = self._allocate(self.value_size, RegionKind.MAP_VALUE, self.OWNER_NAME)
-        region.buf[: len(data)] = data[: self.value_size]
+        data = self._kptr_clean(bytes(data[: self.value_size]))
+        region.buf[: len(data)] = data
         return region
+
+    def _drop(self, region: Region) -> None:
+        """A value leaves the map (replaced, deleted, its owner gone): it gives back the
+        objects its kptrs hold; the memory itself lives until RCU is done."""
+        self._kptr_free(region.buf, 0)
+        self._retire(region)
+
+    def _kptr_free_all(self) -> None:
+        """The map is freed: every object's value releases what it holds."""
+        for _, region in self._store.values():
+            self._kptr_free(region.buf, 0)
 
     def _check_flags(self, exists: bool, flags: int) -> int:
         if (flags & ~BPF_F_LOCK) > BPF_EXIST or flags & BPF_F_LOCK:
@@ -101,14 +114,14 @@ class LocalStorageMap(Map):
             return err
         self._store[id(owner)] = (owner, self._value_region(value))
         if old is not None:
-            self._retire(old[1])
+            self._drop(old[1])
         return 0
 
     def _remove(self, owner: object) -> int:
         old = self._store.pop(id(owner), None)
         if old is None:
             return errno.ENOENT
-        self._retire(old[1])
+        self._drop(old[1])
         return 0
 
     # ----------------------------------------------------------- syscall side ---
