@@ -57,6 +57,7 @@ KSET_HOOKS: dict[str, frozenset[ProgType] | None] = {
     "test_sk": frozenset((P.SCHED_CLS, *_TRACING_HOOK, P.SYSCALL)),
     "testmod": frozenset((P.SCHED_CLS, *_TRACING_HOOK, P.SYSCALL, P.STRUCT_OPS)),
     "tcp_ca": frozenset((P.STRUCT_OPS,)),
+    "key_sig": frozenset(_TRACING_HOOK),
 }
 """Which program types may call each kfunc set (the kernel's ``register_btf_kfunc_id_set``
 calls, through its prog-type-to-hook mapping); None: all of them."""

@@ -111,6 +111,11 @@ KFUNCS: tuple[KfuncSpec, ...] = (
     KfuncSpec("common", F.ITER_DESTROY, "void bpf_iter_num_destroy(struct bpf_iter_num *it);"),
     KfuncSpec("common", F(0), "void bpf_preempt_disable(void);"),
     KfuncSpec("common", F(0), "void bpf_preempt_enable(void);"),
+    # keys and signatures (kernel/trace/bpf_trace.c, CONFIG_KEYS)
+    KfuncSpec("key_sig", _ACQ_NULL | F.SLEEPABLE, "struct bpf_key *bpf_lookup_user_key(u32 serial, u64 flags);"),
+    KfuncSpec("key_sig", _ACQ_NULL, "struct bpf_key *bpf_lookup_system_key(u64 id);"),
+    KfuncSpec("key_sig", F.RELEASE, "void bpf_key_put(struct bpf_key *bkey);"),
+    # (bpf_verify_pkcs7_signature is left out: pybpf does not check dynptr kfunc arguments yet)
     # maps (kernel/bpf/map_iter.c)
     KfuncSpec("map_iter", F.TRUSTED_ARGS, "s64 bpf_map_sum_elem_count(const struct bpf_map *map);"),
     # TCP congestion control (net/ipv4/bpf_tcp_ca.c and the built-in algorithms)

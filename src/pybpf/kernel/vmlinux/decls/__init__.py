@@ -7,7 +7,7 @@ Names are the Linux kernel's (so CO-RE relocations written against a real
 
 from __future__ import annotations
 
-from . import base, bpf, cache, fs, iter, net, sched, tcp, testmod, uapi
+from . import base, bpf, cache, fs, iter, keys, net, sched, tcp, testmod, uapi
 
 SOURCES: tuple[tuple[str, str], ...] = (
     ("base", base.DECLS),
@@ -20,4 +20,5 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("tcp", tcp.DECLS),
     ("testmod", testmod.DECLS),
     ("cache", cache.DECLS),
+    ("keys", keys.DECLS),
 )
