@@ -136,7 +136,8 @@ OPS = st.lists(st.tuples(st.sampled_from(["xchg_in", "xchg_out", "prog_update", 
 
 # LRU maps get one element fewer than there are keys, so that updates evict
 MAPS = [(MapType.HASH, KEYS, 0), (MapType.ARRAY, KEYS, 0), (MapType.LRU_HASH, KEYS - 1, 0),
-        (MapType.LRU_HASH, KEYS - 1, int(MapFlag.NO_COMMON_LRU))]  # fmt: skip
+        (MapType.LRU_HASH, KEYS - 1, int(MapFlag.NO_COMMON_LRU)),
+        (MapType.PERCPU_HASH, KEYS, 0), (MapType.LRU_PERCPU_HASH, KEYS - 1, 0)]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -221,11 +222,6 @@ def test_lru_eviction_releases_the_evicted_object_once(map_type: MapType, flags:
     assert obj["cnt.refs.counter"] == start
 
 
-@pytest.mark.xfail(
-    reason="hashtab.py: an in-place per-CPU update zeroes the kptr without "
-    "releasing it (the kernel's pcpu_copy_value frees the fields)",
-    strict=False,
-)
 @pytest.mark.parametrize("map_type", [MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH])
 def test_percpu_hash_in_place_update_releases_the_held_object(map_type: MapType) -> None:
     obj = shared_object()

@@ -233,6 +233,13 @@ class HashMap(Map):
         else:
             self._write(e, 0, value[: self.value_size])
 
+    def _release_in_place(self, e: _Elem, cpu: int | None) -> None:
+        """An in-place per-CPU update gives back what the overwritten copies (all, or
+        ``cpu``'s) hold, as the kernel frees their fields after copying the value."""
+        if self.kptr_fields:
+            for c in range(self.copies) if cpu is None else (cpu,):
+                self._kptr_free(e.region.buf, self._value_off(e, c))
+
     def _store_cpu(self, e: _Elem, value: bytes, cpu: int, fresh: bool) -> None:
         """Store a program-side value: this CPU's copy; a fresh per-CPU element has the
         other CPUs' copies zeroed."""
@@ -334,6 +341,7 @@ class HashMap(Map):
         if err:
             return err
         if old is not None:
+            self._release_in_place(old, None if onallcpus else cpu)
             if onallcpus:
                 self._store_all(old, value)
             else:
@@ -402,6 +410,7 @@ class HashMap(Map):
         if not err:
             if old is not None:
                 Lru.set_ref(old)
+                self._release_in_place(old, None if onallcpus else cpu)
                 if onallcpus:
                     self._store_all(old, value)
                 else:
