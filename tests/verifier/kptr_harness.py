@@ -211,3 +211,31 @@ def agree(a: Answer, b: Answer) -> bool:
     if a.accepted != b.accepted:
         return False
     return a.accepted or (a.errno == b.errno and mask(a.message) == mask(b.message))
+
+
+Mismatch = tuple[str, Answer, Answer]
+"""A case where pybpf and the kernel disagree: its name, pybpf's answer, the kernel's."""
+
+
+def recorded_mismatches(name: str, cases: Sequence[Case]) -> list[Mismatch] | None:
+    """The recorded cases pybpf answers differently (None: nothing is recorded)."""
+    rec = recorded(name)
+    if not rec:
+        return None
+    out = []
+    for c in cases:
+        if c.name in rec:
+            mine = pybpf_answer(c)
+            if not agree(mine, rec[c.name]):
+                out.append((c.name, mine, rec[c.name]))
+    return out
+
+
+def live_mismatches(cases: Sequence[Case]) -> list[Mismatch]:
+    """The cases pybpf answers differently from the running kernel (bpf() must work)."""
+    out = []
+    for c in cases:
+        k, mine = kernel_answer(c), pybpf_answer(c)
+        if not agree(mine, k):
+            out.append((c.name, mine, k))
+    return out

@@ -13,7 +13,13 @@ from pybpf.kernel.regtypes import TypeFlag
 from pybpf.maps.types import MapType
 from pybpf.verifier.btf_access import BtfAccessError, Walk, btf_struct_walk
 
-from .kptr_harness import Case, MapDef, agree, kernel_answer, pybpf_answer, record, recorded
+from .kptr_harness import (
+    Case,
+    MapDef,
+    live_mismatches,
+    record,
+    recorded_mismatches,
+)
 
 TASK = "call bpf_get_current_task_btf\n"
 END = "r0 = 0\nexit\n"
@@ -83,16 +89,9 @@ CASES: tuple[Case, ...] = (
 
 
 def test_pybpf_answers_are_the_kernels_recorded() -> None:
-    rec = recorded("btf_access_kernel")
-    if not rec:
+    bad = recorded_mismatches("btf_access_kernel", CASES)
+    if bad is None:
         pytest.skip("no recorded kernel answers")
-    bad = []
-    for case in CASES:
-        if case.name not in rec:
-            continue
-        mine = pybpf_answer(case)
-        if not agree(mine, rec[case.name]):
-            bad.append((case.name, mine, rec[case.name]))
     assert not bad, bad
 
 
@@ -102,12 +101,7 @@ def test_pybpf_answers_are_the_live_kernels() -> None:
 
     if not oracle.available():
         pytest.skip(oracle.unavailable_reason())
-    bad = []
-    for case in CASES:
-        k = kernel_answer(case)
-        mine = pybpf_answer(case)
-        if not agree(mine, k):
-            bad.append((case.name, mine, k))
+    bad = live_mismatches(CASES)
     assert not bad, bad
 
 

@@ -13,7 +13,12 @@ from pybpf.isa.asm_c import assemble_c
 from pybpf.kernel.vmlinux import kfunc, offsetof
 from pybpf.verifier import verify
 
-from .kptr_harness import Case, agree, kernel_answer, pybpf_answer, record, recorded
+from .kptr_harness import (
+    Case,
+    live_mismatches,
+    record,
+    recorded_mismatches,
+)
 
 TP = "tracepoint"
 CUR = "call bpf_get_current_task_btf\nr1 = r0\n"
@@ -137,14 +142,9 @@ CASES: tuple[Case, ...] = (
 
 
 def test_pybpf_answers_are_the_kernels_recorded() -> None:
-    rec = recorded("kfunc_kernel")
-    if not rec:
+    bad = recorded_mismatches("kfunc_kernel", CASES)
+    if bad is None:
         pytest.skip("no recorded kernel answers")
-    bad = [
-        (c.name, pybpf_answer(c), rec[c.name])
-        for c in CASES
-        if c.name in rec and not agree(pybpf_answer(c), rec[c.name])
-    ]
     assert not bad, bad
 
 
@@ -154,11 +154,7 @@ def test_pybpf_answers_are_the_live_kernels() -> None:
 
     if not oracle.available():
         pytest.skip(oracle.unavailable_reason())
-    bad = []
-    for case in CASES:
-        k, mine = kernel_answer(case), pybpf_answer(case)
-        if not agree(mine, k):
-            bad.append((case.name, mine, k))
+    bad = live_mismatches(CASES)
     assert not bad, bad
 
 

@@ -12,7 +12,13 @@ import pytest
 
 from pybpf.maps.types import MapType
 
-from .kptr_harness import Case, MapDef, agree, kernel_answer, pybpf_answer, record, recorded
+from .kptr_harness import (
+    Case,
+    MapDef,
+    live_mismatches,
+    record,
+    recorded_mismatches,
+)
 
 SLOTS = ("u64", "kptr_untrusted:task_struct", "kptr:task_struct")
 ARRAY = (MapDef(MapType.ARRAY, SLOTS),)
@@ -112,15 +118,9 @@ CASES: tuple[Case, ...] = (
 
 
 def test_pybpf_answers_are_the_kernels_recorded() -> None:
-    rec = recorded("kptr_kernel")
-    if not rec:
+    bad = recorded_mismatches("kptr_kernel", CASES)
+    if bad is None:
         pytest.skip("no recorded kernel answers")
-    bad = []
-    for c in CASES:
-        if c.name in rec:
-            mine = pybpf_answer(c)
-            if not agree(mine, rec[c.name]):
-                bad.append((c.name, mine, rec[c.name]))
     assert not bad, bad
 
 
@@ -130,11 +130,7 @@ def test_pybpf_answers_are_the_live_kernels() -> None:
 
     if not oracle.available():
         pytest.skip(oracle.unavailable_reason())
-    bad = []
-    for case in CASES:
-        k, mine = kernel_answer(case), pybpf_answer(case)
-        if not agree(mine, k):
-            bad.append((case.name, mine, k))
+    bad = live_mismatches(CASES)
     assert not bad, bad
 
 
