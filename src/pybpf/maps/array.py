@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import BpfError
 from ..memory import Region, RegionKind
-from .base import Map, reject_btf, to_bytes, u32_of
+from .base import Map, index_next_key, reject_btf, to_bytes, u32_of
 from .btfinfo import BtfKind, BtfType, is_reg_int
 from .inner import InnerMapSlot, check_template
 from .types import (
@@ -158,12 +158,7 @@ class ArrayMap(Map):
         raise BpfError(errno.EINVAL, "array elements cannot be deleted")
 
     def _sys_get_next_key(self, key: bytes | None) -> bytes:
-        index = 0xFFFFFFFF if key is None else u32_of(key)
-        if index >= self.max_entries:
-            return (0).to_bytes(4, "little")
-        if index == self.max_entries - 1:
-            raise BpfError(errno.ENOENT, "no more keys")
-        return (index + 1).to_bytes(4, "little")
+        return index_next_key(key, self.max_entries)
 
     def _mmap_view(self, writable: bool, offset: int, length: int | None) -> memoryview:
         if not self.flags & MapFlag.MMAPABLE:

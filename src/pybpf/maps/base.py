@@ -720,3 +720,12 @@ def map_at(address: int) -> Map | None:
 
 def u32_of(key: bytes) -> int:
     return int.from_bytes(key[:4], "little")
+
+
+def index_next_key(key: bytes | None, max_entries: int) -> bytes:
+    """``get_next_key`` of the maps keyed by a u32 index (arrays and their kin): from no
+    key or an index out of range the first, then the next; ENOENT after the last."""
+    index = 0xFFFFFFFF if key is None else u32_of(key)
+    if index == max_entries - 1:
+        raise BpfError(errno.ENOENT, "no more keys")
+    return (0 if index >= max_entries else index + 1).to_bytes(4, "little")

@@ -16,7 +16,7 @@ import struct
 from typing import Any
 
 from ..errors import BpfError
-from .base import Map, to_bytes, u32_of
+from .base import Map, index_next_key, to_bytes, u32_of
 from .devmap import check_redirect_prog
 from .standins import BPF_XDP_CPUMAP
 from .types import BPF_EXIST, BPF_NOEXIST, MapFlag, MapSpec
@@ -114,10 +114,7 @@ class CpuMap(Map):
         return 0
 
     def _sys_get_next_key(self, key: bytes | None) -> bytes:
-        i = 0xFFFFFFFF if key is None else u32_of(key)
-        if i == self.max_entries - 1:
-            raise BpfError(errno.ENOENT, "no more keys")
-        return (0 if i >= self.max_entries else i + 1).to_bytes(4, "little")
+        return index_next_key(key, self.max_entries)
 
     def bpf_lookup(self, key: bytes, cpu: int) -> int:
         return 0  # programs only redirect to cpumap entries

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import BpfError
 from ..memory import Region, RegionKind
-from .base import Map, to_bytes, u32_of
+from .base import Map, index_next_key, to_bytes, u32_of
 from .standins import (
     BPF_PROG_TYPE_XDP,
     BPF_XDP_DEVMAP,
@@ -161,10 +161,7 @@ class DevMap(Map):
         return 0
 
     def _sys_get_next_key(self, key: bytes | None) -> bytes:
-        i = 0xFFFFFFFF if key is None else u32_of(key)
-        if i == self.max_entries - 1:
-            raise BpfError(errno.ENOENT, "no more keys")
-        return (0 if i >= self.max_entries else i + 1).to_bytes(4, "little")
+        return index_next_key(key, self.max_entries)
 
     # ----------------------------------------------------------- program side ---
 

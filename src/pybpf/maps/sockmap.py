@@ -19,7 +19,7 @@ from bisect import bisect_right, insort
 from typing import Any
 
 from ..errors import BpfError
-from .base import Map, to_bytes, u32_of
+from .base import Map, index_next_key, to_bytes, u32_of
 from .jhash import jhash
 from .standins import (
     AF_INET,
@@ -195,10 +195,7 @@ class SockMapMap(_SockMapBase):
         return 0
 
     def _sys_get_next_key(self, key: bytes | None) -> bytes:
-        i = 0xFFFFFFFF if key is None else u32_of(key)
-        if i == self.max_entries - 1:
-            raise BpfError(errno.ENOENT, "no more keys")
-        return (0 if i >= self.max_entries else i + 1).to_bytes(4, "little")
+        return index_next_key(key, self.max_entries)
 
     def __len__(self) -> int:
         return len(self._socks)
@@ -381,10 +378,7 @@ class ReuseportSockArrayMap(Map):
         return 0
 
     def _sys_get_next_key(self, key: bytes | None) -> bytes:
-        i = 0xFFFFFFFF if key is None else u32_of(key)
-        if i == self.max_entries - 1:
-            raise BpfError(errno.ENOENT, "no more keys")
-        return (0 if i >= self.max_entries else i + 1).to_bytes(4, "little")
+        return index_next_key(key, self.max_entries)
 
     def bpf_lookup(self, key: bytes, cpu: int) -> int:
         sk = self.socket(u32_of(bytes(key)))

@@ -13,7 +13,7 @@ import errno
 from typing import Any
 
 from ..errors import BpfError
-from .base import Map, to_bytes, u32_of
+from .base import Map, index_next_key, to_bytes, u32_of
 from .standins import Socket, XdpSocket
 from .types import BPF_EXIST, BPF_NOEXIST, MapFlag, MapSpec
 
@@ -84,10 +84,7 @@ class XskMap(Map):
         return 0
 
     def _sys_get_next_key(self, key: bytes | None) -> bytes:
-        i = 0xFFFFFFFF if key is None else u32_of(key)
-        if i == self.max_entries - 1:
-            raise BpfError(errno.ENOENT, "no more keys")
-        return (0 if i >= self.max_entries else i + 1).to_bytes(4, "little")
+        return index_next_key(key, self.max_entries)
 
     def bpf_lookup(self, key: bytes, cpu: int) -> int:
         xs = self._socks.get(u32_of(bytes(key)))
