@@ -7,19 +7,22 @@ dead where two states meet.  The level-2 log prints the result as "Live regs bef
 
 from __future__ import annotations
 
+from ..btf import FuncProto
+from ..isa.insn import Insn
 from ..isa.opcodes import AluOp, AtomicOp, InsnClass, JmpOp, Mode, PseudoCall, Source
+from ..kernel.func_proto import func_proto
+from ..kernel.vmlinux import kernel_btf, kfunc_by_id
 from .env import Env
+from .kfunc import kfunc_allowed
 
 ALL_CALLER_SAVED = 0b111111  # r0..r5
 R0 = 1
 
 
-def _call_use(env: Env, insn: object) -> int:
-    from ..kernel.func_proto import func_proto
-
-    src = insn.src  # type: ignore[attr-defined]
+def _call_use(env: Env, insn: Insn) -> int:
+    src = insn.src
     if src == PseudoCall.HELPER:
-        proto = func_proto(env.prog_type, insn.imm, env.expected_attach_type,  # type: ignore[attr-defined]
+        proto = func_proto(env.prog_type, insn.imm, env.expected_attach_type,
                            privileged=env.options.bpf_capable)  # fmt: skip
         if proto is None:
             return ALL_CALLER_SAVED & ~R0
@@ -29,14 +32,10 @@ def _call_use(env: Env, insn: object) -> int:
                 break
             use |= 1 << i
         return use
-    if src == PseudoCall.KFUNC_CALL and insn.off == 0:  # type: ignore[attr-defined]
+    if src == PseudoCall.KFUNC_CALL and insn.off == 0:
         # a kfunc reads as many argument registers as its BTF prototype has parameters;
         # one the program may not call keeps the conservative r1-r5 (refused later)
-        from ..btf import FuncProto
-        from ..kernel.vmlinux import kernel_btf, kfunc_by_id
-        from .kfunc import kfunc_allowed
-
-        desc = kfunc_by_id().get(insn.imm & 0xFFFFFFFF)  # type: ignore[attr-defined]
+        desc = kfunc_by_id().get(insn.imm & 0xFFFFFFFF)
         if desc is not None and kfunc_allowed(desc, env.prog_type):
             fproto = kernel_btf()[desc.proto_id]
             if isinstance(fproto, FuncProto):
