@@ -26,6 +26,7 @@ from ..memory import Region, RegionKind
 from .base import BatchResult, Map, reject_btf, to_bytes
 from .btfinfo import BtfKind, BtfType
 from .freelist import PcpuFreelist
+from .hashindex import MAX_NATIVE_BUCKETS, NativeIndex
 from .inner import InnerMapSlot, check_template, effective_max_entries
 from .jhash import jhash
 from .lru import Lru, LruNode
@@ -50,11 +51,14 @@ BUCKET_SIZE = 16  # sizeof(struct bucket)
 
 
 class _Elem(LruNode):
-    """One element: its key, cached hash, where its slot lives, and (map-in-map) the map."""
+    """One element: its key, cached hash, where its slot lives, (map-in-map) the map, and
+    its node in the map's native mirror (0 when it has none)."""
 
-    __slots__ = ("hash", "in_table", "inner", "key", "off", "region")
+    __slots__ = ("hash", "in_table", "inner", "key", "mirror", "node", "off", "region")
 
     def __init__(self, region: Region, off: int) -> None:
+        self.node = 0
+        self.mirror: NativeIndex | None = None
         super().__init__()
         self.region = region
         self.off = off
@@ -62,6 +66,28 @@ class _Elem(LruNode):
         self.hash = 0
         self.inner: Map | None = None
         self.in_table = False
+
+
+_SLOT_REF: Any = LruNode.__dict__["ref"]  # the slot the property below stands in front of
+
+
+class _LruElem(_Elem):
+    """An LRU element whose reference bit native code can set too: the bit reads as set
+    when either the Python slot or the mirror node's byte is."""
+
+    __slots__ = ()
+
+    @property
+    def ref(self) -> int:
+        if self.node and self.mirror is not None and self.mirror.ref(self.node):
+            return 1
+        return int(_SLOT_REF.__get__(self))
+
+    @ref.setter
+    def ref(self, value: int) -> None:
+        _SLOT_REF.__set__(self, value)
+        if self.node and self.mirror is not None:
+            self.mirror.set_ref(self.node, value)
 
 
 class HashMap(Map):
@@ -133,14 +159,17 @@ class HashMap(Map):
         self._lru: Lru | None = None
         self._freelist: PcpuFreelist[_Elem] | None = None
         self._extra: list[_Elem] = []
+        self._native: NativeIndex | None = None
         if self.prealloc:
             spares = num_cpus if not self.PERCPU and not self.LRU else 0
             nslots = self.max_entries + spares
             pool = self._allocate(nslots * self.slot_size, RegionKind.MAP_VALUE, "elements")
             slot = self.slot_size
 
+            elem_type = _LruElem if self.LRU else _Elem
+
             def make(i: int) -> _Elem:
-                return _Elem(pool, i * slot)
+                return elem_type(pool, i * slot)
 
             if self.LRU:
                 percpu_lru = bool(spec.flags & MapFlag.NO_COMMON_LRU)
@@ -159,6 +188,26 @@ class HashMap(Map):
     def _hash(self, key: bytes) -> int:
         return jhash(key, self.seed)
 
+    def native_index(self) -> NativeIndex | None:
+        """The table's mirror in native memory (see :mod:`.hashindex`), built on first use
+        and kept in step from then on; None for tables too large to mirror."""
+        if self._native is None and self.n_buckets <= MAX_NATIVE_BUCKETS and not self.closed:
+            self._native = NativeIndex(self.n_buckets, self.key_size)
+            for b in self._nonempty:
+                for e in reversed(self._buckets[b]):
+                    self._mirror_link(e)
+        return self._native
+
+    def _mirror_link(self, e: _Elem) -> None:
+        native = self._native
+        assert native is not None
+        if self.FD_VALUES:
+            value = e.inner.address if e.inner is not None else 0
+        else:
+            value = self._value_addr(e, 0)
+        e.node = native.link_head(e.key, e.hash, value)
+        e.mirror = native
+
     def _link_head(self, e: _Elem) -> None:
         b = e.hash & (self.n_buckets - 1)
         bucket = self._buckets.get(b)
@@ -168,12 +217,20 @@ class HashMap(Map):
         bucket.insert(0, e)
         self._index[e.key] = e
         e.in_table = True
+        if self._native is not None:
+            self._mirror_link(e)
 
     def _unlink(self, e: _Elem) -> None:
         b = e.hash & (self.n_buckets - 1)
         bucket = self._buckets[b]
         for i, x in enumerate(bucket):
             if x is e:
+                if e.node:
+                    assert self._native is not None
+                    ref = e.ref
+                    self._native.unlink(e.node, e.hash, bucket[i - 1].node if i else 0)
+                    e.node = 0
+                    e.ref = ref
                 del bucket[i]
                 break
         if not bucket:
@@ -579,6 +636,12 @@ class HashMap(Map):
         for b in list(self._nonempty):
             for e in list(self._buckets.get(b, ())):
                 yield e.region.base + e.off, self._value_addr(e, cpu if self.PERCPU else 0)
+
+    def close(self) -> None:
+        """Native code that still holds the mirror's address finds nothing from now on."""
+        if self._native is not None:
+            self._native.clear()
+        super().close()
 
     # --------------------------------------------------------------------- Pythonic ---
 

@@ -1,10 +1,12 @@
-"""Helpers written in IR: array map lookup and update on the map's own value buffer.
+"""Helpers written in IR: array map lookup and update on the map's own value buffer,
+hash map lookup on the map's native mirror of its table.
 
-A call site tests r1 against the addresses of the plain array maps the program loads
+A call site tests r1 against the addresses of the array and hash maps the program loads
 (known when it is compiled: ``lddw`` immediates hold map addresses); a match runs the
 helper natively on ``values_region`` -- the buffer the Python side reads and writes --
-and anything else (another map, a key or value outside the cached region, a CPU the map
-does not have) takes the Python helper, so results never differ.
+or on the hash map's mirror (:mod:`pybpf.maps.hashindex`, kept in step by the map), and
+anything else (another map, a key or value outside the cached region, a CPU the map does
+not have) takes the Python helper, so results never differ.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...isa.insn import lddw_value
+from ...isa.opcodes import STACK_SIZE
 from ...kernel.helpers import Helper
 from ...maps.array import ArrayMap
 from ...maps.base import map_at
+from ...maps.hashtab import HashMap, HashOfMapsMap, LruHashMap, LruPercpuHashMap, PercpuHashMap
 from ...maps.types import BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST
-from . import layout, ops
+from . import hashlookup, layout, ops
+from .hashlookup import HashFacts
 
 if TYPE_CHECKING:
     from .codegen import Generator
@@ -39,18 +44,30 @@ class ArrayFacts:
     num_cpus: int
 
 
-def _array_maps(gen: Generator) -> list[ArrayFacts]:
-    out: dict[int, ArrayFacts] = {}
+HASH_TYPES = (HashMap, PercpuHashMap, LruHashMap, LruPercpuHashMap, HashOfMapsMap)
+
+
+def _maps(gen: Generator) -> tuple[list[ArrayFacts], list[HashFacts]]:
+    """The array and hash maps whose addresses the program loads."""
+    arrays: dict[int, ArrayFacts] = {}
+    hashes: dict[int, HashFacts] = {}
     insns = gen.insns
     for pc, insn in enumerate(insns[:-1]):
         if not insn.is_lddw or (pc > 0 and insns[pc - 1].is_lddw) or insn.src == 4:
             continue
         addr = lddw_value(insn, insns[pc + 1])
         m = map_at(addr) if addr else None
-        if m is not None and type(m) is ArrayMap and addr == m.address:
-            out[addr] = ArrayFacts(addr, m.values_region.base, m.elem_size, m.value_size,
-                                   m.max_entries, m.num_cpus)  # fmt: skip
-    return list(out.values())
+        if m is None or addr != m.address:
+            continue
+        if type(m) is ArrayMap:
+            arrays[addr] = ArrayFacts(addr, m.values_region.base, m.elem_size, m.value_size,
+                                      m.max_entries, m.num_cpus)  # fmt: skip
+        elif type(m) in HASH_TYPES and isinstance(m, HashMap) and m.key_size <= hashlookup.MAX_NATIVE_KEY:
+            index = m.native_index()
+            if index is not None:
+                hashes[addr] = HashFacts(addr, index.heads.base, index.mask, m.seed, m.key_size,
+                                         m.value_stride, m.num_cpus, m.PERCPU, m.LRU)  # fmt: skip
+    return list(arrays.values()), list(hashes.values())
 
 
 class InlineHelpers:
@@ -58,20 +75,26 @@ class InlineHelpers:
         from ...kernel.helpers import maps as helper_maps
 
         self.gen = gen
-        self.arrays = _array_maps(gen)
+        self.arrays, self.hashes = _maps(gen)
         self.fns = {LOOKUP: helper_maps.map_lookup_elem, UPDATE: helper_maps.map_update_elem}
 
     def slots_needed(self) -> int:
-        """Cache pairs the inline paths use: two per array map per lookup/update site."""
-        if not self.arrays:
+        """Cache pairs the inline paths use: two per array map and one per hash map at
+        each lookup/update site."""
+        if not self.arrays and not self.hashes:
             return 0
         sites = sum(1 for i in self.gen.insns if i.code == 0x85 and i.src == 0 and i.imm in self.fns)
-        return 2 * sites * len(self.arrays)
+        return sites * (2 * len(self.arrays) + len(self.hashes))
 
     def maps_key(self) -> tuple[tuple[int, ...], ...]:
         """The facts compiled in (part of the code cache's key)."""
         return tuple((a.address, a.values, a.elem_size, a.value_size, a.max_entries, a.num_cpus)
-                     for a in self.arrays)  # fmt: skip
+                     for a in self.arrays) + tuple(h.key() for h in self.hashes)  # fmt: skip
+
+    def _targets(self, helper_id: int) -> list[ArrayFacts | HashFacts]:
+        if helper_id == LOOKUP:
+            return [*self.arrays, *self.hashes]
+        return list(self.arrays)
 
     def emit(self, pc: int, helper_id: int, helper: Helper) -> bool:
         from ...kernel.helpers import core
@@ -82,21 +105,28 @@ class InlineHelpers:
         if helper.fn is core.get_prandom_u32:
             self.prandom(pc, helper)
             return True
-        if helper_id not in self.fns or helper.fn is not self.fns[helper_id] or not self.arrays:
+        if helper_id not in self.fns or helper.fn is not self.fns[helper_id]:
+            return False
+        targets = self._targets(helper_id)
+        if not targets:
             return False
         g = self.gen
         done, generic = g.label(), g.label()
         r1 = g.get(1)
         cpu = g.t()
         g.emit(f"{cpu} = load i64, ptr {g.slot_ptr(layout.CPU)}")
-        for facts in self.arrays:
+        for facts in targets:
             eq, cpu_ok, both, here, nxt = g.t(), g.t(), g.t(), g.label(), g.label()
             g.emit(f"{eq} = icmp eq i64 {r1}, {facts.address}")
             g.emit(f"{cpu_ok} = icmp ult i64 {cpu}, {facts.num_cpus}")
             g.emit(f"{both} = and i1 {eq}, {cpu_ok}")
             g.emit(f"br i1 {both}, label %{here}, label %{nxt}")
             g.block(here)
-            if helper_id == LOOKUP:
+            if isinstance(facts, HashFacts):
+                key = g.get(2)
+                self._checked(key, facts.key_size, generic, frame=True)
+                hashlookup.lookup(g, facts, key, cpu, done)
+            elif helper_id == LOOKUP:
                 self.lookup(facts, generic, done)
             else:
                 self.update(facts, generic, done)
@@ -110,22 +140,36 @@ class InlineHelpers:
         g.block(done)
         return True
 
-    def _checked(self, addr: str, size: int, generic: str) -> None:
-        """Continue when ``[addr, addr+size)`` lies in this site's cached region; else
-        remember the address's region (when plain) and take the Python helper."""
+    def _checked(self, addr: str, size: int, generic: str, frame: bool = False) -> None:
+        """Continue when ``[addr, addr+size)`` lies in this site's cached region (or,
+        with ``frame``, in the function's own stack frame: where keys usually are, and a
+        frame's address may change from one run to the next); else remember the
+        address's region (when plain) and take the Python helper."""
         g = self.gen
         slot = g.new_slot()
+        ok = g.label()
+        if frame:
+            base, last, lo, hi, inside, look = g.t(), g.t(), g.t(), g.t(), g.t(), g.label()
+            g.emit(f"{base} = sub i64 %fend, {STACK_SIZE}")
+            g.emit(f"{last} = sub i64 %fend, {size}")
+            g.emit(f"{lo} = icmp uge i64 {addr}, {base}")
+            g.emit(f"{hi} = icmp ule i64 {addr}, {last}")
+            g.emit(f"{inside} = and i1 {lo}, {hi}")
+            g.emit(f"br i1 {inside}, label %{ok}, label %{look}")
+            g.block(look)
         hit, miss = g.checked(slot, addr, size)
         g.block(miss)
         g.call_py(g.op(ops.fill(g.cache, slot, size), pure=True), addr)
         g.emit(f"br label %{generic}")
         g.block(hit)
+        g.emit(f"br label %{ok}")
+        g.block(ok)
 
     def _index(self, generic: str) -> str:
         """The u32 key at r2, read through a cache of its own (a miss: the Python helper)."""
         g = self.gen
         key = g.get(2)
-        self._checked(key, 4, generic)
+        self._checked(key, 4, generic, frame=True)
         p, v, idx = g.t(), g.t(), g.t()
         g.emit(f"{p} = inttoptr i64 {key} to ptr")
         g.emit(f"{v} = load i32, ptr {p}, align 1")

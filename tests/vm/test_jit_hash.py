@@ -1,0 +1,202 @@
+"""Native hash-map lookups: the map's mirror stays in step with its lists, and the jit's
+lookup written in IR returns what the Python helper returns, for every hash type, key
+size and CPU, without calling Python."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import struct
+from typing import Any
+
+import pytest
+
+from pybpf.errors import BpfError
+from pybpf.isa import assemble
+from pybpf.kernel.state import Kernel
+from pybpf.maps import create_map
+from pybpf.maps.hashtab import HashMap
+from pybpf.maps.jhash import jhash
+from pybpf.maps.types import BPF_ANY, BPF_EXIST, BPF_NOEXIST, MapFlag, MapSpec, MapType
+from pybpf.program import load_program
+from pybpf.vm.tiers import Tier, available, using
+
+HASH_TYPES = (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH)
+needs_jit = pytest.mark.skipif(Tier.JIT not in available(), reason="llvmlite is not installed")
+
+
+def _check_mirror(m: HashMap) -> None:
+    """Every bucket of the mirror holds the map's elements in the map's order, each with
+    the address ``bpf_lookup`` gives (and nothing else)."""
+    native = m.native_index()
+    assert native is not None
+    seen = 0
+    for b in range(m.n_buckets):
+        chain = native.walk(b)
+        elems = m._buckets.get(b, [])
+        assert [(e.key, e.hash, m._value_addr(e)) for e in elems] == chain
+        seen += len(chain)
+    assert seen == len(m)
+
+
+@pytest.mark.parametrize("mtype", HASH_TYPES)
+@pytest.mark.parametrize("flags", [0, MapFlag.NO_PREALLOC, MapFlag.NO_COMMON_LRU])
+def test_the_mirror_follows_every_change(mtype: MapType, flags: int) -> None:
+    lru = mtype in (MapType.LRU_HASH, MapType.LRU_PERCPU_HASH)
+    if (flags == MapFlag.NO_PREALLOC and lru) or (flags == MapFlag.NO_COMMON_LRU and not lru):
+        pytest.skip("not a valid combination")
+    rng = random.Random(f"{mtype}{flags}")
+    m = create_map(MapSpec(mtype, 6, 8, 12, flags), 2)
+    assert isinstance(m, HashMap)
+    stride = 16 if m.PERCPU else 8
+    for step in range(400):
+        if step == 30:
+            m.native_index()  # built from what the map holds, then kept in step
+        key = bytes([rng.randrange(20)]) + b"k" * 5
+        op = rng.randrange(6)
+        if op < 3:
+            m.cpu = rng.randrange(2)
+            with contextlib.suppress(BpfError):
+                m.update(key, bytes([step % 256]) * stride, rng.choice([BPF_ANY, BPF_NOEXIST, BPF_EXIST]))
+        elif op == 3:
+            m.bpf_update(key, bytes([step % 256]) * 8, BPF_ANY, rng.randrange(2))
+        elif op == 4:
+            m.bpf_delete(key, rng.randrange(2))
+        else:
+            if rng.random() < 0.2:
+                m.lookup_and_delete_batch(None, 3)
+            else:
+                m.bpf_lookup(key, 0)
+        if step >= 30 and step % 7 == 0:
+            _check_mirror(m)
+        m.synchronize_rcu()
+    _check_mirror(m)
+
+
+def _lookup_program(kernel: Kernel, m: Any) -> Any:
+    """Look up the key the packet starts with (copied to the stack); return the value's
+    first 4 bytes (0xffff when absent)."""
+    copy = "\n".join(f"r7 = *(u8 *)(r6 + {i})\n*(u8 *)(r10 - {64 - i}) = r7" for i in range(m.key_size))
+    src = f"""
+        r6 = *(u32 *)(r1 + 0)
+        {copy}
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -64
+        call bpf_map_lookup_elem
+        if r0 == 0 goto absent
+        r0 = *(u32 *)(r0 + 0)
+        exit
+    absent:
+        r0 = 0xffff
+        exit
+    """
+    return load_program(assemble(src), "xdp", maps=[m], kernel=kernel, verify=False)
+
+
+def _no_python_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: Any) -> int:
+        raise AssertionError("the jit called the Python lookup")
+
+    monkeypatch.setattr(HashMap, "bpf_lookup", refuse)
+
+
+@needs_jit
+@pytest.mark.parametrize("key_size", [1, 2, 3, 4, 5, 7, 8, 11, 12, 13, 16, 20, 24, 25, 36, 37, 64])
+def test_native_lookup_hashes_every_key_size_as_the_map(key_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    kernel = Kernel(seed=0)
+    m = kernel.create_map(MapSpec(MapType.HASH, key_size, 8, 64))
+    rng = random.Random(key_size)
+    keys = list({rng.randbytes(key_size) for _ in range(40)})
+    for i, k in enumerate(keys):
+        m.update(k, struct.pack("<Q", i + 1))
+    absent = [k for k in (rng.randbytes(key_size) for _ in range(20)) if k not in keys]
+    prog = _lookup_program(kernel, m)
+    want = [i + 1 for i in range(len(keys))] + [0xFFFF] * len(absent)
+    with using("interp"):
+        assert [prog.run(data=k.ljust(64, b"\0")).retval for k in keys + absent] == want
+    with using("jit"):
+        prog.run(data=keys[0].ljust(64, b"\0"))  # compiled; the key's region is cached
+        _no_python_lookups(monkeypatch)
+        assert [prog.run(data=k.ljust(64, b"\0")).retval for k in keys + absent] == want
+    assert jhash(keys[0], m.seed) == m._hash(keys[0])
+
+
+@needs_jit
+@pytest.mark.parametrize("mtype", HASH_TYPES)
+def test_native_lookup_returns_pythons_address_and_sees_python_changes(mtype: MapType, monkeypatch: pytest.MonkeyPatch) -> None:
+    kernel = Kernel(seed=0)
+    m = kernel.create_map(MapSpec(mtype, 4, 8, 8))
+    assert isinstance(m, HashMap)
+    src = """
+        *(u32 *)(r10 - 4) = 7
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto absent
+        r1 = 5
+        lock *(u64 *)(r0 + 0) += r1
+        r0 = 1
+        exit
+    absent:
+        r0 = 0
+        exit
+    """
+    prog = load_program(assemble(src), "raw_tracepoint", maps=[m], kernel=kernel)
+    key = (7).to_bytes(4, "little")
+    value = bytes(16) if m.PERCPU else bytes(8)
+    with using("jit"):
+        assert prog.run(ctx=bytes(8)).retval == 0  # compiled, the map's mirror built
+        m.update(key, value)  # a Python change, seen natively
+        _no_python_lookups(monkeypatch)
+        assert prog.run(ctx=bytes(8), cpu=1, repeat=3).retval == 1
+        monkeypatch.undo()
+        assert m.lookup(key) == (struct.pack("<QQ", 0, 15) if m.PERCPU else struct.pack("<Q", 15))
+        native = m.native_index()
+        assert native is not None
+        ((_, _, copy0),) = native.walk(m._hash(key))
+        assert m.bpf_lookup(key, 1) == copy0 + (8 if m.PERCPU else 0)
+        m.delete(key)
+        _no_python_lookups(monkeypatch)
+        assert prog.run(ctx=bytes(8)).retval == 0
+
+
+@needs_jit
+def test_lru_references_set_natively_decide_evictions_as_in_python() -> None:
+    """Lookups protect elements from eviction by their reference bit: a native lookup
+    sets the same bit, so the same elements survive on every tier."""
+
+    def contents(tier: str) -> list[Any]:
+        kernel = Kernel(seed=0)
+        m = kernel.create_map(MapSpec(MapType.LRU_HASH, 4, 8, 16, MapFlag.NO_COMMON_LRU))
+        src = """
+            r6 = *(u32 *)(r1 + 0)
+            r7 = *(u32 *)(r6 + 0)
+            *(u32 *)(r10 - 4) = r7
+            *(u64 *)(r10 - 16) = r7
+            r1 = map[idx:0]
+            r2 = r10
+            r2 += -4
+            call bpf_map_lookup_elem
+            if r0 != 0 goto out
+            r1 = map[idx:0]
+            r2 = r10
+            r2 += -4
+            r3 = r10
+            r3 += -16
+            r4 = 0
+            call bpf_map_update_elem
+        out:
+            r0 = 2
+            exit
+        """
+        prog = load_program(assemble(src), "xdp", maps=[m], kernel=kernel, verify=False)
+        rng = random.Random(5)
+        with using(tier):
+            for _ in range(300):
+                k = rng.choice([rng.randrange(4), rng.randrange(100)])
+                prog.run(data=k.to_bytes(4, "little").ljust(64, b"\0"))
+        return sorted(m.items())
+
+    assert contents("jit") == contents("interp")
