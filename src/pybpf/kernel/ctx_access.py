@@ -165,6 +165,7 @@ class CtxAccess:
     ctx_field_size: int = 0
     btf_type: str | None = None
     is_retval: bool = False
+    btf_id: int = 0
 
     @property
     def narrow_ok(self) -> bool:
@@ -186,6 +187,13 @@ class _Info:
     ctx_field_size: int = 0
     btf_type: str | None = None
     is_retval: bool = False
+    btf_id: int = 0
+    log: list[str] | None = None
+
+    def note(self, line: str) -> None:
+        """A line ``btf_ctx_access`` writes to the verifier log."""
+        if self.log is not None:
+            self.log.append(line)
 
 
 def _narrow_ok(size: int, size_default: int) -> bool:
@@ -689,8 +697,11 @@ class BtfArgKind(Enum):
     VOID_PTR = "void_ptr"
     INT_PTR = "int_ptr"
     """A pointer to an integer (or an array of them): read as a scalar."""
+    NOT_STRUCT_PTR = "not_struct_ptr"
+    """A pointer to something other than a struct, an integer or void (a pointer to a
+    pointer, an enum, a forward declaration...): refused."""
     OTHER = "other"
-    """Anything else (a pointer to a function, a float...): not readable."""
+    """Anything else that is not a pointer (a float, a union by value...): refused."""
 
 
 @dataclass(frozen=True)
@@ -706,6 +717,16 @@ class BtfArg:
     reg_type: int | None = None
     """An explicit register type the attach target declares for this argument
     (``ctx_arg_info`` of iterators: e.g. a nullable trusted task pointer)."""
+    slots: int = 1
+    """How many u64 context slots the argument takes (a struct passed by value may
+    take two)."""
+    btf_id: int = 0
+    """The pointed-to struct's id in the kernel BTF, where known."""
+    type_str: str = ""
+    """The kernel's name for the BTF kind the log names (``STRUCT``, ``PTR``, ``FWD``
+    ...): the argument's type for ``OTHER``, the pointee's for ``NOT_STRUCT_PTR``."""
+    type_name: str = ""
+    """That type's name (empty for anonymous types), for ``OTHER``."""
 
 
 @dataclass(frozen=True)
@@ -719,6 +740,32 @@ class BtfFuncSig:
     """None for a void function."""
     from_module: bool = False
     nullable_args: frozenset[int] = field(default_factory=frozenset)
+    err_args: frozenset[int] = field(default_factory=frozenset)
+    """Tracepoint arguments that may hold an error code instead of a pointer: they load
+    as scalars (after the pointer checks)."""
+    proto_slots: tuple[int, ...] = ()
+    """The context slots of every parameter of the attach prototype, as
+    ``get_ctx_arg_idx`` counts them (for a ``tp_btf`` program: with the leading
+    ``void *``); empty: one slot per argument."""
+    args_trusted: bool = False
+    """The arguments are trusted pointers (an LSM hook outside the kernel's list of
+    hooks whose arguments may be freed or half built)."""
+
+    @property
+    def ret_slots(self) -> int:
+        return self.ret.slots if self.ret is not None else 0
+
+    def arg_index(self, off: int) -> int:
+        """``get_ctx_arg_idx``: the parameter the slot at ``off`` belongs to; one past the
+        parameters for the return value, two past for anything beyond."""
+        end = 0
+        sizes = self.proto_slots or tuple(a.slots for a in self.args)
+        for i, n in enumerate(sizes):
+            end += 8 * n
+            if off < end:
+                return i
+        end += 8 * self.ret_slots
+        return len(sizes) if off < end else len(sizes) + 1
 
 
 def _args_trusted(p: _Ctx) -> bool:
@@ -726,32 +773,51 @@ def _args_trusted(p: _Ctx) -> bool:
     if p.prog_type == ProgType.TRACING:
         return p.attach_type in (AttachType.TRACE_RAW_TP, AttachType.TRACE_ITER)
     if p.prog_type == ProgType.LSM:
-        return p.lsm_trusted
+        return p.lsm_trusted or (p.func_sig is not None and p.func_sig.args_trusted)
     return p.prog_type == ProgType.STRUCT_OPS
+
+
+_RET_ATTACH = (AttachType.LSM_MAC, AttachType.LSM_CGROUP, AttachType.TRACE_FEXIT)
 
 
 def _btf_ctx(off: int, size: int, write: bool, info: _Info, p: _Ctx) -> bool:
     """``bpf_tracing_btf_ctx_access`` / ``btf_ctx_access``."""
-    if not _tracing_ctx_ok(off, size, write) or off % 8:
+    if not _tracing_ctx_ok(off, size, write):
         return False
     sig = p.func_sig
-    arg = off // 8
+    tname = sig.name if sig is not None else ""
+    if off % 8:
+        info.note(f"func '{tname}' offset {off} is not multiple of 8")
+        return False
+    arg = sig.arg_index(off) if sig is not None else off // 8
     nargs = len(sig.args) if sig else MAX_BPF_FUNC_REG_ARGS
     if arg > nargs:
+        info.note(f"func '{tname}' doesn't have {arg + 1}-th argument")
         return False
     at = p.attach_type
     if arg == nargs:
         if at == AttachType.LSM_MAC:
             info.is_retval = True
-        if at in (AttachType.LSM_MAC, AttachType.LSM_CGROUP, AttachType.TRACE_FEXIT):
+        if at in _RET_ATTACH:
             if sig is None:
                 return True
-            t = sig.ret or BtfArg(BtfArgKind.SCALAR)
+            t = sig.ret or BtfArg(BtfArgKind.OTHER, slots=0, type_str="UNKNOWN")
         elif at == AttachType.MODIFY_RETURN:
-            if sig is None or sig.ret is None or sig.ret.kind != BtfArgKind.SCALAR:
+            if sig is None:
+                return False
+            if (
+                sig.ret is None
+                or sig.ret.kind != BtfArgKind.SCALAR
+                or sig.ret.type_str not in ("", "INT")
+            ):
+                r = sig.ret
+                kind = ("UNKNOWN" if r is None else
+                        r.type_str if r.kind in (BtfArgKind.SCALAR, BtfArgKind.OTHER) else "PTR")  # fmt: skip
+                info.note(f"ret type {kind} not allowed for fmod_ret")
                 return False
             t = sig.ret
         else:
+            info.note(f"func '{tname}' doesn't have {arg + 1}-th argument")
             return False
     else:
         if sig is None:
@@ -760,8 +826,11 @@ def _btf_ctx(off: int, size: int, write: bool, info: _Info, p: _Ctx) -> bool:
     if t.kind == BtfArgKind.SCALAR:
         return True
     if t.kind == BtfArgKind.OTHER:
+        info.note(f"func '{tname}' arg{arg} '{t.type_name}' has type {t.type_str}. "
+                  "Only pointer access is allowed")  # fmt: skip
         return False
     if size != 8:
+        info.note(f"func '{tname}' size {size} must be 8")
         return False
     if t.reg_type is not None and t.kind != BtfArgKind.STRUCT_PTR:
         info.reg_type = t.reg_type
@@ -771,6 +840,7 @@ def _btf_ctx(off: int, size: int, write: bool, info: _Info, p: _Ctx) -> bool:
     if t.reg_type is not None:
         info.reg_type = t.reg_type
         info.btf_type = t.struct
+        info.btf_id = t.btf_id
         return True
     reg_type = int(RegType.PTR_TO_BTF_ID)
     if _args_trusted(p):
@@ -783,10 +853,22 @@ def _btf_ctx(off: int, size: int, write: bool, info: _Info, p: _Ctx) -> bool:
         reg_type |= TypeFlag.MEM_USER
     elif t.tag == "percpu":
         reg_type |= TypeFlag.MEM_PERCPU
+    if t.kind == BtfArgKind.NOT_STRUCT_PTR:
+        info.note(f"func '{tname}' arg{arg} type {t.type_str} is not a struct")
+        return False
     info.reg_type = reg_type
     info.btf_type = t.struct
+    info.btf_id = t.btf_id
+    if t.btf_id:
+        info.note(
+            f"func '{tname}' arg{arg} has btf_id {t.btf_id} type {t.type_str or 'STRUCT'} '{t.struct}'"
+        )
+    if sig is not None and arg in sig.err_args:
+        info.note(f"marking pointer arg{arg} as scalar as it may encode error")
+        info.reg_type = RegType.SCALAR_VALUE
     if p.prog_type == ProgType.STRUCT_OPS and t.struct == "sock" and p.struct_ops_tcp_ca:
         info.btf_type = "tcp_sock"  # the congestion-control ops see a tcp_sock
+        info.btf_id = 0
     return True
 
 
@@ -855,6 +937,7 @@ def is_valid_access(
     func_sig: BtfFuncSig | None = None,
     lsm_trusted: bool = False,
     struct_ops_tcp_ca: bool = True,
+    log: list[str] | None = None,
 ) -> CtxAccess | None:
     """What the kernel's ``*_is_valid_access`` answers for a load (``read``) or store
     (``write``) of ``size`` bytes at ``off`` into the context: a :class:`CtxAccess`, or
@@ -865,17 +948,19 @@ def is_valid_access(
     writes).  Tracing, LSM and struct_ops programs need ``func_sig`` to type pointer
     arguments; without it every argument reads as a scalar, as for a BPF program target
     without BTF.  ``lsm_trusted`` says whether an LSM hook's arguments are trusted.
+    ``log`` collects the lines the kernel writes to the verifier log while it decides
+    (``func 'x' arg0 type PTR is not a struct``...).
     """
     check = _CHECKS.get(prog_type)
     if check is None or size not in (1, 2, 4, 8):
         return None
-    info = _Info(is_ldsx=ldsx)
+    info = _Info(is_ldsx=ldsx, log=log)
     ctx = _Ctx(int(prog_type), int(attach_type or 0), privileged, offloaded, func_sig,
                lsm_trusted, struct_ops_tcp_ca)  # fmt: skip
     if not check(off, size, access == "write", info, ctx):
         return None
     return CtxAccess(off, size, info.reg_type, info.ctx_field_size, info.btf_type,
-                     info.is_retval)  # fmt: skip
+                     info.is_retval, info.btf_id)  # fmt: skip
 
 
 def sock_access_ok(reg_type: int, off: int, size: int, access: Access = "read") -> CtxAccess | None:
