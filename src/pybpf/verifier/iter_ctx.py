@@ -19,13 +19,16 @@ from .state import RegState
 
 def attach_func_sig(env: Env) -> BtfFuncSig | None:
     """The signature a tracing program's context follows, where pybpf knows it (the
-    iterator targets); None leaves every slot a scalar."""
+    iterator targets, struct_ops members, and the BTF-typed targets of :mod:`.btf_ctx`);
+    None leaves every slot a scalar."""
     if env.prog_type == ProgType.STRUCT_OPS:
         from .struct_ops_ctx import struct_ops_func_sig
 
         return struct_ops_func_sig(env)
     if env.prog_type != ProgType.TRACING or env.expected_attach_type != AttachType.TRACE_ITER:
-        return None
+        from .btf_ctx import env_func_sig
+
+        return env_func_sig(env)
     name = getattr(env.options, "attach_btf_name", "")
     target = iter_target(name) if name else None
     return target.signature() if target is not None else None
@@ -38,4 +41,4 @@ def mark_ctx_pointer(reg: RegState, acc: CtxAccess) -> None:
     from ..kernel.vmlinux import kernel_btf, struct_id
 
     reg.btf = kernel_btf()
-    reg.btf_id = struct_id(acc.btf_type)
+    reg.btf_id = acc.btf_id or struct_id(acc.btf_type)

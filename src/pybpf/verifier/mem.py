@@ -221,11 +221,14 @@ def check_ptr_off_reg(env: Env, reg: RegState, regno: int, fixed_off_ok: bool = 
 
 
 def check_ctx_access(env: Env, insn_idx: int, off: int, size: int, write: bool, is_ldsx: bool) -> ctx_access.CtxAccess:
+    notes: list[str] = []
     acc = ctx_access.is_valid_access(
         env.prog_type, off, size, "write" if write else "read",
         attach_type=env.expected_attach_type, privileged=env.options.bpf_capable,
-        func_sig=attach_func_sig(env),
+        func_sig=attach_func_sig(env), log=notes,
     )  # fmt: skip
+    for line in notes:  # what btf_ctx_access says on the way
+        env.verbose(line + "\n")
     if acc is None or (is_ldsx and base_type(acc.reg_type) != RegType.SCALAR_VALUE):
         raise env.eacces(f"invalid bpf_context access off={off} size={size}")
     env.aux[insn_idx].ctx_field_size = acc.ctx_field_size
