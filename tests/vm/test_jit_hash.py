@@ -200,3 +200,46 @@ def test_lru_references_set_natively_decide_evictions_as_in_python() -> None:
         return sorted(m.items())
 
     assert contents("jit") == contents("interp")
+
+
+@needs_jit
+def test_native_percpu_array_helpers_use_the_runs_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    src = """
+        *(u32 *)(r10 - 4) = 2
+        *(u64 *)(r10 - 16) = 40
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        r3 = r10
+        r3 += -16
+        r4 = 0
+        call bpf_map_update_elem
+        r6 = r0
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = 2
+        lock *(u64 *)(r0 + 0) += r1
+    out:
+        r0 = r6
+        exit
+    """
+
+    def run(tier: str) -> tuple[list[int], list[Any]]:
+        kernel = Kernel(seed=0)
+        m = kernel.create_map(MapSpec(MapType.PERCPU_ARRAY, 4, 8, 4))
+        prog = load_program(assemble(src), "raw_tracepoint", maps=[m], kernel=kernel)
+        with using(tier):
+            got = [prog.run(ctx=bytes(8), cpu=c).retval for c in (0, 1)]
+            if tier == "jit":
+                monkeypatch.setattr(type(m), "bpf_lookup", lambda *_: 1 / 0)
+                monkeypatch.setattr(type(m), "bpf_update", lambda *_: 1 / 0)
+            got += [prog.run(ctx=bytes(8), cpu=1, repeat=5).retval]
+            monkeypatch.undo()
+        return got, sorted(m.items())
+
+    jit = run("jit")
+    assert jit == run("interp")
+    assert jit[1][2] == ((2).to_bytes(4, "little"), [struct.pack("<Q", 42)] * 2)

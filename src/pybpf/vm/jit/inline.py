@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ...isa.insn import lddw_value
 from ...isa.opcodes import STACK_SIZE
 from ...kernel.helpers import Helper
-from ...maps.array import ArrayMap
+from ...maps.array import ArrayMap, PercpuArrayMap
 from ...maps.base import map_at
 from ...maps.hashtab import HashMap, HashOfMapsMap, LruHashMap, LruPercpuHashMap, PercpuHashMap
 from ...maps.types import BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST
@@ -42,6 +42,10 @@ class ArrayFacts:
     value_size: int
     max_entries: int
     num_cpus: int
+    cpu_stride: int
+    """Bytes between two CPUs' copies of a per-CPU array (0 for a plain one)."""
+    kptrs: bool
+    """Values hold kptrs: an update releases and clears them, which Python does."""
 
 
 HASH_TYPES = (HashMap, PercpuHashMap, LruHashMap, LruPercpuHashMap, HashOfMapsMap)
@@ -59,9 +63,11 @@ def _maps(gen: Generator) -> tuple[list[ArrayFacts], list[HashFacts]]:
         m = map_at(addr) if addr else None
         if m is None or addr != m.address:
             continue
-        if type(m) is ArrayMap:
-            arrays[addr] = ArrayFacts(addr, m.values_region.base, m.elem_size, m.value_size,
-                                      m.max_entries, m.num_cpus)  # fmt: skip
+        if type(m) in (ArrayMap, PercpuArrayMap):
+            assert isinstance(m, ArrayMap)
+            arrays[addr] = ArrayFacts(addr, m.values_region.base, m.elem_size, m.value_size, m.max_entries,
+                                      m.num_cpus, m.max_entries * m.elem_size if m.PERCPU else 0,
+                                      bool(m.kptr_fields))  # fmt: skip
         elif type(m) in HASH_TYPES and isinstance(m, HashMap) and m.key_size <= hashlookup.MAX_NATIVE_KEY:
             index = m.native_index()
             if index is not None:
@@ -88,13 +94,13 @@ class InlineHelpers:
 
     def maps_key(self) -> tuple[tuple[int, ...], ...]:
         """The facts compiled in (part of the code cache's key)."""
-        return tuple((a.address, a.values, a.elem_size, a.value_size, a.max_entries, a.num_cpus)
-                     for a in self.arrays) + tuple(h.key() for h in self.hashes)  # fmt: skip
+        return tuple((a.address, a.values, a.elem_size, a.value_size, a.max_entries, a.num_cpus, a.cpu_stride,
+                      int(a.kptrs)) for a in self.arrays) + tuple(h.key() for h in self.hashes)  # fmt: skip
 
     def _targets(self, helper_id: int) -> list[ArrayFacts | HashFacts]:
         if helper_id == LOOKUP:
             return [*self.arrays, *self.hashes]
-        return list(self.arrays)
+        return [a for a in self.arrays if not a.kptrs]
 
     def emit(self, pc: int, helper_id: int, helper: Helper) -> bool:
         from ...kernel.helpers import core
@@ -127,9 +133,9 @@ class InlineHelpers:
                 self._checked(key, facts.key_size, generic, frame=True)
                 hashlookup.lookup(g, facts, key, cpu, done)
             elif helper_id == LOOKUP:
-                self.lookup(facts, generic, done)
+                self.lookup(facts, cpu, generic, done)
             else:
-                self.update(facts, generic, done)
+                self.update(facts, cpu, generic, done)
             g.block(nxt)
         g.emit(f"br label %{generic}")
         g.block(generic)
@@ -176,22 +182,34 @@ class InlineHelpers:
         g.emit(f"{idx} = zext i32 {v} to i64")
         return idx
 
-    def lookup(self, a: ArrayFacts, generic: str, done: str) -> None:
+    def _element(self, a: ArrayFacts, idx: str, cpu: str) -> str:
+        """The address of element ``idx`` (this CPU's copy of a per-CPU array)."""
         g = self.gen
-        idx = self._index(generic)
-        inb, off, addr, r0 = g.t(), g.t(), g.t(), g.t()
-        g.emit(f"{inb} = icmp ult i64 {idx}, {a.max_entries}")
+        off, addr = g.t(), g.t()
         g.emit(f"{off} = mul i64 {idx}, {a.elem_size}")
         g.emit(f"{addr} = add i64 {off}, {a.values}")
+        if not a.cpu_stride:
+            return addr
+        skip, mine = g.t(), g.t()
+        g.emit(f"{skip} = mul i64 {cpu}, {a.cpu_stride}")
+        g.emit(f"{mine} = add i64 {addr}, {skip}")
+        return mine
+
+    def lookup(self, a: ArrayFacts, cpu: str, generic: str, done: str) -> None:
+        g = self.gen
+        idx = self._index(generic)
+        inb, r0 = g.t(), g.t()
+        g.emit(f"{inb} = icmp ult i64 {idx}, {a.max_entries}")
+        addr = self._element(a, idx, cpu)
         g.emit(f"{r0} = select i1 {inb}, i64 {addr}, i64 0")
         g.put(0, r0)
         g.emit(f"br label %{done}")
 
-    def update(self, a: ArrayFacts, generic: str, done: str) -> None:
+    def update(self, a: ArrayFacts, cpu: str, generic: str, done: str) -> None:
         g = self.gen
         idx = self._index(generic)
         value = g.get(3)
-        self._checked(value, a.value_size, generic)
+        self._checked(value, a.value_size, generic, frame=True)
         flags = g.get(4)
         rest, bad_flags = g.t(), g.t()
         g.emit(f"{rest} = and i64 {flags}, {M64 ^ BPF_F_LOCK}")
@@ -212,9 +230,7 @@ class InlineHelpers:
         g.emit(f"{ok} = icmp eq i64 {e4}, 0")
         g.emit(f"br i1 {ok}, label %{write}, label %{fin}")
         g.block(write)
-        off, dst, dp, sp = g.t(), g.t(), g.t(), g.t()
-        g.emit(f"{off} = mul i64 {idx}, {a.elem_size}")
-        g.emit(f"{dst} = add i64 {off}, {a.values}")
+        dst, dp, sp = self._element(a, idx, cpu), g.t(), g.t()
         g.emit(f"{dp} = inttoptr i64 {dst} to ptr")
         g.emit(f"{sp} = inttoptr i64 {value} to ptr")
         g.emit(f"call void @llvm.memmove.p0.p0.i64(ptr {dp}, ptr {sp}, i64 {a.value_size}, i1 false)")
