@@ -282,25 +282,82 @@ def seq_printf(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
 
 
 BTF_PTR_SIZE = 16
-BTF_F_ALL = 0xF
+"""``sizeof(struct btf_ptr)``: the pointer, the type id and (unused) flags."""
+
+
+def _btf_ptr(env: RunEnv, addr: int, size: int, flags: int) -> tuple[int, int] | int:
+    """``bpf_btf_printf_prepare``: the object's address and kernel BTF type id, or the
+    negative errno the helpers return."""
+    from ..vmlinux import kernel_btf
+    from .btf_show import BTF_F_ALL, check_btf_ptr
+
+    if flags & ~BTF_F_ALL or size != BTF_PTR_SIZE:
+        return neg(errno.EINVAL)
+    try:
+        ptr, type_id, _flags = struct.unpack("<QII", MEMORY.read(addr, BTF_PTR_SIZE, env.pc))
+    except MemoryFault:
+        return neg(errno.EFAULT)
+    err = check_btf_ptr(type_id, len(kernel_btf()))
+    return neg(-err) if err else (ptr, type_id)
 
 
 @helper("seq_printf_btf")
 def seq_printf_btf(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-    from .btf_show import show_btf_value
+    """The object's text goes into the file piece by piece (a piece that does not fit
+    overflows it); the return value is the walk's status, not the overflow."""
+    from ..vmlinux import kernel_btf
+    from .btf_show import show_btf
 
     seq = _seq(env, r1)
     if seq is None:
         return neg(errno.EINVAL)
-    if r4 & ~BTF_F_ALL or (r3 & 0xFFFFFFFF) != BTF_PTR_SIZE:
-        return neg(errno.EINVAL)
-    try:
-        ptr, type_id, _flags = struct.unpack("<QII", MEMORY.read(r2, BTF_PTR_SIZE, env.pc))
-    except MemoryFault:
-        return neg(errno.EFAULT)
-    if type_id == 0:
-        return neg(errno.EINVAL)
-    text = show_btf_value(type_id, ptr, r4)
-    if text is None:
-        return neg(errno.ENOENT)
-    return 0 if seq.write(text.encode("latin-1")) else neg(errno.EOVERFLOW)
+    got = _btf_ptr(env, r2, r3 & 0xFFFFFFFF, r4)
+    if isinstance(got, int):
+        return got
+    ptr, type_id = got
+    return neg(-show_btf(kernel_btf(), type_id, ptr, r4, seq.write))
+
+
+@helper("snprintf_btf")
+def snprintf_btf(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    """Like ``snprintf``: as much of the text as fits with its NUL (a piece that does not
+    fit is cut and ends the string), and the length the whole text has."""
+    from ..vmlinux import kernel_btf
+    from .btf_show import show_btf
+
+    got = _btf_ptr(env, r3, r4 & 0xFFFFFFFF, r5)
+    if isinstance(got, int):
+        return got
+    ptr, type_id = got
+    out = _SnprintfTarget(r1, r2 & 0xFFFFFFFF, env.pc)
+    status = show_btf(kernel_btf(), type_id, ptr, r5, out.write)
+    if status:
+        return neg(-status)
+    return out.length if out.length >= 0 else neg(errno.EFAULT)
+
+
+class _SnprintfTarget:
+    """``btf_snprintf_show``: each piece is a ``vsnprintf`` into what is left."""
+
+    def __init__(self, addr: int, size: int, pc: int) -> None:
+        self.addr = addr
+        self.left = size
+        self.length = 0
+        self.pc = pc
+
+    def write(self, piece: bytes) -> None:
+        if self.left > 0:
+            cut = piece[: self.left - 1]
+            try:
+                MEMORY.write(self.addr, cut + b"\0", self.pc)
+            except MemoryFault:
+                self.left = 0
+                self.length = -1
+                return
+        if len(piece) >= self.left:
+            self.left = 0
+        else:
+            self.left -= len(piece)
+            self.addr += len(piece)
+        if self.length >= 0:
+            self.length += len(piece)
