@@ -97,8 +97,8 @@ def btf_arg(btf: Btf, type_id: int, name: str = "") -> BtfArg:
         return BtfArg(BtfArgKind.OTHER, slots=0, type_str="UNKNOWN")
     if isinstance(t, (Int, Enum, Enum64)) and getattr(t, "size", 8) <= 8:
         return BtfArg(BtfArgKind.SCALAR, slots=slots, type_str=_kind_str(t))
-    if isinstance(t, Struct):
-        return BtfArg(BtfArgKind.SCALAR, slots=slots, type_str="STRUCT")
+    if isinstance(t, (Struct, Union)):  # 6.18 reads a union by value too (6.12: structs only)
+        return BtfArg(BtfArgKind.SCALAR, slots=slots, type_str=_kind_str(t))
     if not isinstance(t, Ptr):
         return BtfArg(
             BtfArgKind.OTHER,
@@ -106,9 +106,9 @@ def btf_arg(btf: Btf, type_id: int, name: str = "") -> BtfArg:
             type_str=_kind_str(t),
             type_name=getattr(t, "name", "") or "",
         )
-    if t.type == 0:
-        return BtfArg(BtfArgKind.VOID_PTR)
     under = skip_modifiers(btf, t.type)
+    if under == 0:  # ``const void *`` too, since 6.16 (6.12: "type UNKNOWN is not a struct")
+        return BtfArg(BtfArgKind.VOID_PTR)
     target = btf[under]
     if isinstance(target, Int):
         return BtfArg(BtfArgKind.INT_PTR)

@@ -195,7 +195,7 @@ typedef void (*btf_trace_netif_receive_skb)(void *, struct sk_buff *);
 typedef void (*btf_trace_sched_process_fork)(void *, struct task_struct *, struct task_struct *);
 typedef void (*btf_trace_sched_process_exec)(void *, struct task_struct *, pid_t,
                                              struct linux_binprm *);
-typedef void (*btf_trace_sched_process_exit)(void *, struct task_struct *);
+typedef void (*btf_trace_sched_process_exit)(void *, struct task_struct *, bool);
 typedef void (*btf_trace_sched_switch)(void *, bool, struct task_struct *, struct task_struct *,
                                        unsigned int);
 typedef void (*btf_trace_sys_enter)(void *, struct pt_regs *, long);
