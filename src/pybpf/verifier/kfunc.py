@@ -35,6 +35,7 @@ from .btf_access import (
     is_trusted_reg,
 )
 from .env import Env
+from .iters import is_iter_arg, next_ret_flag, process_iter_arg, process_iter_next_call
 from .log import reg_type_str
 from .regs import mark_reg_known_zero, mark_reg_not_init, mark_reg_unknown, register_is_null
 
@@ -92,6 +93,8 @@ class KfuncMeta:
     r0_size: int = 0
     r0_rdonly: bool = False
     arg_constant: int | None = None
+    iter_spi: int = -1  # the iterator argument's first stack slot and frame
+    iter_frameno: int = 0
 
     @property
     def name(self) -> str:
@@ -229,6 +232,8 @@ def check_kfunc_call(env: Env, insn: Insn) -> int:
         mark_reg_not_init(regs, r)
         env.mark_reg_scratched(r)
     _set_return(env, meta, btf, idx)
+    if meta.has(KfuncFlag.ITER_NEXT):
+        process_iter_next_call(env, idx, meta)
     return idx + 1
 
 
@@ -329,6 +334,10 @@ def check_kfunc_args(env: Env, meta: KfuncMeta, btf: Btf) -> None:
         ref_id = _skip(btf, t.type)
         ref_t = btf[ref_id]
         ref_name = getattr(ref_t, "name", "")
+        if not _is_ctx_arg(env, ref_t) and is_iter_arg(meta, i, p.name):
+            process_iter_arg(env, meta, btf, regno, env.insn_idx)
+            i += 1
+            continue
         i = _check_ptr_arg(env, meta, btf, params, i, reg, ref_id, ref_t, ref_name, nullable)
     if release and not meta.release_regno:
         raise env.einval(f"release kernel function {meta.name} expects refcounted PTR_TO_BTF_ID")
@@ -519,6 +528,8 @@ def _set_return(env: Env, meta: KfuncMeta, btf: Btf, idx: int) -> None:
         r0.btf = btf
         r0.type = RegType.PTR_TO_BTF_ID
         r0.btf_id = pid
+        if meta.has(KfuncFlag.ITER_NEXT):
+            r0.type |= next_ret_flag(env, meta)
     if meta.has(KfuncFlag.RET_NULL):
         r0.type |= TypeFlag.PTR_MAYBE_NULL
         r0.id = env.new_id()

@@ -226,6 +226,10 @@ def verifier_state_str(
         if last == Slot.SPILL:
             j = slot.slot_type.index(Slot.SPILL)
             out.append(f" fp{off}={''.join(types[:j])}{reg_state_str(slot.spilled_ptr, state.frameno)}")
+        elif last == Slot.ITER:
+            it = slot.spilled_ptr
+            if it.ref_obj_id:  # an iterator shows once, at its first slot
+                out.append(f" fp{off}={it.dynptr.describe(it.ref_obj_id)}")
         else:
             out.append(f" fp{off}={''.join(types)}")
     return "".join(out)
