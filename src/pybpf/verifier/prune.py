@@ -14,6 +14,7 @@ from ..kernel.regtypes import RegType, base_type
 from . import tnum
 from .core import push_insn_history
 from .env import BPF_COMPLEXITY_LIMIT_STATES, Env, StateListEntry
+from .iters import active_depths_differ, is_iter_next_insn, iter_slots_safe, next_call_iter_active
 from .log import verifier_state_str
 from .precision import Backtrack, mark_all_scalars_imprecise, mark_chain_precision_batch
 from .state import BPF_ADD_CONST, BPF_REG_SIZE, FuncState, RegState, Slot, VerifierState
@@ -173,6 +174,9 @@ def stacksafe(env: Env, old: FuncState, cur: FuncState, idmap: IdMap, exact: int
         last = old.stack[spi].slot_type[BPF_REG_SIZE - 1]
         if last == Slot.SPILL:
             if not regsafe(env, old.stack[spi].spilled_ptr, cur.stack[spi].spilled_ptr, idmap, exact):
+                return False
+        elif last == Slot.ITER:
+            if not iter_slots_safe(old.stack[spi], cur.stack[spi], idmap.check):
                 return False
         elif last not in (Slot.MISC, Slot.ZERO, Slot.INVALID):
             return False
@@ -346,6 +350,7 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     clean_live_states(env, insn_idx, cur)
     entries = env.explored_states.setdefault(insn_idx, [])
     states_cnt = 0
+    iter_next = aux.force_checkpoint and is_iter_next_insn(env, insn_idx)
     keep: list[StateListEntry] = []
     hit: StateListEntry | None = None
     for sl in entries:
@@ -355,7 +360,14 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
             continue
         old = sl.state
         if old.branches:
-            if aux.calls_callback:
+            if iter_next:
+                # an active iterator back at its _next call in a state the checkpoint covers
+                if states_equal(env, old, cur, RANGE_WITHIN) and next_call_iter_active(cur):
+                    update_loop_entry(cur, old)
+                    hit = sl
+                    keep.append(sl)
+                    continue
+            elif aux.calls_callback:
                 if states_equal(env, old, cur, RANGE_WITHIN):
                     hit = sl
                     keep.append(sl)
@@ -366,9 +378,13 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                     hit = sl
                     keep.append(sl)
                     continue
-            elif (
-                states_maybe_looping(old, cur)
+            # a may_goto that did not converge is still checked for an infinite loop
+            if (
+                not iter_next
+                and not aux.calls_callback
+                and states_maybe_looping(old, cur)
                 and states_equal(env, old, cur, EXACT)
+                and not active_depths_differ(old, cur)
                 and old.may_goto_depth == cur.may_goto_depth
                 and old.callback_unroll_depth == cur.callback_unroll_depth
             ):
