@@ -372,12 +372,15 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                     hit = sl
                     keep.append(sl)
                     continue
-            elif _is_may_goto(env, insn_idx):
-                if old.may_goto_depth != cur.may_goto_depth and states_equal(env, old, cur, RANGE_WITHIN):
-                    update_loop_entry(cur, old)
-                    hit = sl
-                    keep.append(sl)
-                    continue
+            elif (
+                _is_may_goto(env, insn_idx)
+                and old.may_goto_depth != cur.may_goto_depth
+                and states_equal(env, old, cur, RANGE_WITHIN)
+            ):
+                update_loop_entry(cur, old)
+                hit = sl
+                keep.append(sl)
+                continue
             # a may_goto that did not converge is still checked for an infinite loop
             if (
                 not iter_next
