@@ -13,6 +13,7 @@ import errno
 from ..isa import Insn
 from ..isa.opcodes import InsnClass, JmpOp, PseudoCall, PseudoLdImm64
 from .env import BPF_MAX_SUBPROGS, Env, SubprogInfo
+from .iters import is_iter_next_call
 
 TAIL_CALL = 12
 DISCOVERED = 0x10
@@ -177,6 +178,10 @@ def check_cfg(env: Env) -> None:
                 env.aux[t].force_checkpoint = True
                 _mark_prune(env, t)
                 _mark_jmp(env, t)
+            if insn.src == PseudoCall.KFUNC_CALL and is_iter_next_call(insn):
+                # open-coded iterator loops converge at their _next call: always a checkpoint
+                env.aux[t].force_checkpoint = True
+                _mark_prune(env, t)
             return visit_call(t, insn.src == PseudoCall.CALL)
         if op == JmpOp.JA:
             if insn.source != 0:
