@@ -5,6 +5,7 @@ size and CPU, without calling Python."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import random
 import struct
 from typing import Any
@@ -39,37 +40,48 @@ def _check_mirror(m: HashMap) -> None:
     assert seen == len(m)
 
 
+def _slots(m: HashMap) -> list[tuple[bytes, int]]:
+    """Each key with its element's place (its value's offset from the map's first
+    element slot, or 0 for a non-preallocated map)."""
+    return [(k, m._index[k].off) for k in m.keys()]  # noqa: SIM118 (get_next_key order)
+
+
 @pytest.mark.parametrize("mtype", HASH_TYPES)
 @pytest.mark.parametrize("flags", [0, MapFlag.NO_PREALLOC, MapFlag.NO_COMMON_LRU])
 def test_the_mirror_follows_every_change(mtype: MapType, flags: int) -> None:
+    """The mirror matches the lists after every kind of change, and a mirrored map (with
+    its free lists moved to native memory) behaves exactly as one never mirrored."""
     lru = mtype in (MapType.LRU_HASH, MapType.LRU_PERCPU_HASH)
     if (flags == MapFlag.NO_PREALLOC and lru) or (flags == MapFlag.NO_COMMON_LRU and not lru):
         pytest.skip("not a valid combination")
     rng = random.Random(f"{mtype}{flags}")
-    m = create_map(MapSpec(mtype, 6, 8, 12, flags), 2)
-    assert isinstance(m, HashMap)
+    m, twin = (create_map(MapSpec(mtype, 6, 8, 12, flags | MapFlag.ZERO_SEED), 2) for _ in range(2))
+    assert isinstance(m, HashMap) and isinstance(twin, HashMap)
     stride = 16 if m.PERCPU else 8
     for step in range(400):
         if step == 30:
             m.native_index()  # built from what the map holds, then kept in step
         key = bytes([rng.randrange(20)]) + b"k" * 5
-        op = rng.randrange(6)
-        if op < 3:
-            m.cpu = rng.randrange(2)
-            with contextlib.suppress(BpfError):
-                m.update(key, bytes([step % 256]) * stride, rng.choice([BPF_ANY, BPF_NOEXIST, BPF_EXIST]))
-        elif op == 3:
-            m.bpf_update(key, bytes([step % 256]) * 8, BPF_ANY, rng.randrange(2))
-        elif op == 4:
-            m.bpf_delete(key, rng.randrange(2))
-        else:
-            if rng.random() < 0.2:
-                m.lookup_and_delete_batch(None, 3)
+        op, cpu, flag = rng.randrange(6), rng.randrange(2), rng.choice([BPF_ANY, BPF_NOEXIST, BPF_EXIST])
+        batch = rng.random() < 0.2
+        for x in (m, twin):
+            if op < 3:
+                x.cpu = cpu
+                with contextlib.suppress(BpfError):
+                    x.update(key, bytes([step % 256]) * stride, flag)
+            elif op == 3:
+                x.bpf_update(key, bytes([step % 256]) * 8, BPF_ANY, cpu)
+            elif op == 4:
+                x.bpf_delete(key, cpu)
+            elif batch:
+                x.lookup_and_delete_batch(None, 3)
             else:
-                m.bpf_lookup(key, 0)
+                x.bpf_lookup(key, 0)
+            x.synchronize_rcu()
         if step >= 30 and step % 7 == 0:
             _check_mirror(m)
-        m.synchronize_rcu()
+        assert m.items() == twin.items()
+        assert _slots(m) == _slots(twin)
     _check_mirror(m)
 
 
@@ -243,3 +255,139 @@ def test_native_percpu_array_helpers_use_the_runs_cpu(monkeypatch: pytest.Monkey
     jit = run("jit")
     assert jit == run("interp")
     assert jit[1][2] == ((2).to_bytes(4, "little"), [struct.pack("<Q", 42)] * 2)
+
+
+def _ops_program(kernel: Kernel, m: Any) -> Any:
+    """Packet: op (0 lookup, 1 update, 2 delete), flags, then the key and an 8-byte value.
+    Returns the helper's r0 (a lookup: the value's first 4 bytes, or 0xffff)."""
+    ks = m.key_size
+    copy = "\n".join(f"r7 = *(u8 *)(r6 + {2 + i})\n*(u8 *)(r10 - {64 - i}) = r7" for i in range(ks))
+    src = f"""
+        r6 = *(u32 *)(r1 + 0)
+        {copy}
+        r7 = *(u64 *)(r6 + {2 + ks})
+        *(u64 *)(r10 - 128) = r7
+        r8 = *(u8 *)(r6 + 0)
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -64
+        if r8 == 1 goto update
+        if r8 == 2 goto delete
+        call bpf_map_lookup_elem
+        if r0 == 0 goto absent
+        r0 = *(u32 *)(r0 + 0)
+        exit
+    absent:
+        r0 = 0xffff
+        exit
+    update:
+        r3 = r10
+        r3 += -128
+        r4 = *(u8 *)(r6 + 1)
+        call bpf_map_update_elem
+        exit
+    delete:
+        call bpf_map_delete_elem
+        exit
+    """
+    return load_program(assemble(src), "xdp", maps=[m], kernel=kernel, verify=False)
+
+
+def _native_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: Any) -> int:
+        raise AssertionError("the jit called a Python map helper")
+
+    for name in ("bpf_lookup", "bpf_update", "bpf_delete"):
+        monkeypatch.setattr(HashMap, name, refuse)
+
+
+@needs_jit
+@pytest.mark.parametrize("mtype", [MapType.HASH, MapType.PERCPU_HASH])
+@pytest.mark.parametrize("key_size", [4, 6])
+def test_native_update_and_delete_agree_with_python(
+    mtype: MapType, key_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random lookups, updates (every flag, a full map) and deletes: the same results,
+    contents, element slots and iteration order on the jit (natively) as on the
+    interpreter, with syscall-side changes in between."""
+    rng = random.Random(f"{mtype}{key_size}")
+    steps = []
+    for _ in range(300):
+        key = bytes([rng.randrange(24)]) + bytes(key_size - 1)
+        steps.append((rng.choice([0, 1, 1, 1, 1, 2]), rng.choice([0, 0, 1, 2, 4, 5]), key, rng.randrange(1 << 64)))
+
+    def run(tier: str) -> Any:
+        kernel = Kernel(seed=0)
+        m = kernel.create_map(MapSpec(mtype, key_size, 8, 10, MapFlag.ZERO_SEED))
+        assert isinstance(m, HashMap)
+        prog = _ops_program(kernel, m)
+        out = []
+        with using(tier):
+            prog.run(data=bytes(64))  # compiled (jit), the mirror built
+            if tier == "jit":
+                _native_only(monkeypatch)
+            for i, (op, flags, key, value) in enumerate(steps):
+                data = bytes([op, flags]) + key + value.to_bytes(8, "little")
+                out.append(prog.run(data=data.ljust(64, b"\0")).retval)
+                if i % 50 == 49:  # the syscall side sees native changes, and vice versa
+                    monkeypatch.undo()
+                    out.append((m.items(), _slots(m), len(m)))
+                    with contextlib.suppress(BpfError):
+                        m.delete(m.keys()[0])
+                    if tier == "jit":
+                        _native_only(monkeypatch)
+            monkeypatch.undo()
+        return out, m.items(), _slots(m), m.lookup_batch(None, 100).keys
+
+    jit = run("jit")
+    assert jit == run("interp")
+    codes = {r for r in jit[0] if isinstance(r, int)}
+    for err in (errno.E2BIG, errno.EEXIST, errno.ENOENT, errno.EINVAL):  # every outcome was met
+        assert -err & 0xFFFFFFFF in codes
+
+
+
+@needs_jit
+def test_a_full_journal_is_replayed_and_native_changes_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One run making more changes than the journal holds: the map replays it midway."""
+    src = """
+        r6 = 0
+    next:
+        r7 = r6
+        r7 &= 7
+        *(u32 *)(r10 - 4) = r7
+        *(u64 *)(r10 - 16) = r6
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        r3 = r10
+        r3 += -16
+        r4 = 0
+        call bpf_map_update_elem
+        r7 = r6
+        r7 &= 3
+        if r7 != 1 goto more
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        call bpf_map_delete_elem
+    more:
+        r6 += 1
+        if r6 < 1500 goto next
+        r0 = 2
+        exit
+    """
+
+    def run(tier: str) -> Any:
+        kernel = Kernel(seed=0)
+        m = kernel.create_map(MapSpec(MapType.HASH, 4, 8, 16, MapFlag.ZERO_SEED))
+        assert isinstance(m, HashMap)
+        prog = load_program(assemble(src), "xdp", maps=[m], kernel=kernel)
+        with using(tier):
+            if tier == "jit":
+                _native_only(monkeypatch)
+            assert prog.run(data=bytes(64), repeat=2).retval == 2
+            monkeypatch.undo()
+        return m.items(), _slots(m)
+
+    assert run("jit") == run("interp")

@@ -15,7 +15,9 @@ Layout, all little-endian, every node at a stable address:
   address (u64; for hash-of-maps the inner map's address), then the key bytes.
 
 Nodes come from chunks allocated as needed and are reused through a free list; a chunk
-is never moved or freed while the map lives.
+is never moved or freed while the map lives.  A preallocated map's nodes are instead one
+array, node ``i`` for element slot ``i``, so that native code can link the element it
+takes from the free list (:mod:`.hashslots`) without asking Python for a node.
 """
 
 from __future__ import annotations
@@ -37,16 +39,24 @@ _NODE = struct.Struct("<QIB3xQ")
 class NativeIndex:
     """The mirror of one hash map's buckets (see the module docstring)."""
 
-    def __init__(self, n_buckets: int, key_size: int) -> None:
+    def __init__(self, n_buckets: int, key_size: int, slots: int = 0) -> None:
         self.mask = n_buckets - 1
         self.key_size = key_size
         self.node_size = NODE_HEADER + (key_size + 7) // 8 * 8
         self.heads = Region(8 * n_buckets, RegionKind.MEM, "hash heads")
+        self.nodes = Region(slots * self.node_size, RegionKind.MEM, "hash nodes") if slots else None
         self._chunks: list[Region] = []
         self._free: list[tuple[Region, int]] = []
         self._where: dict[int, tuple[Region, int]] = {}  # node address -> (chunk, offset)
 
-    def _alloc(self) -> tuple[Region, int]:
+    def node_of(self, slot: int) -> int:
+        """The node of element slot ``slot`` (a preallocated map's)."""
+        assert self.nodes is not None
+        return self.nodes.base + slot * self.node_size
+
+    def _alloc(self, slot: int) -> tuple[Region, int]:
+        if self.nodes is not None:
+            return self.nodes, slot * self.node_size
         if not self._free:
             chunk = Region(_CHUNK * self.node_size, RegionKind.MEM, "hash nodes")
             self._chunks.append(chunk)
@@ -56,38 +66,54 @@ class NativeIndex:
     def head(self, h: int) -> int:
         return int(_U64.unpack_from(self.heads.buf, 8 * (h & self.mask))[0])
 
-    def link_head(self, key: bytes, h: int, value: int) -> int:
-        """Put a node for ``key`` first in its bucket; returns the node's address."""
-        chunk, off = self._alloc()
+    def link_head(self, key: bytes, h: int, value: int, slot: int = 0) -> int:
+        """Put a node for ``key`` (element slot ``slot`` of a preallocated map) first in
+        its bucket; returns the node's address."""
+        chunk, off = self._alloc(slot)
         addr = chunk.base + off
         slot = 8 * (h & self.mask)
         _NODE.pack_into(chunk.buf, off, _U64.unpack_from(self.heads.buf, slot)[0], h, 0, value)
         chunk.buf[off + KEY : off + KEY + self.key_size] = key
         _U64.pack_into(self.heads.buf, slot, addr)
-        self._where[addr] = (chunk, off)
+        if chunk is not self.nodes:
+            self._where[addr] = (chunk, off)
         return addr
+
+    def _locate(self, node: int, forget: bool = False) -> tuple[Region, int] | None:
+        """Where a node lives (None: the map was closed)."""
+        nodes = self.nodes
+        if nodes is not None:
+            return (nodes, node - nodes.base) if nodes.base <= node < nodes.end else None
+        return self._where.pop(node, None) if forget else self._where.get(node)
 
     def unlink(self, node: int, h: int, prev: int) -> None:
         """Take ``node`` out of its bucket (``prev``: the node before it, 0 when first)."""
-        found = self._where.pop(node, None)
+        found = self._locate(node, forget=True)
         if found is None:
             return  # cleared when the map closed
         chunk, off = found
         nxt = _U64.unpack_from(chunk.buf, off + NEXT)[0]
         if prev:
-            pchunk, poff = self._where[prev]
-            _U64.pack_into(pchunk.buf, poff + NEXT, nxt)
+            before = self._locate(prev)
+            assert before is not None
+            _U64.pack_into(before[0].buf, before[1] + NEXT, nxt)
         else:
             _U64.pack_into(self.heads.buf, 8 * (h & self.mask), nxt)
         chunk.buf[off : off + self.node_size] = bytes(self.node_size)
-        self._free.append((chunk, off))
+        if chunk is not self.nodes:
+            self._free.append((chunk, off))
 
     def ref(self, node: int) -> int:
-        found = self._where.get(node)
+        found = self._locate(node)
         return found[0].buf[found[1] + REF] if found is not None else 0
 
+    def hash_of(self, node: int) -> int:
+        found = self._locate(node)
+        assert found is not None
+        return int.from_bytes(found[0].buf[found[1] + HASH : found[1] + HASH + 4], "little")
+
     def set_ref(self, node: int, value: int) -> None:
-        found = self._where.get(node)
+        found = self._locate(node)
         if found is not None:
             found[0].buf[found[1] + REF] = value
 
@@ -102,7 +128,9 @@ class NativeIndex:
         out = []
         node = self.head(h)
         while node:
-            chunk, off = self._where[node]
+            found = self._locate(node)
+            assert found is not None
+            chunk, off = found
             nxt, nh, _, value = _NODE.unpack_from(chunk.buf, off)
             out.append((bytes(chunk.buf[off + KEY : off + KEY + self.key_size]), nh, value))
             node = nxt

@@ -27,6 +27,7 @@ from .base import BatchResult, Map, reject_btf, to_bytes
 from .btfinfo import BtfKind, BtfType
 from .freelist import PcpuFreelist
 from .hashindex import MAX_NATIVE_BUCKETS, NativeIndex
+from .hashslots import DELETE, REPLACE, NativeSlots
 from .inner import InnerMapSlot, check_template, effective_max_entries
 from .jhash import jhash
 from .lru import Lru, LruNode
@@ -160,16 +161,23 @@ class HashMap(Map):
         self._freelist: PcpuFreelist[_Elem] | None = None
         self._extra: list[_Elem] = []
         self._native: NativeIndex | None = None
+        self._slots: NativeSlots[_Elem] | None = None
+        self._elems: dict[int, _Elem] = {}  # by slot, once the free lists are native
+        self.nslots = 0
+        self.pool: Region | None = None
+        """A preallocated map's element slots (``slot_size`` bytes each)."""
         if self.prealloc:
             spares = num_cpus if not self.PERCPU and not self.LRU else 0
-            nslots = self.max_entries + spares
-            pool = self._allocate(nslots * self.slot_size, RegionKind.MAP_VALUE, "elements")
+            nslots = self.nslots = self.max_entries + spares
+            pool = self.pool = self._allocate(nslots * self.slot_size, RegionKind.MAP_VALUE, "elements")
             slot = self.slot_size
 
             elem_type = _LruElem if self.LRU else _Elem
 
             def make(i: int) -> _Elem:
                 return elem_type(pool, i * slot)
+
+            self._make = make
 
             if self.LRU:
                 percpu_lru = bool(spec.flags & MapFlag.NO_COMMON_LRU)
@@ -188,15 +196,67 @@ class HashMap(Map):
     def _hash(self, key: bytes) -> int:
         return jhash(key, self.seed)
 
+    @property
+    def native_writes(self) -> bool:
+        """Whether native code may update and delete elements itself: preallocated plain
+        and per-CPU hashes whose values hold nothing that must be released."""
+        return self.prealloc and not self.LRU and not self.FD_VALUES and not self.has_special_fields
+
     def native_index(self) -> NativeIndex | None:
         """The table's mirror in native memory (see :mod:`.hashindex`), built on first use
-        and kept in step from then on; None for tables too large to mirror."""
+        and kept in step from then on; None for tables too large to mirror.  A map native
+        code may change moves its free lists into native memory at the same time."""
+        self._sync()
         if self._native is None and self.n_buckets <= MAX_NATIVE_BUCKETS and not self.closed:
-            self._native = NativeIndex(self.n_buckets, self.key_size)
+            self._native = NativeIndex(self.n_buckets, self.key_size, self.nslots)
             for b in self._nonempty:
                 for e in reversed(self._buckets[b]):
                     self._mirror_link(e)
+            if self.native_writes:
+                assert self._freelist is not None
+                self._elems = {self._slot_of(e): e for e in self._index.values()}
+                self._elems.update((self._slot_of(e), e) for e in self._extra)
+                for stack in self._freelist.stacks:
+                    self._elems.update((self._slot_of(e), e) for e in stack)
+                self._slots = NativeSlots.from_freelist(self._freelist, self._extra, self.nslots, self._elem_at,
+                                                        self._slot_of)  # fmt: skip
+                self._freelist = None
+                self._extra = []
         return self._native
+
+    @property
+    def native_slots(self) -> NativeSlots[_Elem] | None:
+        return self._slots
+
+    def _slot_of(self, e: _Elem) -> int:
+        return e.off // self.slot_size
+
+    def _elem_at(self, slot: int) -> _Elem:
+        e = self._elems.get(slot)
+        if e is None:
+            e = self._elems[slot] = self._make(slot)
+        return e
+
+    def _sync(self) -> None:
+        """Bring the lists up to date with what native code changed (its journal)."""
+        slots = self._slots
+        if slots is None or not slots.pending():
+            return
+        native = self._native
+        assert native is not None
+        for kind, slot, other in slots.take_journal():
+            e = self._elem_at(slot)
+            if kind == DELETE:
+                self._unlink(e, mirror=False)
+                e.inner = None
+                continue
+            e.key = bytes(e.region.buf[e.off : e.off + self.key_size])
+            e.node = native.node_of(slot)
+            e.hash = native.hash_of(e.node)
+            e.mirror = native
+            self._link_head(e, mirror=False)
+            if kind == REPLACE:
+                self._unlink(self._elem_at(other), mirror=False)
 
     def _mirror_link(self, e: _Elem) -> None:
         native = self._native
@@ -205,10 +265,10 @@ class HashMap(Map):
             value = e.inner.address if e.inner is not None else 0
         else:
             value = self._value_addr(e, 0)
-        e.node = native.link_head(e.key, e.hash, value)
+        e.node = native.link_head(e.key, e.hash, value, self._slot_of(e) if self.prealloc else 0)
         e.mirror = native
 
-    def _link_head(self, e: _Elem) -> None:
+    def _link_head(self, e: _Elem, mirror: bool = True) -> None:
         b = e.hash & (self.n_buckets - 1)
         bucket = self._buckets.get(b)
         if bucket is None:
@@ -217,15 +277,18 @@ class HashMap(Map):
         bucket.insert(0, e)
         self._index[e.key] = e
         e.in_table = True
-        if self._native is not None:
+        if mirror and self._native is not None:
             self._mirror_link(e)
 
-    def _unlink(self, e: _Elem) -> None:
+    def _unlink(self, e: _Elem, mirror: bool = True) -> None:
+        """Take ``e`` out of the table (and of the mirror, unless native code did)."""
         b = e.hash & (self.n_buckets - 1)
         bucket = self._buckets[b]
         for i, x in enumerate(bucket):
             if x is e:
-                if e.node:
+                if not mirror:
+                    e.node = 0
+                elif e.node:
                     assert self._native is not None
                     ref = e.ref
                     self._native.unlink(e.node, e.hash, bucket[i - 1].node if i else 0)
@@ -314,6 +377,11 @@ class HashMap(Map):
     def _new_elem(self, cpu: int, replacing: _Elem | None) -> _Elem:
         """alloc_htab_elem for non-LRU maps; raises E2BIG when the map is full."""
         if self.prealloc:
+            if self._slots is not None:
+                got = self._slots.swap_extra(cpu, replacing) if replacing is not None else self._slots.pop(cpu)
+                if got is None:
+                    raise BpfError(errno.E2BIG, "hash map is full")
+                return got
             if replacing is not None:
                 e = self._extra[cpu]
                 self._extra[cpu] = replacing
@@ -334,6 +402,8 @@ class HashMap(Map):
         e.inner = None
         if self._lru is not None:
             self._lru.push_free(e)
+        elif self._slots is not None:
+            self._slots.push(cpu, e)
         elif self.prealloc:
             assert self._freelist is not None
             self._freelist.push(cpu, e)
@@ -354,6 +424,7 @@ class HashMap(Map):
 
     def _update(self, key: bytes, value: Any, flags: int, cpu: int, onallcpus: bool) -> int:
         """One element update as the kernel performs it; 0 or a positive errno."""
+        self._sync()
         if self.LRU:
             if self.PERCPU:
                 return self._update_lru_percpu(key, value, flags, cpu, onallcpus)
@@ -485,6 +556,7 @@ class HashMap(Map):
         return err
 
     def _delete(self, key: bytes, cpu: int) -> int:
+        self._sync()
         e = self._index.get(key)
         if e is None:
             return errno.ENOENT
@@ -495,6 +567,7 @@ class HashMap(Map):
     # ---------------------------------------------------------------- syscall side ---
 
     def _sys_lookup(self, key: bytes) -> bytes:
+        self._sync()
         e = self._index.get(key)
         if e is None:
             raise BpfError(errno.ENOENT, "no such key")
@@ -510,6 +583,7 @@ class HashMap(Map):
             raise BpfError(errno.ENOENT, "no such key")
 
     def _sys_get_next_key(self, key: bytes | None) -> bytes:
+        self._sync()
         e = self._index.get(key) if key is not None else None
         start = 0
         if e is not None:
@@ -527,6 +601,7 @@ class HashMap(Map):
         raise BpfError(errno.ENOENT, "no more keys")
 
     def _sys_lookup_and_delete(self, key: bytes) -> bytes:
+        self._sync()
         if self.FD_VALUES:
             raise BpfError(ENOTSUPP, "hash_of_maps has no lookup-and-delete")
         e = self._index.get(key)
@@ -549,6 +624,7 @@ class HashMap(Map):
     ) -> BatchResult:
         """The hash table's own batch walk: the token is a bucket index, and a batch
         always takes whole buckets."""
+        self._sync()
         if elem_flags & ~BPF_F_LOCK or elem_flags & BPF_F_LOCK:
             raise BpfError(errno.EINVAL, f"bad element flags 0x{elem_flags:x}")
         if flags:
@@ -593,6 +669,7 @@ class HashMap(Map):
         return to_bytes(key, self.key_size, "key")
 
     def bpf_lookup(self, key: bytes, cpu: int) -> int:
+        self._sync()
         self._cpu_ok(cpu)
         e = self._index.get(self._prog_key(key))
         if e is None:
@@ -604,6 +681,7 @@ class HashMap(Map):
         return self._value_addr(e, cpu if self.PERCPU else 0)
 
     def bpf_lookup_percpu(self, key: bytes, target_cpu: int) -> int:
+        self._sync()
         if not self.PERCPU or not 0 <= target_cpu < self.num_cpus:
             return 0
         e = self._index.get(self._prog_key(key))
@@ -633,12 +711,15 @@ class HashMap(Map):
         self._cpu_ok(cpu)
         if self.FD_VALUES:
             raise BpfError(errno.EINVAL, "hash_of_maps has no for-each")
+        self._sync()
         for b in list(self._nonempty):
+            self._sync()  # the callback may have changed the table natively
             for e in list(self._buckets.get(b, ())):
                 yield e.region.base + e.off, self._value_addr(e, cpu if self.PERCPU else 0)
 
     def close(self) -> None:
         """Native code that still holds the mirror's address finds nothing from now on."""
+        self._sync()
         if self._native is not None:
             self._native.clear()
         super().close()
@@ -646,9 +727,11 @@ class HashMap(Map):
     # --------------------------------------------------------------------- Pythonic ---
 
     def __len__(self) -> int:
+        self._sync()
         return len(self._index)
 
     def __contains__(self, key: object) -> bool:
+        self._sync()
         try:
             return to_bytes(key, self.key_size, "key") in self._index
         except BpfError:

@@ -36,10 +36,33 @@ class HashFacts:
     num_cpus: int
     percpu: bool
     lru: bool
+    writes: WriteFacts | None = None
+    """Where a map native code may update and delete in keeps its elements."""
 
     def key(self) -> tuple[int, ...]:
+        w = self.writes.key() if self.writes is not None else ()
         return (self.address, self.heads, self.mask, self.seed, self.key_size, self.value_stride,
-                self.num_cpus, int(self.percpu), int(self.lru))  # fmt: skip
+                self.num_cpus, int(self.percpu), int(self.lru), *w)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WriteFacts:
+    """A preallocated map's element pool, mirror nodes, free lists and journal."""
+
+    pool: int
+    slot_size: int
+    key_area: int
+    value_size: int
+    nodes: int
+    node_size: int
+    nslots: int
+    ctl: int
+    stacks: int
+    journal: int
+
+    def key(self) -> tuple[int, ...]:
+        return (self.pool, self.slot_size, self.key_area, self.value_size, self.nodes, self.node_size,
+                self.nslots, self.ctl, self.stacks, self.journal)  # fmt: skip
 
 
 def _s32(v: int) -> int:
@@ -136,8 +159,10 @@ def _chunks(size: int) -> list[tuple[int, int]]:
     return out
 
 
-def lookup(g: Generator, f: HashFacts, key: str, cpu: str, done: str) -> None:
-    """r0 = the value address of the key at ``key`` in ``f``'s map, or 0; then ``done``."""
+def find(g: Generator, f: HashFacts, key: str) -> tuple[str, str, str, str, str]:
+    """Walk the bucket of the key at ``key``.  Returns (node, the node before it or 0,
+    the bucket's head pointer, the hash, the label reached when the key is absent); code
+    emitted next runs when the key was found."""
     o = _Ops(g)
     h = jhash(g, key, f.key_size, f.seed)
     mine = [(off, width, o.load(key, off, width)) for off, width in _chunks(f.key_size)]
@@ -151,8 +176,9 @@ def lookup(g: Generator, f: HashFacts, key: str, cpu: str, done: str) -> None:
     g.emit(f"{head} = load i64, ptr {hp}")
     g.emit(f"br label %{loop}")
     g.block(loop)
-    node, nxt, end = g.t(), g.t(), g.t()
+    node, prev, nxt, end = g.t(), g.t(), g.t(), g.t()
     g.emit(f"{node} = phi i64 [ {head}, %{pre} ], [ {nxt}, %{cont} ]")
+    g.emit(f"{prev} = phi i64 [ 0, %{pre} ], [ {node}, %{cont} ]")
     g.emit(f"{end} = icmp eq i64 {node}, 0")
     g.emit(f"br i1 {end}, label %{miss}, label %{check}")
     g.block(check)
@@ -173,6 +199,13 @@ def lookup(g: Generator, f: HashFacts, key: str, cpu: str, done: str) -> None:
     g.emit(f"{nxt} = {_load_i64(g, np)}")
     g.emit(f"br label %{loop}")
     g.block(found)
+    return node, prev, hp, h, miss
+
+
+def lookup(g: Generator, f: HashFacts, key: str, cpu: str, done: str) -> None:
+    """r0 = the value address of the key at ``key`` in ``f``'s map, or 0; then ``done``."""
+    o = _Ops(g)
+    node, _, _, _, miss = find(g, f, key)
     value = o.load(node, VALUE, 8)
     if f.percpu:
         skip, addr = g.t(), g.t()

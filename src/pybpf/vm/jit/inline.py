@@ -22,14 +22,14 @@ from ...maps.array import ArrayMap, PercpuArrayMap
 from ...maps.base import map_at
 from ...maps.hashtab import HashMap, HashOfMapsMap, LruHashMap, LruPercpuHashMap, PercpuHashMap
 from ...maps.types import BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST
-from . import hashlookup, layout, ops
+from . import hashlookup, hashwrite, layout, ops
 from .hashlookup import HashFacts
 
 if TYPE_CHECKING:
     from .codegen import Generator
 
 M64 = (1 << 64) - 1
-LOOKUP, UPDATE = 1, 2
+LOOKUP, UPDATE, DELETE = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,11 @@ class ArrayFacts:
 HASH_TYPES = (HashMap, PercpuHashMap, LruHashMap, LruPercpuHashMap, HashOfMapsMap)
 
 
-def _maps(gen: Generator) -> tuple[list[ArrayFacts], list[HashFacts]]:
+def _maps(gen: Generator) -> tuple[list[ArrayFacts], list[HashFacts], dict[int, HashMap]]:
     """The array and hash maps whose addresses the program loads."""
     arrays: dict[int, ArrayFacts] = {}
     hashes: dict[int, HashFacts] = {}
+    by_address: dict[int, HashMap] = {}
     insns = gen.insns
     for pc, insn in enumerate(insns[:-1]):
         if not insn.is_lddw or (pc > 0 and insns[pc - 1].is_lddw) or insn.src == 4:
@@ -72,8 +73,10 @@ def _maps(gen: Generator) -> tuple[list[ArrayFacts], list[HashFacts]]:
             index = m.native_index()
             if index is not None:
                 hashes[addr] = HashFacts(addr, index.heads.base, index.mask, m.seed, m.key_size,
-                                         m.value_stride, m.num_cpus, m.PERCPU, m.LRU)  # fmt: skip
-    return list(arrays.values()), list(hashes.values())
+                                         m.value_stride, m.num_cpus, m.PERCPU, m.LRU,
+                                         hashwrite.write_facts(m))  # fmt: skip
+                by_address[addr] = m
+    return list(arrays.values()), list(hashes.values()), by_address
 
 
 class InlineHelpers:
@@ -81,16 +84,17 @@ class InlineHelpers:
         from ...kernel.helpers import maps as helper_maps
 
         self.gen = gen
-        self.arrays, self.hashes = _maps(gen)
-        self.fns = {LOOKUP: helper_maps.map_lookup_elem, UPDATE: helper_maps.map_update_elem}
+        self.arrays, self.hashes, self.hash_maps = _maps(gen)
+        self.fns = {LOOKUP: helper_maps.map_lookup_elem, UPDATE: helper_maps.map_update_elem,
+                    DELETE: helper_maps.map_delete_elem}  # fmt: skip
 
     def slots_needed(self) -> int:
-        """Cache pairs the inline paths use: two per array map and one per hash map at
-        each lookup/update site."""
+        """Cache pairs the inline paths use: two per map at each lookup, update or
+        delete site (key and value)."""
         if not self.arrays and not self.hashes:
             return 0
         sites = sum(1 for i in self.gen.insns if i.code == 0x85 and i.src == 0 and i.imm in self.fns)
-        return sites * (2 * len(self.arrays) + len(self.hashes))
+        return sites * 2 * (len(self.arrays) + len(self.hashes))
 
     def maps_key(self) -> tuple[tuple[int, ...], ...]:
         """The facts compiled in (part of the code cache's key)."""
@@ -100,7 +104,10 @@ class InlineHelpers:
     def _targets(self, helper_id: int) -> list[ArrayFacts | HashFacts]:
         if helper_id == LOOKUP:
             return [*self.arrays, *self.hashes]
-        return [a for a in self.arrays if not a.kptrs]
+        writable = [h for h in self.hashes if h.writes is not None]
+        if helper_id == UPDATE:
+            return [*(a for a in self.arrays if not a.kptrs), *writable]
+        return [*self.arrays, *writable]
 
     def emit(self, pc: int, helper_id: int, helper: Helper) -> bool:
         from ...kernel.helpers import core
@@ -129,9 +136,11 @@ class InlineHelpers:
             g.emit(f"br i1 {both}, label %{here}, label %{nxt}")
             g.block(here)
             if isinstance(facts, HashFacts):
-                key = g.get(2)
-                self._checked(key, facts.key_size, generic, frame=True)
-                hashlookup.lookup(g, facts, key, cpu, done)
+                self.hash_helper(facts, helper_id, cpu, generic, done)
+            elif helper_id == DELETE:  # arrays have no delete (the key is still read)
+                self._checked(g.get(2), 4, generic, frame=True)
+                g.put(0, str(-errno.EINVAL))
+                g.emit(f"br label %{done}")
             elif helper_id == LOOKUP:
                 self.lookup(facts, cpu, generic, done)
             else:
@@ -145,6 +154,22 @@ class InlineHelpers:
         g.emit(f"br label %{done}")
         g.block(done)
         return True
+
+    def hash_helper(self, f: HashFacts, helper_id: int, cpu: str, generic: str, done: str) -> None:
+        g = self.gen
+        key = g.get(2)
+        self._checked(key, f.key_size, generic, frame=True)
+        if helper_id == LOOKUP:
+            hashlookup.lookup(g, f, key, cpu, done)
+            return
+        sync = g.op(hashwrite.sync_op(self.hash_maps[f.address]), pure=True)
+        if helper_id == DELETE:
+            hashwrite.delete(g, f, key, cpu, sync, done)
+            return
+        assert f.writes is not None
+        value = g.get(3)
+        self._checked(value, f.writes.value_size, generic, frame=True)
+        hashwrite.update(g, f, key, value, g.get(4), cpu, sync, done)
 
     def _checked(self, addr: str, size: int, generic: str, frame: bool = False) -> None:
         """Continue when ``[addr, addr+size)`` lies in this site's cached region (or,
