@@ -298,3 +298,6 @@ def kfunc_by_name(name: str) -> KfuncDesc | None:
     from .build import kfunc
 
     return kfunc(name)
+
+
+from . import iter_kfuncs as _iter_kfuncs  # noqa: E402,F401  (bpf_iter_num_*: registers itself)
