@@ -7,12 +7,15 @@
   iterator prints;
 * :mod:`.pins` keeps iterators pinned in pybpf's state directory for the command line.
 
-Targets: ``bpf_map_elem`` (hash, array, per-CPU and LRU hash maps) and ``bpf_map``.
+Targets: ``bpf_map_elem`` (hash, array, per-CPU and LRU hash maps), ``bpf_map``,
+``bpf_prog``, ``bpf_link``, ``task`` (the tasks of :func:`kernel_tasks`) and ``sockmap``
+(sockmap and sockhash).
 """
 
 from __future__ import annotations
 
 from .link import AccessSizes, IterLink, create_iter_link, program_access_sizes
+from .objects import TaskSpec, TaskTable, kernel_links, kernel_tasks, register_link
 from .session import IterFile
 from .targets import ELEM_MAP_TYPES
 
@@ -21,6 +24,11 @@ __all__ = [
     "AccessSizes",
     "IterFile",
     "IterLink",
+    "TaskSpec",
+    "TaskTable",
     "create_iter_link",
+    "kernel_links",
+    "kernel_tasks",
     "program_access_sizes",
+    "register_link",
 ]

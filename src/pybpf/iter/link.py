@@ -7,7 +7,7 @@ value, and a map whose keys or values are shorter is refused (EACCES), as the ke
 The checks come in the kernel's order: the program must be an iterator (EINVAL), its
 target known (ENOENT), a sleepable program needs a target that may sleep (EINVAL),
 then the target's own checks (no map: EBADF; a map it cannot walk: EINVAL; too small:
-EACCES).
+EACCES).  Links register with their kernel, so that a ``bpf_link`` iterator lists them.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from typing import Any
 from ..errors import BpfError
 from ..kernel.iter_targets import IterTarget, iter_target
 from ..kernel.progtypes import AttachType, ProgType
+from .objects import register_link, unregister_link
 from .session import IterFile
-from .targets import PERCPU_TYPES, check_elem_map, percpu_value_size
+from .targets import PERCPU_TYPES, check_elem_map, check_sock_map, percpu_value_size
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ class IterLink:
         finally:
             f.close()
 
+    def close(self) -> None:
+        """The last reference to the link goes: the ``bpf_link`` iterator no longer
+        shows it."""
+        unregister_link(self.kernel, self)
+
 
 def create_iter_link(prog: Any, map: Any = None, target: str | None = None) -> IterLink:
     """``BPF_LINK_CREATE`` for an iterator program (``map``: ``iter_info.map``)."""
@@ -94,11 +100,26 @@ def create_iter_link(prog: Any, map: Any = None, target: str | None = None) -> I
         raise BpfError(errno.ENOENT, f"no iterator target {name!r}")
     if program_sleepable(prog):
         raise BpfError(errno.EINVAL, f"the {tinfo.name} iterator cannot run sleepable programs")
-    if tinfo.needs_map:
+    if tinfo.name == "sockmap":
+        _attach_sock_map(prog, map)
+    elif tinfo.needs_map:
         _attach_map(prog, map)
     link = IterLink(prog, tinfo, map if tinfo.needs_map else None)
     link.id = prog.kernel.new_id("link")
+    register_link(prog.kernel, link)
     return link
+
+
+def _attach_sock_map(prog: Any, m: Any) -> None:
+    """``sock_map_iter_attach_target``: a sockmap or sockhash whose keys are as long as
+    what the program reads through the key."""
+    if m is None:
+        raise BpfError(errno.EBADF, "a sockmap iterator needs a map")
+    check_sock_map(m)
+    acc = program_access_sizes(prog)
+    if acc.rdonly > m.spec.key_size:
+        raise BpfError(errno.EACCES, f"map {m.spec.name or m.id} is too small for the program: it "
+                       f"reads {acc.rdonly} key bytes (key_size {m.spec.key_size})")  # fmt: skip
 
 
 def _attach_map(prog: Any, m: Any) -> None:

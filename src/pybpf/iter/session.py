@@ -21,7 +21,7 @@ from ..errors import BpfError
 from ..kernel.helpers.seq import SEQ_BUF_SIZE, SeqFile, new_seq_file
 from ..kernel.vmlinux import alloc_object, offsetof
 from ..memory import MEMORY, RegionKind, allocate
-from .targets import MapElemWalk, MapListWalk
+from .targets import make_walk
 
 if TYPE_CHECKING:
     from .link import IterLink
@@ -45,9 +45,7 @@ class IterFile:
         )
         nslots = len(link.target.args)
         self.ctx = allocate(8 * nslots, RegionKind.CTX, link.target.ctx_struct, False)
-        self.walk: Any = (
-            MapElemWalk(link.map) if link.target.needs_map else MapListWalk(link.kernel)
-        )
+        self.walk: Any = make_walk(link.target.name, link.kernel, link.map)
         self.seq_num = 0
         self.done_stop = False
         self.pending = b""
@@ -67,8 +65,7 @@ class IterFile:
         """``bpf_iter_run_prog``: 0, or -EAGAIN when the program asks for a retry."""
         from ..vm.tiers import runner_for
 
-        m, key, value = self.walk.context(obj)
-        slots = [self.meta.address, m, key, value][: len(self.link.target.args)]
+        slots = [self.meta.address, *self.walk.context(obj)][: len(self.link.target.args)]
         self.ctx.buf[:] = b"".join(s.to_bytes(8, "little") for s in slots)
         self.meta.region.buf[8:16] = self.session_id.to_bytes(8, "little")
         self.meta.region.buf[16:24] = self.seq_num.to_bytes(8, "little")

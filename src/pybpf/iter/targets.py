@@ -9,7 +9,14 @@ with no object (a NULL key, a NULL map) so that it can print a summary.
   an array index by index.  The key and, except for per-CPU maps, the value are the
   element's own memory: a store through the value changes the map.  A per-CPU map's
   value is a copy of every CPU's value, each rounded up to 8 bytes, in CPU order.
-* ``bpf_map`` walks the kernel's maps in id order.
+* ``bpf_map`` walks the kernel's maps in id order; ``bpf_prog`` and ``bpf_link`` its
+  programs and links by id, ``task`` its tasks by pid (threads included), each as the
+  kernel object a program reads through its BTF.
+* ``sockmap`` walks a sockmap slot by slot, empty slots included (their socket is
+  NULL), or a sockhash bucket by bucket; the key is the slot's index or the element's
+  key, read-only.
+
+Every walk's :meth:`context` gives the context slots after ``meta``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from ..errors import BpfError
 from ..maps.types import MapType, round_up
 from ..memory import MEMORY, Region, RegionKind, allocate
 from .mapobj import sync_map_object
+from .objects import kernel_links, kernel_tasks, link_object, prog_object
 
 ShowFn = Callable[[int, int, int], int]
 """Runs the program on (map, key, value) addresses (0 for none); its return value."""
@@ -143,6 +151,156 @@ class MapListWalk:
         users = sum(1 for p in self.kernel.programs.values() if obj in getattr(p, "maps", ()))
         sync_map_object(obj, refcnt=1 + users, usercnt=1)
         return obj.address, 0, 0
+
+
+class IdWalk:
+    """Objects of a table by ascending id (``bpf_prog_get_curr_or_next``): an object
+    removed between reads is skipped, one added after the current id is seen."""
+
+    def __init__(self, table: Callable[[], dict[int, Any]], address: Callable[[Any], int]) -> None:
+        self.table = table
+        self.address = address
+        self._next_id = 0
+        self._current: Any = None
+        self._started = False
+
+    def close(self) -> None:
+        pass
+
+    def _find(self) -> Any:
+        table = self.table()
+        ids = sorted(i for i in table if i >= self._next_id)
+        if not ids:
+            return None
+        self._next_id = ids[0]
+        return table[ids[0]]
+
+    def start(self) -> Any:
+        if not self._started:
+            self._started = True
+            self._current = self._find()
+        return self._current
+
+    def next(self) -> Any:
+        self._next_id += 1
+        self._current = self._find()
+        return self._current
+
+    def context(self, obj: Any) -> tuple[int, ...]:
+        return (0,) if obj is None else (self.address(obj),)
+
+
+def prog_walk(kernel: Any) -> IdWalk:
+    return IdWalk(lambda: dict(kernel.programs), lambda p: prog_object(p).address)
+
+
+def link_walk(kernel: Any) -> IdWalk:
+    return IdWalk(lambda: dict(kernel_links(kernel)), lambda link: link_object(link).address)
+
+
+def task_walk(kernel: Any) -> IdWalk:
+    return IdWalk(lambda: dict(kernel_tasks(kernel).tasks), lambda t: int(t.address))
+
+
+SOCK_FIELDS = ("__sk_common.skc_num", "__sk_common.skc_family", "__sk_common.skc_state",
+               "sk_protocol", "sk_type")  # fmt: skip
+
+
+def sync_sock_object(sk: Any) -> int:
+    """The socket's address, with the ``struct sock`` members pybpf knows written in
+    (as far as its object holds them)."""
+    from ..kernel.vmlinux import field_info
+
+    addr = int(sk.address)
+    region = MEMORY.find(addr, 1)
+    if region is None:
+        return addr
+    values = (0, sk.family, sk.state, sk.protocol, sk.type)
+    for path, value in zip(SOCK_FIELDS, values, strict=True):
+        info = field_info("sock", path)
+        off, size = addr - region.base + info.byte_offset, info.byte_size
+        if off + size <= region.size:
+            region.buf[off : off + size] = int(value).to_bytes(size, "little")
+    return addr
+
+
+class SockMapWalk:
+    """The ``sockmap`` target's seq operations for a sockmap or a sockhash."""
+
+    def __init__(self, m: Any) -> None:
+        self.map = m
+        self.is_hash = m.spec.type == MapType.SOCKHASH
+        self._key = allocate(max(m.spec.key_size, 1), RegionKind.MAP_KEY, "sockmap_iter_key", False)
+        self._index = 0
+        self._elems: Iterator[tuple[bytes, Any]] | None = None
+        self._current: tuple[bytes, Any] | None = None
+        self._started = False
+
+    def close(self) -> None:
+        MEMORY.remove(self._key)
+
+    def _slot(self) -> tuple[bytes, Any] | None:
+        if self._index >= self.map.spec.max_entries:
+            return None
+        key = self._index.to_bytes(4, "little")
+        return key, self.map._find_sock(key)
+
+    def _hash_elems(self) -> Iterator[tuple[bytes, Any]]:
+        for b in sorted(self.map._buckets):
+            for e in list(self.map._buckets.get(b, ())):
+                yield e.key, e.sk
+
+    def _advance(self) -> tuple[bytes, Any] | None:
+        if not self.is_hash:
+            return self._slot()
+        if self._elems is None:
+            self._elems = self._hash_elems()
+        return next(self._elems, None)
+
+    def start(self) -> tuple[bytes, Any] | None:
+        if not self._started:
+            self._started = True
+            self._current = self._advance()
+        return self._current
+
+    def next(self) -> tuple[bytes, Any] | None:
+        self._index += 1
+        self._current = self._advance()
+        return self._current
+
+    def context(self, obj: tuple[bytes, Any] | None) -> tuple[int, ...]:
+        """(map, key, sk): the key and socket NULL on the final call, the socket NULL
+        for an empty sockmap slot."""
+        sync_map_object(self.map)
+        if obj is None:
+            return self.map.address, 0, 0
+        key, sk = obj
+        self._key.buf[: len(key)] = key
+        return self.map.address, self._key.base, 0 if sk is None else sync_sock_object(sk)
+
+
+SOCK_MAP_TYPES = (MapType.SOCKMAP, MapType.SOCKHASH)
+
+
+def check_sock_map(m: Any) -> None:
+    if m.spec.type not in SOCK_MAP_TYPES:
+        raise BpfError(errno.EINVAL, f"{m.spec.type.name.lower()} maps cannot be walked by a "
+                       "sockmap iterator (sockmap and sockhash can)")  # fmt: skip
+
+
+def make_walk(target: str, kernel: Any, m: Any) -> Any:
+    """The seq operations of ``target`` (for ``m`` when it walks a map)."""
+    if target == "bpf_map_elem":
+        return MapElemWalk(m)
+    if target == "sockmap":
+        return SockMapWalk(m)
+    if target == "bpf_prog":
+        return prog_walk(kernel)
+    if target == "bpf_link":
+        return link_walk(kernel)
+    if target == "task":
+        return task_walk(kernel)
+    return MapListWalk(kernel)
 
 
 def check_elem_map(m: Any) -> None:

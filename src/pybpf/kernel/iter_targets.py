@@ -4,7 +4,9 @@ An ``iter/<target>`` program attaches to the kernel function ``bpf_iter_<target>
 context is that function's argument list, one u64 slot each.  The target says what each
 slot holds: the ``meta`` and object pointers are trusted BTF pointers, and some targets
 override a slot's type (``ctx_arg_info``), such as the key and value of a map element,
-which are buffers whose size is only known when the iterator is attached to a map.
+which are buffers whose size is only known when the iterator is attached to a map, or
+an object that is NULL on the final call (``PTR_TO_BTF_ID_OR_NULL``, trusted for maps
+and tasks only, as the kernel registers them).
 
 The running side of the targets (walking maps, the ``seq_file`` output) lives in
 :mod:`pybpf.iter`; this module only describes the contexts.
@@ -57,22 +59,37 @@ class IterTarget:
 
 
 _META = BtfArg(BtfArgKind.STRUCT_PTR, "bpf_iter_meta")
+_BTF_ID = int(RegType.PTR_TO_BTF_ID)
+_OBJ_OR_NULL = _BTF_ID | _MAYBE_NULL
+"""An object slot (``PTR_TO_BTF_ID_OR_NULL``): NULL on the final call."""
+
+
+def _obj(struct: str, reg_type: int = _OBJ_OR_NULL) -> BtfArg:
+    return BtfArg(BtfArgKind.STRUCT_PTR, struct, reg_type=reg_type)
+
 
 TARGETS: dict[str, IterTarget] = {
     t.name: t
     for t in (
-        IterTarget(
-            "bpf_map", "bpf_iter__bpf_map",
-            (_META, BtfArg(BtfArgKind.STRUCT_PTR, "bpf_map",
-                           reg_type=int(RegType.PTR_TO_BTF_ID) | _MAYBE_NULL | _TRUSTED)),
-            ("meta", "map"),
-        ),
+        IterTarget("bpf_map", "bpf_iter__bpf_map",
+                   (_META, _obj("bpf_map", _OBJ_OR_NULL | _TRUSTED)), ("meta", "map")),
         IterTarget(
             "bpf_map_elem", "bpf_iter__bpf_map_elem",
             (_META, BtfArg(BtfArgKind.STRUCT_PTR, "bpf_map"),
              BtfArg(BtfArgKind.VOID_PTR, reg_type=KEY_BUF_TYPE),
              BtfArg(BtfArgKind.VOID_PTR, reg_type=VALUE_BUF_TYPE)),
             ("meta", "map", "key", "value"),
+            needs_map=True,
+        ),
+        IterTarget("bpf_prog", "bpf_iter__bpf_prog", (_META, _obj("bpf_prog")), ("meta", "prog")),
+        IterTarget("bpf_link", "bpf_iter__bpf_link", (_META, _obj("bpf_link")), ("meta", "link")),
+        IterTarget("task", "bpf_iter__task", (_META, _obj("task_struct", _OBJ_OR_NULL | _TRUSTED)),
+                   ("meta", "task")),
+        IterTarget(
+            "sockmap", "bpf_iter__sockmap",
+            (_META, BtfArg(BtfArgKind.STRUCT_PTR, "bpf_map"),
+             BtfArg(BtfArgKind.VOID_PTR, reg_type=KEY_BUF_TYPE), _obj("sock")),
+            ("meta", "map", "key", "sk"),
             needs_map=True,
         ),
     )
