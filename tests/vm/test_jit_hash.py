@@ -391,3 +391,47 @@ def test_a_full_journal_is_replayed_and_native_changes_go_on(monkeypatch: pytest
         return m.items(), _slots(m)
 
     assert run("jit") == run("interp")
+
+
+@needs_jit
+def test_cpu_helpers_and_hash_of_maps_lookups_agree_with_the_interpreter() -> None:
+    src = """
+        call bpf_get_smp_processor_id
+        r6 = r0
+        call bpf_get_numa_node_id
+        r6 <<= 8
+        r6 |= r0
+        *(u32 *)(r10 - 4) = 3
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = r0
+        *(u32 *)(r10 - 8) = 1
+        r2 = r10
+        r2 += -8
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = *(u64 *)(r0 + 0)
+        r6 += r1
+    out:
+        r0 = r6
+        exit
+    """
+
+    def run(tier: str) -> list[int]:
+        kernel = Kernel(seed=0)
+        inner = kernel.create_map(MapSpec(MapType.ARRAY, 4, 8, 2))
+        inner.update((1).to_bytes(4, "little"), (1000).to_bytes(8, "little"))
+        outer = kernel.create_map(MapSpec(MapType.HASH_OF_MAPS, 4, 4, 4, inner=inner.spec))
+        prog = load_program(assemble(src), "raw_tracepoint", maps=[outer], kernel=kernel, verify=False)
+        with using(tier):
+            got = [prog.run(ctx=bytes(8), cpu=1).retval]
+            outer.update((3).to_bytes(4, "little"), inner)
+            got += [prog.run(ctx=bytes(8), cpu=c).retval for c in (0, 1)]
+            outer.delete((3).to_bytes(4, "little"))
+            got += [prog.run(ctx=bytes(8), cpu=1).retval]
+        return got
+
+    assert run("jit") == run("interp") == [256, 1000, 1256, 256]

@@ -118,6 +118,12 @@ class InlineHelpers:
         if helper.fn is core.get_prandom_u32:
             self.prandom(pc, helper)
             return True
+        if helper.fn is core.get_smp_processor_id or helper.fn is core.get_numa_node_id:
+            g = self.gen
+            cpu = g.t()
+            g.emit(f"{cpu} = load i64, ptr {g.slot_ptr(layout.CPU)}")
+            g.put(0, cpu if helper.fn is core.get_smp_processor_id else "0")
+            return True
         if helper_id not in self.fns or helper.fn is not self.fns[helper_id]:
             return False
         targets = self._targets(helper_id)
