@@ -135,16 +135,17 @@ def _frame(env: Env, reg: RegState) -> FuncState:
 
 
 def _get_spi(env: Env, reg: RegState, nr_slots: int) -> int:
-    """The first (highest) slot of the iterator ``reg`` points to; -ERANGE when the stack
-    does not reach it yet (``stack_slot_obj_get_spi``)."""
+    """The first (highest) slot of the iterator ``reg`` points to (``stack_slot_obj_get_spi``):
+    -EINVAL (logged) for a variable or misaligned offset, -ERANGE when the stack does not
+    reach that far yet."""
     if reg.b.var_off.mask:
-        raise env.einval("iter has to be at a constant offset")
+        env.verbose("iter has to be at a constant offset\n")
+        return -errno.EINVAL
     off = reg.off + _s64(reg.b.var_off.value)
-    if off % BPF_REG_SIZE:
-        raise env.einval(f"cannot pass in iter at an offset={off}")
     spi = (-off - 1) // BPF_REG_SIZE
-    if spi + 1 < nr_slots:
-        raise env.einval(f"cannot pass in iter at an offset={off}")
+    if off % BPF_REG_SIZE or spi + 1 < nr_slots:
+        env.verbose(f"cannot pass in iter at an offset={off}\n")
+        return -errno.EINVAL
     if spi - nr_slots + 1 < 0 or spi >= len(_frame(env, reg).stack):
         return -errno.ERANGE
     return spi
@@ -158,7 +159,7 @@ def _s64(v: int) -> int:
 def _valid_uninit(env: Env, reg: RegState, nr_slots: int) -> bool:
     spi = _get_spi(env, reg, nr_slots)
     if spi < 0:
-        return True
+        return spi == -errno.ERANGE  # checked and grown by the writes that follow
     stack = _frame(env, reg).stack
     return not any(Slot.ITER in stack[spi - i].slot_type for i in range(nr_slots))
 
