@@ -31,9 +31,15 @@ def _c(name: str, text: str, prog_type: str = RT) -> Case:
 
 CASES: tuple[Case, ...] = (
     _c("loop", LOOP),
-    _c("loop_sums_values", NEW + "r7 = 0\n" + NEXT
-       + "if r0 == 0 goto +3\nr6 = *(u32 *)(r0 +0)\nr7 += r6\ngoto -7\n" + DESTROY
-       + "r0 = r7\nexit\n"),  # fmt: skip
+    _c(
+        "loop_sums_values",
+        NEW
+        + "r7 = 0\n"
+        + NEXT
+        + "if r0 == 0 goto +3\nr6 = *(u32 *)(r0 +0)\nr7 += r6\ngoto -7\n"
+        + DESTROY
+        + "r0 = r7\nexit\n",
+    ),
     _c("next_result_only_tested", NEW + NEXT + "if r0 != 0 goto -4\n" + DESTROY + END),
     _c("leak", NEW + END),
     _c("leak_after_loop", NEW + NEXT + "if r0 == 0 goto +1\ngoto -5\n" + END),
@@ -44,16 +50,27 @@ CASES: tuple[Case, ...] = (
     _c("next_after_destroy", NEW + DESTROY + NEXT + END),
     _c("read_iter_slot", NEW + "r0 = *(u64 *)(r10 -8)\n" + DESTROY + END),
     _c("overwrite_iter_slot", NEW + "r1 = 0\n*(u64 *)(r10 -8) = r1\n" + NEXT + END),
-    _c("arg_not_on_stack", "r1 = 0\nr2 = 0\nr3 = 1\ncall kernel-function#{kf:bpf_iter_num_new}\n" + END),
-    _c("arg_misaligned", "r1 = r10\nr1 += -12\nr2 = 0\nr3 = 1\n"
-       "call kernel-function#{kf:bpf_iter_num_new}\n" + END),  # fmt: skip
+    _c(
+        "arg_not_on_stack",
+        "r1 = 0\nr2 = 0\nr3 = 1\ncall kernel-function#{kf:bpf_iter_num_new}\n" + END,
+    ),
+    _c(
+        "arg_misaligned",
+        "r1 = r10\nr1 += -12\nr2 = 0\nr3 = 1\ncall kernel-function#{kf:bpf_iter_num_new}\n" + END,
+    ),
     _c("value_needs_null_check", NEW + NEXT + "r6 = *(u32 *)(r0 +0)\n" + DESTROY + END),
-    _c("value_is_read_only", NEW + NEXT + "if r0 == 0 goto +2\nr1 = 1\n*(u32 *)(r0 +0) = r1\n"
-       + DESTROY + END),  # fmt: skip
-    _c("value_gone_after_destroy", NEW + NEXT + "r7 = r0\n" + DESTROY
-       + "if r7 == 0 goto +1\nr6 = *(u32 *)(r7 +0)\n" + END),  # fmt: skip
-    _c("out_of_bounds_in_loop", NEW + NEXT + "if r0 == 0 goto +2\nr6 = *(u32 *)(r0 +4)\ngoto -6\n"
-       + DESTROY + END),  # fmt: skip
+    _c(
+        "value_is_read_only",
+        NEW + NEXT + "if r0 == 0 goto +2\nr1 = 1\n*(u32 *)(r0 +0) = r1\n" + DESTROY + END,
+    ),
+    _c(
+        "value_gone_after_destroy",
+        NEW + NEXT + "r7 = r0\n" + DESTROY + "if r7 == 0 goto +1\nr6 = *(u32 *)(r7 +0)\n" + END,
+    ),
+    _c(
+        "out_of_bounds_in_loop",
+        NEW + NEXT + "if r0 == 0 goto +2\nr6 = *(u32 *)(r0 +4)\ngoto -6\n" + DESTROY + END,
+    ),
     _c("may_goto_self", "r0 = 0\nmay_goto -1\nexit\n", "socket_filter"),
 )
 
