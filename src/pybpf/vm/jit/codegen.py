@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from ...isa.insn import Insn, lddw_value
 from ...isa.opcodes import (
     MAX_CALL_FRAMES,
+    OPCODE_LDDW,
     STACK_SIZE,
     TO_BE,
     AluOp,
@@ -40,15 +41,42 @@ from ..executable import Executable
 from . import layout, ops
 from .ops import CacheArray, Op
 
+# Plain ints for the opcode fields tested on every instruction: looking an IntEnum member
+# up costs about half a microsecond in CPython 3.11, a module global a tenth of that.
+CLS_LD, CLS_LDX, CLS_ST, CLS_STX = int(InsnClass.LD), int(InsnClass.LDX), int(InsnClass.ST), int(InsnClass.STX)
+CLS_ALU, CLS_ALU64 = int(InsnClass.ALU), int(InsnClass.ALU64)
+CLS_JMP, CLS_JMP32 = int(InsnClass.JMP), int(InsnClass.JMP32)
+J_JA, J_CALL, J_EXIT, J_JCOND = int(JmpOp.JA), int(JmpOp.CALL), int(JmpOp.EXIT), int(JmpOp.JCOND)
+MODE_ABS, MODE_IND, MODE_MEM, MODE_MEMSX = int(Mode.ABS), int(Mode.IND), int(Mode.MEM), int(Mode.MEMSX)
+MODE_ATOMIC = int(Mode.ATOMIC)
+SRC_K, SRC_X = int(Source.K), int(Source.X)
+ALU_MOV, ALU_END, ALU_NEG = int(AluOp.MOV), int(AluOp.END), int(AluOp.NEG)
+ALU_DIV, ALU_MOD = int(AluOp.DIV), int(AluOp.MOD)
+PSEUDO_CALL, PSEUDO_HELPER = int(PseudoCall.CALL), int(PseudoCall.HELPER)
+CALLS = frozenset({CLS_JMP | J_CALL | SRC_K, CLS_JMP32 | J_CALL | SRC_K})
+
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
 TAIL_CALL_HELPER = 12
 OP_BITS = 20
 PURE = 1 << (OP_BITS - 1)
 NREGS = 16
-BYTES = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
+BYTES: dict[int, int] = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
 
 _UIDS = itertools.count(1)
+
+SIMPLE_ALU: dict[int, str] = {AluOp.ADD: "add", AluOp.SUB: "sub", AluOp.MUL: "mul", AluOp.OR: "or",
+                              AluOp.AND: "and", AluOp.XOR: "xor"}  # fmt: skip
+SHIFTS: dict[int, str] = {AluOp.LSH: "shl", AluOp.RSH: "lshr", AluOp.ARSH: "ashr"}
+PREDICATES: dict[int, str] = {JmpOp.JEQ: "eq", JmpOp.JNE: "ne", JmpOp.JGT: "ugt", JmpOp.JGE: "uge",
+                              JmpOp.JLT: "ult", JmpOp.JLE: "ule", JmpOp.JSGT: "sgt", JmpOp.JSGE: "sge",
+                              JmpOp.JSLT: "slt", JmpOp.JSLE: "sle", JmpOp.JSET: "set"}  # fmt: skip
+
+
+def s32(v: int) -> int:
+    """An i32 constant: the signed reading of a 32-bit pattern."""
+    v &= M32
+    return v - (1 << 32) if v >> 31 else v
 
 
 def s64(v: int) -> int:
@@ -81,17 +109,20 @@ def entries_of(exe: Executable, extra: Sequence[int] = ()) -> tuple[int, ...]:
     """Where BPF functions start: pc 0, the targets of local calls and of function
     pointers (``lddw`` of a BPF_PSEUDO_FUNC), and any ``extra`` ones asked for."""
     insns = exe.insns
+    n = len(insns)
     out = {0, *extra}
+    half = False
     for pc, insn in enumerate(insns):
-        if pc > 0 and insns[pc - 1].is_lddw:
+        if half:
+            half = False
             continue
-        if insn.cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op == JmpOp.CALL and insn.source == Source.K \
-                and insn.src == PseudoCall.CALL:  # fmt: skip
-            target = pc + 1 + insn.imm
-            if 0 <= target < len(insns):
-                out.add(target)
-        if insn.is_lddw and insn.src == 4 and 0 <= pc + 1 + insn.imm < len(insns):
+        code = insn.code
+        if code in CALLS and insn.src == PSEUDO_CALL and 0 <= pc + 1 + insn.imm < n:
             out.add(pc + 1 + insn.imm)
+        elif code == OPCODE_LDDW:
+            half = True
+            if insn.src == 4 and 0 <= pc + 1 + insn.imm < n:
+                out.add(pc + 1 + insn.imm)
     return tuple(sorted(out))
 
 
@@ -104,6 +135,8 @@ class Generator:
         self.exe = exe
         self.insns = list(exe.insns)
         self.n = len(self.insns)
+        self.halves = frozenset(pc + 1 for pc, insn in enumerate(self.insns) if insn.is_lddw)
+        """The second halves of ``lddw`` pairs (never instructions of their own)."""
         self.entries = entries
         self.uid = next(_UIDS)
         self.ops: list[Op] = []
@@ -120,6 +153,17 @@ class Generator:
         self.pc = 0
         self.fault_blocks: dict[int, str] = {}
         self.writes_r10 = False
+        self.regs = sorted({*range(11), *(i.dst for i in self.insns), *(i.src for i in self.insns)})
+        """The register allocas a function needs (r11..r15 only when a field names them)."""
+        self.values: dict[int, str] = {}
+        """What each register holds in the current block, as far as it is known here."""
+        self.dirty: dict[int, str] = {}
+        """Registers set in the current block and not yet written to their allocas."""
+        self.labelled: set[int] = set()
+        self.current = "entry"
+        """The block being emitted."""
+        self.pending: int | None = None
+        """Where the code emitted last continues (a fall-through not yet branched)."""
 
     def stack_extent(self) -> tuple[int, int]:
         """The bytes of a frame a run must zero (from, to), relative to the frame's base.
@@ -129,35 +173,43 @@ class Generator:
         written, passed on), and no tail call can bring another program into the frame,
         nothing can read a byte outside those accesses: only their span is zeroed."""
         lo, hi = STACK_SIZE, 0
+        halves = self.halves
         for pc, insn in enumerate(self.insns):
-            if self.is_half(pc):
+            if pc in halves:
                 continue
-            cls = insn.cls
-            if insn.is_lddw:
-                if insn.dst == 10:
+            code, dst, src = insn.code, insn.dst, insn.src
+            cls = code & 0x07
+            if code == OPCODE_LDDW:
+                if dst == 10:
                     return 0, STACK_SIZE
                 continue
-            if cls in (InsnClass.ALU, InsnClass.ALU64):
-                if insn.dst == 10 or (insn.source == Source.X and insn.src == 10):
+            if cls in (CLS_ALU, CLS_ALU64):
+                if dst == 10 or (code & 0x08 == SRC_X and src == 10):
                     return 0, STACK_SIZE
                 continue
-            if cls in (InsnClass.JMP, InsnClass.JMP32):
-                if insn.op == JmpOp.CALL and insn.src == PseudoCall.HELPER and insn.imm == TAIL_CALL_HELPER:
-                    return 0, STACK_SIZE
-                if insn.op == JmpOp.CALL and insn.source == Source.X:
+            if cls in (CLS_JMP, CLS_JMP32):
+                if code & 0xF0 == J_CALL and (
+                    (src == PSEUDO_HELPER and insn.imm == TAIL_CALL_HELPER) or code & 0x08 == SRC_X
+                ):
                     return 0, STACK_SIZE
                 continue
-            base = insn.src if cls == InsnClass.LDX else insn.dst
-            if cls == InsnClass.LDX and insn.dst == 10:
+            if cls == CLS_LDX:
+                if dst == 10:
+                    return 0, STACK_SIZE
+                base = src
+            else:
+                if cls == CLS_STX and src == 10:
+                    return 0, STACK_SIZE
+                base = dst
+            if base != 10 or cls == CLS_LD:
+                continue
+            size, off = BYTES[code & 0x18], insn.off
+            if not -STACK_SIZE <= off <= -size:
                 return 0, STACK_SIZE
-            if cls == InsnClass.STX and insn.src == 10:
-                return 0, STACK_SIZE
-            if base != 10 or cls == InsnClass.LD:
-                continue
-            size = BYTES.get(Size(insn.size), 8)
-            if not -STACK_SIZE <= insn.off <= -size:
-                return 0, STACK_SIZE
-            lo, hi = min(lo, STACK_SIZE + insn.off), max(hi, STACK_SIZE + insn.off + size)
+            if STACK_SIZE + off < lo:
+                lo = STACK_SIZE + off
+            if STACK_SIZE + off + size > hi:
+                hi = STACK_SIZE + off + size
         return (lo, hi) if lo < hi else (0, 0)
 
     def context_registers(self) -> frozenset[int]:
@@ -165,16 +217,18 @@ class Generator:
         computed from it by register ALU operations (a load's result never is).  Only
         loads through these remember context fields natively; any other load from a
         context region still works, through Python every time."""
-        regs = {1}
-        grew = True
-        while grew:
-            grew = False
-            for pc, insn in enumerate(self.insns):
-                if self.is_half(pc) or insn.cls not in (InsnClass.ALU, InsnClass.ALU64):
-                    continue
-                if insn.source == Source.X and insn.src in regs and insn.dst not in regs:
-                    regs.add(insn.dst)
-                    grew = True
+        flows: dict[int, set[int]] = {}
+        halves = self.halves
+        for pc, insn in enumerate(self.insns):
+            if pc in halves or insn.source != SRC_X or insn.cls not in (CLS_ALU, CLS_ALU64):
+                continue
+            flows.setdefault(insn.src, set()).add(insn.dst)
+        regs, todo = {1}, [1]
+        while todo:
+            for dst in flows.get(todo.pop(), ()):
+                if dst not in regs:
+                    regs.add(dst)
+                    todo.append(dst)
         return frozenset(regs)
 
     def zero_frame(self, base: str) -> None:
@@ -205,18 +259,38 @@ class Generator:
         return f"X{next(self._tmp)}"
 
     def emit(self, line: str) -> None:
+        """One instruction; before a terminator (``br``, ``ret``), the registers set in
+        this block are written to their allocas, where the next block reads them."""
+        if self.dirty and line[:3] in ("br ", "ret"):
+            self.flush()
         self.lines.append("  " + line)
 
-    def block(self, name: str) -> None:
+    def flush(self) -> None:
+        lines = self.lines
+        for reg, value in self.dirty.items():
+            lines.append(f"  store i64 {value}, ptr %r{reg}")
+        self.dirty = {}
+
+    def block(self, name: str, keep: dict[int, str] | None = None) -> None:
+        """Start a block: what registers hold is read from the allocas again (a block
+        may be entered from anywhere), except the values in ``keep``, which the caller
+        knows dominate the block and are still what those registers hold."""
         self.lines.append(f"{name}:")
+        self.values = {} if keep is None else dict(keep)
+        self.current = name
 
     def get(self, reg: int) -> str:
-        v = self.t()
-        self.emit(f"{v} = load i64, ptr %r{reg}")
+        """The register's value: the one set or read earlier in this block, else a load
+        (registers live in allocas across blocks; SROA makes them SSA values)."""
+        v = self.values.get(reg)
+        if v is None:
+            v = self.t()
+            self.lines.append(f"  {v} = load i64, ptr %r{reg}")
+            self.values[reg] = v
         return v
 
     def put(self, reg: int, value: str) -> None:
-        self.emit(f"store i64 {value}, ptr %r{reg}")
+        self.values[reg] = self.dirty[reg] = value
 
     def slot_ptr(self, slot: int) -> str:
         p = self.t()
@@ -238,8 +312,9 @@ class Generator:
         s, bad, ok = self.t(), self.t(), self.label()
         self.emit(f"{s} = load i64, ptr %st")
         self.emit(f"{bad} = icmp ne i64 {s}, 0")
+        keep = self.values
         self.emit(f"br i1 {bad}, label %bail, label %{ok}")
-        self.block(ok)
+        self.block(ok, keep)
 
     def fault_now(self, op_fn: Op, *args: str) -> None:
         """Raise in Python and leave (ends the current block)."""
@@ -251,6 +326,7 @@ class Generator:
     def goto(self, target: int) -> str:
         """The label of ``target``, or of a block that faults as jumping there does."""
         if 0 <= target < self.n:
+            self.labelled.add(target)
             return f"L{target}"
         if target not in self.fault_blocks:
             self.fault_blocks[target] = f"J{target - (1 << 40) if target < 0 else target}".replace("-", "m")
@@ -287,44 +363,72 @@ class Generator:
         return sorted(seen)
 
     def is_half(self, pc: int) -> bool:
-        return pc > 0 and self.insns[pc - 1].is_lddw
+        return pc in self.halves
 
     def successors(self, pc: int) -> list[int]:
-        if self.is_half(pc):
+        if pc in self.halves:
             return []
         insn = self.insns[pc]
-        cls = insn.cls
-        if insn.is_lddw:
+        code = insn.code
+        cls = code & 0x07
+        if code == OPCODE_LDDW:
             return [pc + 2] if pc + 1 < self.n else []
-        if cls in (InsnClass.JMP, InsnClass.JMP32):
-            op = insn.op
-            if op == JmpOp.EXIT:
+        if cls in (CLS_JMP, CLS_JMP32):
+            op = code & 0xF0
+            if op == J_EXIT:
                 return []
-            if op == JmpOp.CALL:
+            if op == J_CALL:
                 return [pc + 1]
-            if op == JmpOp.JA:
-                return [pc + 1 + (insn.imm if cls == InsnClass.JMP32 else insn.off)]
+            if op == J_JA:
+                return [pc + 1 + (insn.imm if cls == CLS_JMP32 else insn.off)]
             return [pc + 1 + insn.off, pc + 1]
-        if cls == InsnClass.LD and insn.mode not in (Mode.ABS, Mode.IND):
+        if cls == CLS_LD and code & 0xE0 not in (MODE_ABS, MODE_IND):
             return []
-        if cls == InsnClass.STX and insn.mode not in (Mode.MEM, Mode.ATOMIC):
+        if cls == CLS_STX and code & 0xE0 not in (MODE_MEM, MODE_ATOMIC):
             return []
         return [pc + 1]
+
+    def jump_targets(self, pcs: list[int]) -> set[int]:
+        """The instructions a branch names (they start blocks); code that only falls
+        through into the next instruction stays in one block, so a straight run of
+        instructions keeps its registers in SSA values without loads and stores."""
+        out = set()
+        insns, halves = self.insns, self.halves
+        for pc in pcs:
+            code = insns[pc].code
+            if code & 0x07 in (CLS_JMP, CLS_JMP32) and code & 0xF0 not in (J_CALL, J_EXIT) and pc not in halves:
+                out.update(self.successors(pc))
+        return out
+
+    def fall(self, target: int) -> None:
+        """Continue at ``target``: in the same block when it is emitted next and no
+        branch names it, else through a branch."""
+        self.pending = target
+
+    def r10_written(self, pcs: list[int]) -> bool:
+        """Whether an instruction among ``pcs`` may change r10 (then no frame access is
+        known to be in bounds)."""
+        insns, halves = self.insns, self.halves
+        for pc in pcs:
+            insn = insns[pc]
+            code = insn.code
+            cls = code & 0x07
+            if pc in halves:
+                continue
+            if insn.dst == 10 and (cls in (CLS_ALU, CLS_ALU64, CLS_LDX) or code == OPCODE_LDDW):
+                return True
+            if cls == CLS_STX and code & 0xE0 == MODE_ATOMIC and insn.src == 10:
+                return True
+        return False
 
     def function(self, entry: int) -> None:
         self.entry = entry
         self.fault_blocks = {}
         pcs = self.reachable(entry)
-        self.writes_r10 = any(
-            (self.insns[pc].dst == 10 and self.insns[pc].cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX))
-            or (self.insns[pc].is_lddw and self.insns[pc].dst == 10)
-            or (self.insns[pc].cls == InsnClass.STX and self.insns[pc].mode == Mode.ATOMIC
-                and self.insns[pc].src == 10)
-            for pc in pcs if not self.is_half(pc)
-        )  # fmt: skip
+        self.writes_r10 = self.r10_written(pcs)
         self.lines.append(f"define void @f{entry}(ptr %io, i64 %depth, ptr %st) {{")
         self.block("entry")
-        for r in range(NREGS):
+        for r in self.regs:
             self.emit(f"%r{r} = alloca i64")
         self.emit("%cio = alloca [16 x i64]")
         for r in range(10):
@@ -332,7 +436,7 @@ class Generator:
             self.emit(f"{p} = getelementptr i64, ptr %io, i64 {r}")
             self.emit(f"{v} = load i64, ptr {p}")
             self.put(r, v)
-        for r in range(11, NREGS):
+        for r in self.regs[11:]:
             self.put(r, "0")
         fp = self.t()
         self.emit(f"{fp} = getelementptr i64, ptr %st, i64 {layout.FRAMES}")
@@ -345,10 +449,18 @@ class Generator:
         self.put(10, "%fend")
         cbp = self.slot_ptr(layout.CALLBACK)
         self.emit(f"%cb = load ptr, ptr {cbp}")
-        self.emit(f"br label %L{entry}")
+        self.labelled = self.jump_targets(pcs)
+        self.pending = entry
         for pc in pcs:
-            self.block(f"L{pc}")
+            if self.pending != pc or pc in self.labelled:
+                if self.pending is not None:
+                    self.emit(f"br label %{self.goto(self.pending)}")
+                self.block(f"L{pc}")
+            self.pending = None
             self.insn(pc)
+        if self.pending is not None:
+            self.emit(f"br label %{self.goto(self.pending)}")
+            self.pending = None
         for target, name in list(self.fault_blocks.items()):
             self.block(name)
             self.fault_now(ops.fault(target, "jumped out of the program", errno.EINVAL))
@@ -417,24 +529,25 @@ done:
 
     def insn(self, pc: int) -> None:
         insns = self.insns
-        if self.is_half(pc):
+        if pc in self.halves:
             self.fault_now(ops.fault(pc, "jumped into the middle of an lddw", errno.EINVAL))
             return
         insn = insns[pc]
-        cls = insn.cls
+        code = insn.code
+        cls = code & 0x07
         nxt = pc + 1
         self.pc = pc
-        if cls in (InsnClass.ALU, InsnClass.ALU64):
+        if cls in (CLS_ALU64, CLS_ALU):
             self.alu(insn)
-        elif cls == InsnClass.LDX:
+        elif cls == CLS_LDX:
             self.load(pc, insn)
-        elif cls == InsnClass.STX and insn.mode == Mode.MEM:
+        elif cls == CLS_STX and code & 0xE0 == MODE_MEM:
             self.store(pc, insn, None)
-        elif cls == InsnClass.ST:
+        elif cls == CLS_ST:
             self.store(pc, insn, insn.imm)
-        elif cls == InsnClass.STX and insn.mode == Mode.ATOMIC:
+        elif cls == CLS_STX and code & 0xE0 == MODE_ATOMIC:
             self.atomic(pc, insn)
-        elif insn.is_lddw:
+        elif code == OPCODE_LDDW:
             if pc + 1 >= self.n:
                 self.fault_now(ops.fault(pc, "jumped into the middle of an lddw", errno.EINVAL))
                 return
@@ -443,36 +556,35 @@ done:
                 value = self.exe.function_address(pc + 1 + insn.imm)
             self.put(insn.dst, str(s64(value)))
             nxt = pc + 2
-        elif cls == InsnClass.LD and insn.mode in (Mode.ABS, Mode.IND):
+        elif cls == CLS_LD and insn.mode in (MODE_ABS, MODE_IND):
             self.ld_pkt(pc, insn)
-        elif cls in (InsnClass.JMP, InsnClass.JMP32):
+        elif cls in (CLS_JMP, CLS_JMP32):
             self.jmp(pc, insn)
             return
         else:
             self.fault_now(ops.fault(pc, "jumped into the middle of an lddw", errno.EINVAL))
             return
-        self.emit(f"br label %{self.goto(nxt)}")
+        self.fall(nxt)
 
     def alu(self, insn: Insn) -> None:
-        d, s, off, op = insn.dst, insn.src, insn.off, insn.op
-        is64 = insn.cls == InsnClass.ALU64
-        a64 = self.get(d)
-        if op == AluOp.END:
-            self.put(d, self.endian(a64, insn.imm, insn.source == TO_BE, is64))
+        code, d, s, off = insn.code, insn.dst, insn.src, insn.off
+        op, is64, source = code & 0xF0, code & 0x07 == CLS_ALU64, code & 0x08
+        mov = op == ALU_MOV
+        if mov and source == SRC_K and off not in (8, 16, 32):
+            self.put(d, str(s64(insn.imm) if is64 else insn.imm & M32))  # a constant
             return
-        if op == AluOp.NEG:
-            b64 = "0"
-        elif insn.source == Source.X:
-            b64 = self.get(s)
-        else:
-            b64 = str(s64(insn.imm & (M64 if is64 else M32)))
+        a64 = "0" if mov else self.get(d)  # a move does not read its destination
+        if op == ALU_END:
+            self.put(d, self.endian(a64, insn.imm, source == TO_BE, is64))
+            return
         ty = "i64" if is64 else "i32"
-        if is64:
-            a, b = a64, b64
+        if op == ALU_NEG:
+            b = "0"
+        elif source == SRC_X:
+            b = self.get(s) if is64 else self.narrow(self.get(s), 32)
         else:
-            a, b = self.t(), self.t()
-            self.emit(f"{a} = trunc i64 {a64} to i32")
-            self.emit(f"{b} = trunc i64 {b64} to i32")
+            b = str(s64(insn.imm) if is64 else s32(insn.imm))
+        a = a64 if is64 or mov else self.narrow(a64, 32)
         r = self.alu_op(op, off, ty, a, b, is64)
         if not is64:
             z = self.t()
@@ -482,21 +594,24 @@ done:
 
     def alu_op(self, op: int, off: int, ty: str, a: str, b: str, is64: bool) -> str:
         r = self.t()
-        simple: dict[int, str] = {AluOp.ADD: "add", AluOp.SUB: "sub", AluOp.MUL: "mul", AluOp.OR: "or",
-                  AluOp.AND: "and", AluOp.XOR: "xor"}  # fmt: skip
-        if op in simple:
-            self.emit(f"{r} = {simple[op]} {ty} {a}, {b}")
+        name = SIMPLE_ALU.get(op)
+        if name is not None:
+            self.emit(f"{r} = {name} {ty} {a}, {b}")
             return r
-        if op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH):
-            m = self.t()
-            self.emit(f"{m} = and {ty} {b}, {63 if is64 else 31}")
-            name = {AluOp.LSH: "shl", AluOp.RSH: "lshr", AluOp.ARSH: "ashr"}[AluOp(op)]
+        name = SHIFTS.get(op)
+        if name is not None:
+            width = 63 if is64 else 31
+            if b[0] == "%":
+                m = self.t()
+                self.emit(f"{m} = and {ty} {b}, {width}")
+            else:  # an immediate: masked here
+                m = str(int(b) & width)
             self.emit(f"{r} = {name} {ty} {a}, {m}")
             return r
-        if op == AluOp.NEG:
+        if op == ALU_NEG:
             self.emit(f"{r} = sub {ty} 0, {a}")
             return r
-        if op == AluOp.MOV:
+        if op == ALU_MOV:
             bits = (8, 16, 32) if is64 else (8, 16)
             if off in bits:
                 n = self.t()
@@ -504,7 +619,7 @@ done:
                 self.emit(f"{r} = sext i{off} {n} to {ty}")
                 return r
             return b
-        if op in (AluOp.DIV, AluOp.MOD):
+        if op in (ALU_DIV, ALU_MOD):
             zero, safe, q = self.t(), self.t(), self.t()
             self.emit(f"{zero} = icmp eq {ty} {b}, 0")
             if off == 1:
@@ -512,7 +627,7 @@ done:
                 self.emit(f"{m1} = icmp eq {ty} {b}, -1")
                 self.emit(f"{bad} = or i1 {zero}, {m1}")
                 self.emit(f"{safe} = select i1 {bad}, {ty} 1, {ty} {b}")
-                if op == AluOp.DIV:
+                if op == ALU_DIV:
                     neg, q2 = self.t(), self.t()
                     self.emit(f"{q} = sdiv {ty} {a}, {safe}")
                     self.emit(f"{neg} = sub {ty} 0, {a}")
@@ -525,7 +640,7 @@ done:
                     self.emit(f"{r} = select i1 {zero}, {ty} {a}, {ty} {q2}")
                 return r
             self.emit(f"{safe} = select i1 {zero}, {ty} 1, {ty} {b}")
-            if op == AluOp.DIV:
+            if op == ALU_DIV:
                 self.emit(f"{q} = udiv {ty} {a}, {safe}")
                 self.emit(f"{r} = select i1 {zero}, {ty} 0, {ty} {q}")
             else:
@@ -542,14 +657,12 @@ done:
             return self.call_py(self.op(ops.endian_op(bits, to_big, uncond)), v)
         if bits == 64 and not (to_big or uncond):
             return v
-        n, r = self.t(), self.t()
-        self.emit(f"{n} = trunc i64 {v} to i{bits}" if bits < 64 else f"{n} = add i64 {v}, 0")
+        n = self.narrow(v, bits)
         if to_big or uncond:
             sw = self.t()
             self.emit(f"{sw} = call i{bits} @llvm.bswap.i{bits}(i{bits} {n})")
             n = sw
-        self.emit(f"{r} = zext i{bits} {n} to i64" if bits < 64 else f"{r} = add i64 {n}, 0")
-        return r
+        return self.widen(n, bits)
 
     # --- memory -------------------------------------------------------------------------
 
@@ -575,39 +688,54 @@ done:
         self.emit(f"br i1 {ok}, label %{hit}, label %{miss}")
         return hit, miss
 
+    def narrow(self, value: str, bits: int) -> str:
+        """The low ``bits`` of a 64-bit value."""
+        if bits == 64:
+            return value
+        v = self.t()
+        self.emit(f"{v} = trunc i64 {value} to i{bits}")
+        return v
+
+    def widen(self, value: str, bits: int, ext: str = "zext") -> str:
+        """A ``bits``-wide value extended to 64 bits."""
+        if bits == 64:
+            return value
+        v = self.t()
+        self.emit(f"{v} = {ext} i{bits} {value} to i64")
+        return v
+
     def address(self, base: int, off: int) -> str:
         a = self.t()
         self.emit(f"{a} = add i64 {self.get(base)}, {off}")
         return a
 
     def load(self, pc: int, insn: Insn) -> None:
-        size = BYTES[Size(insn.size)]
-        signed = insn.mode == Mode.MEMSX
+        size = BYTES[insn.size]
+        signed = insn.mode == MODE_MEMSX
         bits = size * 8
         ext = "sext" if signed else "zext"
         if self.frame_offset(insn.src, insn.off, size):
-            p, v, w = self.t(), self.t(), self.t()
+            p, v = self.t(), self.t()
             self.emit(f"{p} = getelementptr i8, ptr %fendp, i64 {insn.off}")
             self.emit(f"{v} = load i{bits}, ptr {p}, align 1")
-            self.emit(f"{w} = {ext} i{bits} {v} to i64" if bits < 64 else f"{w} = add i64 {v}, 0")
-            self.put(insn.dst, w)
+            self.put(insn.dst, self.widen(v, bits, ext))
             return
         addr = self.address(insn.src, insn.off)
+        before = {r: v for r, v in self.values.items() if r != insn.dst}
         hit, miss = self.checked(pc, addr, size)
         done = self.label()
-        self.block(hit)
-        p, v, w = self.t(), self.t(), self.t()
+        self.block(hit, before)
+        p, v = self.t(), self.t()
         self.emit(f"{p} = inttoptr i64 {addr} to ptr")
         self.emit(f"{v} = load i{bits}, ptr {p}, align 1")
-        self.emit(f"{w} = {ext} i{bits} {v} to i64" if bits < 64 else f"{w} = add i64 {v}, 0")
-        self.put(insn.dst, w)
+        incoming = [(self.widen(v, bits, ext), self.current)]
         self.emit(f"br label %{done}")
-        self.block(miss)
+        self.block(miss, before)
         if insn.src not in self.ctx_regs:
             got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc), pure=True), addr)
-            self.put(insn.dst, got)
+            incoming.append((got, self.current))
             self.emit(f"br label %{done}")
-            self.block(done)
+            self.join(done, before, insn.dst, incoming)
             return
         # a context field read earlier, with nothing run in Python since
         fa, fe, ep, same, now, both, fv = (self.t() for _ in range(7))
@@ -620,45 +748,54 @@ done:
         self.emit(f"{now} = icmp eq i64 {fe}, {ep}")
         self.emit(f"{both} = and i1 {same}, {now}")
         self.emit(f"br i1 {both}, label %{fhit}, label %{slow}")
-        self.block(fhit)
+        self.block(fhit, before)
         self.emit(f"{fv} = load i64, ptr inttoptr (i64 {base + 8} to ptr)")
-        self.put(insn.dst, fv)
+        incoming.append((fv, fhit))
         self.emit(f"br label %{done}")
-        self.block(slow)
+        self.block(slow, before)
         got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc), pure=True), addr)
-        self.put(insn.dst, got)
+        incoming.append((got, self.current))
         self.emit(f"br label %{done}")
-        self.block(done)
+        self.join(done, before, insn.dst, incoming)
+
+    def join(self, name: str, keep: dict[int, str], reg: int, incoming: list[tuple[str, str]]) -> None:
+        """Start block ``name``, where the paths in ``incoming`` (value, block) meet and
+        ``reg`` holds the value of the path taken."""
+        self.block(name, keep)
+        r = self.t()
+        self.emit(f"{r} = phi i64 " + ", ".join(f"[ {v}, %{b} ]" for v, b in incoming))
+        self.put(reg, r)
 
     def store(self, pc: int, insn: Insn, imm: int | None) -> None:
-        size = BYTES[Size(insn.size)]
+        size = BYTES[insn.size]
         bits = size * 8
         value = str(s64(imm)) if imm is not None else self.get(insn.src)
         if self.frame_offset(insn.dst, insn.off, size):
-            p, v = self.t(), self.t()
+            p = self.t()
             self.emit(f"{p} = getelementptr i8, ptr %fendp, i64 {insn.off}")
-            self.emit(f"{v} = trunc i64 {value} to i{bits}" if bits < 64 else f"{v} = add i64 {value}, 0")
+            v = self.narrow(value, bits)
             self.emit(f"store i{bits} {v}, ptr {p}, align 1")
             return
         addr = self.address(insn.dst, insn.off)
+        before = dict(self.values)
         hit, miss = self.checked(pc, addr, size)
         done = self.label()
-        self.block(hit)
-        p, v = self.t(), self.t()
+        self.block(hit, before)
+        p = self.t()
         self.emit(f"{p} = inttoptr i64 {addr} to ptr")
-        self.emit(f"{v} = trunc i64 {value} to i{bits}" if bits < 64 else f"{v} = add i64 {value}, 0")
+        v = self.narrow(value, bits)
         self.emit(f"store i{bits} {v}, ptr {p}, align 1")
         self.emit(f"br label %{done}")
-        self.block(miss)
+        self.block(miss, before)
         if imm is None:
             self.call_py(self.op(ops.store(self.cache, pc, size, pc)), addr, value)
         else:
             self.call_py(self.op(ops.store_imm(self.cache, pc, size, imm, pc)), addr)
         self.emit(f"br label %{done}")
-        self.block(done)
+        self.block(done, before)
 
     def atomic(self, pc: int, insn: Insn) -> None:
-        size = BYTES[Size(insn.size)]
+        size = BYTES[insn.size]
         bits = size * 8
         code = insn.imm
         known = code in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL, AtomicOp.XCHG, AtomicOp.CMPXCHG) or (
@@ -670,20 +807,20 @@ done:
             return
         addr = self.address(insn.dst, insn.off)
         src = self.get(insn.src)
+        before = {r: v for r, v in self.values.items() if r not in (0, insn.src, insn.dst)}
         hit, miss = self.checked(pc, addr, size, align=True)
         done = self.label()
-        self.block(hit)
-        p, v = self.t(), self.t()
+        self.block(hit, before)
+        p = self.t()
         self.emit(f"{p} = inttoptr i64 {addr} to ptr")
-        self.emit(f"{v} = trunc i64 {src} to i{bits}" if bits < 64 else f"{v} = add i64 {src}, 0")
-        old, wide = self.t(), self.t()
+        v = self.narrow(src, bits)
+        old = self.t()
         if code == AtomicOp.LOAD_ACQ:
             self.emit(f"{old} = load atomic i{bits}, ptr {p} acquire, align {size}")
         elif code == AtomicOp.STORE_REL:
             self.emit(f"store atomic i{bits} {v}, ptr {p} release, align {size}")
         elif code == AtomicOp.CMPXCHG:
-            r0, e, pair = self.get(0), self.t(), self.t()
-            self.emit(f"{e} = trunc i64 {r0} to i{bits}" if bits < 64 else f"{e} = add i64 {r0}, 0")
+            e, pair = self.narrow(self.get(0), bits), self.t()
             self.emit(f"{pair} = cmpxchg ptr {p}, i{bits} {e}, i{bits} {v} seq_cst seq_cst, align {size}")
             self.emit(f"{old} = extractvalue {{ i{bits}, i1 }} {pair}, 0")
         else:
@@ -691,16 +828,15 @@ done:
                     AtomicOp.XOR: "xor"}[AtomicOp(code if code == AtomicOp.XCHG else code & ~1)]  # fmt: skip
             self.emit(f"{old} = atomicrmw {name} ptr {p}, i{bits} {v} seq_cst, align {size}")
         if code != AtomicOp.STORE_REL:
-            self.emit(f"{wide} = zext i{bits} {old} to i64" if bits < 64 else f"{wide} = add i64 {old}, 0")
-            self.atomic_result(insn, code, wide)
+            self.atomic_result(insn, code, self.widen(old, bits))
         self.emit(f"br label %{done}")
-        self.block(miss)
+        self.block(miss, before)
         r0 = self.get(0)
         got = self.call_py(self.op(ops.atomic(self.cache, pc, size, code, pc)), addr, src, r0)
         if code != AtomicOp.STORE_REL:
             self.atomic_result(insn, code, got)
         self.emit(f"br label %{done}")
-        self.block(done)
+        self.block(done, before)
 
     def atomic_result(self, insn: Insn, code: int, old: str) -> None:
         if code == AtomicOp.LOAD_ACQ:
@@ -716,7 +852,7 @@ done:
             self.fault_now(ops.fault(pc, "LD_ABS/LD_IND of 8 bytes", errno.EINVAL))
             self.block(self.label())
             return
-        indirect = insn.mode == Mode.IND
+        indirect = insn.mode == MODE_IND
         base = self.get(insn.src) if indirect else "0"
         got = self.call_py(self.op(ops.ld_pkt(size, insn.imm, indirect, pc)), base)
         self.put(0, got)
@@ -730,15 +866,16 @@ done:
         self.emit(f"{b1} = sub i64 {b}, 1")
         self.emit(f"store i64 {b1}, ptr {p}")
         self.emit(f"{neg} = icmp slt i64 {b1}, 0")
+        keep = self.values
         self.emit(f"br i1 {neg}, label %{out}, label %{ok}")
         self.block(out)
         self.fault_now(ops.budget(pc))
-        self.block(ok)
+        self.block(ok, keep)
 
     def jmp(self, pc: int, insn: Insn) -> None:
         cls, op, nxt = insn.cls, insn.op, pc + 1
-        if op == JmpOp.JA:
-            target = nxt + (insn.imm if cls == InsnClass.JMP32 else insn.off)
+        if op == J_JA:
+            target = nxt + (insn.imm if cls == CLS_JMP32 else insn.off)
             if target < 0:
                 self.fault_now(ops.fault(target, "jumped out of the program", errno.EINVAL))
                 return
@@ -746,14 +883,14 @@ done:
                 self.backward_budget(pc)
             self.emit(f"br label %{self.goto(target)}")
             return
-        if op == JmpOp.EXIT:
+        if op == J_EXIT:
             self.exit()
             return
-        if op == JmpOp.CALL:
+        if op == J_CALL:
             self.call(pc, insn)
-            self.emit(f"br label %{self.goto(nxt)}")
+            self.fall(nxt)
             return
-        if op == JmpOp.JCOND:
+        if op == J_JCOND:
             p, c, z, c1 = self.slot_ptr(layout.MAY_GOTO), self.t(), self.t(), self.t()
             go, dec = self.label(), self.label()
             self.emit(f"{c} = load i64, ptr {p}")
@@ -774,18 +911,15 @@ done:
         if target < 0:
             self.fault_now(ops.fault(target, "jumped out of the program", errno.EINVAL))
             return
-        preds = {JmpOp.JEQ: "eq", JmpOp.JNE: "ne", JmpOp.JGT: "ugt", JmpOp.JGE: "uge", JmpOp.JLT: "ult",
-                 JmpOp.JLE: "ule", JmpOp.JSGT: "sgt", JmpOp.JSGE: "sge", JmpOp.JSLT: "slt",
-                 JmpOp.JSLE: "sle", JmpOp.JSET: "set"}  # fmt: skip
-        pred = preds.get(op)  # type: ignore[call-overload]
+        pred = PREDICATES.get(op)
         if pred is None:
             self.fault_now(ops.fault(pc, f"unknown jump operation {op:#x}", errno.EINVAL))
             return
-        is32 = cls == InsnClass.JMP32
+        is32 = cls == CLS_JMP32
         if insn.off < 0:
             self.backward_budget(pc)
         a = self.get(insn.dst)
-        b = self.get(insn.src) if insn.source == Source.X else str(s64(insn.imm & (M32 if is32 else M64)))
+        b = self.get(insn.src) if insn.source == SRC_X else str(s64(insn.imm & (M32 if is32 else M64)))
         ty = "i32" if is32 else "i64"
         if is32:
             a2, b2 = self.t(), self.t()
@@ -826,18 +960,18 @@ done:
 
     def call(self, pc: int, insn: Insn) -> None:
         nxt, imm = pc + 1, insn.imm
-        if insn.source == Source.X:
+        if insn.source == SRC_X:
             self.set_depth()
             regs = [self.get(r) for r in (insn.dst, 1, 2, 3, 4, 5)]
             self.put(0, self.call_py(self.op(ops.callx(self.exe.helpers, pc)), *regs))
             return
-        if insn.src == PseudoCall.CALL:
+        if insn.src == PSEUDO_CALL:
             self.local_call(pc, nxt + imm)
             return
-        if insn.src == PseudoCall.HELPER and imm == TAIL_CALL_HELPER:
+        if insn.src == PSEUDO_HELPER and imm == TAIL_CALL_HELPER:
             self.tail_call(pc)
             return
-        if insn.src == PseudoCall.HELPER:
+        if insn.src == PSEUDO_HELPER:
             helper = self.exe.helpers.get(imm)
             if helper is None:
                 self.fault_now(ops.fault(pc, f"helper #{imm} is not implemented by pybpf", errno.ENOTSUP))

@@ -53,9 +53,16 @@ def level_for(n_insns: int, hot: bool = True) -> str:
     return FULL if hot and n_insns <= FULL_UP_TO else FAST
 
 
+def verifying() -> bool:
+    """``PYBPF_JIT_VERIFY=1``: check every module with LLVM's verifier before it is
+    compiled (the tests do; a generated module is otherwise trusted, as the check costs
+    about a tenth of a fast compile)."""
+    return os.environ.get("PYBPF_JIT_VERIFY", "") == "1"
+
+
 def _target_machine(level: str = FULL) -> Any:
     """A new target machine: an MCJIT engine owns (and disposes of) the one it is given,
-    so every engine needs its own (about 0.1 ms)."""
+    so every engine needs its own (about 0.3 ms)."""
     global _target
     if _target is None:
         llvm.initialize_native_target()
@@ -64,18 +71,38 @@ def _target_machine(level: str = FULL) -> Any:
     return _target.create_target_machine(opt=2 if level == FULL else 0, jit=True)
 
 
+_emitters = threading.local()
+
+
+def _emitter(level: str) -> Any:
+    """This thread's target machine for making object code at ``level`` (kept: only an
+    engine's own machine must be new)."""
+    machine = getattr(_emitters, level, None)
+    if machine is None:
+        machine = _target_machine(level)
+        setattr(_emitters, level, machine)
+    return machine
+
+
 def _optimize(module: Any, machine: Any, level: str = FULL) -> None:
-    """A short pipeline: registers to SSA, (full: combine,) simplify the CFG.  The
-    standard -O2 pipeline costs five times as much and gains little on code this
+    """A short pipeline: registers to SSA (full: then combine and simplify the CFG).
+    The standard -O2 pipeline costs five times as much and gains little on code this
     low-level; the machine code generator does the rest (selection and register
-    allocation: optimising for ``full``, LLVM's fast mode for ``fast``)."""
+    allocation: optimising for ``full``, LLVM's fast mode for ``fast``, which gains
+    nothing from a simpler CFG: the code generator emits fall-through blocks as they
+    are, and the IR has no straight-line chains of blocks to merge)."""
     builder = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=0))
     manager = llvm.create_new_module_pass_manager()
     manager.add_sroa_pass()
     if level == FULL:
         manager.add_instruction_combine_pass()
-    manager.add_simplify_cfg_pass()
+        manager.add_simplify_cfg_pass()
     manager.run(module, builder)
+
+
+def _empty_module() -> Any:
+    """The module an engine is made with (its code comes as an object file)."""
+    return llvm.parse_assembly("")
 
 
 class Compiled:
@@ -83,11 +110,16 @@ class Compiled:
 
     def __init__(self, gen: Generated, level: str = FULL) -> None:
         start = time.perf_counter()
-        machine = _target_machine(level)
+        machine = _emitter(level)
         module = llvm.parse_assembly(gen.ir)
-        module.verify()
+        if verifying():
+            module.verify()
         _optimize(module, machine, level)
-        self.engine = llvm.create_mcjit_compiler(module, machine)
+        # Object code made by the target machine directly: MCJIT's own code generation
+        # runs LLVM's verifier twice more on every module.
+        obj = llvm.ObjectFileRef.from_data(machine.emit_object(module))
+        self.engine = llvm.create_mcjit_compiler(_empty_module(), _target_machine(level))
+        self.engine.add_object_file(obj)
         self.engine.finalize_object()
         self.uid = gen.uid
         self.ops: list[Op] = gen.ops
