@@ -103,12 +103,14 @@ class _Emit:
         elem = self.val(f"add i64 {so}, {w.pool}")
         self.copy(elem, key, f.key_size)
         vaddr = self.val(f"add i64 {elem}, {w.key_area}")
-        if f.percpu:
-            for c in range(f.num_cpus):
-                g.emit(f"call void @llvm.memset.p0.i64(ptr {self.ptr(vaddr, c * f.value_stride)}, i8 0, "
-                       f"i64 {w.value_size}, i1 false)")  # fmt: skip
+        if f.percpu:  # the value first: a stale pointer may read from this very element
             skip = self.val(f"mul i64 {cpu}, {f.value_stride}")
             self.copy(self.val(f"add i64 {vaddr}, {skip}"), value, w.value_size)
+            for c in range(f.num_cpus):
+                mine = self.val(f"icmp eq i64 {cpu}, {c}")
+                size = self.val(f"select i1 {mine}, i64 0, i64 {w.value_size}")
+                g.emit(f"call void @llvm.memset.p0.i64(ptr {self.ptr(vaddr, c * f.value_stride)}, i8 0, "
+                       f"i64 {size}, i1 false)")  # fmt: skip
         else:
             self.copy(vaddr, value, w.value_size)
         no = self.val(f"mul i64 {slot}, {w.node_size}")
