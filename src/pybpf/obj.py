@@ -43,6 +43,12 @@ GPL_COMPATIBLE = frozenset({
 """The kernel's ``license_is_gpl_compatible`` list: these may call GPL-only helpers."""
 
 
+_ON_KERNEL_OBJECTS = (26, 27, 29)
+"""Tracing (BTF-typed contexts, iterators), struct_ops and LSM programs: their context
+hands them typed pointers into pybpf's kernel, whose loads the verifier checks against
+pybpf's kernel BTF, so CO-RE relocates their object against that BTF."""
+
+
 def license_is_gpl_compatible(text: str) -> bool:
     return text in GPL_COMPATIBLE
 
@@ -473,10 +479,10 @@ class BpfObject:
                 from .elf.core import apply_core, target_btf_for
 
                 given = self.target_btf
-                if given is None and any(p.prog_type == 27 for p in self.spec.programs):
+                if given is None and any(p.prog_type in _ON_KERNEL_OBJECTS for p in self.spec.programs):  # fmt: skip
                     from .kernel.vmlinux import kernel_btf
 
-                    given = kernel_btf()  # struct_ops programs run on pybpf's kernel objects
+                    given = kernel_btf()  # their typed pointers lead to pybpf's kernel objects
                 target = target_btf_for(given, self.kernel)
                 self._core = apply_core(self.spec, target)
         return self._core
