@@ -435,3 +435,36 @@ def test_cpu_helpers_and_hash_of_maps_lookups_agree_with_the_interpreter() -> No
         return got
 
     assert run("jit") == run("interp") == [256, 1000, 1256, 256]
+
+
+@needs_jit
+def test_a_call_site_gets_the_fast_path_of_the_map_it_loads_only() -> None:
+    from pybpf.vm.jit.codegen import Generator, entries_of
+
+    kernel = Kernel(seed=0)
+    a, b = (kernel.create_map(MapSpec(MapType.HASH, 4, 8, 4)) for _ in range(2))
+    src = """
+        *(u32 *)(r10 - 4) = 1
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        r1 = map[idx:1]
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        r1 = map[idx:0]
+        if r0 == 0 goto other
+        r1 = map[idx:1]
+    other:
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        r0 = 0
+        exit
+    """
+    prog = load_program(assemble(src), "xdp", maps=[a, b], kernel=kernel)
+    exe = prog.executable
+    ir = Generator(exe, entries_of(exe)).generate().ir
+    # two sites with a known map, one where r1 comes from either: four fast paths
+    assert ir.count(f", {a.address}\n") + ir.count(f", {b.address}\n") == 4

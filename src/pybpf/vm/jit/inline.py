@@ -15,8 +15,8 @@ import errno
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ...isa.insn import lddw_value
-from ...isa.opcodes import STACK_SIZE
+from ...isa.insn import Insn, lddw_value
+from ...isa.opcodes import STACK_SIZE, InsnClass, JmpOp, Mode, PseudoCall, Source
 from ...kernel.helpers import Helper
 from ...maps.array import ArrayMap, PercpuArrayMap
 from ...maps.base import map_at
@@ -46,6 +46,27 @@ class ArrayFacts:
     """Bytes between two CPUs' copies of a per-CPU array (0 for a plain one)."""
     kptrs: bool
     """Values hold kptrs: an update releases and clears them, which Python does."""
+
+
+def _jump_targets(insns: list[Insn]) -> frozenset[int]:
+    """Every pc a jump may land on (and the start of every function)."""
+    out = {0}
+    for pc, insn in enumerate(insns):
+        if (pc > 0 and insns[pc - 1].is_lddw) or insn.cls not in (InsnClass.JMP, InsnClass.JMP32):
+            continue
+        if insn.op == JmpOp.CALL:
+            if insn.source == Source.K and insn.src == PseudoCall.CALL:
+                out.add(pc + 1 + insn.imm)
+        elif insn.op != JmpOp.EXIT:
+            out.add(pc + 1 + (insn.imm if insn.cls == InsnClass.JMP32 and insn.op == JmpOp.JA else insn.off))
+    return frozenset(out)
+
+
+def _writes_r1(insn: Insn) -> bool:
+    """Whether an instruction other than a jump may change r1."""
+    if insn.cls in (InsnClass.ALU, InsnClass.ALU64, InsnClass.LDX, InsnClass.LD):
+        return bool(insn.dst == 1)
+    return bool(insn.cls == InsnClass.STX and insn.mode == Mode.ATOMIC)  # fetch forms write a register
 
 
 HASH_TYPES = (HashMap, PercpuHashMap, LruHashMap, LruPercpuHashMap, HashOfMapsMap)
@@ -85,6 +106,7 @@ class InlineHelpers:
 
         self.gen = gen
         self.arrays, self.hashes, self.hash_maps = _maps(gen)
+        self._targets_in: frozenset[int] | None = None
         self.fns = {LOOKUP: helper_maps.map_lookup_elem, UPDATE: helper_maps.map_update_elem,
                     DELETE: helper_maps.map_delete_elem}  # fmt: skip
 
@@ -127,6 +149,9 @@ class InlineHelpers:
         if helper_id not in self.fns or helper.fn is not self.fns[helper_id]:
             return False
         targets = self._targets(helper_id)
+        known = self.site_map(pc)
+        if known is not None:  # only that map's fast path: the others could not match
+            targets = [f for f in targets if f.address == known]
         if not targets:
             return False
         g = self.gen
@@ -160,6 +185,26 @@ class InlineHelpers:
         g.emit(f"br label %{done}")
         g.block(done)
         return True
+
+    def site_map(self, pc: int) -> int | None:
+        """The map r1 holds at the call at ``pc`` when the straight-line code before it
+        (no jump lands in between) loads it with ``lddw``; None when unknown.  Only a
+        saving of code: any other r1 still takes the Python helper."""
+        if self._targets_in is None:
+            self._targets_in = _jump_targets(self.gen.insns)
+        insns = self.gen.insns
+        p = pc - 1
+        while p >= 0 and p + 1 not in self._targets_in:
+            insn = insns[p]
+            if p > 0 and insns[p - 1].is_lddw:  # the second half of an lddw
+                p -= 1
+                continue
+            if insn.is_lddw and insn.dst == 1:
+                return lddw_value(insn, insns[p + 1]) if insn.src != 4 and p + 1 < len(insns) else None
+            if insn.cls in (InsnClass.JMP, InsnClass.JMP32) or _writes_r1(insn):
+                return None
+            p -= 1
+        return None
 
     def hash_helper(self, f: HashFacts, helper_id: int, cpu: str, generic: str, done: str) -> None:
         g = self.gen
