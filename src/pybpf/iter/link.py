@@ -5,7 +5,8 @@ the furthest byte the program reads through the key and reads or writes through 
 value, and a map whose keys or values are shorter is refused (EACCES), as the kernel's
 ``bpf_iter_attach_map`` does.  A per-CPU map's value counts as every CPU's value.
 The checks come in the kernel's order: the program must be an iterator (EINVAL), its
-target known (ENOENT), a sleepable program needs a target that may sleep (EINVAL),
+target known (ENOENT), a sleepable program needs a target that may reschedule (only
+``task`` of pybpf's; EINVAL otherwise),
 then the target's own checks (no map: EBADF; a map it cannot walk: EINVAL; too small:
 EACCES).  Links register with their kernel, so that a ``bpf_link`` iterator lists them.
 """
@@ -98,7 +99,7 @@ def create_iter_link(prog: Any, map: Any = None, target: str | None = None) -> I
     tinfo = iter_target(name) if name else None
     if tinfo is None:
         raise BpfError(errno.ENOENT, f"no iterator target {name!r}")
-    if program_sleepable(prog):
+    if program_sleepable(prog) and not tinfo.resched:
         raise BpfError(errno.EINVAL, f"the {tinfo.name} iterator cannot run sleepable programs")
     if tinfo.name == "sockmap":
         _attach_sock_map(prog, map)

@@ -45,6 +45,9 @@ class IterTarget:
     arg_names: tuple[str, ...]
     needs_map: bool = False
     """Creating a link needs a map (``iter_info.map.map_fd``)."""
+    resched: bool = False
+    """The walk may reschedule between objects (``BPF_ITER_RESCHED``): only such a
+    target runs sleepable (``iter.s/``) programs."""
 
     @property
     def func_name(self) -> str:
@@ -84,7 +87,7 @@ TARGETS: dict[str, IterTarget] = {
         IterTarget("bpf_prog", "bpf_iter__bpf_prog", (_META, _obj("bpf_prog")), ("meta", "prog")),
         IterTarget("bpf_link", "bpf_iter__bpf_link", (_META, _obj("bpf_link")), ("meta", "link")),
         IterTarget("task", "bpf_iter__task", (_META, _obj("task_struct", _OBJ_OR_NULL | _TRUSTED)),
-                   ("meta", "task")),
+                   ("meta", "task"), resched=True),
         IterTarget(
             "sockmap", "bpf_iter__sockmap",
             (_META, BtfArg(BtfArgKind.STRUCT_PTR, "bpf_map"),

@@ -1,0 +1,177 @@
+"""The kernel's selftests programs for the ``bpf_link``, ``sockmap`` and ``task``
+iterators (Debian linux-source-6.12 ``progs/bpf_iter_bpf_link.c``,
+``bpf_iter_sockmap.c``, ``bpf_iter_tasks.c``, ``bpf_iter_task_btf.c``,
+``bpf_iter_test_kern{1,2,3,6}.c``), compiled at test time: pybpf's verdicts are the
+kernel's (recorded in ``tests/data/iter/selftests_targets_verdicts.json`` by
+``python -m tests.iter.test_selftests_targets``; asked again where bpf() and libbpf are
+available), and the iterators do what ``prog_tests/bpf_iter.c`` and
+``prog_tests/sockmap_basic.c`` check of them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..elf.conftest import CLANG
+from ..elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests, selftests_dir
+
+SOURCES = [
+    "bpf_iter_bpf_link.c", "bpf_iter_sockmap.c", "bpf_iter_tasks.c", "bpf_iter_task_btf.c",
+    "bpf_iter_test_kern1.c", "bpf_iter_test_kern2.c", "bpf_iter_test_kern3.c",
+    "bpf_iter_test_kern6.c",
+]  # fmt: skip
+VERDICTS = Path(__file__).resolve().parents[1] / "data" / "iter" / "selftests_targets_verdicts.json"
+
+pytestmark = pytest.mark.slow
+
+
+def _missing() -> str | None:
+    for what, ok in (("clang-19", CLANG is not None), ("linux-source-6.12", selftests_dir().is_dir()),
+                     ("bpftool", shutil.which("bpftool") is not None),
+                     ("/sys/kernel/btf/vmlinux", VMLINUX.exists()),
+                     ("libbpf-dev", HELPER_DEFS.exists())):  # fmt: skip
+        if not ok:
+            return what
+    return None
+
+
+@pytest.fixture(scope="module")
+def objs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    missing = _missing()
+    if missing:
+        pytest.skip(f"{missing} is not available")
+    built = build_selftests(tmp_path_factory.mktemp("iter-target-selftests"), SOURCES)
+    return {p.stem: p for p in built}
+
+
+def _open(objs: dict[str, Path], stem: str) -> Any:
+    import pybpf
+
+    if stem not in objs:
+        pytest.skip(f"{stem}.c did not compile")
+    return pybpf.open(objs[stem])
+
+
+def _link(obj: Any, prog: str, m: Any = None) -> Any:
+    from pybpf.iter import create_iter_link
+
+    return create_iter_link(obj.programs[prog].program, m)
+
+
+def _verdicts(path: Path) -> dict[str, dict[str, Any]]:
+    from ..elf import libbpf_ref
+
+    ref = libbpf_ref.reference(str(path))
+    return {n: {"accepted": r["accepted"], "errno": r["errno"], "message": r["message"]}
+            for n, r in ref["programs"].items()}  # fmt: skip
+
+
+# --- verdicts ----------------------------------------------------------------------------
+
+
+def test_pybpf_verdicts_are_the_kernels(objs: dict[str, Path]) -> None:
+    recorded = json.loads(VERDICTS.read_text())
+    assert len(recorded) == len(SOURCES)
+    for stem, progs in recorded.items():
+        obj = _open(objs, stem)
+        got = {v.name: (v.accepted, v.errno) for v in obj.verify(log_level=1)}
+        want = {name: (rec["accepted"], rec["errno"]) for name, rec in progs.items()}
+        assert got == want, stem
+
+
+@pytest.mark.kernel
+def test_recorded_verdicts_are_the_running_kernels(objs: dict[str, Path]) -> None:
+    from pybpf.oracle import available, unavailable_reason
+
+    from ..elf import libbpf_ref
+
+    if not available():
+        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
+    if libbpf_ref.libbpf() is None:
+        pytest.skip("libbpf.so.1 is not available")
+    recorded = json.loads(VERDICTS.read_text())
+    for stem, path in objs.items():
+        assert _verdicts(path) == recorded[stem], stem
+
+
+# --- what the kernel's tests check -----------------------------------------------------------
+
+
+def test_bpf_link_writes_every_link_id(objs: dict[str, Path]) -> None:
+    obj = _open(objs, "bpf_iter_bpf_link")
+    obj.load()
+    first = _link(obj, "dump_bpf_link")
+    second = _link(obj, "dump_bpf_link")
+    out = second.read_all()
+    ids = [int.from_bytes(out[i : i + 4], "little") for i in range(0, len(out), 4)]
+    assert ids == sorted(ids) and {first.id, second.id} <= set(ids)
+
+
+@pytest.mark.parametrize("map_name", ["sockmap", "sockhash"])
+def test_sockmap_copy(objs: dict[str, Path], map_name: str) -> None:
+    """sockmap_basic's test_sockmap_copy: every slot (sockmap) or element (sockhash) is
+    visited, sockets are copied into a sockhash under the same key."""
+    from pybpf.maps.standins import Socket
+
+    obj = _open(objs, "bpf_iter_sockmap")
+    obj.load()
+    src, dst = obj.maps[map_name].map, obj.maps["dst"].map
+    socks = {i: Socket() for i in (0, 3, 17, 63)}
+    for i, sk in socks.items():
+        src.update(i.to_bytes(4, "little"), sk)
+    assert _link(obj, "copy", src).read_all() == b""
+    elems = src.spec.max_entries if map_name == "sockmap" else len(socks)
+    assert (obj.bss["elems"], obj.bss["socks"]) == (elems, len(socks))
+    for i, sk in socks.items():
+        assert dst.bpf_lookup(i.to_bytes(4, "little"), 0) == sk.address
+
+
+def test_tasks_lists_tgid_and_pid(objs: dict[str, Path]) -> None:
+    from pybpf.iter import kernel_tasks
+
+    obj = _open(objs, "bpf_iter_tasks")
+    obj.load()
+    obj.bss["tid"] = 2
+    text = _link(obj, "dump_task").read_all().decode()
+    tasks = kernel_tasks(obj.kernel).by_pid()
+    want = (
+        ["    tgid      gid"]
+        + [f"{t.get('tgid'):8d} {p:8d}" for p, t in tasks]
+        + ["    === END ==="]
+    )
+    assert text.splitlines() == want
+    assert (obj.bss["num_known_tid"], obj.bss["num_unknown_tid"]) == (1, len(tasks) - 1)
+
+
+def test_task_btf_shows_each_task_struct(objs: dict[str, Path]) -> None:
+    """bpf_iter.c test_task_btf: the text holds ``(struct task_struct)``; every task is
+    shown (the final call's NULL task is ERANGE, not an error)."""
+    from pybpf.iter import kernel_tasks
+
+    obj = _open(objs, "bpf_iter_task_btf")
+    obj.load()
+    text = _link(obj, "dump_task_struct").read_all().decode("latin-1")
+    assert text.startswith("Raw BTF task\n(struct task_struct){\n")
+    assert " .comm = (char[])[\n  'i',\n  'n',\n  'i',\n  't',\n ],\n}\n" in text
+    assert obj.bss["tasks"] == len(kernel_tasks(obj.kernel).tasks)
+    assert obj.bss["seq_err"] == 0
+
+
+def record() -> dict[str, Any]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        built = build_selftests(Path(tmp), SOURCES)
+        return {p.stem: _verdicts(p) for p in built}
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+    VERDICTS.write_text(json.dumps(record(), indent=1, sort_keys=True) + "\n")
+    print(f"written {VERDICTS}", file=sys.stderr)
