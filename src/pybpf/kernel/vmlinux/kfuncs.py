@@ -109,6 +109,9 @@ KFUNCS: tuple[KfuncSpec, ...] = (
     KfuncSpec("common", F.ITER_NEW, "int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end);"),
     KfuncSpec("common", F.ITER_NEXT | F.RET_NULL, "int *bpf_iter_num_next(struct bpf_iter_num *it);"),
     KfuncSpec("common", F.ITER_DESTROY, "void bpf_iter_num_destroy(struct bpf_iter_num *it);"),
+    KfuncSpec("common", F.ITER_NEW, "int bpf_iter_bits_new(struct bpf_iter_bits *it, const u64 *unsafe_ptr__ign, u32 nr_words);"),
+    KfuncSpec("common", F.ITER_NEXT | F.RET_NULL, "int *bpf_iter_bits_next(struct bpf_iter_bits *it);"),
+    KfuncSpec("common", F.ITER_DESTROY, "void bpf_iter_bits_destroy(struct bpf_iter_bits *it);"),
     KfuncSpec("common", F(0), "void bpf_preempt_disable(void);"),
     KfuncSpec("common", F(0), "void bpf_preempt_enable(void);"),
     # keys and signatures (kernel/trace/bpf_trace.c, CONFIG_KEYS)

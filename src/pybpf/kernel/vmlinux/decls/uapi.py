@@ -368,6 +368,10 @@ struct bpf_iter_num {
     __u64 __opaque[1];
 } __aligned(8);
 
+struct bpf_iter_bits {
+    __u64 __opaque[2];
+} __aligned(8);
+
 enum xdp_action {
     XDP_ABORTED = 0,
     XDP_DROP,
