@@ -68,6 +68,11 @@ class ModuleNames:
     caches: list[int] = field(default_factory=list)
     helpers: dict[int, object] = field(default_factory=dict)
     consts: dict[str, object] = field(default_factory=dict)
+    calls_out: bool = False
+    """Whether any function reaches run state beyond its frames (helpers, tail calls,
+    ``may_goto``): a repeat loop then starts every run as :meth:`PythonRunner.run` does."""
+    uses_frames: bool = False
+    """Whether any function uses a stack frame (each run must start with it zeroed)."""
 
 
 class Emitter:
@@ -90,6 +95,27 @@ class Emitter:
         self.views: set[str] = set()
         self.uses_r10 = False
         self.uses_frame = False
+        self.in_loop = False
+        """Whether the instructions being drawn run inside a loop (set by the renderer):
+        their memory caches and struct functions are then read from locals."""
+        self.local_caches: dict[int, None] = {}
+        """pcs whose cache (base, last, buffer) the function copies into locals."""
+        self.local_structs: set[str] = set()
+        """Struct functions (``U2`` ...) the function copies into locals (``lU2``)."""
+
+    def reset(self) -> None:
+        """Forget what the function's prologue must set up (a fresh drawing follows)."""
+        self.views.clear()
+        self.uses_frame = self.uses_r10 = self.in_loop = False
+        self.local_caches.clear()
+        self.local_structs.clear()
+
+    def prologue(self) -> list[str]:
+        """Copies of the globals the loops of the function read (locals are faster)."""
+        out = [f"{fn} = {fn[1:]}" for fn in sorted(self.local_structs)]
+        for pc in self.local_caches:
+            out.append(f"b{pc}, e{pc}, v{pc} = c{pc}b, c{pc}e, c{pc}v")
+        return out
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -246,6 +272,7 @@ class Emitter:
         insn = self.insns[pc]
         op = insn.op
         if op == JmpOp.JCOND:
+            self.names.calls_out = True
             return "MAYGOTO()"
         value = value or self.reg
         is32 = insn.cls == InsnClass.JMP32
@@ -312,11 +339,35 @@ class Emitter:
             self.views.add(name)
             return f"{name}[{o // size}]"
         self.views.add("Fb")
-        return f"{'S' if signed else 'U'}{size}(Fb, {o})[0]"
+        return f"{self._struct('S' if signed else 'U', size)}(Fb, {o})[0]"
 
-    def _cache(self, pc: int) -> tuple[str, str, str]:
+    def _cache(self, pc: int) -> tuple[str, str, str, str]:
+        """The names of the cache of the access at ``pc`` (base, last, buffer), and what
+        its miss path adds: inside a loop they are locals, and a miss also stores the new
+        cache in the globals, so that the next run starts with it."""
         self.names.caches.append(pc)
-        return f"c{pc}b", f"c{pc}e", f"c{pc}v"
+        if not self.in_loop:
+            return f"c{pc}b", f"c{pc}e", f"c{pc}v", ""
+        self.local_caches[pc] = None
+        return f"b{pc}", f"e{pc}", f"v{pc}", f"; c{pc}b, c{pc}e, c{pc}v = b{pc}, e{pc}, v{pc}"
+
+    def _struct(self, kind: str, size: int) -> str:
+        """``U2``, ``S4``, ``P8`` ... (a local copy inside loops)."""
+        name = f"{kind}{size}"
+        if self.in_loop:
+            self.local_structs.add("l" + name)
+            return "l" + name
+        return name
+
+    @staticmethod
+    def _address(reg: str, off: int) -> tuple[list[str], str]:
+        """Statements that compute the address ``reg + off`` and the name holding it.
+        The register may be dirty (any integer congruent to the address): a cache only
+        hits addresses in ``[0, 2**64)``, where the congruent value is the address itself,
+        and the miss paths mask."""
+        if off == 0:
+            return [], reg
+        return [f"a = {reg} + {off}" if off > 0 else f"a = {reg} - {-off}"], "a"
 
     def load(self, pc: int, insn: Insn, stack: StackState) -> list[str]:
         size = BYTES[Size(insn.size)]
@@ -326,20 +377,20 @@ class Emitter:
         if o is not None:
             expr = self._view(o, size, signed)
             return [f"{d} = {expr} & {H64}" if signed else f"{d} = {expr}"]
-        cb, ce, cv = self._cache(pc)
-        addr = self.reg(s) + (
-            f" + {insn.off}" if insn.off > 0 else f" - {-insn.off}" if insn.off else ""
-        )
+        cb, ce, cv, back = self._cache(pc)
+        pre, a = self._address(self.reg(s), insn.off)
         if signed:
-            hit = f"{d} = S{size}({cv}, a - {cb})[0] & {H64}"
-            miss = f"{d}, {cb}, {ce}, {cv} = LDRS(a, {size}, {pc})"
+            hit = f"{d} = {self._struct('S', size)}({cv}, {a} - {cb})[0] & {H64}"
+            miss = f"{d}, {cb}, {ce}, {cv} = LDRS({a}, {size}, {pc}){back}"
+            return [*pre, f"if {cb} <= {a} <= {ce}: {hit}", f"else: {miss}"]
+        # a context field computed on access: its getter is remembered (c<pc>a, c<pc>g)
+        if size == 1:  # the buffer is a bytearray: indexing it is a byte
+            hit = f"{d} = {cv}[{a} - {cb}]"
         else:
-            # a context field computed on access: its getter is remembered (c<pc>a, c<pc>g)
-            hit = f"{d} = U{size}({cv}, a - {cb})[0]"
-            field = f"elif a == c{pc}a: {d} = c{pc}g() & {H64}"
-            miss = f"{d}, {cb}, {ce}, {cv}, c{pc}a, c{pc}g = LDRF(a, {size}, {pc})"
-            return [f"a = {addr}", f"if {cb} <= a <= {ce}: {hit}", field, f"else: {miss}"]
-        return [f"a = {addr}", f"if {cb} <= a <= {ce}: {hit}", f"else: {miss}"]
+            hit = f"{d} = {self._struct('U', size)}({cv}, {a} - {cb})[0]"
+        field = f"elif {a} == c{pc}a: {d} = c{pc}g() & {H64}"
+        miss = f"{d}, {cb}, {ce}, {cv}, c{pc}a, c{pc}g = LDRF({a}, {size}, {pc}){back}"
+        return [*pre, f"if {cb} <= {a} <= {ce}: {hit}", field, f"else: {miss}"]
 
     def store(self, pc: int, insn: Insn, stack: StackState) -> list[str]:
         size = BYTES[Size(insn.size)]
@@ -357,14 +408,17 @@ class Emitter:
                 self.views.add(name)
                 return [f"{name}[{o // size}] = {value}"]
             self.views.add("Fb")
-            return [f"P{size}(Fb, {o}, {value})"]
-        cb, ce, cv = self._cache(pc)
-        off = insn.off
-        addr = self.reg(insn.dst) + (f" + {off}" if off > 0 else f" - {-off}" if off else "")
+            return [f"{self._struct('P', size)}(Fb, {o}, {value})"]
+        cb, ce, cv, back = self._cache(pc)
+        pre, a = self._address(self.reg(insn.dst), insn.off)
+        if size == 1:
+            hit = f"{cv}[{a} - {cb}] = {value}"
+        else:
+            hit = f"{self._struct('P', size)}({cv}, {a} - {cb}, {value})"
         return [
-            f"a = {addr}",
-            f"if {cb} <= a <= {ce}: P{size}({cv}, a - {cb}, {value})",
-            f"else: {cb}, {ce}, {cv} = STR(a, {size}, {whole}, {pc})",
+            *pre,
+            f"if {cb} <= {a} <= {ce}: {hit}",
+            f"else: {cb}, {ce}, {cv} = STR({a}, {size}, {whole}, {pc}){back}",
         ]
 
     def atomic(self, pc: int, insn: Insn) -> list[str]:
@@ -401,6 +455,7 @@ class Emitter:
         s, imm = insn.src, insn.imm
         args = "r1, r2, r3, r4, r5"
         if insn.source == Source.X:
+            self.names.calls_out = True
             return ["env.pc = " + str(pc), "R.depth = D",
                     f"r0 = CALLX({self.reg(insn.dst)}, {pc}, env, {args})"]  # fmt: skip
         if s == PseudoCall.CALL:
@@ -414,6 +469,7 @@ class Emitter:
                 f"{lhs} = {callee.name}(D + 1, {args}{extra})",
             ]
         if s == PseudoCall.HELPER and imm == TAIL_CALL_HELPER:
+            self.names.calls_out = True
             call = "T(D, r1, r2, r3, r4, r5, r0, r6, r7, r8, r9)"
             ret = f"return {call}, r1, r2, r3, r4, r5" if self.tuple_return else f"return {call}"
             return [f"T = TAIL(r2, r3, {pc})", f"if T is not None: {ret}"]
@@ -422,6 +478,7 @@ class Emitter:
             if helper is None:
                 return [self.fault(pc, f"helper #{imm} is not implemented by pybpf", errno.ENOTSUP)]
             self.names.helpers[imm] = helper.fn
+            self.names.calls_out = True
             return [f"env.pc = {pc}", "R.depth = D", f"r0 = h{imm}(env, {args}) & {H64}"]
         return [self.fault(pc, f"call to kernel function #{imm}: kfuncs are not available here")]
 

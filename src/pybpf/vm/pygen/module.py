@@ -81,6 +81,7 @@ class _Generator:
         self, exe: Executable, entries: tuple[int, ...], budget: bool, force_dispatch: bool
     ) -> None:
         self.exe = exe
+        self.entries = entries
         self.budget = budget
         self.force_dispatch = force_dispatch
         self.graphs: dict[int, Graph] = {}
@@ -153,14 +154,12 @@ class _Generator:
             except Irreducible:
                 break
             except (TooDeep, RecursionError):
-                em.views.clear()
-                em.uses_frame = em.uses_r10 = False
+                em.reset()
                 del self.names.caches[first_cache:]
                 r = FunctionRenderer(g, em, live, stack, ranges)
         if body is None:
             self.dispatch.append(name)
-            em.views.clear()
-            em.uses_frame = em.uses_r10 = False
+            em.reset()
             del self.names.caches[first_cache:]
             r = FunctionRenderer(g, em, live, stack, ranges)
             body = r.dispatch(1)
@@ -170,12 +169,14 @@ class _Generator:
             names = ", ".join(f"c{pc}{k}" for pc in caches for k in "bevag")
             head.append((1, f"global {names}", -1))
         if em.uses_frame or em.uses_r10:
+            self.names.uses_frames = True
             head.append((1, "F = FR(D)", -1))
             for view in sorted(em.views):
                 attr = "buf" if view == "Fb" else view[1:]
                 head.append((1, f"{view} = F.{attr}", -1))
             if em.uses_r10:
                 head.append((1, "r10 = F.end", -1))
+        head.extend((1, text, -1) for text in em.prologue())
         if r.uses_label:
             head.append((1, "L = -1", -1))
         return head + body, caches
@@ -186,8 +187,27 @@ class _Generator:
             entry, tuple_return = self.queue.pop(0)
             fn_lines, _ = self.function(entry, tuple_return)
             lines.extend(fn_lines)
+        lines.extend(self.repeat_loop())
         pc_of_line: list[int] = []
         return lines_to_source(lines, pc_of_line) + "\n", pc_of_line
+
+    def repeat_loop(self) -> list[Line]:
+        """``REPEAT(n, r1)``: ``n`` runs of the first entry, each started as
+        :meth:`PythonRunner.run` starts one (only what the code can have changed is
+        reset), a packet load out of range returning 0; r0 of the last run."""
+        if not self.entries:
+            return []
+        first = self.requested[(self.entries[0], False)]
+        if self.names.calls_out:
+            start = ["BEGIN()"]
+        elif self.names.uses_frames:
+            start = ["START()"]
+        else:
+            start = []
+        return [(0, "def REPEAT(n, r1):", -1), (1, "r0 = 0", -1), (1, "for _ in range(n):", -1),
+                *((2, text, -1) for text in start), (2, "try:", -1),
+                (3, f"r0 = {first}(0, r1)", -1), (2, "except PEXIT:", -1), (3, "r0 = 0", -1),
+                (1, "return r0", -1)]  # fmt: skip
 
 
 _CODE: weakref.WeakKeyDictionary[Executable, dict[tuple[tuple[int, ...], bool], ProgramCode]] = (

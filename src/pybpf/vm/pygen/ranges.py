@@ -167,6 +167,21 @@ def _alu64(insn: Insn, a: Iv, b: Iv) -> Iv:
     return CLEAN  # ARSH masks itself; anything unknown faults
 
 
+def _linear(insn: Insn, a: Iv, b: Iv) -> bool:
+    """Whether a result may stay dirty past :data:`CAP` (kept at ``TOP``, not masked):
+    a 64-bit add or subtract of one value within ``TOP`` and one clean value (or an
+    immediate) moves it by less than ``2**64``, so a register grown only this way holds
+    under ``2**64`` times the instructions the run has executed, far below ``CAP``
+    (2**63 of them would take longer than any run).  A loop's running sum then costs no
+    mask per round.  Masks decide only how large a dirty value gets, never what its low
+    bits are, so this bound is about speed, not results."""
+    if insn.cls != InsnClass.ALU64 or insn.op not in (AluOp.ADD, AluOp.SUB):
+        return False
+    if insn.source == Source.X and not is_clean(b) and not is_clean(a):
+        return False
+    return a[0] >= -CAP and a[1] <= CAP and b[0] >= -CAP and b[1] <= CAP
+
+
 def _alu32(insn: Insn, a: Iv, b: Iv) -> Iv:
     op, x = insn.op, insn.source == Source.X
     k = insn.imm & M32
@@ -346,9 +361,23 @@ def _reads(fr: FunctionRanges, pc: int, stack: StackState, insn: Insn, is_cond: 
         return ((1 << insn.dst) if need_d else 0) | ((1 << insn.src) if need_s else 0)
     mask = fr.uses(pc)
     via = fr.frame_address(pc, stack)
+    if via is None:
+        # any other access checks its cache, which only an address in [0, 2**64) hits
+        # (the one congruent to a dirty register), and whose miss path masks
+        via = _cached_address(insn)
     if via is not None and not (insn.cls == InsnClass.STX and insn.src == via):
         mask &= ~(1 << via)  # the address is resolved: only a stored value is read
     return mask & 0x3FF
+
+
+def _cached_address(insn: Insn) -> int | None:
+    """The address register of a load or store (not an atomic), which may be dirty."""
+    cls = insn.cls
+    if cls == InsnClass.LDX:
+        return insn.src
+    if cls == InsnClass.ST or (cls == InsnClass.STX and insn.mode == Mode.MEM):
+        return insn.dst
+    return None
 
 
 def _stack_states(graph: Graph, nid: int, start: StackState) -> list[StackState]:
@@ -395,7 +424,10 @@ class Tracker:
         mask = False
         if not is_clean(result):
             if result[0] < -CAP or result[1] > CAP:
-                self.fr.capped.add(pc)
+                if _linear(insn, a, b):
+                    result = TOP
+                else:
+                    self.fr.capped.add(pc)
             if pc in self.demanded or pc in self.fr.capped:
                 mask, result = True, CLEAN
         self.regs[d] = result

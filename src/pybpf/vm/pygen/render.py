@@ -111,7 +111,11 @@ class FunctionRenderer:
         if isinstance(st, If):
             return self._if(st, level)
         if isinstance(st, Loop):
-            body = self._loop_body(st.body, level + 1)
+            outer, self.em.in_loop = self.em.in_loop, True
+            try:
+                body = self._loop_body(st.body, level + 1)
+            finally:
+                self.em.in_loop = outer
             return [(level, "while True:", -1), *body, *self._after_loop(st, level)]
         assert isinstance(st, Block)
         if st.breakable:
@@ -205,6 +209,7 @@ class FunctionRenderer:
     def dispatch(self, level: int) -> list[Line]:
         """``while True`` over a binary tree of the nodes."""
         self.uses_label = True
+        self.em.in_loop = True
         nodes = list(self.g.rpo)
         entry = nodes[0]
         return [(level, f"L = {entry}", -1), (level, "while True:", -1),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import struct
+import time
 import traceback
 import weakref
 from typing import Any
@@ -120,6 +121,7 @@ class PythonRunner:
             MLOAD=MEMORY.load, MSTORE=MEMORY.store, FAULT=_fault, BUDGET=_budget, BG=self.budget,
             TAIL=self._tail_target, MAYGOTO=self._may_goto, LDPKT=self._ld_pkt,
             ENDIAN=endian, ALU64=alu64, ALU32=alu32, __builtins__=__builtins__,
+            BEGIN=self._begin_run, START=self.stacks.start_run, PEXIT=_PacketExit,
         )  # fmt: skip
         return ns
 
@@ -179,27 +181,61 @@ class PythonRunner:
         if trace is not None:
             raise BpfError(errno.EINVAL, "tracing needs the interpreter tier (--tier interp)")
         counted = budget < UNLIMITED
-        last = self._last
-        if last is not None and last[0]() is exe and last[1] == counted:
-            loaded = last[2]
-        else:
-            loaded = self._load(exe, budget=counted)
-            self._last = (weakref.ref(exe), counted, loaded)
-        env = self.env
-        env.ctx, env.cpu, env.program = ctx, cpu, exe.owner
-        env.call_function = self.call_function
-        self.tail_calls = 0
-        self.depth = 0
-        self.may_goto = MAY_GOTO_BUDGET
-        self.budget[0] = budget
-        self.stacks.start_run()
-        if self._generation != MEMORY.generation:
-            self._reset_caches()
+        loaded = self._loaded_for(exe, counted)
+        self._start(exe, ctx, cpu, budget)
         fn = loaded.entry
         try:
             return fn(0, r1 & M64, r2 & M64)  # type: ignore[no-any-return]
         except Exception as exc:
             return self._failed(exc)
+
+    def run_repeat(
+        self, exe: Executable, r1: int, repeat: int, *, ctx: Any = None, cpu: int = 0
+    ) -> tuple[int, int]:
+        """``repeat`` runs of ``exe`` in the generated ``REPEAT`` loop (nothing per run
+        in Python besides the call and what the code can have changed): r0 of the last
+        run and the mean ns per run.
+
+        The time is the thread's CPU time, as the jit tier's: like the kernel's test-run
+        timer, which stops while the task is rescheduled, it leaves out the time other
+        work took the CPU."""
+        runs = max(repeat, 1)
+        loaded = self._loaded_for(exe, False)
+        self._start(exe, ctx, cpu, UNLIMITED)
+        loop = loaded.namespace["REPEAT"]
+        start = time.thread_time_ns()
+        try:
+            r0 = loop(runs, r1 & M64)
+        except Exception as exc:
+            r0 = self._failed(exc)
+        elapsed = time.thread_time_ns() - start
+        return r0, elapsed // runs
+
+    def _loaded_for(self, exe: Executable, counted: bool) -> _Loaded:
+        last = self._last
+        if last is not None and last[0]() is exe and last[1] == counted:
+            return last[2]
+        loaded = self._load(exe, budget=counted)
+        self._last = (weakref.ref(exe), counted, loaded)
+        return loaded
+
+    def _start(self, exe: Executable, ctx: Any, cpu: int, budget: int) -> None:
+        """The state every run starts from."""
+        env = self.env
+        env.ctx, env.cpu, env.program = ctx, cpu, exe.owner
+        env.call_function = self.call_function
+        self.budget[0] = budget
+        self._begin_run()
+
+    def _begin_run(self) -> None:
+        """What each run resets (called by ``REPEAT`` before each run of code that calls
+        helpers): counters, frame 0 zeroed, memory caches emptied if a region has gone."""
+        self.tail_calls = 0
+        self.depth = 0
+        self.may_goto = MAY_GOTO_BUDGET
+        self.stacks.start_run()
+        if self._generation != MEMORY.generation:
+            self._reset_caches()
 
     def _reset_caches(self) -> None:
         for per_exe in list(self._loaded.values()):
