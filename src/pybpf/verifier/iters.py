@@ -205,6 +205,7 @@ def _mark_slots(env: Env, meta: KfuncMeta, reg: RegState, btf_id: int, kind: str
         st.btf_id = btf_id
         st.dynptr = info
         slot.slot_type = [Slot.ITER] * BPF_REG_SIZE
+        env.stack_live.mark_write(frame.frameno, 1 << (spi - i))
         env.mark_stack_slot_scratched(spi - i)
 
 
@@ -219,6 +220,7 @@ def _unmark_slots(env: Env, reg: RegState, nr_slots: int) -> None:
             release_reference(env, slot.spilled_ptr.ref_obj_id)
         slot.spilled_ptr.mark_not_init()
         slot.slot_type = [Slot.INVALID] * BPF_REG_SIZE
+        env.stack_live.mark_write(frame.frameno, 1 << (spi - i))
         env.mark_stack_slot_scratched(spi - i)
 
 
