@@ -85,18 +85,21 @@ def _emitter(level: str) -> Any:
 
 
 def _optimize(module: Any, machine: Any, level: str = FULL) -> None:
-    """A short pipeline: registers to SSA (full: then combine and simplify the CFG).
-    The standard -O2 pipeline costs five times as much and gains little on code this
-    low-level; the machine code generator does the rest (selection and register
-    allocation: optimising for ``full``, LLVM's fast mode for ``fast``, which gains
-    nothing from a simpler CFG: the code generator emits fall-through blocks as they
-    are, and the IR has no straight-line chains of blocks to merge)."""
+    """``full``: a short pipeline -- registers to SSA, combine, simplify the CFG (the
+    standard -O2 pipeline costs five times as much and gains little on code this
+    low-level); the optimising code generator does the rest.
+
+    ``fast``: no IR passes at all.  The generator already keeps a block's registers in
+    SSA values, and LLVM's fast register allocator spills every value that lives across
+    blocks to the stack anyway, so promoting the register allocas (SROA, a fifth of a
+    fast compile) or merging blocks gains the fast code nothing measurable."""
+    if level != FULL:
+        return
     builder = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=0))
     manager = llvm.create_new_module_pass_manager()
     manager.add_sroa_pass()
-    if level == FULL:
-        manager.add_instruction_combine_pass()
-        manager.add_simplify_cfg_pass()
+    manager.add_instruction_combine_pass()
+    manager.add_simplify_cfg_pass()
     manager.run(module, builder)
 
 
