@@ -96,9 +96,97 @@ CASES: tuple[Case, ...] = (
 )  # fmt: skip
 
 
+# --- task iterators restricted to a thread or a process (iter_info.task) -------------------
+
+TASK_FILTERS: dict[str, tuple[int, int]] = {
+    "tid_2": (2, 0),
+    "pid_2": (0, 2),
+    "tid_missing": (0x3FFFFFF0, 0),
+    "pid_missing": (0, 0x3FFFFFF0),
+    "tid_and_pid": (1, 1),
+}
+"""(tid, pid): kthreadd is pid 2 in every kernel and has no other thread (pid 1 is not
+compared: the init of the VM the answers were recorded on does not show as a plain
+task)."""
+
+
+def _task_pid_program(pid_offset: int) -> str:
+    """Per task: its pid; at the end: done."""
+    return (_SEQ + "r2 = *(u64 *)(r1 + 8)\nif r2 == 0 goto end\n"
+            f"r3 = *(s32 *)(r2 + {pid_offset})\n*(u64 *)(r10 - 24) = r3\n" + _fmt("%d\n", -16)
+            + "r1 = r6\nr2 = r10\nr2 += -16\nr3 = 8\nr4 = r10\nr4 += -24\nr5 = 8\ncall 126\n"
+            "r0 = 0\nexit\nend:\n" + _DONE)  # fmt: skip
+
+
+def task_filter_pybpf(tid: int, pid: int) -> dict[str, Any]:
+    from pybpf.errors import BpfError
+    from pybpf.isa import assemble
+    from pybpf.iter import create_iter_link
+    from pybpf.kernel.progtypes import AttachType, ProgType
+    from pybpf.kernel.state import Kernel
+    from pybpf.kernel.vmlinux import offsetof
+    from pybpf.program import load_program
+    from pybpf.verifier.env import Options
+
+    kernel = Kernel(num_cpus=1, seed=0)
+    prog = load_program(assemble(_task_pid_program(offsetof("task_struct", "pid"))),
+                        ProgType.TRACING, kernel=kernel, expected_attach_type=AttachType.TRACE_ITER,
+                        options=Options(attach_btf_name="bpf_iter_task"))  # fmt: skip
+    try:
+        link = create_iter_link(prog, tid=tid, pid=pid)
+    except BpfError as exc:
+        return {"link_errno": exc.errno, "output": None}
+    return {"link_errno": 0, "output": link.read_all().decode()}
+
+
+def task_filter_kernel(tid: int, pid: int) -> dict[str, Any]:
+    import ctypes
+
+    from pybpf.btf import Kind, load_vmlinux
+    from pybpf.btf.resolve import find_member
+    from pybpf.isa import assemble
+    from pybpf.kernel.progtypes import AttachType, ProgType
+    from pybpf.oracle import log_message
+    from pybpf.oracle.progs import prog_load
+    from pybpf.oracle.syscall import close, sys_bpf
+    from pybpf.oracle.uapi import Cmd
+
+    from .harness import _IterCreateAttr, _LinkCreateAttr, _vmlinux_func
+
+    btf = load_vmlinux()
+    task = btf.find_by_name_kind("task_struct", Kind.STRUCT)
+    member = find_member(btf, int(task or 0), "pid")
+    if member is None:
+        raise RuntimeError("the running kernel's task_struct has no pid")
+    res = prog_load(ProgType.TRACING, assemble(_task_pid_program(member.bit_offset // 8)), "GPL",
+                    int(AttachType.TRACE_ITER), attach_btf_id=_vmlinux_func("bpf_iter_task"))  # fmt: skip
+    if res.fd is None:
+        raise RuntimeError(f"the kernel refused the task program: {log_message(res.log)}")
+    try:
+        info = (ctypes.c_uint32 * 4)(tid, pid, 0, 0)
+        attr = _LinkCreateAttr(
+            res.fd, 0, int(AttachType.TRACE_ITER), 0, ctypes.addressof(info), 16, 0
+        )
+        link_fd = sys_bpf(Cmd.LINK_CREATE, attr)
+        if link_fd < 0:
+            return {"link_errno": -link_fd, "output": None}
+        try:
+            it = sys_bpf(Cmd.ITER_CREATE, _IterCreateAttr(link_fd, 0))
+            chunks = []
+            while data := os.read(it, 4096):
+                chunks.append(data)
+            os.close(it)
+        finally:
+            close(link_fd)
+    finally:
+        close(res.fd)
+    return {"link_errno": 0, "output": b"".join(chunks).decode()}
+
+
 def record() -> dict[str, Any]:
     return {"kernel": os.uname().release, "possible_cpus": kernel_possible_cpus(),
-            "cases": {c.name: run_kernel(c) for c in CASES}}  # fmt: skip
+            "cases": {c.name: run_kernel(c) for c in CASES},
+            "task_filters": {n: task_filter_kernel(*f) for n, f in TASK_FILTERS.items()}}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from .harness import _SEQ, Case, _fmt, kernel_possible_cpus, normalize, run_kernel, run_pybpf
-from .targets_harness import CASES, DATA
+from .targets_harness import CASES, DATA, TASK_FILTERS, task_filter_kernel, task_filter_pybpf
 
 RECORDED = json.loads(DATA.read_text())
 
@@ -47,6 +47,25 @@ def test_the_running_kernel_still_answers_so(case: Case) -> None:
     if kernel_possible_cpus() == RECORDED["possible_cpus"]:
         assert normalize(case, got) == normalize(case, RECORDED["cases"][case.name])
     assert normalize(case, got) == normalize(case, run_pybpf(case, kernel_possible_cpus()))
+
+
+@pytest.mark.parametrize("name", list(TASK_FILTERS))
+def test_task_filters_as_recorded(name: str) -> None:
+    assert task_filter_pybpf(*TASK_FILTERS[name]) == RECORDED["task_filters"][name]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", list(TASK_FILTERS))
+def test_task_filters_live(name: str) -> None:
+    from pybpf.oracle import available, unavailable_reason
+
+    if not available():
+        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
+    try:
+        got = task_filter_kernel(*TASK_FILTERS[name])
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    assert got == task_filter_pybpf(*TASK_FILTERS[name])
 
 
 # --- pybpf's walks ---------------------------------------------------------------------------
@@ -165,6 +184,24 @@ def _sock_walk(map_type: str, key_size: int, entries: list[tuple[bytes, int]]) -
         m.update(key, Socket(family=family))
     it = _iter_prog(kernel, "sockmap", _SOCKMAP_PRINT)
     return create_iter_link(it, m).read_all().decode()
+
+
+def test_task_filters_pick_a_thread_or_a_process() -> None:
+    from pybpf.iter import TaskSpec, create_iter_link, kernel_tasks
+    from pybpf.kernel.state import Kernel
+    from pybpf.kernel.vmlinux import offsetof
+
+    from .targets_harness import _task_pid_program
+
+    kernel = Kernel(num_cpus=1, seed=0)
+    tasks = kernel_tasks(kernel)
+    tasks.add(TaskSpec(700, 700, "proc"))
+    tasks.add(TaskSpec(650, 700, "early-thread"))
+    tasks.add(TaskSpec(710, 700, "thread"))
+    it = _iter_prog(kernel, "task", _task_pid_program(offsetof("task_struct", "pid")))
+    assert create_iter_link(it, pid=700).read_all() == b"700\n650\n710\ndone\n"
+    assert create_iter_link(it, tid=710).read_all() == b"710\ndone\n"
+    assert create_iter_link(it, pid=710).read_all() == b"done\n"  # a thread is no process
 
 
 def test_sockmap_walks_every_slot_with_its_socket() -> None:

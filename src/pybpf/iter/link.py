@@ -65,6 +65,10 @@ class IterLink:
     target: IterTarget
     map: Any = None
     id: int = 0
+    task_tid: int = 0
+    """A task iterator over one thread (``iter_info.task.tid``)."""
+    task_pid: int = 0
+    """A task iterator over one process's threads (``iter_info.task.pid``)."""
     sessions: int = field(default=0, repr=False)
 
     @property
@@ -90,8 +94,10 @@ class IterLink:
         unregister_link(self.kernel, self)
 
 
-def create_iter_link(prog: Any, map: Any = None, target: str | None = None) -> IterLink:
-    """``BPF_LINK_CREATE`` for an iterator program (``map``: ``iter_info.map``)."""
+def create_iter_link(prog: Any, map: Any = None, target: str | None = None, *, tid: int = 0,
+                     pid: int = 0) -> IterLink:  # fmt: skip
+    """``BPF_LINK_CREATE`` for an iterator program (``map``: ``iter_info.map``; ``tid``
+    or ``pid``: ``iter_info.task`` for the ``task`` target)."""
     if prog.prog_type != ProgType.TRACING or prog.expected_attach_type != AttachType.TRACE_ITER:
         raise BpfError(errno.EINVAL, f"program {prog.name or prog.id} is not an iterator "
                        "(SEC(\"iter/<target>\"))")  # fmt: skip
@@ -105,7 +111,11 @@ def create_iter_link(prog: Any, map: Any = None, target: str | None = None) -> I
         _attach_sock_map(prog, map)
     elif tinfo.needs_map:
         _attach_map(prog, map)
-    link = IterLink(prog, tinfo, map if tinfo.needs_map else None)
+    elif tinfo.name == "task" and tid and pid:
+        raise BpfError(errno.EINVAL, "a task iterator takes a tid or a pid, not both")
+    is_task = tinfo.name == "task"
+    link = IterLink(prog, tinfo, map if tinfo.needs_map else None,
+                    task_tid=tid if is_task else 0, task_pid=pid if is_task else 0)  # fmt: skip
     link.id = prog.kernel.new_id("link")
     register_link(prog.kernel, link)
     return link

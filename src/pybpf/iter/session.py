@@ -45,7 +45,8 @@ class IterFile:
         )
         nslots = len(link.target.args)
         self.ctx = allocate(8 * nslots, RegionKind.CTX, link.target.ctx_struct, False)
-        self.walk: Any = make_walk(link.target.name, link.kernel, link.map)
+        self.walk: Any = make_walk(link.target.name, link.kernel, link.map, link.task_tid,
+                                   link.task_pid)  # fmt: skip
         self.seq_num = 0
         self.done_stop = False
         self.pending = b""

@@ -198,8 +198,23 @@ def link_walk(kernel: Any) -> IdWalk:
     return IdWalk(lambda: dict(kernel_links(kernel)), lambda link: link_object(link).address)
 
 
-def task_walk(kernel: Any) -> IdWalk:
-    return IdWalk(lambda: dict(kernel_tasks(kernel).tasks), lambda t: int(t.address))
+def task_walk(kernel: Any, tid: int = 0, pid: int = 0) -> IdWalk:
+    """Every task by pid; with ``tid`` only that task; with ``pid`` the threads of that
+    process, its leader first (nothing if ``pid`` is not a process)."""
+
+    def table() -> dict[int, Any]:
+        tasks = kernel_tasks(kernel).tasks
+        if tid:
+            return {tid: tasks[tid]} if tid in tasks else {}
+        if pid:
+            leader = tasks.get(pid)
+            if leader is None or leader.get("tgid") != pid:
+                return {}
+            threads = {p: t for p, t in tasks.items() if p != pid and t.get("tgid") == pid}
+            return {0: leader, **threads}  # key 0: the leader comes first
+        return dict(tasks)
+
+    return IdWalk(table, lambda t: int(t.address))
 
 
 SOCK_FIELDS = ("__sk_common.skc_num", "__sk_common.skc_family", "__sk_common.skc_state",
@@ -288,8 +303,9 @@ def check_sock_map(m: Any) -> None:
                        "sockmap iterator (sockmap and sockhash can)")  # fmt: skip
 
 
-def make_walk(target: str, kernel: Any, m: Any) -> Any:
-    """The seq operations of ``target`` (for ``m`` when it walks a map)."""
+def make_walk(target: str, kernel: Any, m: Any, tid: int = 0, pid: int = 0) -> Any:
+    """The seq operations of ``target`` (for ``m`` when it walks a map; ``tid``/``pid``
+    restrict a task walk)."""
     if target == "bpf_map_elem":
         return MapElemWalk(m)
     if target == "sockmap":
@@ -299,7 +315,7 @@ def make_walk(target: str, kernel: Any, m: Any) -> Any:
     if target == "bpf_link":
         return link_walk(kernel)
     if target == "task":
-        return task_walk(kernel)
+        return task_walk(kernel, tid, pid)
     return MapListWalk(kernel)
 
 
