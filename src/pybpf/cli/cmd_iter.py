@@ -32,8 +32,9 @@ def register(sub: Any) -> None:
         "iter",
         help="pin BPF iterators and read them (bpftool iter pin; cat)",
         description="Pin an iter/<target> program of an object file to its target "
-        "(bpf_map_elem: the elements of one map; bpf_map: every map), then read it as cat "
-        "reads a pinned iterator. Maps: hash, array, per-CPU and LRU hash maps.",
+        "(bpf_map_elem: the elements of one map; sockmap: the slots of a sockmap or sockhash; "
+        "bpf_map, bpf_prog, bpf_link, task: every map, program, link or task), then read it "
+        "as cat reads a pinned iterator. Element maps: hash, array, per-CPU and LRU hash maps.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  pybpf map create hash m1 --key-size 12 --value-size 8 --max-entries 3\n"
@@ -50,7 +51,11 @@ def register(sub: Any) -> None:
     pn.add_argument("name", help="pin name (what `pybpf iter cat` reads)")
     pn.add_argument("--prog", metavar="PROG", help="which program (default: the first iter/ one)")
     pn.add_argument("--map", metavar="MAP",
-                    help="the map a bpf_map_elem iterator walks: a pinned map, or a map of the object")
+                    help="the map a bpf_map_elem or sockmap iterator walks: a pinned map, or a map "
+                    "of the object")  # fmt: skip
+    pn.add_argument("--tid", type=int, default=0, help="a task iterator over this thread only")
+    pn.add_argument("--pid", type=int, default=0,
+                    help="a task iterator over this process's threads only")  # fmt: skip
     pn.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
                     help="set a global variable before the load (repeatable)")  # fmt: skip
     pn.add_argument("--json", action="store_true")
@@ -110,7 +115,8 @@ class _Loaded:
     """An object loaded for one iterator, with its maps bound to their pins."""
 
     def __init__(self, path: str, prog: str | None, map_name: str | None, sets: list[str],
-                 pin_name: str, reuse_pins: bool) -> None:  # fmt: skip
+                 pin_name: str, reuse_pins: bool, tid: int = 0, pid: int = 0) -> None:  # fmt: skip
+        self.tid, self.pid = tid, pid
         from ..obj import open as open_object
         from ..pinning import open_pinned, pinned_names
         from .cmd_case import apply_sets
@@ -158,7 +164,8 @@ class _Loaded:
     def link(self) -> Any:
         from ..iter import create_iter_link
 
-        return create_iter_link(self.obj.programs[self.prog_name].program, self.walk_map)
+        return create_iter_link(self.obj.programs[self.prog_name].program, self.walk_map,
+                                tid=self.tid, pid=self.pid)  # fmt: skip
 
     def save(self) -> None:
         """Write every map back to its pin (the program may have changed values)."""
@@ -179,7 +186,8 @@ class _Loaded:
 def _pin(args: argparse.Namespace) -> int:
     from .main import emit_json
 
-    loaded = _Loaded(args.object, args.prog, args.map, args.set, args.name, reuse_pins=False)
+    loaded = _Loaded(args.object, args.prog, args.map, args.set, args.name, reuse_pins=False,
+                     tid=args.tid, pid=args.pid)  # fmt: skip
     try:
         link = loaded.link()
         loaded.save()
@@ -187,6 +195,7 @@ def _pin(args: argparse.Namespace) -> int:
             "name": args.name, "object": str(Path(args.object).resolve()),
             "program": loaded.prog_name, "target": link.target.name, "map": loaded.walk_pin,
             "set": list(args.set), "maps": sorted(loaded.map_pins.values()),
+            "tid": args.tid, "pid": args.pid,
         }  # fmt: skip
         _write_record(args.name, rec)
     finally:
@@ -203,7 +212,7 @@ def read_pinned(name: str) -> bytes:
     """Everything ``pybpf iter cat NAME`` prints."""
     rec = _read_record(name)
     loaded = _Loaded(rec["object"], rec["program"], rec.get("map"), rec.get("set", []), name,
-                     reuse_pins=True)  # fmt: skip
+                     reuse_pins=True, tid=int(rec.get("tid", 0)), pid=int(rec.get("pid", 0)))  # fmt: skip
     try:
         out = loaded.link().read_all()
         loaded.save()
