@@ -118,3 +118,17 @@ def test_the_kernel_cats_the_pinned_program_alike(
     no_id = re.compile(r"^prog \d+ ")
     assert kernel[-1] == ours[-1] == "end"
     assert no_id.sub("prog N ", ours[0]) in [no_id.sub("prog N ", line) for line in kernel[:-1]]
+
+
+def test_task_iterator_of_one_thread(
+    obj: Path, state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["iter", "pin", str(obj), "t2", "--prog", "dump_tasks", "--tid", "2"]) == 0
+    capsys.readouterr()
+    assert main(["iter", "cat", "t2"]) == 0
+    assert capsys.readouterr().out == "2 2 kthreadd\nend\n"
+    assert (
+        main(["iter", "pin", str(obj), "both", "--prog", "dump_tasks", "--tid", "2", "--pid", "2"])
+        == 1
+    )
+    assert "(EINVAL)" in capsys.readouterr().err
