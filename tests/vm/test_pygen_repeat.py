@@ -1,0 +1,216 @@
+"""The python tier's generated ``REPEAT`` loop and memory fast paths: ``repeat`` runs give
+the interpreter's results run for run (frames zeroed, caches emptied when regions go,
+packet loads out of range returning 0, faults raised), and the fast paths of loads and
+stores (locals in loops, dirty addresses, byte indexing) read and write what the
+interpreter does."""
+
+from __future__ import annotations
+
+import pytest
+
+from pybpf.errors import BpfError
+from pybpf.isa import Insn, assemble
+from pybpf.kernel.state import Kernel
+from pybpf.maps.types import MapFlag, MapSpec, MapType
+from pybpf.program import load_program
+from pybpf.vm.executable import Executable
+from pybpf.vm.pygen.module import generate
+from pybpf.vm.raw import run_raw
+from pybpf.vm.testrun import test_run as run_test
+
+TIERS = ("interp", "python")
+PACKET = bytes(range(64))
+
+STACK_COUNTER = """
+        r0 = *(u64 *)(r10 - 8)
+        r0 += 1
+        *(u64 *)(r10 - 8) = r0
+        exit
+"""
+"""Reads a slot a run has not written: 1 on every run when each starts with a zeroed frame."""
+
+REINSERT = """
+        *(u32 *)(r10 - 4) = 7
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        r6 = 1
+        if r0 == 0 goto put
+        r6 = *(u64 *)(r0 + 0)
+        r6 += 1
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        call bpf_map_delete_elem
+put:
+        *(u64 *)(r10 - 16) = r6
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        r3 = r10
+        r3 += -16
+        r4 = 0
+        call bpf_map_update_elem
+        r0 = r6
+        exit
+"""
+"""Each run reads the element the last run made, deletes it and makes a new one (in a map
+that allocates elements: regions come and go between runs)."""
+
+LD_ABS_PAST_END = """
+        r6 = r1
+        r0 = *(u8 *)skb[1000]
+        r0 = 5
+        exit
+"""
+
+NULL_LOAD = """
+        r2 = 0
+        r0 = *(u64 *)(r2 + 16)
+        exit
+"""
+
+
+def _both(insns: list[Insn], memory: bytes) -> bool:
+    """Whether both tiers return the same r0 and leave the same bytes in memory."""
+    seen = []
+    for tier in TIERS:
+        out = bytearray()
+        seen.append((run_raw(insns, memory, Kernel(seed=0), tier, out=out), bytes(out)))
+    return seen[0] == seen[1]
+
+
+def _runs(source: str, prog_type: str, repeat: int, maps: tuple[MapSpec, ...] = ()) -> list[int]:
+    """retval of ``repeat`` runs on each tier, then of one more run (state carried over)."""
+    out = []
+    for tier in TIERS:
+        kernel = Kernel(seed=0)
+        made = [kernel.create_map(spec) for spec in maps]
+        prog = load_program(assemble(source), prog_type, maps=made, kernel=kernel)
+        out.append(run_test(prog, PACKET, repeat=repeat, tier=tier).retval)
+        out.append(run_test(prog, PACKET, tier=tier).retval)
+    return out
+
+
+def test_every_run_of_a_repeat_starts_with_a_zeroed_frame() -> None:
+    assert _runs(STACK_COUNTER, "xdp", 50) == [1, 1, 1, 1]
+
+
+def test_runs_of_a_repeat_see_the_map_changes_of_the_runs_before() -> None:
+    maps = (MapSpec(MapType.HASH, 4, 8, 4, flags=MapFlag.NO_PREALLOC),)
+    assert _runs(REINSERT, "xdp", 30, maps) == [30, 31, 30, 31]
+
+
+def test_a_packet_load_out_of_range_returns_zero_on_every_run() -> None:
+    assert _runs(LD_ABS_PAST_END, "socket_filter", 20) == [0, 0, 0, 0]
+
+
+def test_a_fault_in_a_repeat_is_raised_as_the_interpreter_raises_it() -> None:
+    insns = assemble(NULL_LOAD)
+    errors = []
+    for tier in TIERS:
+        exe = load_program(insns, "xdp", kernel=Kernel(seed=0), verify=False)
+        with pytest.raises(BpfError) as info:
+            run_test(exe, PACKET, repeat=10, tier=tier)
+        errors.append(info.value.message)
+    assert errors[0] == errors[1] and "insn 1" in errors[0]
+
+
+def test_the_repeat_loop_resets_only_what_the_code_can_change() -> None:
+    """No frame, no helper: nothing per run; a frame: zero it; a helper: the full start."""
+    plain = generate(Executable(assemble("r0 = 2\nexit"), "plain")).source
+    framed = generate(Executable(assemble(STACK_COUNTER), "framed")).source
+    calls = generate(Executable(assemble("call bpf_ktime_get_ns\nexit"), "calls")).source
+    loops = [s[s.index("def REPEAT") :] for s in (plain, framed, calls)]
+    assert "BEGIN()" not in loops[0] and "START()" not in loops[0]
+    assert "START()" in loops[1] and "BEGIN()" not in loops[1]
+    assert "BEGIN()" in loops[2]
+
+
+LOOP_LOADS = """
+        r6 = r1
+        r7 = 0
+        r0 = 0
+loop:
+        r2 = r6
+        r2 += r7
+        r3 = *(u8 *)(r2 + 0)
+        r4 = *(u16 *)(r2 + 1)
+        r5 = *(s16 *)(r2 + 3)
+        *(u8 *)(r2 + 40) = r3
+        *(u16 *)(r2 + 41) = r4
+        r0 += r3
+        r0 += r4
+        r0 ^= r5
+        r7 += 1
+        if r7 < 20 goto loop
+        r1 = *(u64 *)(r6 + 40)
+        r0 += r1
+        r1 = r6
+        r1 += -1
+        r1 += 1
+        r1 = *(u8 *)(r1 + 2)
+        r0 += r1
+        exit
+"""
+
+
+def test_loads_and_stores_in_a_loop_use_locals_and_give_the_interpreters_results() -> None:
+    insns = list(assemble(LOOP_LOADS))
+    source = generate(Executable(insns, "loop_loads")).source
+    loop = source[source.index("while True:") :]
+    assert "lU2(" in loop and "lS2(" in loop and "lP2(" in loop  # struct functions as locals
+    assert "global" not in loop and "c4b <=" not in loop  # the caches as locals
+    assert _both(insns, bytes((i * 37 + 11) & 0xFF for i in range(64)))
+
+
+def test_an_address_register_left_dirty_is_not_masked_before_a_load() -> None:
+    """``r2 = r1 + r7`` may exceed 64 bits in Python: the load's cache check takes it as is
+    (only its congruent address in [0, 2**64) can hit), so no mask is drawn for it."""
+    insns = list(assemble(LOOP_LOADS))
+    source = generate(Executable(insns, "loop_loads")).source
+    loop = source[source.index("while True:") : source.index("def REPEAT")]
+    assert "r2 &= 0xffffffffffffffff" not in loop
+
+
+def test_a_wrapping_address_reaches_the_same_byte() -> None:
+    """An address computed as base + 2**64 - 1 + 1 (wrapping) is the base on every tier."""
+    source = """
+        r2 = r1
+        r3 = -1
+        r2 += r3
+        r2 += 2
+        r0 = *(u8 *)(r2 - 1)
+        *(u8 *)(r2 + 3) = r0
+        r0 = *(u32 *)(r1 + 4)
+        exit
+    """
+    insns = list(assemble(source))
+    assert _both(insns, bytes(range(1, 17)))
+
+
+def test_a_running_sum_in_a_loop_is_not_masked_each_round() -> None:
+    """checksum's ``r0 += r6`` over loaded halves: a sum of clean values grows by under
+    2**64 a round, so it stays dirty (masked once, where the fold shifts it)."""
+    source = """
+        r6 = r1
+        r0 = -1
+        r7 = 0
+loop:
+        r2 = r6
+        r2 += r7
+        r3 = *(u64 *)(r2 + 0)
+        r0 += r3
+        r0 -= 5
+        r7 += 8
+        if r7 < 64 goto loop
+        r0 >>= 3
+        exit
+    """
+    insns = list(assemble(source))
+    code = generate(Executable(insns, "sum"))
+    loop = code.source[code.source.index("while True:") : code.source.index("continue")]
+    sums = [line.strip() for line in loop.splitlines() if line.strip().startswith("r0 =")]
+    assert sums == ["r0 = (r0 + r3) - 0x5"]
+    assert _both(insns, bytes([0xFF] * 64))
