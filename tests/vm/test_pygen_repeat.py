@@ -102,6 +102,43 @@ def test_runs_of_a_repeat_see_the_map_changes_of_the_runs_before() -> None:
     assert _runs(REINSERT, "xdp", 30, maps) == [30, 31, 30, 31]
 
 
+SELF_TAIL_CALL = """
+        r6 = r1
+        *(u32 *)(r10 - 4) = 0
+        r2 = r10
+        r2 += -4
+        r1 = map[idx:1]
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = 1
+        lock *(u64 *)(r0 + 0) += r1
+        r1 = r6
+        r2 = map[idx:0]
+        r3 = 0
+        call bpf_tail_call
+out:
+        r0 = 0
+        exit
+"""
+
+
+def test_every_run_of_a_repeat_gets_its_own_33_tail_calls() -> None:
+    counts = []
+    for tier in TIERS:
+        kernel = Kernel(seed=0)
+        jt = kernel.create_map(MapSpec(MapType.PROG_ARRAY, 4, 4, 1))
+        counter = kernel.create_map(MapSpec(MapType.ARRAY, 4, 8, 1))
+        prog = load_program(
+            assemble(SELF_TAIL_CALL), "socket_filter", maps=[jt, counter], kernel=kernel
+        )
+        jt.update(0, prog)
+        run_test(prog, PACKET, repeat=5, tier=tier)
+        value = counter.lookup(0)
+        assert value is not None
+        counts.append(int.from_bytes(value, "little"))
+    assert counts == [5 * 34, 5 * 34]
+
+
 def test_a_packet_load_out_of_range_returns_zero_on_every_run() -> None:
     assert _runs(LD_ABS_PAST_END, "socket_filter", 20) == [0, 0, 0, 0]
 
