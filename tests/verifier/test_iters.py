@@ -22,6 +22,14 @@ NEXT = FP8 + "call kernel-function#{kf:bpf_iter_num_next}\n"
 DESTROY = FP8 + "call kernel-function#{kf:bpf_iter_num_destroy}\n"
 END = "r0 = 0\nexit\n"
 # new; loop: next; if NULL leave; read the value; back to next; leave: destroy
+FP16 = "r1 = r10\nr1 += -16\n"
+BITS_NEW = (
+    "r2 = 0x5a\n*(u64 *)(r10 -24) = r2\n"
+    + FP16
+    + "r2 = r10\nr2 += -24\nr3 = 1\ncall kernel-function#{kf:bpf_iter_bits_new}\n"
+)
+BITS_NEXT = FP16 + "call kernel-function#{kf:bpf_iter_bits_next}\n"
+BITS_DESTROY = FP16 + "call kernel-function#{kf:bpf_iter_bits_destroy}\n"
 LOOP = NEW + NEXT + "if r0 == 0 goto +2\nr6 = *(u32 *)(r0 +0)\ngoto -6\n" + DESTROY + END
 
 
@@ -72,6 +80,26 @@ CASES: tuple[Case, ...] = (
         NEW + NEXT + "if r0 == 0 goto +2\nr6 = *(u32 *)(r0 +4)\ngoto -6\n" + DESTROY + END,
     ),
     _c("may_goto_self", "r0 = 0\nmay_goto -1\nexit\n", "socket_filter"),
+    _c(
+        "bits_loop",
+        BITS_NEW
+        + BITS_NEXT
+        + "if r0 == 0 goto +2\nr6 = *(u32 *)(r0 +0)\ngoto -6\n"
+        + BITS_DESTROY
+        + END,
+    ),
+    _c(
+        "bits_one_slot_is_too_small",
+        "r1 = r10\nr1 += -8\nr2 = r10\nr2 += -24\nr3 = 1\n"
+        "call kernel-function#{kf:bpf_iter_bits_new}\n" + END,
+    ),
+    _c(
+        "bits_as_num",
+        BITS_NEW
+        + "r1 = r10\nr1 += -16\ncall kernel-function#{kf:bpf_iter_num_next}\n"
+        + BITS_DESTROY
+        + END,
+    ),
 )
 
 
@@ -171,3 +199,37 @@ def test_num_iterator_run_time() -> None:
 
 if __name__ == "__main__":
     record("iters_kernel", CASES)
+
+
+def _bits(words: list[int], nr_words: int | None = None) -> tuple[int, list[int]]:
+    """``bpf_iter_bits_new`` over ``words``, then ``_next`` until NULL, then ``_destroy``."""
+    from pybpf.kernel.env import RunEnv
+    from pybpf.kernel.vmlinux import iter_kfuncs as k
+    from pybpf.memory import MEMORY, Region, RegionKind
+
+    data = b"".join(w.to_bytes(8, "little") for w in words)
+    src = MEMORY.add(Region(max(len(data), 8), RegionKind.STACK, "words", data=data or None))
+    region = MEMORY.add(Region(16, RegionKind.STACK, "test bits iter"))
+    env = RunEnv(None)  # type: ignore[arg-type]
+    try:
+        it = region.base
+        n = len(words) if nr_words is None else nr_words
+        ret = k._bits_new(env, it, src.base, n, 0, 0)
+        bits = []
+        while (p := k._bits_next(env, it, 0, 0, 0, 0)) != 0:
+            bits.append(MEMORY.load(p, 4))
+            assert len(bits) <= 64 * len(words)
+        k._bits_destroy(env, it, 0, 0, 0, 0)
+        return ret, bits
+    finally:
+        MEMORY.remove(region)
+        MEMORY.remove(src)
+
+
+def test_bits_iterator_run_time() -> None:
+    assert _bits([0b1011]) == (0, [0, 1, 3])
+    assert _bits([1 << 63, 1, 1 << 5]) == (0, [63, 64, 133])
+    assert _bits([0, 0]) == (0, [])
+    assert _bits([1], nr_words=0) == ((-22) & 0xFFFFFFFF, [])
+    assert _bits([1] * 512) == ((-7) & 0xFFFFFFFF, [])
+    assert _bits([1] * 511)[1] == [64 * i for i in range(511)]
