@@ -251,3 +251,65 @@ loop:
     sums = [line.strip() for line in loop.splitlines() if line.strip().startswith("r0 =")]
     assert sums == ["r0 = (r0 + r3) - 0x5"]
     assert _both(insns, bytes([0xFF] * 64))
+
+
+SWAPS = [
+    ("u16", "be16"),
+    ("u32", "be32"),
+    ("u64", "be64"),
+    ("u16", "bswap16"),
+    ("u32", "bswap32"),
+    ("u64", "bswap64"),
+    ("u32", "be16"),  # a narrower swap: not fused, still right
+    ("u16", "le16"),
+]
+
+
+@pytest.mark.parametrize(("size", "swap"), SWAPS)
+def test_a_load_and_its_byte_swap_read_big_endian(size: str, swap: str) -> None:
+    source = f"""
+        r6 = r1
+        r7 = 0
+        r0 = 0
+loop:
+        r2 = r6
+        r2 += r7
+        r3 = *({size} *)(r2 + 1)
+        r3 = {swap} r3
+        r0 ^= r3
+        r0 <<= 1
+        r7 += 3
+        if r7 < 30 goto loop
+        exit
+    """
+    insns = list(assemble(source))
+    fused = swap.startswith(("be", "bswap")) and swap.endswith(size[1:])
+    assert (f"B{int(size[1:]) // 8}(" in generate(Executable(insns, "swap")).source) == fused
+    assert _both(insns, bytes((i * 91 + 7) & 0xFF for i in range(48)))
+
+
+def test_a_byte_swapped_context_field_is_swapped_on_its_getter_path() -> None:
+    """xdp's ``data`` is computed on access: the fused load's field path swaps it too
+    (swapped back, the difference is the packet's length, whatever the addresses)."""
+    source = """
+        r2 = *(u32 *)(r1 + 0)
+        r2 = be32 r2
+        r2 = be32 r2
+        r3 = *(u32 *)(r1 + 4)
+        r3 = be32 r3
+        r3 = be32 r3
+        r0 = r3
+        r0 -= r2
+        r0 &= 0xffff
+        exit
+    """
+    got = []
+    for tier in TIERS:
+        prog = load_program(assemble(source), "xdp", kernel=Kernel(seed=0), verify=False)
+        got.append(
+            [
+                run_test(prog, PACKET, tier=tier).retval,
+                run_test(prog, PACKET, repeat=3, tier=tier).retval,
+            ]
+        )
+    assert got == [[len(PACKET)] * 2] * 2

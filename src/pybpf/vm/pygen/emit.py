@@ -392,6 +392,30 @@ class Emitter:
         miss = f"{d}, {cb}, {ce}, {cv}, c{pc}a, c{pc}g = LDRF({a}, {size}, {pc}){back}"
         return [*pre, f"if {cb} <= {a} <= {ce}: {hit}", field, f"else: {miss}"]
 
+    def swapped_load(self, pc: int, stack: StackState) -> list[str] | None:
+        """A load and the byte swap right after it (``r = *(u16 *)(p + k); r = be16 r``,
+        the usual way of reading a network-order field) as one big-endian read, when the
+        instruction at ``pc + 1`` is such a swap of the loaded register.  None: it is not."""
+        insn = self.insns[pc]
+        if insn.cls != InsnClass.LDX or insn.mode != Mode.MEM or pc + 1 >= len(self.insns):
+            return None
+        size = BYTES[Size(insn.size)]
+        nxt = self.insns[pc + 1]
+        swap = nxt.cls == InsnClass.ALU64 or nxt.source == TO_BE
+        if size == 1 or nxt.cls not in (InsnClass.ALU, InsnClass.ALU64) or nxt.op != AluOp.END \
+                or not swap or nxt.imm != 8 * size or nxt.dst != insn.dst or insn.dst >= 10:  # fmt: skip
+            return None
+        if self._frame_offset(stack, insn.src, insn.off, size) is not None:
+            return None
+        d = self.reg(insn.dst)
+        cb, ce, cv, back = self._cache(pc)
+        pre, a = self._address(self.reg(insn.src), insn.off)
+        fix = f"ENDIAN({d}, {8 * size}, True)"
+        hit = f"{d} = {self._struct('B', size)}({cv}, {a} - {cb})[0]"
+        field = f"elif {a} == c{pc}a: {d} = ENDIAN(c{pc}g() & {H64}, {8 * size}, True)"
+        miss = f"{d}, {cb}, {ce}, {cv}, c{pc}a, c{pc}g = LDRF({a}, {size}, {pc}){back}; {d} = {fix}"
+        return [*pre, f"if {cb} <= {a} <= {ce}: {hit}", field, f"else: {miss}"]
+
     def store(self, pc: int, insn: Insn, stack: StackState) -> list[str]:
         size = BYTES[Size(insn.size)]
         mask = (1 << (size * 8)) - 1

@@ -69,14 +69,26 @@ class StraightLine:
         body = node.pcs if node.term == Term.FALL else node.pcs[:-1]
         states = stack_states(list(graph.insns), node.pcs, stack)
         after = live.after(nid)
+        fused = -1
         for i, pc in enumerate(body):
             self.pc = pc
             insn = self.insns[pc]
+            if pc == fused:  # the swap of a big-endian load, drawn with it
+                self.pending.pop(insn.dst, None)
+                tracker.alu(pc)
+                continue
             if handled_as_alu(insn):
                 self._alu(pc, states[i], after[pc])
                 continue
             self._clean(tracker.before(pc, i))
-            self.lines.extend((text, pc) for text in em.insn(pc, states[i], after[pc]))
+            next_is_own = i + 1 < len(body) and body[i + 1] == pc + 1
+            swapped = em.swapped_load(pc, states[i]) if next_is_own else None
+            if swapped is not None:
+                fused = pc + 1
+            self.lines.extend(
+                (text, pc)
+                for text in (swapped if swapped is not None else em.insn(pc, states[i], after[pc]))
+            )
             tracker.after(pc)
         self.pc = node.pcs[-1]
         if node.term == Term.EXIT:

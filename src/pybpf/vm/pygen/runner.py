@@ -39,6 +39,7 @@ for _size, _fmt in ((1, "B"), (2, "H"), (4, "I"), (8, "Q")):
     _STRUCTS[f"U{_size}"] = struct.Struct("<" + _fmt).unpack_from
     _STRUCTS[f"S{_size}"] = struct.Struct("<" + _fmt.lower()).unpack_from
     _STRUCTS[f"P{_size}"] = struct.Struct("<" + _fmt).pack_into
+    _STRUCTS[f"B{_size}"] = struct.Struct(">" + _fmt).unpack_from  # a load and its be swap
 
 
 def _load_resolve_field(
