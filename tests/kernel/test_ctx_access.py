@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from pybpf.kernel.context import SK_BUFF
@@ -246,10 +248,12 @@ def test_btf_contexts() -> None:
     assert not _ok(P.TRACING, 32, 8, at=tp, func_sig=SWITCH)  # past the last argument
     fentry = is_valid_access(P.TRACING, 8, 8, "read", AT.TRACE_FENTRY, func_sig=SWITCH)
     assert fentry is not None and fentry.reg_type == RegType.PTR_TO_BTF_ID
-    ret = is_valid_access(P.TRACING, 32, 8, "read", AT.TRACE_FEXIT, func_sig=SWITCH)
+    returns_int = dataclasses.replace(SWITCH, ret=BtfArg(BtfArgKind.SCALAR))
+    ret = is_valid_access(P.TRACING, 32, 8, "read", AT.TRACE_FEXIT, func_sig=returns_int)
     assert ret is not None and ret.reg_type == RegType.SCALAR_VALUE
-    lsm = is_valid_access(P.LSM, 32, 8, "read", AT.LSM_MAC, func_sig=SWITCH)
+    lsm = is_valid_access(P.LSM, 32, 8, "read", AT.LSM_MAC, func_sig=returns_int)
     assert lsm is not None and lsm.is_retval
+    assert not _ok(P.TRACING, 32, 8, at=AT.TRACE_FEXIT, func_sig=SWITCH)  # void: no return slot
     assert not _ok(P.TRACING, 4, 4, at=AT.TRACE_FENTRY)  # not a multiple of 8
     assert _ok(P.TRACING, 32, 8, at=AT.TRACE_FENTRY)  # no signature: five scalars
     assert not _ok(P.TRACING, 40, 8, at=AT.TRACE_FENTRY)
