@@ -183,10 +183,90 @@ def task_filter_kernel(tid: int, pid: int) -> dict[str, Any]:
     return {"link_errno": 0, "output": b"".join(chunks).decode()}
 
 
+# --- sleepable programs: only targets that may reschedule take them --------------------
+
+SLEEPABLE_TARGETS: dict[str, MapCase | None] = {
+    "bpf_prog": None, "bpf_link": None, "task": None, "bpf_map": None, "sockmap": SOCKMAP3,
+}  # fmt: skip
+BPF_F_SLEEPABLE = 1 << 4
+
+
+def sleepable_pybpf(target: str) -> int | None:
+    """The link's errno for a sleepable ``r0 = 0`` program of ``target`` (None: the load
+    failed)."""
+    from pybpf.errors import BpfError
+    from pybpf.isa import assemble
+    from pybpf.iter import create_iter_link
+    from pybpf.kernel.progtypes import AttachType, ProgType
+    from pybpf.kernel.state import Kernel
+    from pybpf.maps.types import MapSpec, MapType
+    from pybpf.program import ProgramRejected, load_program
+    from pybpf.verifier.env import Options
+
+    kernel = Kernel(num_cpus=1, seed=0)
+    try:
+        prog = load_program(assemble("r0 = 0\nexit\n"), ProgType.TRACING, kernel=kernel,
+                            expected_attach_type=AttachType.TRACE_ITER,
+                            options=Options(attach_btf_name="bpf_iter_" + target, sleepable=True))  # fmt: skip
+    except ProgramRejected:
+        return None
+    mc = SLEEPABLE_TARGETS[target]
+    m = None
+    if mc is not None:
+        m = kernel.create_map(MapSpec(MapType[mc.type.upper()], mc.key_size, mc.value_size,
+                                      mc.max_entries))  # fmt: skip
+    try:
+        create_iter_link(prog, m)
+    except BpfError as exc:
+        return exc.errno
+    return 0
+
+
+def sleepable_kernel(target: str) -> int | None:
+    import ctypes
+
+    from pybpf.isa import assemble
+    from pybpf.kernel.progtypes import AttachType, ProgType
+    from pybpf.maps.types import MapType
+    from pybpf.oracle.maps import map_create
+    from pybpf.oracle.progs import prog_load
+    from pybpf.oracle.syscall import close, sys_bpf
+    from pybpf.oracle.uapi import Cmd
+
+    from .harness import _LinkCreateAttr, _vmlinux_func
+
+    res = prog_load(ProgType.TRACING, assemble("r0 = 0\nexit\n"), "GPL", int(AttachType.TRACE_ITER),
+                    prog_flags=BPF_F_SLEEPABLE, attach_btf_id=_vmlinux_func("bpf_iter_" + target))  # fmt: skip
+    if res.fd is None:
+        return None
+    fds = [res.fd]
+    try:
+        mc = SLEEPABLE_TARGETS[target]
+        map_fd = 0
+        if mc is not None:
+            map_fd = map_create(
+                MapType[mc.type.upper()], mc.key_size, mc.value_size, mc.max_entries
+            )
+            fds.append(map_fd)
+        info = (ctypes.c_uint32 * 4)(map_fd, 0, 0, 0)
+        attr = _LinkCreateAttr(
+            res.fd, 0, int(AttachType.TRACE_ITER), 0, ctypes.addressof(info), 16, 0
+        )
+        link_fd = sys_bpf(Cmd.LINK_CREATE, attr)
+        if link_fd < 0:
+            return -link_fd
+        close(link_fd)
+        return 0
+    finally:
+        for fd in reversed(fds):
+            close(fd)
+
+
 def record() -> dict[str, Any]:
     return {"kernel": os.uname().release, "possible_cpus": kernel_possible_cpus(),
             "cases": {c.name: run_kernel(c) for c in CASES},
-            "task_filters": {n: task_filter_kernel(*f) for n, f in TASK_FILTERS.items()}}  # fmt: skip
+            "task_filters": {n: task_filter_kernel(*f) for n, f in TASK_FILTERS.items()},
+            "sleepable": {t: sleepable_kernel(t) for t in SLEEPABLE_TARGETS}}  # fmt: skip
 
 
 if __name__ == "__main__":

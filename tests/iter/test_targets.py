@@ -18,7 +18,16 @@ from typing import Any
 import pytest
 
 from .harness import _SEQ, Case, _fmt, kernel_possible_cpus, normalize, run_kernel, run_pybpf
-from .targets_harness import CASES, DATA, TASK_FILTERS, task_filter_kernel, task_filter_pybpf
+from .targets_harness import (
+    CASES,
+    DATA,
+    SLEEPABLE_TARGETS,
+    TASK_FILTERS,
+    sleepable_kernel,
+    sleepable_pybpf,
+    task_filter_kernel,
+    task_filter_pybpf,
+)
 
 RECORDED = json.loads(DATA.read_text())
 
@@ -66,6 +75,26 @@ def test_task_filters_live(name: str) -> None:
     except RuntimeError as exc:
         pytest.skip(str(exc))
     assert got == task_filter_pybpf(*TASK_FILTERS[name])
+
+
+@pytest.mark.parametrize("target", list(SLEEPABLE_TARGETS))
+def test_sleepable_programs_as_recorded(target: str) -> None:
+    """Only ``task`` (``BPF_ITER_RESCHED``) takes a sleepable program: EINVAL elsewhere."""
+    assert sleepable_pybpf(target) == RECORDED["sleepable"][target]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("target", list(SLEEPABLE_TARGETS))
+def test_sleepable_programs_live(target: str) -> None:
+    from pybpf.oracle import available, unavailable_reason
+
+    if not available():
+        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
+    try:
+        got = sleepable_kernel(target)
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    assert got == sleepable_pybpf(target)
 
 
 # --- pybpf's walks ---------------------------------------------------------------------------

@@ -52,6 +52,10 @@ def program_target(prog: Any) -> str:
 
 
 def program_sleepable(prog: Any) -> bool:
+    """Loaded with ``BPF_F_SLEEPABLE`` (what an ``iter.s/`` section asks for)."""
+    env = getattr(getattr(prog, "verified", None), "env", None)
+    if env is not None and getattr(getattr(env, "options", None), "sleepable", False):
+        return True
     section = str(prog.info.get("section", "")) if hasattr(prog, "info") else ""
     return section.startswith("iter.s/")
 
