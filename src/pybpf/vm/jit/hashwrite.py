@@ -13,7 +13,6 @@ it first (one call into Python per thousand changes).
 from __future__ import annotations
 
 import errno
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from ...maps import hashslots as hs
@@ -29,14 +28,19 @@ if TYPE_CHECKING:
 M64 = (1 << 64) - 1
 
 
-def sync_op(m: HashMap) -> Op:
-    """Replay the map's journal (it is full)."""
-    ref = weakref.ref(m)
+def sync_op(address: int, journal: int) -> Op:
+    """Replay the journal (it is full) of the map at ``address``, found when it runs:
+    compiled code outlives its maps in the code cache, and a later map may take the same
+    addresses."""
 
     def sync(runner: Any, *_: int) -> int:
-        found = ref()
-        if found is not None:
-            found._sync()
+        from ...maps.base import map_at
+        from ...maps.hashtab import HashMap
+
+        m = map_at(address)
+        slots = m.native_slots if isinstance(m, HashMap) else None
+        if isinstance(m, HashMap) and slots is not None and slots.journal.base == journal:
+            m._sync()
         return 0
 
     return sync
@@ -68,8 +72,9 @@ class _Emit:
         self.g.put(0, str(value))
         self.g.emit(f"br label %{done}")
 
-    def journal_room(self, sync: int) -> None:
-        """Make sure the journal has room for one record (replaying it when full)."""
+    def journal_room(self, sync: int, generic: str) -> None:
+        """Make sure the journal has room for one record (replaying it when full; if it
+        is still full, the Python helper does the work)."""
         g = self.g
         count = self.val(f"load i64, ptr {self.ptr(self.w.ctl, 8 * hs.COUNT)}")
         full = self.val(f"icmp uge i64 {count}, {hs.JOURNAL_CAPACITY}")
@@ -77,7 +82,9 @@ class _Emit:
         g.emit(f"br i1 {full}, label %{replay}, label %{go}")
         g.block(replay)
         g.call_py(sync)
-        g.emit(f"br label %{go}")
+        again = self.val(f"load i64, ptr {self.ptr(self.w.ctl, 8 * hs.COUNT)}")
+        still = self.val(f"icmp uge i64 {again}, {hs.JOURNAL_CAPACITY}")
+        g.emit(f"br i1 {still}, label %{generic}, label %{go}")
         g.block(go)
 
     def record(self, kind: int, slot: str, other: str | int) -> None:
@@ -163,7 +170,9 @@ class _Emit:
         return self.val("phi i64 " + ", ".join(f"[ {v}, %{b} ]" for v, b in incoming))
 
 
-def update(g: Generator, f: HashFacts, key: str, value: str, flags: str, cpu: str, sync: int, done: str) -> None:
+def update(
+    g: Generator, f: HashFacts, key: str, value: str, flags: str, cpu: str, sync: int, generic: str, done: str
+) -> None:
     """``bpf_map_update_elem`` as ``HashMap._update_plain`` / ``_update_percpu`` do it."""
     e = _Emit(g, f)
     if f.percpu:
@@ -179,7 +188,7 @@ def update(g: Generator, f: HashFacts, key: str, value: str, flags: str, cpu: st
     g.block(einval)
     e.reply(-errno.EINVAL, done)
     g.block(go)
-    e.journal_room(sync)
+    e.journal_room(sync, generic)
     node, prev, hp, h, miss = find(g, f, key)
     noexist = e.val(f"icmp eq i64 {flags}, {BPF_NOEXIST}")
     eexist, replace = g.label(), g.label()
@@ -234,10 +243,10 @@ def update(g: Generator, f: HashFacts, key: str, value: str, flags: str, cpu: st
     e.reply(0, done)
 
 
-def delete(g: Generator, f: HashFacts, key: str, cpu: str, sync: int, done: str) -> None:
+def delete(g: Generator, f: HashFacts, key: str, cpu: str, sync: int, generic: str, done: str) -> None:
     """``bpf_map_delete_elem`` as ``HashMap._delete`` does it."""
     e = _Emit(g, f)
-    e.journal_room(sync)
+    e.journal_room(sync, generic)
     node, prev, hp, _, miss = find(g, f, key)
     slot = e.slot_of(node)
     after = e.val(f"load i64, ptr {e.ptr(node, NEXT)}")

@@ -72,11 +72,10 @@ def _writes_r1(insn: Insn) -> bool:
 HASH_TYPES = (HashMap, PercpuHashMap, LruHashMap, LruPercpuHashMap, HashOfMapsMap)
 
 
-def _maps(gen: Generator) -> tuple[list[ArrayFacts], list[HashFacts], dict[int, HashMap]]:
+def _maps(gen: Generator) -> tuple[list[ArrayFacts], list[HashFacts]]:
     """The array and hash maps whose addresses the program loads."""
     arrays: dict[int, ArrayFacts] = {}
     hashes: dict[int, HashFacts] = {}
-    by_address: dict[int, HashMap] = {}
     insns = gen.insns
     for pc, insn in enumerate(insns[:-1]):
         if not insn.is_lddw or (pc > 0 and insns[pc - 1].is_lddw) or insn.src == 4:
@@ -96,8 +95,7 @@ def _maps(gen: Generator) -> tuple[list[ArrayFacts], list[HashFacts], dict[int, 
                 hashes[addr] = HashFacts(addr, index.heads.base, index.mask, m.seed, m.key_size,
                                          m.value_stride, m.num_cpus, m.PERCPU, m.LRU,
                                          hashwrite.write_facts(m))  # fmt: skip
-                by_address[addr] = m
-    return list(arrays.values()), list(hashes.values()), by_address
+    return list(arrays.values()), list(hashes.values())
 
 
 class InlineHelpers:
@@ -105,7 +103,7 @@ class InlineHelpers:
         from ...kernel.helpers import maps as helper_maps
 
         self.gen = gen
-        self.arrays, self.hashes, self.hash_maps = _maps(gen)
+        self.arrays, self.hashes = _maps(gen)
         self._targets_in: frozenset[int] | None = None
         self.fns = {LOOKUP: helper_maps.map_lookup_elem, UPDATE: helper_maps.map_update_elem,
                     DELETE: helper_maps.map_delete_elem}  # fmt: skip
@@ -213,14 +211,14 @@ class InlineHelpers:
         if helper_id == LOOKUP:
             hashlookup.lookup(g, f, key, cpu, done)
             return
-        sync = g.op(hashwrite.sync_op(self.hash_maps[f.address]), pure=True)
-        if helper_id == DELETE:
-            hashwrite.delete(g, f, key, cpu, sync, done)
-            return
         assert f.writes is not None
+        sync = g.op(hashwrite.sync_op(f.address, f.writes.journal), pure=True)
+        if helper_id == DELETE:
+            hashwrite.delete(g, f, key, cpu, sync, generic, done)
+            return
         value = g.get(3)
         self._checked(value, f.writes.value_size, generic, frame=True)
-        hashwrite.update(g, f, key, value, g.get(4), cpu, sync, done)
+        hashwrite.update(g, f, key, value, g.get(4), cpu, sync, generic, done)
 
     def _checked(self, addr: str, size: int, generic: str, frame: bool = False) -> None:
         """Continue when ``[addr, addr+size)`` lies in this site's cached region (or,
