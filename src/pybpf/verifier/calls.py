@@ -24,7 +24,14 @@ from .btf_access import in_sleepable
 from .env import MAX_CALL_FRAMES, Env
 from .helper_mem import check_helper_mem_access, check_mem_size_reg
 from .log import reg_type_str
-from .mem import check_ptr_alignment, check_ptr_off_reg, may_access_direct_pkt_data
+from .mem import (
+    check_mem_access,
+    check_ptr_alignment,
+    check_ptr_off_reg,
+    may_access_direct_pkt_data,
+)
+from .precision import mark_chain_precision
+from .refs import acquire_reference_state, check_resource_leak, release_reference
 from .regs import (
     SCALAR,
     Op,
@@ -149,21 +156,38 @@ def _fname(func_id: int) -> str:
     return helper_name(func_id) or "unknown"
 
 
-def check_helper_call(env: Env, insn: Insn) -> int:
-    from .precision import mark_chain_precision
-    from .refs import acquire_reference_state, check_resource_leak, release_reference
-
-    func_id = insn.imm
-    idx = env.insn_idx
-    if not 0 <= func_id < 212 or helper_name(func_id) is None:
-        raise env.einval(f"invalid func {_fname(func_id)}#{func_id}")
+def _helper_proto(env: Env, func_id: int) -> tuple[P.HelperProto | None, tuple[int, ...]]:
+    """The prototype this program gets for ``func_id`` and the arguments it checks
+    (those not ``DONTCARE``), looked up once per program and helper: the answer
+    depends only on the program's type, attach type and privileges, fixed for one
+    verification (struct_ops programs, whose answer depends on the member, are not
+    cached)."""
+    cache: dict[int, tuple[P.HelperProto | None, tuple[int, ...]]] | None = env.__dict__.get("_helper_protos")
+    if cache is None:
+        cache = env.__dict__["_helper_protos"] = {}
+    found = cache.get(func_id)
+    if found is not None:
+        return found
     extra: dict[str, Any] = {}
-    if env.prog_type == ProgType.STRUCT_OPS:
+    struct_ops = env.prog_type == ProgType.STRUCT_OPS
+    if struct_ops:
         from .struct_ops_ctx import helper_proto_args
 
         extra = helper_proto_args(env)
     fn = func_proto(env.prog_type, func_id, env.expected_attach_type, privileged=env.options.bpf_capable,
                     **extra)  # fmt: skip
+    args = () if fn is None else tuple(i for i in range(5) if fn.arg(i) != P.ArgType.DONTCARE)
+    if not struct_ops:
+        cache[func_id] = (fn, args)
+    return fn, args
+
+
+def check_helper_call(env: Env, insn: Insn) -> int:
+    func_id = insn.imm
+    idx = env.insn_idx
+    if not 0 <= func_id < 212 or helper_name(func_id) is None:
+        raise env.einval(f"invalid func {_fname(func_id)}#{func_id}")
+    fn, args = _helper_proto(env, func_id)
     if fn is None:
         raise env.einval(f"program of this type cannot use helper {_fname(func_id)}#{func_id}")
     if not env.options.gpl and fn.gpl_only:
@@ -171,14 +195,12 @@ def check_helper_call(env: Env, insn: Insn) -> int:
     if fn.might_sleep and not in_sleepable(env):
         raise env.einval("helper call might sleep in a non-sleepable prog")
     meta = CallMeta(func_id=func_id, pkt_access=fn.pkt_access)
-    for i in range(5):
+    for i in args:
         check_func_arg(env, i, meta, fn)
     _record_func_map(env, meta, func_id)
     if func_id == TAIL_CALL:
         _record_func_key(env, meta)
     for i in range(meta.access_size):
-        from .mem import check_mem_access
-
         check_mem_access(env, idx, meta.regno, i, 0x10, True, -1)
     regs = env.regs
     if meta.release_regno:
@@ -204,9 +226,14 @@ def check_helper_call(env: Env, insn: Insn) -> int:
         next_idx = push_callback_call(env, insn, meta)
         if next_idx is not None:
             return next_idx
+    # the caller-saved registers are clobbered (check_reg_arg(DST_NO_MARK) on each: a
+    # helper call writes no 64-bit value, so each is marked as a sub-register write)
+    written = idx + 1
     for r in range(6):
-        mark_reg_not_init(regs, r)
-        check_reg_arg(env, r, Op.DST_NO_MARK)
+        reg = regs[r]
+        reg.mark_not_init()
+        reg.subreg_def = written
+    env.scratched_regs |= 0x3F
     regs[0].subreg_def = DEF_NOT_SUBREG
     r0 = regs[0]
     ret = fn.ret_type
@@ -342,8 +369,6 @@ def _record_func_key(env: Env, meta: CallMeta) -> None:
 
 
 def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: P.HelperProto) -> None:
-    from .precision import mark_chain_precision
-
     regno = arg + 1
     arg_type = fn.arg(arg)
     if arg_type == P.ArgType.DONTCARE:

@@ -285,10 +285,13 @@ _JX = 5  # d or s precise -> both
 _SLOW = 6  # everything else: backtrack_insn
 
 
-def _decode(insn: Insn) -> tuple[int, int, int]:
+def _decode(insn: Insn, calls_callback: bool) -> tuple[int, int, int]:
     code, d, s = insn.code, insn.dst, insn.src
     if code == 0:
         return (_NOP, 0, 0)
+    if code == InsnClass.JMP | JmpOp.CALL and s == 0 and not calls_callback:
+        # a helper without a callback: its result is new, its arguments are not traced
+        return (_CLR, 0, 0)
     cls, op = code & 0x07, code & 0xF0
     x = code & 0x08 == Source.X
     if cls in (InsnClass.ALU, InsnClass.ALU64):
@@ -316,7 +319,7 @@ def _decode(insn: Insn) -> tuple[int, int, int]:
 def _decoded(env: Env) -> list[tuple[int, int, int]]:
     table: list[tuple[int, int, int]] | None = env.__dict__.get("_bt_steps")
     if table is None or len(table) != len(env.insns):
-        table = [_decode(insn) for insn in env.insns]
+        table = [_decode(insn, a.calls_callback) for insn, a in zip(env.insns, env.aux, strict=False)]
         env.__dict__["_bt_steps"] = table
     return table
 

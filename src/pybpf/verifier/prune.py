@@ -138,14 +138,25 @@ def _scalar_reg_for_stack(env: Env, slot: object) -> RegState | None:
     return None
 
 
+_ALL_INVALID = [Slot.INVALID] * BPF_REG_SIZE
+
+
 def stacksafe(env: Env, old: FuncState, cur: FuncState, idmap: IdMap, exact: int) -> bool:
     i = 0
     old_alloc = old.allocated_stack
+    cur_alloc = cur.allocated_stack
     while i < old_alloc:
         spi = i // BPF_REG_SIZE
         j = i % BPF_REG_SIZE
+        if not j and old.stack[spi].slot_type == _ALL_INVALID:
+            # a whole unused slot (the common case once dead slots are cleaned): what the
+            # byte-wise walk below finds for each of its eight bytes
+            if exact != NOT_EXACT and (i >= cur_alloc or cur.stack[spi].slot_type != _ALL_INVALID):
+                return False
+            i += BPF_REG_SIZE
+            continue
         ot = old.stack[spi].slot_type[j]
-        if exact != NOT_EXACT and (i >= cur.allocated_stack or ot != cur.stack[spi].slot_type[j]):
+        if exact != NOT_EXACT and (i >= cur_alloc or ot != cur.stack[spi].slot_type[j]):
             return False
         if ot == Slot.INVALID:
             i += 1
@@ -153,7 +164,7 @@ def stacksafe(env: Env, old: FuncState, cur: FuncState, idmap: IdMap, exact: int
         if env.options.allow_uninit_stack and ot == Slot.MISC:
             i += 1
             continue
-        if i >= cur.allocated_stack:
+        if i >= cur_alloc:
             return False
         old_reg = _scalar_reg_for_stack(env, old.stack[spi])
         cur_reg = _scalar_reg_for_stack(env, cur.stack[spi])
@@ -231,7 +242,14 @@ def states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:
     fr = cur.curframe
     if old.curframe != fr:
         return False
-    for a, b in zip(old.frames[fr].regs, cur.frames[fr].regs, strict=True):
+    olds, curs = old.frames[fr].regs, cur.frames[fr].regs
+    # the bounds first, from r10 down: in a loop the states differ most often in a
+    # counter's value, which compilers keep in a callee-saved register
+    for i in range(len(curs) - 1, -1, -1):
+        ob, cb = olds[i].b, curs[i].b
+        if ob is not cb and ob != cb:
+            return False
+    for a, b in zip(olds, curs, strict=True):
         # _same_fields and the id, inline: this runs for every register of every state
         # still being explored at a prune point
         if (
@@ -353,6 +371,7 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     iter_next = aux.force_checkpoint and is_iter_next_insn(env, insn_idx)
     keep: list[StateListEntry] = []
     hit: StateListEntry | None = None
+    may_goto = _is_may_goto(env, insn_idx)
     for sl in entries:
         states_cnt += 1
         if hit is not None:
@@ -373,7 +392,7 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                     keep.append(sl)
                     continue
             elif (
-                _is_may_goto(env, insn_idx)
+                may_goto
                 and old.may_goto_depth != cur.may_goto_depth
                 and states_equal(env, old, cur, RANGE_WITHIN)
             ):

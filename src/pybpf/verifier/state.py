@@ -178,6 +178,9 @@ class StackSlot:
         return self.slot_type[BPF_REG_SIZE - 1] == Slot.SPILL
 
 
+_new_slot = StackSlot.__new__
+
+
 class FuncState:
     """One call frame: registers, stack slots, and why the frame exists."""
 
@@ -203,7 +206,16 @@ class FuncState:
     def copy(self) -> FuncState:
         f = FuncState.__new__(FuncState)
         f.regs = [r.copy() for r in self.regs]
-        f.stack = [s.copy() for s in self.stack]
+        # StackSlot.copy inline (every branch copies every slot of every frame)
+        new_slot = _new_slot
+        copy_reg = RegState.copy
+        stack = []
+        for s in self.stack:
+            n = new_slot(StackSlot)
+            n.spilled_ptr = copy_reg(s.spilled_ptr)
+            n.slot_type = s.slot_type[:]
+            stack.append(n)
+        f.stack = stack
         f.frameno = self.frameno
         f.callsite = self.callsite
         f.subprogno = self.subprogno
