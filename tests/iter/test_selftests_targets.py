@@ -1,7 +1,7 @@
 """The kernel's selftests programs for the ``bpf_link``, ``sockmap`` and ``task``
 iterators (Debian linux-source-6.12 ``progs/bpf_iter_bpf_link.c``,
 ``bpf_iter_sockmap.c``, ``bpf_iter_tasks.c``, ``bpf_iter_task_btf.c``,
-``bpf_iter_test_kern{1,2,3,6}.c``), compiled at test time: pybpf's verdicts are the
+``bpf_iter_test_kern3.c``), compiled at test time: pybpf's verdicts are the
 kernel's (recorded in ``tests/data/iter/selftests_targets_verdicts.json`` by
 ``python -m tests.iter.test_selftests_targets``; asked again where bpf() and libbpf are
 available), and the iterators do what ``prog_tests/bpf_iter.c`` and
@@ -23,8 +23,7 @@ from ..elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests, se
 
 SOURCES = [
     "bpf_iter_bpf_link.c", "bpf_iter_sockmap.c", "bpf_iter_tasks.c", "bpf_iter_task_btf.c",
-    "bpf_iter_test_kern1.c", "bpf_iter_test_kern2.c", "bpf_iter_test_kern3.c",
-    "bpf_iter_test_kern6.c",
+    "bpf_iter_test_kern3.c",
 ]  # fmt: skip
 VERDICTS = Path(__file__).resolve().parents[1] / "data" / "iter" / "selftests_targets_verdicts.json"
 
