@@ -24,6 +24,9 @@ from .maps.types import MapSpec, MapType
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _NOT_ITERABLE = (MapType.QUEUE, MapType.STACK, MapType.RINGBUF, MapType.PROG_ARRAY,
                  MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS)  # fmt: skip
+# Sockets belong to the process that opened them: a pinned socket map keeps no elements
+# (a lookup gives only a cookie, and an empty sockmap slot answers ENOENT).
+_SOCKETS = (MapType.SOCKMAP, MapType.SOCKHASH, MapType.REUSEPORT_SOCKARRAY)
 
 
 def state_dir() -> Path:
@@ -52,7 +55,7 @@ def pin(m: Map, name: str, overwrite: bool = True) -> None:
     state: dict[str, Any] = {"spec": m.spec.to_case(), "frozen": m.frozen, "entries": []}
     if m.spec.type in (MapType.QUEUE, MapType.STACK):
         state["entries"] = [[None, v.hex()] for v in _drain_copy(m)]
-    elif m.spec.type not in _NOT_ITERABLE:
+    elif m.spec.type not in _NOT_ITERABLE and m.spec.type not in _SOCKETS:
         state["entries"] = [[k.hex(), m.lookup(k).hex()] for k in m]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -226,10 +227,27 @@ def _dump(m: Map, as_json: bool) -> None:
             for v in values:
                 print(f"value: {_fmt(v)}")
         return
-    items = [(k, m.lookup(k)) for k in m]
+    # As bpftool: walk the keys and look each up; a key whose lookup fails (an empty
+    # sockmap slot: ENOENT, or ENOSPC for 4-byte socket values) is shown with its error
+    # and not counted.
+    found = 0
+    rows: list[dict[str, Any]] = []
+    for k in m:
+        try:
+            v = m.lookup(k)
+        except BpfError as exc:
+            if as_json:
+                rows.append({"key": _show(k), "value": {"error": os.strerror(exc.errno)}})
+            else:
+                msg = "<no entry>" if exc.errno == errno.ENOENT else os.strerror(exc.errno)
+                print(f"key: {_fmt(k)}  value: {msg}")
+            continue
+        found += 1
+        if as_json:
+            rows.append({"key": _show(k), "value": _show(v)})
+        else:
+            print(f"key: {_fmt(k)}  value: {_fmt(v)}")
     if as_json:
-        emit_json([{"key": _show(k), "value": _show(v)} for k, v in items])
+        emit_json(rows)
         return
-    for k, v in items:
-        print(f"key: {_fmt(k)}  value: {_fmt(v)}")
-    print(f"Found {len(items)} element{'s' if len(items) != 1 else ''}")
+    print(f"Found {found} element{'s' if found != 1 else ''}")
