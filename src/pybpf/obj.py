@@ -46,7 +46,8 @@ GPL_COMPATIBLE = frozenset({
 _ON_KERNEL_OBJECTS = (26, 27, 29)
 """Tracing (BTF-typed contexts, iterators), struct_ops and LSM programs: their context
 hands them typed pointers into pybpf's kernel, whose loads the verifier checks against
-pybpf's kernel BTF, so CO-RE relocates their object against that BTF."""
+pybpf's kernel BTF, so CO-RE relocates an object of only such programs against that BTF
+(an object that also has tracepoint or kprobe programs keeps the host's layouts)."""
 
 
 def license_is_gpl_compatible(text: str) -> bool:
@@ -479,7 +480,7 @@ class BpfObject:
                 from .elf.core import apply_core, target_btf_for
 
                 given = self.target_btf
-                if given is None and any(p.prog_type in _ON_KERNEL_OBJECTS for p in self.spec.programs):  # fmt: skip
+                if given is None and all(p.prog_type in _ON_KERNEL_OBJECTS for p in self.spec.programs):  # fmt: skip
                     from .kernel.vmlinux import kernel_btf
 
                     given = kernel_btf()  # their typed pointers lead to pybpf's kernel objects
