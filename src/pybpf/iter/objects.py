@@ -77,6 +77,9 @@ def link_object(link: Any, link_type: int = BPF_LINK_TYPE_ITER) -> KObject:
         link.kobject = obj
     prog = getattr(link, "prog", None)
     attach = getattr(prog, "expected_attach_type", None) if prog is not None else None
+    # Links without a program (struct_ops) carry their own type and attach type.
+    link_type = int(getattr(link, "link_type", link_type))
+    attach = getattr(link, "attach_type", attach)
     obj.update(id=int(link.id), type=link_type, attach_type=int(attach or 0),
                prog=prog_object(prog).address if prog is not None else 0)  # fmt: skip
     obj.set("refcnt.counter", 1)
