@@ -50,7 +50,7 @@ class LoadedOps:
 
     def unregister(self) -> None:
         if self.link is not None:
-            self.link.detach()
+            self.link.close()
         elif self.map.state == 1:
             self.map.delete(0)
 
