@@ -763,6 +763,10 @@ def return_range(env: Env) -> tuple[int, int] | None:
         return (0, 1)
     if pt == ProgType.RAW_TRACEPOINT:
         return None
+    if pt == ProgType.LSM:
+        from .btf_ctx import lsm_return_range
+
+        return lsm_return_range(env)
     if pt == ProgType.TRACING:
         if at in (AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT):
             return (0, 0)
