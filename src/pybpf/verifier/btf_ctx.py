@@ -165,3 +165,47 @@ def env_func_sig(env: Env) -> BtfFuncSig | None:
     return target_func_sig(
         int(env.prog_type), env.expected_attach_type, getattr(env.options, "attach_btf_name", "")
     )
+
+
+# --- LSM programs: which hooks they may attach to and what they may return -----------------
+
+DISABLED_LSM_HOOKS = frozenset({
+    "vm_enough_memory", "inode_need_killpriv", "inode_getsecurity", "inode_listsecurity",
+    "inode_copy_up_xattr", "getselfattr", "getprocattr", "setprocattr", "key_getsecurity",
+    "audit_rule_match", "xfrm_decode_session", "ismaclabel",
+})  # fmt: skip
+"""Hooks BPF LSM programs may not attach to: their return values or output buffers do
+not fit the BPF LSM's model (the kernel's ``bpf_lsm_disabled_hooks``)."""
+
+BOOL_LSM_HOOKS = frozenset({"xfrm_state_pol_flow_match", "audit_rule_known", "inode_xattr_skipcap"})
+"""Hooks that answer 0 or 1 rather than 0 or an error (``bool_lsm_hooks``)."""
+
+MAX_ERRNO = 4095
+
+
+def check_lsm_attach(env: Env) -> None:
+    """``bpf_lsm_verify_prog``: an LSM program needs a GPL-compatible license and a hook
+    that is not disabled (checked before the program is walked)."""
+    if env.prog_type != ProgType.LSM:
+        return
+    if not env.options.gpl:
+        raise env.einval("LSM programs must have a GPL compatible license")
+    hook = getattr(env.options, "attach_btf_name", "")
+    if hook in DISABLED_LSM_HOOKS:
+        from ..kernel.vmlinux import kernel_btf
+
+        fid = kernel_btf().find_by_name_kind(LSM_PREFIX + hook, Kind.FUNC) or 0
+        raise env.einval(f"attach_btf_id {fid} points to disabled hook {LSM_PREFIX}{hook}")
+
+
+def lsm_return_range(env: Env) -> tuple[int, int] | None:
+    """The values an LSM program may return (None: any): 0 or 1 for a ``lsm_cgroup``
+    program (only 1 on a void hook, which it must not change), and for a plain one
+    what the hook returns, 0 or 1 for the boolean hooks and 0 or a negative errno
+    otherwise; anything on void hooks and on hooks pybpf's kernel does not declare."""
+    sig = env_func_sig(env)
+    if env.expected_attach_type == AttachType.LSM_CGROUP:
+        return (1, 1) if sig is not None and sig.ret is None else (0, 1)
+    if sig is None or sig.ret is None:
+        return None
+    return (0, 1) if env.options.attach_btf_name in BOOL_LSM_HOOKS else (-MAX_ERRNO, 0)
