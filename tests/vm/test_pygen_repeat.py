@@ -20,6 +20,7 @@ from pybpf.vm.testrun import test_run as run_test
 
 TIERS = ("interp", "python")
 PACKET = bytes(range(64))
+M64 = (1 << 64) - 1
 
 STACK_COUNTER = """
         r0 = *(u64 *)(r10 - 8)
@@ -313,3 +314,33 @@ def test_a_byte_swapped_context_field_is_swapped_on_its_getter_path() -> None:
             ]
         )
     assert got == [[len(PACKET)] * 2] * 2
+
+
+EDGES = [0, 1, 5, (1 << 63), M64 - 6, M64 - 5, M64 - 4, M64 - 1, M64]
+
+
+@pytest.mark.parametrize("op", [">", ">=", "<", "<="])
+def test_order_tests_of_a_value_past_64_bits_are_unmasked_and_right(op: str) -> None:
+    """``r2 + 5 op r3`` (r2 loaded: the sum may pass 2**64 in Python) compares without a
+    mask, and agrees with the interpreter on both sides of the wrap."""
+    source = f"""
+        r2 = *(u64 *)(r1 + 0)
+        r3 = *(u64 *)(r1 + 8)
+        r0 = 0
+        r4 = r2
+        r4 += 5
+        if r4 {op} r3 goto one
+        r0 |= 2
+one:
+        r4 = r2
+        r4 += 5
+        if r4 {op} 4 goto two
+        r0 |= 4
+two:
+        exit
+    """
+    insns = list(assemble(source))
+    assert "t := " in generate(Executable(insns, "order")).source
+    for a in EDGES:
+        for b in EDGES:
+            assert _both(insns, a.to_bytes(8, "little") + b.to_bytes(8, "little")), (a, b)

@@ -265,10 +265,14 @@ class Emitter:
 
     # --- conditions --------------------------------------------------------------------
 
-    def condition(self, pc: int, value: Callable[[int], str] | None = None) -> str | None:
+    def condition(
+        self, pc: int, value: Callable[[int], str] | None = None, wrapped: bool = False
+    ) -> str | None:
         """The expression that is true when the jump at ``pc`` is taken (None: the
         instruction is a jump whose operation is unknown).  ``value`` gives a register's
-        current value (a name, or an expression not yet stored)."""
+        current value (a name, or an expression not yet stored).  ``wrapped``: the
+        destination is dirty in ``[0, 2**65)`` (its value or its value less ``2**64``)
+        and the source clean, so an order test compares it without masking it."""
         insn = self.insns[pc]
         op = insn.op
         if op == JmpOp.JCOND:
@@ -290,6 +294,8 @@ class Emitter:
         simple = {JmpOp.JEQ: "==", JmpOp.JNE: "!=", JmpOp.JGT: ">", JmpOp.JGE: ">=",
                   JmpOp.JLT: "<", JmpOp.JLE: "<="}  # fmt: skip
         signed = {JmpOp.JSGT: ">", JmpOp.JSGE: ">=", JmpOp.JSLT: "<", JmpOp.JSLE: "<="}
+        if wrapped and not is32 and op in (JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JLE):
+            return _wrapped_order(simple[JmpOp(op)], d, b)
         if op in simple:
             return f"{a} {simple[JmpOp(op)]} {b}"
         if op == JmpOp.JSET:
@@ -505,6 +511,17 @@ class Emitter:
             self.names.calls_out = True
             return [f"env.pc = {pc}", "R.depth = D", f"r0 = h{imm}(env, {args}) & {H64}"]
         return [self.fault(pc, f"call to kernel function #{imm}: kfuncs are not available here")]
+
+
+def _wrapped_order(sym: str, d: str, b: str) -> str:
+    """``(d & M) sym b`` for ``d`` in ``[0, 2**65)`` and ``b`` clean, without the mask (a
+    big-integer operation): the common side is one comparison.  Above ``2**64 - 1``,
+    ``d`` is greater than any clean ``b``, so ``>``/``>=`` then look at ``d - 2**64``
+    and ``<``/``<=`` are false unless ``d - 2**64`` passes."""
+    wrap = f"t - {1 << 64:#x} {sym} {b}"
+    if sym in (">", ">="):
+        return f"((t := {d}) {sym} {b} and (t <= {H64} or {wrap}))"
+    return f"((t := {d}) {sym} {b} or (t > {H64} and {wrap}))"
 
 
 def _endian(insn: Insn) -> tuple[str, frozenset[str]]:

@@ -16,11 +16,11 @@ locals: pending values are stored before it.
 from __future__ import annotations
 
 from ...isa.insn import lddw_value
-from ...isa.opcodes import JmpOp, Source
+from ...isa.opcodes import InsnClass, JmpOp, Source
 from .cfg import Graph, Term
 from .dataflow import Liveness, StackState
-from .emit import H64, Emitter, stack_states
-from .ranges import Tracker, cond_needs, handled_as_alu
+from .emit import H64, M64, Emitter, stack_states
+from .ranges import ORDER, Tracker, cond_needs, handled_as_alu
 
 MAX_DEPTH = 12
 """Expressions nest at most this deep (Python's parser has limits, readers too)."""
@@ -213,12 +213,34 @@ class StraightLine:
         if self.pending.keys() - wanted:
             self.flush()
         need_d, need_s = cond_needs(insn)
-        cond = self.em.condition(
-            pc, lambda r: self.clean_value(r, need_d if r == insn.dst else need_s)
-        )
+        wrapped = self._wraps_once(pc)
+
+        def value(r: int) -> str:
+            if wrapped and r == insn.dst:
+                return self.value(r)
+            return self.clean_value(r, need_d if r == insn.dst else need_s)
+
+        cond = self.em.condition(pc, value, wrapped)
         if self.pending:  # a jump that reads less than it seems to: store, then test
             self.flush()
         return cond
+
+    def _wraps_once(self, pc: int) -> bool:
+        """Whether the jump is an unsigned order test of a destination that is dirty but
+        within ``[0, 2**65)`` against a clean source (see :meth:`Emitter.condition`), as
+        in ``if r5 + 2 > r3`` after ``r5 = r2 + r4``."""
+        insn = self.insns[pc]
+        if insn.cls != InsnClass.JMP or insn.op not in ORDER:
+            return False
+        d, s = insn.dst, insn.src
+        if d > 10 or self.tracker.clean(d):
+            return False
+        lo, hi = self.tracker.regs[d]
+        if lo < 0 or hi > 2 * M64 + 1:
+            return False
+        if insn.source == Source.K:
+            return True
+        return s != d and s <= 10 and self.tracker.clean(s) and s not in self.pending
 
     def finish(self) -> None:
         """Store what is still pending (the node ends without a condition)."""

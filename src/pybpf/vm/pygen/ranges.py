@@ -105,6 +105,10 @@ def needs_clean(insn: Insn) -> tuple[bool, bool]:
     return False, False
 
 
+ORDER = (JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JLE)
+"""Unsigned order tests: a destination dirty by at most one wrap needs no mask."""
+
+
 def cond_needs(insn: Insn) -> tuple[bool, bool]:
     """Whether a conditional jump needs its destination and source registers clean
     (32-bit tests mask, and testing bits against a constant looks at the low bits)."""
@@ -358,6 +362,8 @@ def _reads(fr: FunctionRanges, pc: int, stack: StackState, insn: Insn, is_cond: 
     """Registers an emitter-drawn instruction (or a condition) needs clean."""
     if is_cond:
         need_d, need_s = cond_needs(insn)
+        if insn.cls == InsnClass.JMP and insn.op in ORDER:
+            need_d = False  # tested unmasked when it is within one wrap (see .forward)
         return ((1 << insn.dst) if need_d else 0) | ((1 << insn.src) if need_s else 0)
     mask = fr.uses(pc)
     via = fr.frame_address(pc, stack)
