@@ -809,7 +809,11 @@ def check_return_code(env: Env, regno: int, name: str) -> None:
         raise env.einval(f"At program exit the register R{regno} is not a known value ({reg_type_str(reg.type)})")
     mark_chain_precision(env, regno)
     lo, hi = rng
-    if not (lo <= reg.b.smin and reg.b.smax <= hi):
+    if env.prog_type == ProgType.LSM and env.expected_attach_type != AttachType.LSM_CGROUP:
+        smin, smax = reg.b.s32_min, reg.b.s32_max  # an LSM hook returns an int: 32 bits count
+    else:
+        smin, smax = reg.b.smin, reg.b.smax
+    if not (lo <= smin and smax <= hi):
         raise env.einval(_invalid_scalar_text(reg, lo, hi, "At program exit", name))
 
 
