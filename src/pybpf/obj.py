@@ -480,7 +480,7 @@ class BpfObject:
                 from .elf.core import apply_core, target_btf_for
 
                 given = self.target_btf
-                if given is None and all(p.prog_type in _ON_KERNEL_OBJECTS for p in self.spec.programs):  # fmt: skip
+                if given is None and all(p.prog_type in _ON_KERNEL_OBJECTS for p in self.spec.programs if p.prog_type):  # fmt: skip
                     from .kernel.vmlinux import kernel_btf
 
                     given = kernel_btf()  # their typed pointers lead to pybpf's kernel objects
