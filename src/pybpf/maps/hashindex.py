@@ -107,6 +107,31 @@ class NativeIndex:
         found = self._locate(node)
         return found[0].buf[found[1] + REF] if found is not None else 0
 
+    def slot_of(self, node: int) -> int:
+        """The element slot of a preallocated map's node."""
+        assert self.nodes is not None
+        return (node - self.nodes.base) // self.node_size
+
+    def key_of(self, node: int) -> bytes:
+        found = self._locate(node)
+        assert found is not None
+        return bytes(found[0].buf[found[1] + KEY : found[1] + KEY + self.key_size])
+
+    def chains(self) -> list[tuple[int, list[int]]]:
+        """The non-empty buckets in order, each with its nodes first to last."""
+        heads = memoryview(self.heads.buf).cast("Q")
+        out = []
+        for b, node in enumerate(heads):
+            if node:
+                nodes = []
+                while node:
+                    nodes.append(node)
+                    found = self._locate(node)
+                    assert found is not None
+                    node = _U64.unpack_from(found[0].buf, found[1] + NEXT)[0]
+                out.append((b, nodes))
+        return out
+
     def hash_of(self, node: int) -> int:
         found = self._locate(node)
         assert found is not None

@@ -5,10 +5,12 @@ Once a preallocated (non-LRU) hash map is mirrored for native code, its per-CPU 
 lists (the same LIFO stacks over blocks of never-used slots as :mod:`.freelist`) and its
 per-CPU spare element live here, as slot numbers, so that an update or delete written in
 IR takes and gives back the very elements Python would.  Native code cannot touch the
-map's Python lists; it appends one record per change to the journal instead, and the map
-replays the journal (:meth:`take_journal`) before it next looks at its lists.
+map's Python lists; it counts its changes and records the first ``JOURNAL_CAPACITY`` of
+them in the journal instead, and before the map next looks at its lists it replays the
+journal (:meth:`take_journal`) or, when more changes were made than it holds, rebuilds
+the lists from the mirror -- so native code never waits for Python.
 
-Layout (little-endian u64 words in ``ctl``): ``[COUNT]`` journal records waiting,
+Layout (little-endian u64 words in ``ctl``): ``[COUNT]`` changes since the last replay,
 ``[CAPACITY]``, then per CPU ``LEN, LO, HI, EXTRA`` (stack length, the never-used block
 ``[LO, HI)``, the spare's slot).  ``stacks``: per CPU ``nslots`` u32 slot numbers.
 ``journal``: records of four u32 (kind, slot, other slot, 0).
@@ -103,9 +105,13 @@ class NativeSlots(Generic[T]):
     def pending(self) -> int:
         return self._ctl[COUNT]
 
-    def take_journal(self) -> list[tuple[int, int, int]]:
-        """The records native code left, oldest first; the journal is empty after."""
+    def take_journal(self) -> list[tuple[int, int, int]] | None:
+        """The records native code left, oldest first, or None when it made more changes
+        than the journal holds; the journal is empty after."""
         n = self._ctl[COUNT]
+        if n > JOURNAL_CAPACITY:
+            self._ctl[COUNT] = 0
+            return None
         j = self._journal
         out = [(j[4 * i], j[4 * i + 1], j[4 * i + 2]) for i in range(n)]
         self._ctl[COUNT] = 0

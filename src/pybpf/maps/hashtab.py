@@ -244,7 +244,11 @@ class HashMap(Map):
             return
         native = self._native
         assert native is not None
-        for kind, slot, other in slots.take_journal():
+        records = slots.take_journal()
+        if records is None:
+            self._rebuild(native)
+            return
+        for kind, slot, other in records:
             e = self._elem_at(slot)
             if kind == DELETE:
                 self._unlink(e, mirror=False)
@@ -257,6 +261,23 @@ class HashMap(Map):
             self._link_head(e, mirror=False)
             if kind == REPLACE:
                 self._unlink(self._elem_at(other), mirror=False)
+
+    def _rebuild(self, native: NativeIndex) -> None:
+        """Make the lists again from the mirror (native code changed more than its
+        journal holds)."""
+        for e in self._index.values():
+            e.in_table = False
+            e.node = 0
+        self._buckets, self._index, self._nonempty = {}, {}, []
+        for b, nodes in native.chains():
+            bucket = self._buckets[b] = []
+            self._nonempty.append(b)
+            for node in nodes:
+                e = self._elem_at(native.slot_of(node))
+                e.key, e.hash, e.node, e.mirror = native.key_of(node), native.hash_of(node), node, native
+                e.in_table = True
+                self._index[e.key] = e
+                bucket.append(e)
 
     def _mirror_link(self, e: _Elem) -> None:
         native = self._native

@@ -5,15 +5,14 @@ mirror's chains (:mod:`pybpf.maps.hashindex`) and the free lists and spares now 
 native memory (:mod:`pybpf.maps.hashslots`), in the kernel's order (a replacing update
 takes the CPU's spare and links it first, then unlinks the old element, which becomes the
 spare; a delete pushes the element on the CPU's free stack).  Each change it makes to the
-table is appended to the map's journal, which the map replays into its Python lists
-before it next reads them; when the journal is full, native code asks the map to replay
-it first (one call into Python per thousand changes).
+table is counted and journalled (:mod:`pybpf.maps.hashslots`); the map brings its Python
+lists up to date before it next reads them.  Native code never calls into Python here.
 """
 
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...maps import hashslots as hs
 from ...maps.hashindex import HASH, KEY, NEXT, REF, VALUE
@@ -23,27 +22,8 @@ from .hashlookup import HashFacts, WriteFacts, find
 if TYPE_CHECKING:
     from ...maps.hashtab import HashMap
     from .codegen import Generator
-    from .ops import Op
 
 M64 = (1 << 64) - 1
-
-
-def sync_op(address: int, journal: int) -> Op:
-    """Replay the journal (it is full) of the map at ``address``, found when it runs:
-    compiled code outlives its maps in the code cache, and a later map may take the same
-    addresses."""
-
-    def sync(runner: Any, *_: int) -> int:
-        from ...maps.base import map_at
-        from ...maps.hashtab import HashMap
-
-        m = map_at(address)
-        slots = m.native_slots if isinstance(m, HashMap) else None
-        if isinstance(m, HashMap) and slots is not None and slots.journal.base == journal:
-            m._sync()
-        return 0
-
-    return sync
 
 
 class _Emit:
@@ -72,30 +52,23 @@ class _Emit:
         self.g.put(0, str(value))
         self.g.emit(f"br label %{done}")
 
-    def journal_room(self, sync: int, generic: str) -> None:
-        """Make sure the journal has room for one record (replaying it when full; if it
-        is still full, the Python helper does the work)."""
-        g = self.g
-        count = self.val(f"load i64, ptr {self.ptr(self.w.ctl, 8 * hs.COUNT)}")
-        full = self.val(f"icmp uge i64 {count}, {hs.JOURNAL_CAPACITY}")
-        replay, go = g.label(), g.label()
-        g.emit(f"br i1 {full}, label %{replay}, label %{go}")
-        g.block(replay)
-        g.call_py(sync)
-        again = self.val(f"load i64, ptr {self.ptr(self.w.ctl, 8 * hs.COUNT)}")
-        still = self.val(f"icmp uge i64 {again}, {hs.JOURNAL_CAPACITY}")
-        g.emit(f"br i1 {still}, label %{generic}, label %{go}")
-        g.block(go)
-
     def record(self, kind: int, slot: str, other: str | int) -> None:
+        """Count a change, and journal it while the journal has room."""
+        g = self.g
         cp = self.ptr(self.w.ctl, 8 * hs.COUNT)
         count = self.val(f"load i64, ptr {cp}")
+        g.emit(f"store i64 {self.val(f'add i64 {count}, 1')}, ptr {cp}")
+        room = self.val(f"icmp ult i64 {count}, {hs.JOURNAL_CAPACITY}")
+        write, skip = g.label(), g.label()
+        g.emit(f"br i1 {room}, label %{write}, label %{skip}")
+        g.block(write)
         off = self.val(f"mul i64 {count}, {hs.RECORD}")
         rec = self.val(f"add i64 {off}, {self.w.journal}")
         for i, v in enumerate((str(kind), slot, str(other))):
             v32 = self.val(f"trunc i64 {v} to i32")
-            self.g.emit(f"store i32 {v32}, ptr {self.ptr(rec, 4 * i)}")
-        self.g.emit(f"store i64 {self.val(f'add i64 {count}, 1')}, ptr {cp}")
+            g.emit(f"store i32 {v32}, ptr {self.ptr(rec, 4 * i)}")
+        g.emit(f"br label %{skip}")
+        g.block(skip)
 
     def slot_of(self, node: str) -> str:
         rel = self.val(f"sub i64 {node}, {self.w.nodes}")
@@ -170,9 +143,7 @@ class _Emit:
         return self.val("phi i64 " + ", ".join(f"[ {v}, %{b} ]" for v, b in incoming))
 
 
-def update(
-    g: Generator, f: HashFacts, key: str, value: str, flags: str, cpu: str, sync: int, generic: str, done: str
-) -> None:
+def update(g: Generator, f: HashFacts, key: str, value: str, flags: str, cpu: str, done: str) -> None:
     """``bpf_map_update_elem`` as ``HashMap._update_plain`` / ``_update_percpu`` do it."""
     e = _Emit(g, f)
     if f.percpu:
@@ -188,7 +159,6 @@ def update(
     g.block(einval)
     e.reply(-errno.EINVAL, done)
     g.block(go)
-    e.journal_room(sync, generic)
     node, prev, hp, h, miss = find(g, f, key)
     noexist = e.val(f"icmp eq i64 {flags}, {BPF_NOEXIST}")
     eexist, replace = g.label(), g.label()
@@ -243,10 +213,9 @@ def update(
     e.reply(0, done)
 
 
-def delete(g: Generator, f: HashFacts, key: str, cpu: str, sync: int, generic: str, done: str) -> None:
+def delete(g: Generator, f: HashFacts, key: str, cpu: str, done: str) -> None:
     """``bpf_map_delete_elem`` as ``HashMap._delete`` does it."""
     e = _Emit(g, f)
-    e.journal_room(sync, generic)
     node, prev, hp, _, miss = find(g, f, key)
     slot = e.slot_of(node)
     after = e.val(f"load i64, ptr {e.ptr(node, NEXT)}")

@@ -212,13 +212,12 @@ class InlineHelpers:
             hashlookup.lookup(g, f, key, cpu, done)
             return
         assert f.writes is not None
-        sync = g.op(hashwrite.sync_op(f.address, f.writes.journal), pure=True)
         if helper_id == DELETE:
-            hashwrite.delete(g, f, key, cpu, sync, generic, done)
+            hashwrite.delete(g, f, key, cpu, done)
             return
         value = g.get(3)
         self._checked(value, f.writes.value_size, generic, frame=True)
-        hashwrite.update(g, f, key, value, g.get(4), cpu, sync, generic, done)
+        hashwrite.update(g, f, key, value, g.get(4), cpu, done)
 
     def _checked(self, addr: str, size: int, generic: str, frame: bool = False) -> None:
         """Continue when ``[addr, addr+size)`` lies in this site's cached region (or,
