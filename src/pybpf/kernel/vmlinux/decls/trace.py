@@ -76,6 +76,35 @@ struct proto_accept_arg {
     bool kern;
 };
 
+struct bpf_local_storage_data {
+    struct bpf_local_storage_map *smap;
+    u8 data[] __aligned(8);
+};
+
+struct bpf_local_storage {
+    struct bpf_local_storage_data *cache[16];
+    struct bpf_local_storage_map *smap;
+    struct hlist_head list;
+    void *owner;
+    struct callback_head rcu;
+    spinlock_t lock;
+};
+
+struct sockaddr_ll {
+    unsigned short sll_family;
+    __be16 sll_protocol;
+    int sll_ifindex;
+    unsigned short sll_hatype;
+    unsigned char sll_pkttype;
+    unsigned char sll_halen;
+    unsigned char sll_addr[8];
+};
+
+struct sockaddr_un {
+    unsigned short sun_family;
+    char sun_path[108];
+};
+
 struct bpf_fentry_test_t {
     struct bpf_fentry_test_t *a;
 };
@@ -267,6 +296,7 @@ void bpf_sk_storage_free(struct sock *sk);
 int cgroup_attach_task(struct cgroup *dst_cgrp, struct task_struct *leader, bool threadgroup);
 char *d_path(const struct path *path, char *buf, int buflen);
 struct file *dentry_open(const struct path *path, int flags, const struct cred *cred);
+void bpf_local_storage_destroy(struct bpf_local_storage *local_storage);
 __be16 eth_type_trans(struct sk_buff *skb, struct net_device *dev);
 void exit_creds(struct task_struct *tsk);
 int filp_close(struct file *filp, fl_owner_t id);
