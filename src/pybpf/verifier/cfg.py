@@ -9,6 +9,7 @@ instructions and jumps into the middle of an ``lddw``, and marks the prune point
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 
 from ..isa import Insn
 from ..isa.opcodes import InsnClass, JmpOp, PseudoCall, PseudoLdImm64
@@ -23,6 +24,12 @@ BRANCH = 2
 # helpers that call back into BPF code synchronously
 CALLBACK_HELPERS = {164: "for_each_map_elem", 181: "loop", 180: "find_vma", 209: "user_ringbuf_drain"}
 ASYNC_CALLBACK_HELPERS = {170: "timer_set_callback"}
+# opcodes and classes as plain ints (the passes below compare them once per instruction)
+_LD, _JMP, _JMP32 = 0x00, 0x05, 0x06
+_LDDW = 0x18
+_CALL = 0x85
+_EXIT = 0x95
+_JA, _JA32 = 0x05, 0x06
 
 
 def is_pseudo_call(insn: Insn) -> bool:
@@ -60,17 +67,25 @@ def add_subprog(env: Env, off: int) -> int:
 
 def add_subprogs(env: Env) -> None:
     add_subprog(env, 0)
+    capable = env.options.bpf_capable
     for i, insn in enumerate(env.insns):
-        if not (is_pseudo_func(insn) or is_pseudo_call(insn) or is_kfunc_call(insn)):
+        code = insn.code
+        if code == _CALL:
+            src = insn.src
+            if src not in (PseudoCall.CALL, PseudoCall.KFUNC_CALL):
+                continue
+        elif code != _LDDW or insn.src != PseudoLdImm64.FUNC:
             continue
-        if not env.options.bpf_capable:
+        if not capable:
             raise env.error(
                 errno.EPERM,
                 "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
             )
-        if is_kfunc_call(insn):
+        if code == _CALL and insn.src == PseudoCall.KFUNC_CALL:
             from .kfunc import add_kfunc_call
 
+            if insn.imm == 0:  # fails the fix-ups if it survives verification
+                env.eager_fixups = True
             add_kfunc_call(env, insn)
             continue
         add_subprog(env, i + insn.imm + 1)
@@ -82,40 +97,41 @@ def add_subprogs(env: Env) -> None:
 def check_subprogs(env: Env) -> None:
     insns = env.insns
     n = len(insns)
-    starts = [sp.start for sp in env.subprogs] + [n]
+    subprogs = env.subprogs
+    starts = [sp.start for sp in subprogs] + [n]
     cur = 0
     start, end = starts[0], starts[1]
     for i, insn in enumerate(insns):
         code = insn.code
         cls = code & 0x07
-        if is_helper_call(insn, TAIL_CALL):
-            env.subprogs[cur].has_tail_call = True
-            env.subprogs[cur].tail_call_reachable = True
-        if cls == InsnClass.LD and insn.mode in (0x20, 0x40):
-            env.subprogs[cur].has_ld_abs = True
-        if cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op not in (JmpOp.EXIT, JmpOp.CALL):
-            off = i + (insn.imm if code == (InsnClass.JMP32 | JmpOp.JA) else insn.off) + 1
-            if off < start or off >= end:
-                raise env.einval(f"jump out of range from insn {i} to {off}")
+        if cls == _LD:
+            if (code & 0xE0) in (0x20, 0x40):  # LD_ABS, LD_IND
+                subprogs[cur].has_ld_abs = True
+        elif cls in (_JMP, _JMP32):
+            op = code & 0xF0
+            if op == 0x80:
+                if code == _CALL and insn.src == 0 and insn.imm == TAIL_CALL:
+                    subprogs[cur].has_tail_call = True
+                    subprogs[cur].tail_call_reachable = True
+            elif op != 0x90:
+                off = i + (insn.imm if code == _JA32 else insn.off) + 1
+                if off < start or off >= end:
+                    raise env.einval(f"jump out of range from insn {i} to {off}")
         if i == end - 1:
-            if code not in (InsnClass.JMP | JmpOp.EXIT, InsnClass.JMP32 | JmpOp.JA, InsnClass.JMP | JmpOp.JA):
+            if code not in (_EXIT, _JA32, _JA):
                 raise env.einval("last insn is not an exit or jmp")
             start = end
             cur += 1
-            if cur < len(env.subprogs):
+            if cur < len(subprogs):
                 end = starts[cur + 1]
 
 
-def _mark_prune(env: Env, i: int) -> None:
-    env.aux[i].prune_point = True
-
-
-def _mark_jmp(env: Env, i: int) -> None:
-    env.aux[i].jmp_point = True
-
-
 def check_cfg(env: Env) -> None:
+    """The kernel's depth-first walk (``check_cfg``/``visit_insn``), one loop with the
+    instruction fields read once per visit."""
     insns = env.insns
+    aux = env.aux
+    capable = env.options.bpf_capable
     n = len(insns)
     state = [0] * n
     stack = [0]
@@ -123,100 +139,100 @@ def check_cfg(env: Env) -> None:
 
     def push(t: int, w: int, e: int) -> int:
         """1: keep exploring (w pushed), 0: done with this edge."""
-        if e == FALLTHROUGH and state[t] >= (DISCOVERED | FALLTHROUGH):
-            return 0
-        if e == BRANCH and state[t] >= (DISCOVERED | BRANCH):
+        if state[t] >= (DISCOVERED | e):  # this edge was taken already
             return 0
         if w < 0 or w >= n:
             raise env.einval(f"jump out of range from insn {t} to {w}")
         if e == BRANCH:
-            _mark_prune(env, w)
-            _mark_jmp(env, w)
-            env.aux[w].jmp_target = True
-        if state[w] == 0:
+            a = aux[w]
+            a.prune_point = a.jmp_point = a.jmp_target = True
+        sw = state[w]
+        if sw == 0:
             state[t] = DISCOVERED | e
             state[w] = DISCOVERED
             stack.append(w)
             return 1
-        if (state[w] & 0xF0) == DISCOVERED:
-            if env.options.bpf_capable:
+        if (sw & 0xF0) == DISCOVERED:
+            if capable:
                 return 0
             raise env.einval(f"back-edge from insn {t} to {w}")
-        if state[w] == EXPLORED:
+        if sw == EXPLORED:
             state[t] = DISCOVERED | e
             return 0
         raise env.error(errno.EFAULT, "insn state internal bug")
 
-    def visit_call(t: int, visit_callee: bool) -> int:
-        size = 2 if insns[t].is_lddw else 1
-        r = push(t, t + size, FALLTHROUGH)
-        if r:
-            return r
-        _mark_prune(env, t + size)
-        _mark_jmp(env, t + size)
-        if visit_callee:
-            w = t + insns[t].imm + 1
-            _mark_prune(env, t)
-            return push(t, w, BRANCH)
-        return 0
-
-    def visit(t: int) -> int:
-        insn = insns[t]
-        if is_pseudo_func(insn):
-            return visit_call(t, True)
-        cls = insn.cls
-        if cls not in (InsnClass.JMP, InsnClass.JMP32):
-            return push(t, t + (2 if insn.is_lddw else 1), FALLTHROUGH)
-        op = insn.op
-        if op == JmpOp.EXIT:
-            return 0
-        if op == JmpOp.CALL:
-            if insn.src == 0 and insn.imm in ASYNC_CALLBACK_HELPERS:
-                _mark_prune(env, t)
-            if insn.src == 0 and insn.imm in CALLBACK_HELPERS:
-                env.aux[t].calls_callback = True
-                env.aux[t].force_checkpoint = True
-                _mark_prune(env, t)
-                _mark_jmp(env, t)
-            if insn.src == PseudoCall.KFUNC_CALL and is_iter_next_call(insn):
-                # open-coded iterator loops converge at their _next call: always a checkpoint
-                env.aux[t].force_checkpoint = True
-                _mark_prune(env, t)
-            return visit_call(t, insn.src == PseudoCall.CALL)
-        if op == JmpOp.JA:
-            if insn.source != 0:
-                raise env.einval("")
-            off = insn.off if cls == InsnClass.JMP else insn.imm
-            r = push(t, t + off + 1, FALLTHROUGH)
-            if r:
-                return r
-            _mark_prune(env, t + off + 1)
-            _mark_jmp(env, t + off + 1)
-            env.aux[t + off + 1].jmp_target = True
-            return 0
-        _mark_prune(env, t)
-        if op == JmpOp.JCOND:
-            env.aux[t].force_checkpoint = True
-        r = push(t, t + 1, FALLTHROUGH)
-        if r:
-            return r
-        return push(t, t + insn.off + 1, BRANCH)
-
     while stack:
         t = stack[-1]
-        if visit(t) == 0:
+        insn = insns[t]
+        code = insn.code
+        cls = code & 0x07
+        if cls not in (_JMP, _JMP32) and (code != _LDDW or insn.src != PseudoLdImm64.FUNC):
+            w = t + (2 if code == _LDDW else 1)
+            if state[t] < DISCOVERED | FALLTHROUGH and w < n and state[w] == 0:
+                # the usual step: on to the next instruction, not seen yet
+                state[t] = DISCOVERED | FALLTHROUGH
+                state[w] = DISCOVERED
+                stack.append(w)
+                continue
+            r = push(t, w, FALLTHROUGH)
+        elif code == _LDDW:
+            r = _visit_call(env, push, t, 2, True)
+        else:
+            op = code & 0xF0
+            if op == 0x90:
+                r = 0
+            elif op == 0x80:
+                src, imm = insn.src, insn.imm
+                if src == 0 and imm in ASYNC_CALLBACK_HELPERS:
+                    aux[t].prune_point = True
+                if src == 0 and imm in CALLBACK_HELPERS:
+                    a = aux[t]
+                    a.calls_callback = a.force_checkpoint = a.prune_point = a.jmp_point = True
+                if src == PseudoCall.KFUNC_CALL and is_iter_next_call(insn):
+                    # open-coded iterator loops converge at their _next call: always a checkpoint
+                    a = aux[t]
+                    a.force_checkpoint = a.prune_point = True
+                r = _visit_call(env, push, t, 1, src == PseudoCall.CALL)
+            elif op == 0x00:
+                if code & 0x08:
+                    raise env.einval("")
+                w = t + (insn.off if cls == _JMP else insn.imm) + 1
+                r = push(t, w, FALLTHROUGH)
+                if not r:
+                    a = aux[w]
+                    a.prune_point = a.jmp_point = a.jmp_target = True
+            else:
+                a = aux[t]
+                a.prune_point = True
+                if op == 0xE0:  # may_goto: the fix-ups give it stack
+                    a.force_checkpoint = True
+                    env.eager_fixups = True
+                r = push(t, t + 1, FALLTHROUGH) or push(t, t + insn.off + 1, BRANCH)
+        if not r:
             state[t] = EXPLORED
             stack.pop()
     i = 0
     while i < n:
         if state[i] != EXPLORED:
             raise env.einval(f"unreachable insn {i}")
-        if insns[i].is_lddw:
+        if insns[i].code == _LDDW:
             if i + 1 < n and state[i + 1] != 0:
                 raise env.einval(f"jump into the middle of ldimm64 insn {i}")
             i += 2
             continue
         i += 1
+
+
+def _visit_call(env: Env, push: Callable[[int, int, int], int], t: int, size: int, visit_callee: bool) -> int:
+    r = push(t, t + size, FALLTHROUGH)
+    if r:
+        return r
+    a = env.aux[t + size]
+    a.prune_point = a.jmp_point = True
+    if visit_callee:
+        env.aux[t].prune_point = True
+        return push(t, t + env.insns[t].imm + 1, BRANCH)
+    return 0
 
 
 def check_abnormal_return(env: Env) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 from ..isa.disasm import kernel_text
 from ..isa.insn import Insn, lddw_value
 from ..isa.opcodes import InsnClass, JmpOp, Mode, PseudoCall, PseudoLdImm64, Source
-from ..kernel.progtypes import AttachType, ProgType
+from ..kernel.progtypes import AttachType, ProgType, prog_type_from_name
 from ..kernel.regtypes import RegType
+from .cfg import add_subprogs, check_cfg, check_subprogs
 from .env import (
     BPF_COMPLEXITY_LIMIT_INSNS,
     BPF_COMPLEXITY_LIMIT_JMP_SEQ,
@@ -27,7 +28,13 @@ from .env import (
     StackElem,
     VerifierError,
 )
+from .fixups import fixup_program, fixups_matter
+from .func_info import check_btf_func, check_btf_func_early
+from .global_funcs import do_check_subprogs
+from .ldimm import resolve_pseudo_ldimm64
+from .liveness import compute_live_registers
 from .log import verifier_state_str, vlog_alignment
+from .stack_liveness import StackLiveness
 from .state import FuncState, JmpHistoryEntry, VerifierState
 
 
@@ -42,7 +49,15 @@ class VerifyResult:
     insns_processed: int
     env: Env | None = field(default=None, repr=False)
     verification_time_us: int = 0
-    xlated: list[Insn] = field(default_factory=list, repr=False)
+    xlated_insns: list[Insn] | None = field(default=None, repr=False)  # None: not made yet
+
+    @property
+    def xlated(self) -> list[Insn]:
+        """The program after the fix-ups (empty when rejected), made on first use: when
+        they cannot change the verdict, ``verify`` leaves them to whoever asks."""
+        if self.xlated_insns is None:
+            self.xlated_insns = fixup_program(self.env) if self.accepted and self.env else []
+        return self.xlated_insns
 
     def xlated_text(self) -> str:
         """The rewritten program, one instruction a line (``bpftool prog dump xlated``)."""
@@ -418,15 +433,6 @@ def verify(
 
     ``btf``, ``func_info`` and ``line_info`` are what the load passes as ``prog_btf_fd``
     and its records (instruction indexes); ``options.sleepable`` is BPF_F_SLEEPABLE."""
-    from ..kernel.progtypes import prog_type_from_name
-    from .cfg import add_subprogs, check_cfg, check_subprogs
-    from .fixups import fixup_program
-    from .func_info import check_btf_func, check_btf_func_early
-    from .global_funcs import do_check_subprogs
-    from .ldimm import resolve_pseudo_ldimm64
-    from .liveness import compute_live_registers
-    from .stack_liveness import StackLiveness, compute_postorder, successor_table
-
     if isinstance(prog_type, str):
         prog_type = prog_type_from_name(prog_type)
     expected_attach_type = fixup_attach_type(prog_type, expected_attach_type)
@@ -444,7 +450,7 @@ def verify(
         env.prog_btf, env.func_info, env.line_info = btf, tuple(func_info or ()), tuple(line_info or ())
     err = 0
     message = ""
-    xlated: list[Insn] = []
+    xlated: list[Insn] | None = None
     try:
         check_btf_func_early(env)
         add_subprogs(env)
@@ -452,14 +458,13 @@ def verify(
         check_btf_func(env)
         resolve_pseudo_ldimm64(env)
         check_cfg(env)
-        compute_postorder(env)
-        env.insn_succ = successor_table(env)
         env.stack_live = StackLiveness(env)
         compute_live_registers(env)
         do_check_common(env, 0)
         do_check_subprogs(env)
         check_max_stack_depth(env)
-        xlated = fixup_program(env)
+        if fixups_matter(env):
+            xlated = fixup_program(env)
     except VerifierError as exc:
         err = exc.errno
         message = exc.message

@@ -72,9 +72,12 @@ class Options:
         )
 
 
-@dataclass
 class InsnAux:
-    """What the verifier learns about one instruction (``bpf_insn_aux_data``)."""
+    """What the verifier learns about one instruction (``bpf_insn_aux_data``).
+
+    The defaults are class attributes and an instance starts empty: every instruction
+    gets one before anything is known and most notes stay at their defaults, so making
+    them costs no more than an empty object (a dataclass set all seventeen fields)."""
 
     seen: bool = False
     prune_point: bool = False
@@ -93,6 +96,9 @@ class InsnAux:
     map_ptr: Any = None  # the map a map helper call used (first path that got there)
     map_poisoned: bool = False  # paths disagreed on the map
     map_key_state: int = 0  # tail-call key: 0 unseen, -1 not one constant, else key + 1
+
+    def __repr__(self) -> str:
+        return f"InsnAux({', '.join(f'{k}={v!r}' for k, v in sorted(vars(self).items()))})"
 
 
 @dataclass
@@ -180,6 +186,7 @@ class Env:
     line_info: Sequence[Any] = ()
     global_args: dict[int, Any] = field(default_factory=dict)  # global_funcs.prepare_func_args
     global_called: set[int] = field(default_factory=set)  # global functions verified code calls
+    eager_fixups: bool = False  # the program has what makes fix-ups change the load's answer
 
     @property
     def sleepable(self) -> bool:

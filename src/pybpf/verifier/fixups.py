@@ -596,3 +596,18 @@ def xlated_text(insns: Sequence[Insn]) -> str:
         lines.append(f"{i:4d}: ({insn.code:02x}) {text}")
         i += 2 if insn.is_lddw else 1
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def fixups_matter(env: Env) -> bool:
+    """Whether the fix-ups of an accepted program can change what the load reports, so
+    that they must run before ``verify`` answers: ``may_goto`` adds stack (shown in the
+    statistics), a kfunc call left with no id fails the load (``check_cfg`` and
+    ``add_subprogs`` note both in ``env.eager_fixups``), and a program long enough for its
+    patches to push a jump beyond 16 bits may fail with ENOMEM.  Otherwise the xlated
+    program is made when it is first asked for."""
+    return env.eager_fixups or len(env.insns) > MAX_UNPATCHED_LEN
+
+
+# no patch sequence is longer than 12 instructions (plus the 11 of the context prologue):
+# below this length no patched jump can need more than 16 bits
+MAX_UNPATCHED_LEN = 2048

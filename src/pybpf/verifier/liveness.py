@@ -17,6 +17,9 @@ from .kfunc import kfunc_allowed
 
 ALL_CALLER_SAVED = 0b111111  # r0..r5
 R0 = 1
+_LD, _LDX, _ST, _ALU, _JMP, _JMP32, _ALU64 = 0x00, 0x01, 0x02, 0x04, 0x05, 0x06, 0x07
+_STX_MEM = 0x63  # class STX, mode MEM (any size)
+_LDDW = 0x18
 
 
 def _call_use(env: Env, insn: Insn) -> int:
@@ -106,42 +109,97 @@ def successors(env: Env, idx: int) -> list[int]:
 
 
 def compute_live_registers(env: Env) -> None:
-    n = len(env.insns)
+    """One pass reads each instruction's fields once (uses, definitions, successors); the
+    backward fixed point then needs a single sweep when no jump goes backwards."""
+    insns = env.insns
+    n = len(insns)
     use = [0] * n
     define = [0] * n
-    skip = [False] * n
-    for i in range(n):
-        if i and env.insns[i - 1].is_lddw:
-            skip[i] = True
-            continue
-        use[i], define[i] = use_def(env, i)
+    succ: list[tuple[int, ...]] = [()] * n
+    order: list[int] = []
+    backwards = False
+    i = 0
+    while i < n:
+        insn = insns[i]
+        code = insn.code
+        cls = code & 0x07
+        size = 1
+        if cls == _LDX:
+            u, d = 1 << insn.src, 1 << insn.dst
+        elif cls == _ST:
+            u, d = 1 << insn.dst, 0
+        elif code & 0xE7 == _STX_MEM:
+            u, d = 1 << insn.dst | 1 << insn.src, 0
+        elif cls in (_ALU, _ALU64):
+            dst = 1 << insn.dst
+            op = code & 0xF0
+            if op == AluOp.MOV:
+                u, d = (1 << insn.src if code & 0x08 else 0), dst
+            elif op in (AluOp.END, AluOp.NEG):
+                u, d = dst, dst
+            else:
+                u, d = (dst | 1 << insn.src if code & 0x08 else dst), dst
+        elif code == _LDDW:
+            u, d, size = 0, 1 << insn.dst, 2
+        elif cls in (_JMP, _JMP32):
+            op = code & 0xF0
+            if op == JmpOp.EXIT:
+                u, d = R0, 0
+            elif op == JmpOp.CALL:
+                u, d = _call_use(env, insn), ALL_CALLER_SAVED
+            elif op in (JmpOp.JA, JmpOp.JCOND):
+                u, d = 0, 0
+            else:
+                u, d = (1 << insn.dst | 1 << insn.src if code & 0x08 else 1 << insn.dst), 0
+        else:
+            u, d = use_def(env, i)
+        use[i] = u
+        define[i] = d
+        order.append(i)
+        if cls not in (_JMP, _JMP32):
+            s: tuple[int, ...] = (i + size,) if i + size < n else ()
+        else:
+            op = code & 0xF0
+            if op == JmpOp.EXIT:
+                s = ()
+            elif op == JmpOp.CALL:
+                s = (i + 1,) if i + 1 < n else ()
+            elif op == JmpOp.JA:
+                t = i + (insn.imm if cls == _JMP32 else insn.off) + 1
+                s = (t,)
+                backwards |= t <= i
+            else:
+                t = i + insn.off + 1
+                s = ((i + 1, t) if t != i + 1 else (i + 1,)) if i + 1 < n else (t,)
+                backwards |= t <= i
+        succ[i] = s
+        i += size
+    order.reverse()
     live_in = [0] * n
-    live_out = [0] * n
-    order = [i for i in range(n - 1, -1, -1) if not skip[i]]
-    succ = [successors(env, i) if not skip[i] else [] for i in range(n)]
     changed = True
     while changed:
         changed = False
         for i in order:
             out = 0
-            for s in succ[i]:
-                if 0 <= s < n:
-                    out |= live_in[s]
+            for t in succ[i]:
+                if 0 <= t < n:
+                    out |= live_in[t]
             new_in = ((out & ~define[i]) | use[i]) & 0xFFFF
-            if new_in != live_in[i] or out != live_out[i]:
+            if new_in != live_in[i]:
                 live_in[i] = new_in
-                live_out[i] = out
                 changed = True
-    for i in range(n):
-        env.aux[i].live_regs_before = live_in[i] & 0x7FF
+        changed = changed and backwards
+    aux = env.aux
+    for i in order:
+        v = live_in[i] & 0x7FF
+        if v:
+            aux[i].live_regs_before = v
     if env.level & 2:
         env.verbose("Live regs before insn:\n")
         from ..isa.disasm import kernel_text
         from .core import call_text
 
-        for i in range(n):
-            if skip[i]:
-                continue
+        for i in reversed(order):
             mask = "".join(str(r) if live_in[i] >> r & 1 else "." for r in range(10))
             text = kernel_text(env.insns, i, call_name=call_text, imm_name=_imm_namer(env))
             env.verbose(f"    {i:3d}: {mask} ({env.insns[i].code:02x}) {text}\n")

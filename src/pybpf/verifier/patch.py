@@ -143,7 +143,9 @@ class Program:
         for item in seq:
             insn = old.insn if item is ORIGINAL else item.insn if isinstance(item, ToOriginalTarget) else item
             assert isinstance(insn, Insn)
-            new.append(Node(insn, InsnAux(seen=old.aux.seen), old.orig_idx))
+            note = InsnAux()
+            note.seen = old.aux.seen
+            new.append(Node(insn, note, old.orig_idx))
         # the original note goes to the last instruction of the replacement
         new[-1].aux = old.aux
         for k, (node, item) in enumerate(zip(new, seq, strict=True)):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import errno
 
-from .cfg import is_pseudo_call, is_pseudo_func
 from .env import MAX_CALL_FRAMES, Env
 
 MAX_BPF_STACK = 512
+_CALL, _LDDW = 0x85, 0x18  # call, the first slot of lddw
+_PSEUDO_CALL, _PSEUDO_FUNC = 1, 4  # their src for a bpf-to-bpf call, a callback's address
 
 
 def _round_depth(depth: int) -> int:
@@ -51,14 +52,15 @@ def _check_from(env: Env, root: int) -> None:
             called = False
             while i < end:
                 insn = insns[i]
-                if is_pseudo_call(insn) or is_pseudo_func(insn):
+                code = insn.code
+                if (code == _CALL and insn.src == _PSEUDO_CALL) or (code == _LDDW and insn.src == _PSEUDO_FUNC):
                     ret_insn[frame] = i + 1
                     ret_prog[frame] = idx
                     nxt = i + insn.imm + 1
                     sidx = _find(env, nxt)
                     if sidx < 0:
                         raise env.error(errno.EFAULT, f"verifier bug. No program starts at insn {nxt}")
-                    if subs[sidx].is_async_cb and not is_pseudo_call(insn):
+                    if subs[sidx].is_async_cb and code != _CALL:
                         i += 1
                         continue
                     i = nxt

@@ -67,6 +67,9 @@ def compute_postorder(env: Env) -> None:
     fixed-point loop visits instructions (and so the order of its log lines).
     """
     n = len(env.insns)
+    succs = env.insn_succ
+    if len(succs) != n:
+        succs = env.insn_succ = successor_table(env)
     state = [0] * n
     order: list[int] = []
     starts: list[int] = []
@@ -80,7 +83,7 @@ def compute_postorder(env: Env) -> None:
                 order.append(top)
                 stack.pop()
                 continue
-            for s in insn_successors(env, top):
+            for s in succs[top]:
                 if 0 <= s < n and not state[s]:
                     stack.append(s)
                     state[s] |= 1
@@ -274,6 +277,8 @@ class StackLiveness:
 
     def _update_instance(self, inst: FuncInstance) -> None:
         env = self.env
+        if not env.postorder_starts:  # the first update: the walk order, made once
+            compute_postorder(env)
         if inst.must_write_dropped:
             for fm in inst.frames:
                 if fm is not None:
@@ -376,5 +381,21 @@ def _live_before(inst: FuncInstance, insn_idx: int, frame: int, bit: int) -> boo
 
 
 def successor_table(env: Env) -> list[Sequence[int]]:
-    """Successors of every instruction, computed once."""
-    return [insn_successors(env, i) for i in range(len(env.insns))]
+    """:func:`insn_successors` of every instruction, in one pass over the program."""
+    out: list[Sequence[int]] = []
+    for idx, insn in enumerate(env.insns):
+        code = insn.code
+        cls = code & 0x07
+        if cls != 0x05 and cls != 0x06:  # not a jump
+            out.append((idx + (2 if code == 0x18 else 1),))
+            continue
+        op = code & 0xF0
+        if op == 0x90:  # exit
+            out.append(())
+        elif op == 0x80:  # call
+            out.append((idx + 1,))
+        elif op == 0x00:  # ja (gotol: the offset is in imm)
+            out.append((idx + (insn.imm if cls == 0x06 else insn.off) + 1,))
+        else:
+            out.append((idx + 1, idx + insn.off + 1))
+    return out
