@@ -9,9 +9,11 @@ event; ...) and nothing else.  A syscall-side update names one by file descripto
 the map turns into the object through its ``resolve_fd`` hook (the simulated kernel's fd
 table); Python callers may pass the object itself.
 
-Objects a program can get a pointer to (sockets from a sockmap lookup, AF_XDP sockets)
-own a small region of kind ``KERNEL`` whose address stands for the kernel structure; its
-bytes are not a model of ``struct sock``.
+Objects a program can get a pointer to (sockets from a sockmap lookup, AF_XDP sockets,
+tasks, cgroups, inodes) own a region of kind ``KERNEL`` whose address stands for the
+kernel structure.  The region is as large as that structure in pybpf's kernel BTF (a TCP
+socket is a ``struct tcp_sock``, other IPv4/IPv6 sockets an ``inet_sock``, ...), so a
+program may read any member its BTF pointer allows; bytes nobody wrote read 0.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import socket as _socket
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from ..errors import BpfError
 from ..memory import Region, RegionKind, allocate, release
@@ -49,20 +52,39 @@ BPF_XDP_DEVMAP = 33
 BPF_XDP_CPUMAP = 35
 
 KERNEL_OBJECT_SIZE = 256
+"""An object's size when pybpf's kernel BTF has none of its structures."""
 
 _cookies = itertools.count(0x1000)
+
+
+@cache
+def object_size(structs: tuple[str, ...]) -> int:
+    """The size of the first of ``structs`` that pybpf's kernel BTF has."""
+    from ..kernel.vmlinux import sizeof
+
+    for name in structs:
+        try:
+            return sizeof(name)
+        except BpfError:
+            continue
+    return KERNEL_OBJECT_SIZE
 
 
 class KernelObject:
     """Something the kernel owns that a program may hold a pointer to."""
 
     _region: Region | None = None
+    BTF_STRUCTS: tuple[str, ...] = ()
+    """The kernel structures this object is, most specific first."""
+
+    def btf_structs(self) -> tuple[str, ...]:
+        return self.BTF_STRUCTS
 
     @property
     def address(self) -> int:
         """The address a BPF register holds for this object (allocated on first use)."""
         if self._region is None:
-            self._region = allocate(KERNEL_OBJECT_SIZE, RegionKind.KERNEL,
+            self._region = allocate(object_size(self.btf_structs()), RegionKind.KERNEL,
                                     type(self).__name__.lower(), writable=False, owner=self)
         return self._region.base
 
@@ -156,6 +178,8 @@ class Cgroup(KernelObject):
     """A cgroup (v2): its inode id is what cgroup storage keys and ``bpf_get_current_
     cgroup_id`` use; ``parent`` lets ``bpf_skb_under_cgroup`` walk ancestors."""
 
+    BTF_STRUCTS = ("cgroup",)
+
     def __init__(self, cgroup_id: int, path: str = "", parent: Cgroup | None = None) -> None:
         self.id = cgroup_id
         self.path = path
@@ -200,6 +224,18 @@ class Socket(KernelObject):
         self.bound = bound or reuseport or state == TCP_ESTABLISHED
         self.cookie = cookie if cookie is not None else next(_cookies)
         self.user_data: object = None  # the reuseport array slot that holds it, if any
+
+    def btf_structs(self) -> tuple[str, ...]:
+        if self.is_tcp:
+            tcp = ("tcp_sock", "inet_sock", "sock")
+            return ("tcp6_sock", *tcp) if self.family == AF_INET6 else tcp
+        if self.family in (AF_INET, AF_INET6):
+            return ("inet_sock", "sock")
+        if self.family == AF_UNIX:
+            return ("unix_sock", "sock")
+        if self.family == AF_XDP:
+            return ("xdp_sock", "sock")
+        return ("sock",)
 
     @property
     def is_tcp(self) -> bool:
@@ -301,6 +337,8 @@ IfindexResolver = Callable[[int], "NetDevice | None"]
 class Task(KernelObject):
     """A task (thread); its storage map key on the syscall side is a pidfd."""
 
+    BTF_STRUCTS = ("task_struct",)
+
     def __init__(self, pid: int, tgid: int | None = None, comm: str = "") -> None:
         self.pid = pid
         self.tgid = tgid if tgid is not None else pid
@@ -312,6 +350,8 @@ class Task(KernelObject):
 
 class Inode(KernelObject):
     """An inode; its storage map key on the syscall side is an open file's fd."""
+
+    BTF_STRUCTS = ("inode",)
 
     def __init__(self, ino: int) -> None:
         self.ino = ino
