@@ -26,7 +26,7 @@ from ..memory import Region, RegionKind
 from .base import BatchResult, Map, reject_btf, to_bytes
 from .btfinfo import BtfKind, BtfType
 from .freelist import PcpuFreelist
-from .hashindex import MAX_NATIVE_BUCKETS, NativeIndex
+from .hashindex import MAX_NATIVE_BUCKETS, NODE_HEADER, NativeIndex
 from .hashslots import DELETE, REPLACE, NativeSlots
 from .inner import InnerMapSlot, check_template, effective_max_entries
 from .jhash import jhash
@@ -47,6 +47,10 @@ from .types import (
 HTAB_CREATE_FLAG_MASK = int(
     MapFlag.NO_PREALLOC | MapFlag.NO_COMMON_LRU | MapFlag.NUMA_NODE | ACCESS_MASK | MapFlag.ZERO_SEED
 )
+MAX_NATIVE_SLOTS = 1 << 22
+"""Larger (CPUs x element slots) keep their free lists in Python: native code only looks up."""
+MAX_NATIVE_NODES = 1 << 26
+"""Bytes of mirror nodes beyond which a preallocated map gets no mirror."""
 HTAB_ELEM_HEADER = 48  # sizeof(struct htab_elem) on 64-bit kernels
 BUCKET_SIZE = 16  # sizeof(struct bucket)
 
@@ -200,14 +204,16 @@ class HashMap(Map):
     def native_writes(self) -> bool:
         """Whether native code may update and delete elements itself: preallocated plain
         and per-CPU hashes whose values hold nothing that must be released."""
-        return self.prealloc and not self.LRU and not self.FD_VALUES and not self.has_special_fields
+        small = self.num_cpus * self.nslots <= MAX_NATIVE_SLOTS  # the free stacks' size
+        return small and self.prealloc and not self.LRU and not self.FD_VALUES and not self.has_special_fields
 
     def native_index(self) -> NativeIndex | None:
         """The table's mirror in native memory (see :mod:`.hashindex`), built on first use
         and kept in step from then on; None for tables too large to mirror.  A map native
         code may change moves its free lists into native memory at the same time."""
         self._sync()
-        if self._native is None and self.n_buckets <= MAX_NATIVE_BUCKETS and not self.closed:
+        nodes = self.nslots * (NODE_HEADER + self.key_area)
+        if self._native is None and self.n_buckets <= MAX_NATIVE_BUCKETS and nodes <= MAX_NATIVE_NODES and not self.closed:
             self._native = NativeIndex(self.n_buckets, self.key_size, self.nslots)
             for b in self._nonempty:
                 for e in reversed(self._buckets[b]):
