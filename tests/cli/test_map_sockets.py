@@ -91,8 +91,11 @@ def test_empty_socket_map_through_cli(
     assert [r["key"]["hex"] for r in rows] == [k for k, _ in want["walk"]]
     assert [r["value"] for r in rows] == [{"error": os.strerror(e)} for _, e in want["walk"]]
     code, out, _ = _run(capsys, "map", "dump", "s")
+    shown = {errno.ENOENT: "<no entry>", errno.ENOSPC: os.strerror(errno.ENOSPC)}
     assert code == 0 and out.splitlines()[-1] == "Found 0 elements"
-    assert len(out.splitlines()) == len(want["walk"]) + 1
+    assert [line.rsplit("value: ", 1)[1] for line in out.splitlines()[:-1]] == [
+        shown[e] for _, e in want["walk"]
+    ]
 
     code, _, err = _run(capsys, "map", "lookup", "s", "0")
     assert code == 1 and _errno_of(err) == want["lookup0"]
@@ -106,6 +109,22 @@ def test_empty_socket_map_through_cli(
     assert _run(capsys, "map", "list")[1] == ""
     code, _, err = _run(capsys, "map", "dump", "s")
     assert code == 1 and "ENOENT" in err
+
+
+def test_reuseport_array_dump_says_cannot_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bpftool's words for an empty reuseport array with 4-byte values (every lookup
+    is ENOSPC there): ``<cannot read>``."""
+    monkeypatch.setenv("PYBPF_STATE_DIR", str(tmp_path))
+    assert _run(capsys, "map", "create", "reuseport_sockarray", "r", "--key-size", "4",
+                "--value-size", "4", "--max-entries", "2")[0] == 0  # fmt: skip
+    code, out, _ = _run(capsys, "map", "dump", "r")
+    assert code == 0 and out.splitlines() == [
+        "key: 00000000 (0)  value: <cannot read>",
+        "key: 01000000 (1)  value: <cannot read>",
+        "Found 0 elements",
+    ]
 
 
 @pytest.mark.kernel

@@ -239,7 +239,11 @@ def _dump(m: Map, as_json: bool) -> None:
             if as_json:
                 rows.append({"key": _show(k), "value": {"error": os.strerror(exc.errno)}})
             else:
-                msg = "<no entry>" if exc.errno == errno.ENOENT else os.strerror(exc.errno)
+                msg = os.strerror(exc.errno)
+                if exc.errno == errno.ENOENT:
+                    msg = "<no entry>"
+                elif exc.errno == errno.ENOSPC and m.spec.type == MapType.REUSEPORT_SOCKARRAY:
+                    msg = "<cannot read>"
                 print(f"key: {_fmt(k)}  value: {msg}")
             continue
         found += 1
