@@ -326,7 +326,7 @@ def run_kernel(case: Case) -> dict[str, Any]:
         if link_fd < 0:
             return case_record(True, 0, "", -link_fd)
         fds.append(link_fd)
-        outputs = []
+        outputs: list[bytes] = []
         for _ in range(case.reads):
             it = sys_bpf(Cmd.ITER_CREATE, _IterCreateAttr(link_fd, 0))
             if it < 0:
