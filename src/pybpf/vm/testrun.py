@@ -35,7 +35,11 @@ from .tiers import runner_for as shared_runner
 if TYPE_CHECKING:
     from ..program import Program
 
-SKB_TYPES = (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT)
+SKB_TYPES = (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.CGROUP_SKB,
+             ProgType.LWT_IN, ProgType.LWT_OUT, ProgType.LWT_XMIT)  # fmt: skip
+# skb types that see the Ethernet header; the others start at the network header and
+# get the header back, zeroed, in data_out
+L2_TYPES = (ProgType.SCHED_CLS, ProgType.SCHED_ACT)
 BPF_F_TEST_XDP_LIVE_FRAMES = 2
 BPF_F_TEST_SKB_CHECKSUM_COMPLETE = 4
 MAX_CTX_IN = 4096
@@ -151,14 +155,15 @@ def _run_skb(
             raise BpfError(errno.EINVAL, "IPv4 frame shorter than an IP header")
         if skb.protocol == ETH_P_IPV6 and skb.len < 40:
             raise BpfError(errno.EINVAL, "IPv6 frame shorter than an IPv6 header")
-        if program.prog_type != ProgType.SOCKET_FILTER:
+        l2 = program.prog_type in L2_TYPES
+        if l2:
             skb.push(ETH_HLEN)
         if use_ctx:
             _apply_skb_ctx(skb, kctx)
         if flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE:
             skb.csum = skb.checksum_from_network()
         r0, duration = _timed_runs(program, runner, skb.ctx.base, skb, repeat, cpu)
-        if program.prog_type == ProgType.SOCKET_FILTER:
+        if not l2:
             skb.push(ETH_HLEN)
             skb.region.buf[skb.data_off : skb.data_off + ETH_HLEN] = bytes(ETH_HLEN)
         if skb.csum is not None and csum_fold(skb.csum) != csum_fold(skb.checksum_from_network()):
