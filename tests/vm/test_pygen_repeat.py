@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from pybpf.errors import BpfError
-from pybpf.isa import Insn, assemble
+from pybpf.isa import Insn, assemble, lddw
 from pybpf.kernel.state import Kernel
 from pybpf.maps.types import MapFlag, MapSpec, MapType
 from pybpf.program import load_program
@@ -17,6 +17,7 @@ from pybpf.vm.executable import Executable
 from pybpf.vm.pygen.module import generate
 from pybpf.vm.raw import run_raw
 from pybpf.vm.testrun import test_run as run_test
+from pybpf.vm.tiers import make_runner
 
 TIERS = ("interp", "python")
 PACKET = bytes(range(64))
@@ -344,3 +345,47 @@ two:
     for a in EDGES:
         for b in EDGES:
             assert _both(insns, a.to_bytes(8, "little") + b.to_bytes(8, "little")), (a, b)
+
+
+ATOMICS_IN_A_LOOP = """
+        r6 = r1
+        r7 = 0
+loop:
+        r2 = r6
+        r2 += r7
+        r3 = r7
+        r3 += 3
+        lock *(u64 *)(r2 + 0) += r3
+        lock *(u32 *)(r2 + 8) |= r3
+        lock *(u32 *)(r2 + 12) ^= r3
+        r4 = r3
+        r4 = atomic_fetch_add((u64 *)(r2 + 16), r4)
+        r0 = r4
+        r7 += 8
+        if r7 < 64 goto loop
+        exit
+"""
+
+
+def test_atomics_on_a_plain_region_go_through_its_cache_and_agree() -> None:
+    insns = list(assemble(ATOMICS_IN_A_LOOP))
+    source = generate(Executable(insns, "atomics")).source
+    assert "ATR(" in source and "lP8(" in source  # the cache path, in the loop
+    assert _both(insns, bytes((i * 53 + 1) & 0xFF for i in range(96)))
+
+
+def test_an_atomic_on_read_only_code_faults_on_both_tiers_every_time() -> None:
+    """A function's address points at read-only code: the load succeeds, the store
+    faults, and the region is never cached (the second run faults the same way)."""
+    first, second = lddw(2, 0, src=4)
+    second_insns = assemble("r1 = 1\nlock *(u64 *)(r2 + 0) += r1\nr0 = 0\nexit")
+    insns = [Insn(first.code, 2, 4, 0, 3), second, *second_insns]
+    errors = []
+    exe = Executable(insns, "ro")
+    for tier in TIERS:
+        runner = make_runner(Kernel(seed=0), tier)
+        for _ in range(2):
+            with pytest.raises(BpfError) as info:
+                runner.run(exe)
+            errors.append(info.value.message)
+    assert len(set(errors)) == 1 and "read-only" in errors[0]

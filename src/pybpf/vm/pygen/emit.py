@@ -474,7 +474,13 @@ class Emitter:
         expr = exprs.get(op & ~1)
         if expr is None:
             return [self.fault(pc, f"unknown atomic operation {op:#x}", errno.EINVAL)]
-        out = [addr, load, f"MSTORE(a, {size}, {expr}, {pc})"]
+        # a read-modify-write on a plain writable region (a map value) goes through its
+        # cache as a load and a store do; anything else through the memory model
+        cb, ce, cv, back = self._cache(pc)
+        at = f"{cv}, a - {cb}"
+        hit = f"old = {self._struct('U', size)}({at})[0]; {self._struct('P', size)}({at}, {expr})"
+        miss = f"{load}; MSTORE(a, {size}, {expr}, {pc}); {cb}, {ce}, {cv} = ATR(a, {size}){back}"
+        out = [addr, f"if {cb} <= a <= {ce}: {hit}", f"else: {miss}"]
         if op & 1:
             out.append(f"{s} = old")
         return out

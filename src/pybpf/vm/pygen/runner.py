@@ -58,6 +58,16 @@ def _load_resolve_field(
     return value, base, last, buf, None, None
 
 
+def _atomic_region(addr: int, size: int) -> tuple[int, int, Any]:
+    """The cache (base, last, buf) an atomic read-modify-write at ``addr`` may keep: its
+    region when plain and writable (the memory model's load and store are then exactly a
+    ``struct`` read and write of the buffer), else one no address hits."""
+    region = MEMORY.find(addr, size)
+    if region is not None and region.fields is None and region.writable:
+        return region.base, region.end - size, region.buf
+    return 1, 0, None
+
+
 def entry_of(entries: tuple[int, ...]) -> int:
     return entries[0] if entries else 0
 
@@ -119,7 +129,7 @@ class PythonRunner:
         ns.update(
             env=self.env, R=self, FR=self.stacks.enter,
             LDR=load_resolve, LDRS=load_resolve_signed, STR=store_resolve, LDRF=_load_resolve_field,
-            MLOAD=MEMORY.load, MSTORE=MEMORY.store, FAULT=_fault, BUDGET=_budget, BG=self.budget,
+            MLOAD=MEMORY.load, MSTORE=MEMORY.store, ATR=_atomic_region, FAULT=_fault, BUDGET=_budget, BG=self.budget,
             TAIL=self._tail_target, MAYGOTO=self._may_goto, LDPKT=self._ld_pkt,
             ENDIAN=endian, ALU64=alu64, ALU32=alu32, __builtins__=__builtins__,
             BEGIN=self._begin_run, START=self.stacks.start_run, PEXIT=_PacketExit,
