@@ -15,7 +15,7 @@ from typing import Any
 from ..isa.helper_ids import helper_name
 from ..isa.insn import Insn
 from ..kernel import protos as P
-from ..kernel.func_proto import func_proto
+from ..kernel.func_proto import func_proto, helper_allowed
 from ..kernel.progtypes import AttachType, ProgType
 from ..kernel.regtypes import RegType, TypeFlag, base_type
 from ..maps.types import MapFlag, MapType
@@ -192,6 +192,10 @@ def check_helper_call(env: Env, insn: Insn) -> int:
         raise env.einval(f"program of this type cannot use helper {_fname(func_id)}#{func_id}")
     if not env.options.gpl and fn.gpl_only:
         raise env.einval("cannot call GPL-restricted function from non-GPL compatible program")
+    if fn.allowed is not None and not helper_allowed(fn, env.prog_type, env.expected_attach_type,
+                                                     sleepable=env.options.sleepable,
+                                                     attach_btf_name=env.options.attach_btf_name):  # fmt: skip
+        raise env.einval("helper call is not allowed in probe")  # the attach target decides
     if fn.might_sleep and not in_sleepable(env):
         raise env.einval("helper call might sleep in a non-sleepable prog")
     meta = CallMeta(func_id=func_id, pkt_access=fn.pkt_access)
