@@ -19,6 +19,7 @@ from ..isa.insn import Insn, lddw_value
 from ..isa.opcodes import InsnClass, JmpOp, Mode, PseudoCall, PseudoLdImm64, Source
 from ..kernel.progtypes import AttachType, ProgType, prog_type_from_name
 from ..kernel.regtypes import RegType
+from .btf_ctx import check_lsm_attach
 from .cfg import add_subprogs, check_cfg, check_subprogs
 from .env import (
     BPF_COMPLEXITY_LIMIT_INSNS,
@@ -456,6 +457,7 @@ def verify(
         add_subprogs(env)
         check_subprogs(env)
         check_btf_func(env)
+        check_lsm_attach(env)  # check_attach_btf_id's LSM rules
         resolve_pseudo_ldimm64(env)
         check_cfg(env)
         env.stack_live = StackLiveness(env)
