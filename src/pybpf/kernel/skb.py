@@ -11,8 +11,10 @@ conversion does.  ``docs/kernel/test-run.md`` has the measured rules followed he
 
 from __future__ import annotations
 
+import errno
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from ..memory import MEMORY, FieldSetter, Region, RegionKind
 from .context import BPF_SOCK, SK_BUFF
@@ -21,6 +23,8 @@ BUFFER_SIZE = 4096
 HEADROOM = 64
 SHARED_INFO = 320
 MAX_LINEAR = BUFFER_SIZE - HEADROOM - SHARED_INFO  # 3712
+NET_SKB_PAD = 64  # the head room skb_cow always leaves
+MAX_ALLOC = 4 * 4096 - SHARED_INFO  # the longest skb bpf_skb_change_head may make
 ETH_HLEN = 14
 SKF_NET_OFF = -0x100000
 SKF_LL_OFF = -0x200000
@@ -101,6 +105,7 @@ class SkBuff:
         self.protocol = protocol  # host order; programs read it byte-swapped
         self.pkt_type = pkt_type
         self.csum: int | None = None
+        self.storage_maps: list[Any] = []  # socket storage maps holding the dummy socket's
         self.ctx = self._make_ctx()
         self.sock = self._make_sock(frame, protocol)
         self.sync_ctx()
@@ -127,7 +132,40 @@ class SkBuff:
     def linear(self) -> bytes:
         return bytes(self.region.buf[self.data_off : self.data_off + self.len])
 
+    @property
+    def headroom(self) -> int:
+        return self.data_off
+
+    def expand_head(self, extra: int) -> None:
+        """Move the packet into a buffer ``extra`` bytes larger at the front (what
+        pskb_expand_head does when a helper needs more head room)."""
+        old = self.region
+        self.region = Region(old.size + extra, RegionKind.PACKET, "skb data")
+        self.region.buf[extra:] = old.buf
+        MEMORY.remove(old)
+        MEMORY.add(self.region)
+        self.data_off += extra
+        self.mac_header += extra
+        self.network_header += extra
+
+    def change_head(self, head_room: int, flags: int) -> int:
+        """``bpf_skb_change_head``: ``head_room`` zeroed bytes in front of the packet,
+        which become its MAC header.  0 or an errno."""
+        new_len = self.len + head_room
+        if flags or new_len > MAX_ALLOC or new_len > 0xFFFFFFFF:
+            return errno.EINVAL
+        need = max(head_room, NET_SKB_PAD)
+        if need > self.headroom:
+            delta = need - self.headroom
+            self.expand_head((delta + NET_SKB_PAD - 1) // NET_SKB_PAD * NET_SKB_PAD)
+        self.push(head_room)
+        self.region.buf[self.data_off : self.data_off + head_room] = bytes(head_room)
+        self.mac_header = self.data_off
+        return 0
+
     def close(self) -> None:
+        for m in self.storage_maps:
+            m.forget(self.sock)
         MEMORY.remove(self.region)
         MEMORY.remove(self.ctx)
         MEMORY.remove(self.sock)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BpfError
 from ..kernel.context import SK_BUFF, XDP_MD
+from ..kernel.helpers.storage import test_run_storages
 from ..kernel.progtypes import AttachType, ProgType
 from ..kernel.skb import (
     ETH_HLEN,
@@ -118,6 +119,13 @@ def _timed_runs(
 ) -> tuple[int, int]:
     """r0 of the last run and the mean ns per run.  Code generation happens before the
     clock starts, as the kernel JIT-compiles at load time, not in the test run."""
+    with test_run_storages(program, program.maps):
+        return _timed_runs_with_storage(program, runner, ctx_addr, ctx_obj, repeat, cpu)
+
+
+def _timed_runs_with_storage(
+    program: Program, runner: Runner, ctx_addr: int, ctx_obj: Any, repeat: int, cpu: int
+) -> tuple[int, int]:
     exe = program.executable
     runner.prepare(exe)
     runs = max(repeat, 1)
@@ -164,6 +172,8 @@ def _run_skb(
             skb.csum = skb.checksum_from_network()
         r0, duration = _timed_runs(program, runner, skb.ctx.base, skb, repeat, cpu)
         if not l2:
+            if skb.headroom < ETH_HLEN:  # a helper used up the head room: make 16 more
+                skb.expand_head((ETH_HLEN - skb.headroom + 15) // 16 * 16)
             skb.push(ETH_HLEN)
             skb.region.buf[skb.data_off : skb.data_off + ETH_HLEN] = bytes(ETH_HLEN)
         if skb.csum is not None and csum_fold(skb.csum) != csum_fold(skb.checksum_from_network()):

@@ -111,3 +111,12 @@ def probe_read(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
 @helper("probe_read_kernel_str")
 def probe_read_kernel_str(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     return _probe_read(env, r1, r2, r3, True)
+
+
+HZ = 250  # the tick rate of the kernels pybpf models (Debian's CONFIG_HZ_250)
+INITIAL_JIFFIES = (1 << 32) - 300 * HZ  # jiffies start 5 minutes before the 32-bit wrap
+
+
+@helper("jiffies64")
+def jiffies64(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    return INITIAL_JIFFIES + env.kernel.ktime_ns() * HZ // 1_000_000_000
