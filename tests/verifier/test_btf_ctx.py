@@ -115,8 +115,21 @@ OTHER_CASES = [
     Case("lsm_untrusted_hook", "lsm/task_free",
          "r1 = *(u64 *)(r1 + 0)\ncall kernel-function#{kf:bpf_task_acquire}\n" + EXIT, False,
          "R1 must be a rcu pointer"),
-    Case("lsm_ptr_to_func_proto_free", "lsm/getprocattr", "r2 = *(u64 *)(r1 + 16)\n" + EXIT, False,
-         "func 'bpf_lsm_getprocattr' arg2 type PTR is not a struct"),
+    Case("lsm_errno_retval", "lsm/file_mprotect", "r0 = -4095\nexit"),
+    Case("lsm_errno_retval_32bit", "lsm/file_mprotect", "w0 = -1\nexit"),  # an int: 32 bits count
+    Case("lsm_retval_below_errno", "lsm/file_mprotect", "r0 = -4096\nexit", False,
+         "R0 has smin=-4096 smax=-4096 should have been in [-4095, 0]"),
+    Case("lsm_positive_retval", "lsm/file_mprotect", "r0 = 1\nexit", False,
+         "R0 has smin=1 smax=1 should have been in [-4095, 0]"),
+    Case("lsm_bool_hook", "lsm/audit_rule_known", "r0 = 1\nexit"),
+    Case("lsm_bool_hook_errno", "lsm/audit_rule_known", "r0 = -1\nexit", False,
+         "R0 has smin=-1 smax=-1 should have been in [0, 1]"),
+    Case("lsm_void_hook_any_retval", "lsm/file_free_security", "r0 = 5\nexit"),
+    Case("lsm_disabled_hook", "lsm/getprocattr", EXIT, False,
+         "points to disabled hook bpf_lsm_getprocattr"),
+    Case("lsm_cgroup_void_hook", "lsm_cgroup/inet_csk_clone", EXIT, False,
+         "R0 has smin=0 smax=0 should have been in [1, 1]"),
+    Case("lsm_cgroup_int_hook", "lsm_cgroup/socket_bind", "r0 = 1\nexit"),
 ]  # fmt: skip
 
 _ATTACH = {
@@ -125,6 +138,7 @@ _ATTACH = {
     "fexit": (ProgType.TRACING, AttachType.TRACE_FEXIT),
     "fmod_ret": (ProgType.TRACING, AttachType.MODIFY_RETURN),
     "lsm": (ProgType.LSM, AttachType.LSM_MAC),
+    "lsm_cgroup": (ProgType.LSM, AttachType.LSM_CGROUP),
 }
 
 
