@@ -41,6 +41,15 @@ SKB_TYPES = (ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT, Pro
 # skb types that see the Ethernet header; the others start at the network header and
 # get the header back, zeroed, in data_out
 L2_TYPES = (ProgType.SCHED_CLS, ProgType.SCHED_ACT)
+# types whose kernel program ops have no test_run: BPF_PROG_TEST_RUN answers ENOTSUPP
+NO_TEST_RUN = frozenset({
+    ProgType.KPROBE, ProgType.TRACEPOINT, ProgType.PERF_EVENT, ProgType.CGROUP_SOCK,
+    ProgType.SOCK_OPS, ProgType.SK_SKB, ProgType.CGROUP_DEVICE, ProgType.SK_MSG,
+    ProgType.CGROUP_SOCK_ADDR, ProgType.LWT_SEG6LOCAL, ProgType.LIRC_MODE2,
+    ProgType.SK_REUSEPORT, ProgType.CGROUP_SYSCTL, ProgType.RAW_TRACEPOINT_WRITABLE,
+    ProgType.CGROUP_SOCKOPT, ProgType.EXT, ProgType.LSM,
+})  # fmt: skip
+ENOTSUPP = 524
 BPF_F_TEST_XDP_LIVE_FRAMES = 2
 BPF_F_TEST_SKB_CHECKSUM_COMPLETE = 4
 MAX_CTX_IN = 4096
@@ -106,6 +115,8 @@ def test_run(
 ) -> TestRunResult:
     """Run ``program`` ``repeat`` times as ``BPF_PROG_TEST_RUN`` would, on ``tier``
     (default: the default tier, see :mod:`pybpf.vm.tiers`)."""
+    if program.prog_type in NO_TEST_RUN:
+        raise BpfError(ENOTSUPP, f"{program.prog_type.name.lower()} programs cannot be test-run")
     runner = runner_for(program, tier)
     if program.prog_type in SKB_TYPES:
         return _run_skb(program, runner, data, ctx, repeat, cpu, flags, want_ctx)
