@@ -119,6 +119,8 @@ class PythonRunner:
         ] = weakref.WeakKeyDictionary()
         self._generation = -1
         self._common = self._common_names()
+        self._run_env: tuple[Any, int, Any] = (None, 0, None)
+        """The context, CPU and program of the runs under way (see :meth:`_begin_run`)."""
         self._last: tuple[weakref.ref[Executable], bool, _Loaded] | None = None
         """The last run's executable (weakly) and code: repeated runs skip the lookups."""
 
@@ -232,15 +234,17 @@ class PythonRunner:
 
     def _start(self, exe: Executable, ctx: Any, cpu: int, budget: int) -> None:
         """The state every run starts from."""
-        env = self.env
-        env.ctx, env.cpu, env.program = ctx, cpu, exe.owner
-        env.call_function = self.call_function
+        self._run_env = (ctx, cpu, exe.owner)
         self.budget[0] = budget
         self._begin_run()
 
     def _begin_run(self) -> None:
         """What each run resets (called by ``REPEAT`` before each run of code that calls
-        helpers): counters, frame 0 zeroed, memory caches emptied if a region has gone."""
+        helpers): the helpers' environment, counters, frame 0 zeroed, memory caches
+        emptied if a region has gone."""
+        env = self.env
+        env.ctx, env.cpu, env.program = self._run_env
+        env.call_function = self.call_function
         self.tail_calls = 0
         self.depth = 0
         self.may_goto = MAY_GOTO_BUDGET
