@@ -1,0 +1,100 @@
+"""Test runs of cgroup_skb and lwt_* programs, the socket, checksum, head-room, string and
+fib helpers, and the types without a test run: pybpf against the kernel's recorded
+answers (``tests/vm/testrun_cases.py``), against the running kernel where bpf() works,
+and socket lookups that find a socket of the simulated kernel."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from pybpf.isa import assemble
+from pybpf.kernel.helpers.sockets import IPPROTO_TCP, IPPROTO_UDP, add_socket, sockets
+from pybpf.kernel.state import Kernel
+from pybpf.oracle import available, unavailable_reason
+from pybpf.program import load_program
+
+from .testrun_cases import CASES, DATA, Case, on_kernel, on_pybpf
+
+RECORDED = json.loads(DATA.read_text())["cases"]
+needs_kernel = pytest.mark.skipif(not available(), reason=f"bpf() unavailable: {unavailable_reason()}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_recorded(case: Case) -> None:
+    assert on_pybpf(case) == RECORDED[case.name]
+
+
+@pytest.mark.kernel
+@needs_kernel
+def test_live() -> None:
+    differ = {c.name: (on_kernel(c), on_pybpf(c)) for c in CASES}
+    assert {k: v for k, v in differ.items() if v[0] != v[1]} == {}
+
+
+def _tuple_store(addr4: bytes, dport: int) -> str:
+    """A bpf_sock_tuple for ipv4 at r10-16: saddr 0, daddr ``addr4``, sport 0, dport."""
+    daddr = int.from_bytes(addr4, "little")
+    ports = int.from_bytes(b"\0\0" + dport.to_bytes(2, "big"), "little")
+    return (f"r1 = 0\n*(u64 *)(r10 - 16) = r1\n*(u32 *)(r10 - 8) = r1\n"
+            f"r1 = {daddr}\n*(u32 *)(r10 - 12) = r1\nr1 = {ports}\n*(u32 *)(r10 - 8) = r1\n")  # fmt: skip
+
+
+def _lookup_prog(helper: int, field_off: int, addr4: bytes, port: int) -> str:
+    """Look the tuple up, read one u32 of struct bpf_sock, release; 0xffff if none."""
+    return (f"r9 = r1\n{_tuple_store(addr4, port)}r1 = r9\nr2 = r10\nr2 += -16\nr3 = 12\n"
+            "r4 = -1 ll\nr5 = 0\n"
+            f"call {helper}\nif r0 == 0 goto +5\nr6 = *(u32 *)(r0 + {field_off})\nr1 = r0\n"
+            "call 86\nr0 = r6\nexit\nr0 = 0xffff\nexit")  # fmt: skip
+
+
+FIELDS = {"family": 4, "type": 8, "protocol": 12, "src_port": 44, "state": 72}
+
+
+@pytest.fixture
+def kernel() -> Iterator[Kernel]:
+    k = Kernel()
+    yield k
+    sockets(k).clear()
+
+
+def _run(kernel: Kernel, src: str) -> int:
+    prog = load_program(assemble(src), "sched_cls", kernel=kernel)
+    return prog.run(bytes(64)).retval
+
+
+def test_lookup_finds_a_listening_socket(kernel: Kernel) -> None:
+    add_socket(kernel, IPPROTO_TCP, "127.0.0.1", 4242)
+    got = {f: _run(kernel, _lookup_prog(84, off, b"\x7f\0\0\x01", 4242)) for f, off in FIELDS.items()}
+    assert got == {"family": 2, "type": 1, "protocol": 6, "src_port": 4242, "state": 10}
+    assert _run(kernel, _lookup_prog(84, 4, b"\x7f\0\0\x01", 4243)) == 0xFFFF  # other port
+    assert _run(kernel, _lookup_prog(85, 4, b"\x7f\0\0\x01", 4242)) == 0xFFFF  # udp lookup
+
+
+def test_wildcard_udp_socket_matches_any_local_address(kernel: Kernel) -> None:
+    add_socket(kernel, IPPROTO_UDP, "0.0.0.0", 5353)
+    assert _run(kernel, _lookup_prog(85, 12, b"\x0a\0\0\x02", 5353)) == IPPROTO_UDP
+    assert _run(kernel, _lookup_prog(84, 12, b"\x0a\0\0\x02", 5353)) == 0xFFFF
+
+
+@pytest.mark.kernel
+@needs_kernel
+def test_lookup_of_a_real_listener_matches_the_kernel(kernel: Kernel) -> None:
+    """A TCP listener opened on this machine and the same one on the simulated kernel:
+    the lookup finds it on both, with the same bpf_sock fields."""
+    from pybpf.oracle.progs import prog_load, prog_test_run
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        add_socket(kernel, IPPROTO_TCP, "127.0.0.1", port)
+        for name, off in FIELDS.items():
+            src = _lookup_prog(84, off, b"\x7f\0\0\x01", port)
+            lr = prog_load(3, assemble(src), log_level=1)
+            assert lr.fd is not None, lr.log
+            want = prog_test_run(lr.fd, bytes(64)).retval
+            assert _run(kernel, src) == want, name
