@@ -98,3 +98,20 @@ def test_lookup_of_a_real_listener_matches_the_kernel(kernel: Kernel) -> None:
             assert lr.fd is not None, lr.log
             want = prog_test_run(lr.fd, bytes(64)).retval
             assert _run(kernel, src) == want, name
+
+
+@pytest.mark.parametrize(("attach", "want"), [("TRACE_FENTRY", 0), ("TRACE_FEXIT", 0),
+                                              ("MODIFY_RETURN", 0x20021)])  # fmt: skip
+def test_tracing_runs_call_the_test_functions_not_the_program(attach: str, want: int) -> None:
+    """From net/bpf/test_run.c (this kernel refuses tracing loads, so no live check):
+    the program is attached to nothing, so r0 = 7 never reaches retval."""
+    from pybpf.errors import BpfError
+    from pybpf.kernel.progtypes import AttachType
+    from pybpf.vm.testrun import test_run
+
+    prog = load_program(assemble("r0 = 7\nexit"), "tracing", verify=False,
+                        expected_attach_type=AttachType[attach])  # fmt: skip
+    assert prog.run(bytes(64)).retval == want
+    with pytest.raises(BpfError) as exc:
+        test_run(prog, bytes(64), flags=1)
+    assert exc.value.errno == 22
