@@ -30,6 +30,7 @@ _LDDW = 0x18
 _CALL = 0x85
 _EXIT = 0x95
 _JA, _JA32 = 0x05, 0x06
+_PSEUDO_CALL, _KFUNC_CALL, _PSEUDO_FUNC = 1, 2, 4
 
 
 def is_pseudo_call(insn: Insn) -> bool:
@@ -72,16 +73,16 @@ def add_subprogs(env: Env) -> None:
         code = insn.code
         if code == _CALL:
             src = insn.src
-            if src not in (PseudoCall.CALL, PseudoCall.KFUNC_CALL):
+            if src not in (_PSEUDO_CALL, _KFUNC_CALL):
                 continue
-        elif code != _LDDW or insn.src != PseudoLdImm64.FUNC:
+        elif code != _LDDW or insn.src != _PSEUDO_FUNC:
             continue
         if not capable:
             raise env.error(
                 errno.EPERM,
                 "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
             )
-        if code == _CALL and insn.src == PseudoCall.KFUNC_CALL:
+        if code == _CALL and insn.src == _KFUNC_CALL:
             from .kfunc import add_kfunc_call
 
             if insn.imm == 0:  # fails the fix-ups if it survives verification
@@ -166,7 +167,7 @@ def check_cfg(env: Env) -> None:
         insn = insns[t]
         code = insn.code
         cls = code & 0x07
-        if cls not in (_JMP, _JMP32) and (code != _LDDW or insn.src != PseudoLdImm64.FUNC):
+        if cls not in (_JMP, _JMP32) and (code != _LDDW or insn.src != _PSEUDO_FUNC):
             w = t + (2 if code == _LDDW else 1)
             if state[t] < DISCOVERED | FALLTHROUGH and w < n and state[w] == 0:
                 # the usual step: on to the next instruction, not seen yet
@@ -188,11 +189,11 @@ def check_cfg(env: Env) -> None:
                 if src == 0 and imm in CALLBACK_HELPERS:
                     a = aux[t]
                     a.calls_callback = a.force_checkpoint = a.prune_point = a.jmp_point = True
-                if src == PseudoCall.KFUNC_CALL and is_iter_next_call(insn):
+                if src == _KFUNC_CALL and is_iter_next_call(insn):
                     # open-coded iterator loops converge at their _next call: always a checkpoint
                     a = aux[t]
                     a.force_checkpoint = a.prune_point = True
-                r = _visit_call(env, push, t, 1, src == PseudoCall.CALL)
+                r = _visit_call(env, push, t, 1, src == _PSEUDO_CALL)
             elif op == 0x00:
                 if code & 0x08:
                     raise env.einval("")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..isa.insn import Insn
@@ -134,25 +134,26 @@ class StateListEntry:
     hit_cnt: int = 0
 
 
-@dataclass
 class Env:
+    """The working environment of one verification.
+
+    Counters, flags and other immutable defaults are class attributes (an instance gets
+    its own value when a check first sets one); ``__init__`` makes only the containers:
+    one is made for every program, and most programs touch few of these fields."""
+
     insns: Sequence[Insn]
     prog_type: ProgType
-    expected_attach_type: AttachType | None = None
-    maps: Sequence[Any] = ()
-    kernel: Any = None
-    options: Options = field(default_factory=Options)
-    log: VerifierLog = field(init=False)
-    aux: list[InsnAux] = field(init=False)
-    subprogs: list[SubprogInfo] = field(default_factory=list)
-    used_maps: list[Any] = field(default_factory=list)
+    expected_attach_type: AttachType | None
+    maps: Sequence[Any]
+    kernel: Any
+    options: Options
+    log: VerifierLog
+    aux: list[InsnAux]
     id_gen: int = 0
     insn_idx: int = 0
     prev_insn_idx: int = -1
     insn_processed: int = 0
     cur_state: VerifierState | None = None
-    head: list[StackElem] = field(default_factory=list)
-    explored_states: dict[int, list[StateListEntry]] = field(default_factory=dict)
     peak_states: int = 0
     explored_states_size: int = 0
     free_list_size: int = 0
@@ -175,26 +176,37 @@ class Env:
     max_rdwr_access: int = 0
     max_tp_access: int = 0
     tail_call_pokes: int = 0
-    fake_reg: list[RegState] = field(default_factory=lambda: [RegState(), RegState()])
     mark_read: int = 0
-    insn_postorder: list[int] = field(default_factory=list)
-    postorder_starts: list[int] = field(default_factory=list)
-    insn_succ: list[Any] = field(default_factory=list)
     stack_live: Any = None
     prog_btf: Any = None  # the object's BTF (prog_btf_fd), with func_info/line_info
     func_info: Sequence[Any] = ()
     line_info: Sequence[Any] = ()
-    global_args: dict[int, Any] = field(default_factory=dict)  # global_funcs.prepare_func_args
-    global_called: set[int] = field(default_factory=set)  # global functions verified code calls
     eager_fixups: bool = False  # the program has what makes fix-ups change the load's answer
+
+    def __init__(self, insns: Sequence[Insn], prog_type: ProgType, expected_attach_type: AttachType | None = None,
+                 maps: Sequence[Any] = (), kernel: Any = None, options: Options | None = None) -> None:
+        self.insns = insns
+        self.prog_type = prog_type
+        self.expected_attach_type = expected_attach_type
+        self.maps = maps
+        self.kernel = kernel
+        self.options = options = options if options is not None else Options()
+        self.log = VerifierLog(options.log_level)
+        self.aux = [InsnAux() for _ in insns]
+        self.subprogs: list[SubprogInfo] = []
+        self.used_maps: list[Any] = []
+        self.head: list[StackElem] = []
+        self.explored_states: dict[int, list[StateListEntry]] = {}
+        self.fake_reg: list[RegState] = [RegState(), RegState()]
+        self.insn_postorder: list[int] = []
+        self.postorder_starts: list[int] = []
+        self.insn_succ: list[Any] = []
+        self.global_args: dict[int, Any] = {}  # global_funcs.prepare_func_args
+        self.global_called: set[int] = set()  # global functions verified code calls
 
     @property
     def sleepable(self) -> bool:
         return self.options.sleepable
-
-    def __post_init__(self) -> None:
-        self.log = VerifierLog(self.options.log_level)
-        self.aux = [InsnAux() for _ in self.insns]
 
     # --- logging ---------------------------------------------------------------------
     def verbose(self, text: str) -> None:

@@ -19,6 +19,9 @@ ALL_CALLER_SAVED = 0b111111  # r0..r5
 R0 = 1
 _LD, _LDX, _ST, _ALU, _JMP, _JMP32, _ALU64 = 0x00, 0x01, 0x02, 0x04, 0x05, 0x06, 0x07
 _STX_MEM = 0x63  # class STX, mode MEM (any size)
+# operations as plain ints: an enum member costs a class attribute look-up at each use
+_MOV, _END, _NEG = 0xB0, 0xD0, 0x80
+_EXIT, _CALLOP, _JA, _JCOND = 0x90, 0x80, 0x00, 0xE0
 _LDDW = 0x18
 
 
@@ -133,9 +136,9 @@ def compute_live_registers(env: Env) -> None:
         elif cls in (_ALU, _ALU64):
             dst = 1 << insn.dst
             op = code & 0xF0
-            if op == AluOp.MOV:
+            if op == _MOV:
                 u, d = (1 << insn.src if code & 0x08 else 0), dst
-            elif op in (AluOp.END, AluOp.NEG):
+            elif op in (_END, _NEG):
                 u, d = dst, dst
             else:
                 u, d = (dst | 1 << insn.src if code & 0x08 else dst), dst
@@ -143,11 +146,11 @@ def compute_live_registers(env: Env) -> None:
             u, d, size = 0, 1 << insn.dst, 2
         elif cls in (_JMP, _JMP32):
             op = code & 0xF0
-            if op == JmpOp.EXIT:
+            if op == _EXIT:
                 u, d = R0, 0
-            elif op == JmpOp.CALL:
+            elif op == _CALLOP:
                 u, d = _call_use(env, insn), ALL_CALLER_SAVED
-            elif op in (JmpOp.JA, JmpOp.JCOND):
+            elif op in (_JA, _JCOND):
                 u, d = 0, 0
             else:
                 u, d = (1 << insn.dst | 1 << insn.src if code & 0x08 else 1 << insn.dst), 0
@@ -160,11 +163,11 @@ def compute_live_registers(env: Env) -> None:
             s: tuple[int, ...] = (i + size,) if i + size < n else ()
         else:
             op = code & 0xF0
-            if op == JmpOp.EXIT:
+            if op == _EXIT:
                 s = ()
-            elif op == JmpOp.CALL:
+            elif op == _CALLOP:
                 s = (i + 1,) if i + 1 < n else ()
-            elif op == JmpOp.JA:
+            elif op == _JA:
                 t = i + (insn.imm if cls == _JMP32 else insn.off) + 1
                 s = (t,)
                 backwards |= t <= i
