@@ -8,7 +8,7 @@ Memory goes three ways:
   (see :mod:`.dataflow`) indexes a typed view of the frame's buffer (``Fq[i]`` for an
   aligned u64), no address check needed;
 - any other access checks its own one-region cache (globals ``c<pc>b``, ``c<pc>e``,
-  ``c<pc>v``: base, last valid address, buffer) and on a miss calls the shared slow path
+  ``c<pc>v``: base, last valid offset, buffer) and on a miss calls the shared slow path
   (:mod:`pybpf.vm.slowpath`), which resolves the region, applies context-field hooks and
   raises the :class:`MemoryFault` naming the instruction;
 - atomics go through the memory model every time, as in the interpreter.
@@ -348,7 +348,7 @@ class Emitter:
         return f"{self._struct('S' if signed else 'U', size)}(Fb, {o})[0]"
 
     def _cache(self, pc: int) -> tuple[str, str, str, str]:
-        """The names of the cache of the access at ``pc`` (base, last, buffer), and what
+        """The names of the cache of the access at ``pc`` (base, span, buffer), and what
         its miss path adds: inside a loop they are locals, and a miss also stores the new
         cache in the globals, so that the next run starts with it."""
         self.names.caches.append(pc)
@@ -386,17 +386,17 @@ class Emitter:
         cb, ce, cv, back = self._cache(pc)
         pre, a = self._address(self.reg(s), insn.off)
         if signed:
-            hit = f"{d} = {self._struct('S', size)}({cv}, {a} - {cb})[0] & {H64}"
+            hit = f"{d} = {self._struct('S', size)}({cv}, o)[0] & {H64}"
             miss = f"{d}, {cb}, {ce}, {cv} = LDRS({a}, {size}, {pc}){back}"
-            return [*pre, f"if {cb} <= {a} <= {ce}: {hit}", f"else: {miss}"]
+            return [*pre, f"if {_hit(a, cb, ce)}: {hit}", f"else: {miss}"]
         # a context field computed on access: its getter is remembered (c<pc>a, c<pc>g)
         if size == 1:  # the buffer is a bytearray: indexing it is a byte
-            hit = f"{d} = {cv}[{a} - {cb}]"
+            hit = f"{d} = {cv}[o]"
         else:
-            hit = f"{d} = {self._struct('U', size)}({cv}, {a} - {cb})[0]"
+            hit = f"{d} = {self._struct('U', size)}({cv}, o)[0]"
         field = f"elif {a} == c{pc}a: {d} = c{pc}g() & {H64}"
         miss = f"{d}, {cb}, {ce}, {cv}, c{pc}a, c{pc}g = LDRF({a}, {size}, {pc}){back}"
-        return [*pre, f"if {cb} <= {a} <= {ce}: {hit}", field, f"else: {miss}"]
+        return [*pre, f"if {_hit(a, cb, ce)}: {hit}", field, f"else: {miss}"]
 
     def swapped_load(self, pc: int, stack: StackState) -> list[str] | None:
         """A load and the byte swap right after it (``r = *(u16 *)(p + k); r = be16 r``,
@@ -417,10 +417,10 @@ class Emitter:
         cb, ce, cv, back = self._cache(pc)
         pre, a = self._address(self.reg(insn.src), insn.off)
         fix = f"ENDIAN({d}, {8 * size}, True)"
-        hit = f"{d} = {self._struct('B', size)}({cv}, {a} - {cb})[0]"
+        hit = f"{d} = {self._struct('B', size)}({cv}, o)[0]"
         field = f"elif {a} == c{pc}a: {d} = ENDIAN(c{pc}g() & {H64}, {8 * size}, True)"
         miss = f"{d}, {cb}, {ce}, {cv}, c{pc}a, c{pc}g = LDRF({a}, {size}, {pc}){back}; {d} = {fix}"
-        return [*pre, f"if {cb} <= {a} <= {ce}: {hit}", field, f"else: {miss}"]
+        return [*pre, f"if {_hit(a, cb, ce)}: {hit}", field, f"else: {miss}"]
 
     def store(self, pc: int, insn: Insn, stack: StackState) -> list[str]:
         size = BYTES[Size(insn.size)]
@@ -442,12 +442,12 @@ class Emitter:
         cb, ce, cv, back = self._cache(pc)
         pre, a = self._address(self.reg(insn.dst), insn.off)
         if size == 1:
-            hit = f"{cv}[{a} - {cb}] = {value}"
+            hit = f"{cv}[o] = {value}"
         else:
-            hit = f"{self._struct('P', size)}({cv}, {a} - {cb}, {value})"
+            hit = f"{self._struct('P', size)}({cv}, o, {value})"
         return [
             *pre,
-            f"if {cb} <= {a} <= {ce}: {hit}",
+            f"if {_hit(a, cb, ce)}: {hit}",
             f"else: {cb}, {ce}, {cv} = STR({a}, {size}, {whole}, {pc}){back}",
         ]
 
@@ -477,10 +477,10 @@ class Emitter:
         # a read-modify-write on a plain writable region (a map value) goes through its
         # cache as a load and a store do; anything else through the memory model
         cb, ce, cv, back = self._cache(pc)
-        at = f"{cv}, a - {cb}"
+        at = f"{cv}, o"
         hit = f"old = {self._struct('U', size)}({at})[0]; {self._struct('P', size)}({at}, {expr})"
         miss = f"{load}; MSTORE(a, {size}, {expr}, {pc}); {cb}, {ce}, {cv} = ATR(a, {size}){back}"
-        out = [addr, f"if {cb} <= a <= {ce}: {hit}", f"else: {miss}"]
+        out = [addr, f"if {_hit('a', cb, ce)}: {hit}", f"else: {miss}"]
         if op & 1:
             out.append(f"{s} = old")
         return out
@@ -517,6 +517,14 @@ class Emitter:
             self.names.calls_out = True
             return [f"env.pc = {pc}", "R.depth = D", f"r0 = h{imm}(env, {args}) & {H64}"]
         return [self.fault(pc, f"call to kernel function #{imm}: kfuncs are not available here")]
+
+
+def _hit(a: str, base: str, span: str) -> str:
+    """Whether address ``a`` hits a cache (base, span, buffer): its offset ``o`` from the
+    base is in ``[0, span]``, the span being the last valid offset for the access's size
+    (-1: an empty cache).  Offsets are small integers, which CPython compares faster
+    than 64-bit addresses; a dirty address gives an offset far out of range."""
+    return f"0 <= (o := {a} - {base}) <= {span}"
 
 
 def _wrapped_order(sym: str, d: str, b: str) -> str:

@@ -54,7 +54,7 @@ class ProgramCode:
         """Globals that empty every memory instruction's cache."""
         out: dict[str, object] = {}
         for pc in self.caches:
-            out[f"c{pc}b"], out[f"c{pc}e"], out[f"c{pc}v"] = 1, 0, None
+            out[f"c{pc}b"], out[f"c{pc}e"], out[f"c{pc}v"] = 0, -1, None  # no offset hits
             out[f"c{pc}a"], out[f"c{pc}g"] = None, None
         return out
 

@@ -46,26 +46,38 @@ def _load_resolve_field(
     addr: int, size: int, pc: int
 ) -> tuple[int, int, int, Any, int | None, Any]:
     """A load's miss that also remembers a context field's getter: the value, the region
-    cache (base, last, buf) and the field cache (address, getter), either one empty."""
+    cache (base, span, buf) and the field cache (address, getter), either one empty.
+    Generated code keeps a cache's *span* (its last valid offset) where the shared slow
+    path gives the last valid address."""
     addr &= M64
     region = MEMORY.find(addr, size)
     if region is not None and region.fields is not None:
         field = region.fields.get((addr - region.base, size))
         if field is not None and field[0] is not None:
             getter = field[0]
-            return getter() & M64, 1, 0, None, addr, getter
+            return getter() & M64, 0, -1, None, addr, getter
     value, base, last, buf = load_resolve(addr, size, pc)
-    return value, base, last, buf, None, None
+    return value, base, last - base, buf, None, None
+
+
+def _load_resolve_signed(addr: int, size: int, pc: int) -> tuple[int, int, int, Any]:
+    value, base, last, buf = load_resolve_signed(addr, size, pc)
+    return value, base, last - base, buf
+
+
+def _store_resolve(addr: int, size: int, value: int, pc: int) -> tuple[int, int, Any]:
+    base, last, buf = store_resolve(addr, size, value, pc)
+    return base, last - base, buf
 
 
 def _atomic_region(addr: int, size: int) -> tuple[int, int, Any]:
-    """The cache (base, last, buf) an atomic read-modify-write at ``addr`` may keep: its
+    """The cache (base, span, buf) an atomic read-modify-write at ``addr`` may keep: its
     region when plain and writable (the memory model's load and store are then exactly a
     ``struct`` read and write of the buffer), else one no address hits."""
     region = MEMORY.find(addr, size)
     if region is not None and region.fields is None and region.writable:
-        return region.base, region.end - size, region.buf
-    return 1, 0, None
+        return region.base, region.end - size - region.base, region.buf
+    return 0, -1, None
 
 
 def entry_of(entries: tuple[int, ...]) -> int:
@@ -130,7 +142,7 @@ class PythonRunner:
         ns: dict[str, Any] = dict(_STRUCTS)
         ns.update(
             env=self.env, R=self, FR=self.stacks.enter,
-            LDR=load_resolve, LDRS=load_resolve_signed, STR=store_resolve, LDRF=_load_resolve_field,
+            LDRS=_load_resolve_signed, STR=_store_resolve, LDRF=_load_resolve_field,
             MLOAD=MEMORY.load, MSTORE=MEMORY.store, ATR=_atomic_region, FAULT=_fault, BUDGET=_budget, BG=self.budget,
             TAIL=self._tail_target, MAYGOTO=self._may_goto, LDPKT=self._ld_pkt,
             ENDIAN=endian, ALU64=alu64, ALU32=alu32, __builtins__=__builtins__,
