@@ -43,10 +43,10 @@ def _tuple_store(addr4: bytes, dport: int) -> str:
             f"r1 = {daddr}\n*(u32 *)(r10 - 12) = r1\nr1 = {ports}\n*(u32 *)(r10 - 8) = r1\n")  # fmt: skip
 
 
-def _lookup_prog(helper: int, field_off: int, addr4: bytes, port: int) -> str:
+def _lookup_prog(helper: int, field_off: int, addr4: bytes, port: int, netns: int = -1) -> str:
     """Look the tuple up, read one u32 of struct bpf_sock, release; 0xffff if none."""
     return (f"r9 = r1\n{_tuple_store(addr4, port)}r1 = r9\nr2 = r10\nr2 += -16\nr3 = 12\n"
-            "r4 = -1 ll\nr5 = 0\n"
+            f"r4 = {netns} ll\nr5 = 0\n"
             f"call {helper}\nif r0 == 0 goto +5\nr6 = *(u32 *)(r0 + {field_off})\nr1 = r0\n"
             "call 86\nr0 = r6\nexit\nr0 = 0xffff\nexit")  # fmt: skip
 
@@ -80,24 +80,37 @@ def test_wildcard_udp_socket_matches_any_local_address(kernel: Kernel) -> None:
     assert _run(kernel, _lookup_prog(84, 12, b"\x0a\0\0\x02", 5353)) == 0xFFFF
 
 
+@pytest.mark.slow
 @pytest.mark.kernel
 @needs_kernel
-def test_lookup_of_a_real_listener_matches_the_kernel(kernel: Kernel) -> None:
-    """A TCP listener opened on this machine and the same one on the simulated kernel:
-    the lookup finds it on both, with the same bpf_sock fields."""
+def test_lookups_of_real_sockets_match_the_kernel(kernel: Kernel) -> None:
+    """A TCP listener and an unbound-address UDP socket opened on this machine, and the
+    same two on the simulated kernel: lookups by helper, namespace id and destination
+    find the same sockets, with the same bpf_sock fields."""
     from pybpf.oracle.progs import prog_load, prog_test_run
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        port = s.getsockname()[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:  # fmt: skip
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen()
+        port = tcp.getsockname()[1]
+        udp.bind(("0.0.0.0", port))
         add_socket(kernel, IPPROTO_TCP, "127.0.0.1", port)
-        for name, off in FIELDS.items():
-            src = _lookup_prog(84, off, b"\x7f\0\0\x01", port)
-            lr = prog_load(3, assemble(src), log_level=1)
-            assert lr.fd is not None, lr.log
-            want = prog_test_run(lr.fd, bytes(64)).retval
-            assert _run(kernel, src) == want, name
+        add_socket(kernel, IPPROTO_UDP, "0.0.0.0", port)
+        got, want = {}, {}
+        for helper in (84, 85, 99):
+            for netns in (-1, 0, 1, 0xFFFFFFFF, 0x80000000, 1 << 32):
+                for dst in (b"\x7f\0\0\x01", b"\x0a\0\0\x05"):
+                    for name, off in FIELDS.items():
+                        if helper == 99 and name in ("type", "protocol"):
+                            continue  # not readable through a sock_common
+                        src = _lookup_prog(helper, off, dst, port, netns)
+                        lr = prog_load(3, assemble(src), log_level=1)
+                        assert lr.fd is not None, lr.log
+                        key = (helper, netns, dst.hex(), name)
+                        want[key] = prog_test_run(lr.fd, bytes(64)).retval
+                        got[key] = _run(kernel, src)
+        assert {k: v for k, v in got.items() if want[k] != v} == {}
 
 
 @pytest.mark.parametrize(("attach", "want"), [("TRACE_FENTRY", 0), ("TRACE_FEXIT", 0),
