@@ -68,7 +68,7 @@ class RegState:
         self.dynptr: Any = None
 
     def copy(self) -> RegState:
-        r = RegState.__new__(RegState)
+        r = _new_reg(RegState)
         r.type = self.type
         r.off = self.off
         r.b = self.b
@@ -158,6 +158,9 @@ class RegState:
         return f"<RegState type={self.type:#x} off={self.off} b={self.b} id={self.id}>"
 
 
+_new_reg = RegState.__new__
+
+
 class StackSlot:
     """Eight bytes of stack: the kind of each byte and, for spills, the register."""
 
@@ -205,10 +208,10 @@ class FuncState:
 
     def copy(self) -> FuncState:
         f = FuncState.__new__(FuncState)
-        f.regs = [r.copy() for r in self.regs]
+        copy_reg = RegState.copy
+        f.regs = list(map(copy_reg, self.regs))
         # StackSlot.copy inline (every branch copies every slot of every frame)
         new_slot = _new_slot
-        copy_reg = RegState.copy
         stack = []
         for s in self.stack:
             n = new_slot(StackSlot)
