@@ -135,7 +135,7 @@ class Generator:
         self.exe = exe
         self.insns = list(exe.insns)
         self.n = len(self.insns)
-        self.halves = frozenset(pc + 1 for pc, insn in enumerate(self.insns) if insn.is_lddw)
+        self.halves = frozenset(pc + 1 for pc, insn in enumerate(self.insns) if insn.code == OPCODE_LDDW)
         """The second halves of ``lddw`` pairs (never instructions of their own)."""
         self.entries = entries
         self.uid = next(_UIDS)
@@ -145,6 +145,7 @@ class Generator:
         self.ctx_regs = self.context_registers()
         self.slots = self.n
         self.cache: CacheArray = ops.new_cache(self.n + self.inline.slots_needed())
+        self.cache_base = ctypes.addressof(self.cache)
         self.fields: CacheArray = (ctypes.c_uint64 * max(3 * self.n, 3))()
         self.tails: CacheArray = (ctypes.c_uint64 * max(5 * self.n, 5))()
         self.lines: list[str] = []
@@ -220,9 +221,9 @@ class Generator:
         flows: dict[int, set[int]] = {}
         halves = self.halves
         for pc, insn in enumerate(self.insns):
-            if pc in halves or insn.source != SRC_X or insn.cls not in (CLS_ALU, CLS_ALU64):
-                continue
-            flows.setdefault(insn.src, set()).add(insn.dst)
+            code = insn.code
+            if code & 0x08 == SRC_X and code & 0x07 in (CLS_ALU, CLS_ALU64) and pc not in halves:
+                flows.setdefault(insn.src, set()).add(insn.dst)
         regs, todo = {1}, [1]
         while todo:
             for dst in flows.get(todo.pop(), ()):
@@ -298,23 +299,25 @@ class Generator:
         return p
 
     def cache_addr(self, slot: int, which: int) -> int:
-        return ctypes.addressof(self.cache) + 8 * (2 * slot + which)
+        return self.cache_base + 8 * (2 * slot + which)
 
     def call_py(self, op: int, *args: str) -> str:
         """Call Python; on a fault or a packet exit, leave this function at once."""
-        full = [*args, *["0"] * (6 - len(args))]
-        v = self.t()
-        self.emit(f"{v} = call i64 %cb(i64 {op}, " + ", ".join(f"i64 {a}" for a in full) + ")")
-        self.check_status()
-        return v
+        n = next(self._tmp)
+        operands = "".join(f", i64 {a}" for a in args) + ", i64 0" * (6 - len(args))
+        self.lines.append(f"  %p{n} = call i64 %cb(i64 {op}{operands})")
+        self.status_check(n)
+        return f"%p{n}"
 
     def check_status(self) -> None:
-        s, bad, ok = self.t(), self.t(), self.label()
-        self.emit(f"{s} = load i64, ptr %st")
-        self.emit(f"{bad} = icmp ne i64 {s}, 0")
+        self.status_check(next(self._tmp))
+
+    def status_check(self, n: int) -> None:
+        """Leave at once when Python set the status; registers keep their values."""
+        self.lines.append(f"  %s{n} = load i64, ptr %st\n  %s{n}.bad = icmp ne i64 %s{n}, 0")
         keep = self.values
-        self.emit(f"br i1 {bad}, label %bail, label %{ok}")
-        self.block(ok, keep)
+        self.emit(f"br i1 %s{n}.bad, label %bail, label %X{n}s")
+        self.block(f"X{n}s", keep)
 
     def fault_now(self, op_fn: Op, *args: str) -> None:
         """Raise in Python and leave (ends the current block)."""
@@ -573,6 +576,23 @@ done:
         if mov and source == SRC_K and off not in (8, 16, 32):
             self.put(d, str(s64(insn.imm) if is64 else insn.imm & M32))  # a constant
             return
+        name = SIMPLE_ALU.get(op)
+        if name is not None:  # the common case, in one go
+            a = self.get(d)
+            b = self.get(s) if source == SRC_X else str(s64(insn.imm) if is64 else s32(insn.imm))
+            n = next(self._tmp)
+            if is64:
+                self.lines.append(f"  %a{n} = {name} i64 {a}, {b}")
+            else:
+                if source == SRC_X:
+                    self.lines.append(f"  %a{n}.b = trunc i64 {b} to i32")
+                    b = f"%a{n}.b"
+                self.lines.append(
+                    f"  %a{n}.a = trunc i64 {a} to i32\n  %a{n}.r = {name} i32 %a{n}.a, {b}\n"
+                    f"  %a{n} = zext i32 %a{n}.r to i64"
+                )
+            self.values[d] = self.dirty[d] = f"%a{n}"
+            return
         a64 = "0" if mov else self.get(d)  # a move does not read its destination
         if op == ALU_END:
             self.put(d, self.endian(a64, insn.imm, source == TO_BE, is64))
@@ -672,19 +692,24 @@ done:
 
     def checked(self, slot: int, addr: str, size: int, align: bool = False) -> tuple[str, str]:
         """Branch on the cache of ``slot``: returns (hit label, miss label)."""
-        b, last, lo, hi, ok = self.t(), self.t(), self.t(), self.t(), self.t()
-        hit, miss = self.label(), self.label()
-        self.emit(f"{b} = load i64, ptr inttoptr (i64 {self.cache_addr(slot, 0)} to ptr)")
-        self.emit(f"{last} = load i64, ptr inttoptr (i64 {self.cache_addr(slot, 1)} to ptr)")
-        self.emit(f"{lo} = icmp uge i64 {addr}, {b}")
-        self.emit(f"{hi} = icmp ule i64 {addr}, {last}")
-        self.emit(f"{ok} = and i1 {lo}, {hi}")
+        n = next(self._tmp)  # one number names the lot (%c<n>.*, X<n>h, X<n>m)
+        cache = self.cache_base + 16 * slot
+        self.lines.append(
+            f"  %c{n}.b = load i64, ptr inttoptr (i64 {cache} to ptr)\n"
+            f"  %c{n}.l = load i64, ptr inttoptr (i64 {cache + 8} to ptr)\n"
+            f"  %c{n}.lo = icmp uge i64 {addr}, %c{n}.b\n"
+            f"  %c{n}.hi = icmp ule i64 {addr}, %c{n}.l\n"
+            f"  %c{n}.ok = and i1 %c{n}.lo, %c{n}.hi"
+        )
+        ok = f"%c{n}.ok"
         if align and size > 1:
-            m, z, ok2 = self.t(), self.t(), self.t()
-            self.emit(f"{m} = and i64 {addr}, {size - 1}")
-            self.emit(f"{z} = icmp eq i64 {m}, 0")
-            self.emit(f"{ok2} = and i1 {ok}, {z}")
-            ok = ok2
+            self.lines.append(
+                f"  %c{n}.m = and i64 {addr}, {size - 1}\n"
+                f"  %c{n}.z = icmp eq i64 %c{n}.m, 0\n"
+                f"  %c{n}.ok2 = and i1 %c{n}.ok, %c{n}.z"
+            )
+            ok = f"%c{n}.ok2"
+        hit, miss = f"X{n}h", f"X{n}m"
         self.emit(f"br i1 {ok}, label %{hit}, label %{miss}")
         return hit, miss
 
