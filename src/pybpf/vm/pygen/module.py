@@ -6,6 +6,9 @@ A call passes r1..r5, and r0 or r6..r9 only where the callee reads them before w
 (never in a verified program).  A function returns r0, or, in its ``_t`` variant, r0..r5
 for a call site that reads the callee's r1..r5 afterwards (again only unchecked code).
 
+The module ends with ``REPEAT(n, r1)``: ``n`` runs of the first entry in one Python
+loop, for timed test runs (see :meth:`PythonRunner.run_repeat`).
+
 The code object is made once per executable and shared; each runner executes it in a
 namespace of its own (its frames, environment and tail-call counter), which also holds the
 memory instructions' caches as globals.
