@@ -141,21 +141,23 @@ class Generator:
         self.uid = next(_UIDS)
         self.ops: list[Op] = []
         self.inline = InlineHelpers(self)
-        self.zero_lo, self.zero_hi = self.stack_extent()
-        self.ctx_regs = self.context_registers()
+        # what only generating needs is made by ``prepare`` (the code cache is looked up
+        # with this generator's map facts first)
+        self.zero_lo, self.zero_hi = 0, STACK_SIZE
+        self.ctx_regs: frozenset[int] = frozenset()
         self.slots = self.n
-        self.cache: CacheArray = ops.new_cache(self.n + self.inline.slots_needed())
-        self.cache_base = ctypes.addressof(self.cache)
-        self.fields: CacheArray = (ctypes.c_uint64 * max(3 * self.n, 3))()
-        self.tails: CacheArray = (ctypes.c_uint64 * max(5 * self.n, 5))()
+        self.cache: CacheArray = None
+        self.cache_base = 0
+        self.fields: CacheArray = None
+        self.tails: CacheArray = None
+        self.regs: list[int] = []
+        """The register allocas a function needs (r11..r15 only when a field names them)."""
         self.lines: list[str] = []
         self._tmp = itertools.count()
         self.entry = 0
         self.pc = 0
         self.fault_blocks: dict[int, str] = {}
         self.writes_r10 = False
-        self.regs = sorted({*range(11), *(i.dst for i in self.insns), *(i.src for i in self.insns)})
-        """The register allocas a function needs (r11..r15 only when a field names them)."""
         self.values: dict[int, str] = {}
         """What each register holds in the current block, as far as it is known here."""
         self.dirty: dict[int, str] = {}
@@ -337,7 +339,18 @@ class Generator:
 
     # --- the module ---------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        """The program's facts and the arrays its native code uses."""
+        self.zero_lo, self.zero_hi = self.stack_extent()
+        self.ctx_regs = self.context_registers()
+        self.cache = ops.new_cache(self.n + self.inline.slots_needed())
+        self.cache_base = ctypes.addressof(self.cache)
+        self.fields = (ctypes.c_uint64 * max(3 * self.n, 3))()
+        self.tails = (ctypes.c_uint64 * max(5 * self.n, 5))()
+        self.regs = sorted({*range(11), *(i.dst for i in self.insns), *(i.src for i in self.insns)})
+
     def generate(self) -> Generated:
+        self.prepare()
         out = [
             "declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)",
             "declare void @llvm.memmove.p0.p0.i64(ptr, ptr, i64, i1)",

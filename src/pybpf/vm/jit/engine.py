@@ -20,7 +20,8 @@ from typing import Any
 
 import llvmlite.binding as llvm
 
-from ...isa.opcodes import InsnClass, JmpOp, Source
+from ...isa.insn import encode
+from ...isa.opcodes import OPCODE_LDDW, InsnClass, JmpOp, Source
 from ..executable import Executable
 from .codegen import Generated, Generator, entries_of
 from .ops import Op
@@ -140,19 +141,23 @@ class Compiled:
         CODES[self.uid] = self
 
 
+_CALLS = frozenset(cls | JmpOp.CALL | src for cls in (InsnClass.JMP, InsnClass.JMP32) for src in Source)
+
+
 def _key(exe: Executable, gen_entries: tuple[int, ...], maps_key: Hashable) -> Hashable:
     insns = exe.insns
-    raw = b"".join(i.encode() for i in insns)
+    raw = encode(insns)
     helpers: list[tuple[int, int]] = []
     extra: list[int] = []
     for pc, insn in enumerate(insns):
-        if insn.cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op == JmpOp.CALL:
-            if insn.source == Source.X:
+        code = insn.code
+        if code in _CALLS:
+            if code & Source.X:
                 extra.append(id(exe))  # callx reaches any helper of this executable
             elif insn.src == 0:
                 found = exe.helpers.get(insn.imm)
                 helpers.append((insn.imm, id(found.fn) if found is not None else 0))
-        if insn.is_lddw and insn.src == 4 and not (pc > 0 and insns[pc - 1].is_lddw):
+        elif code == OPCODE_LDDW and insn.src == 4 and not (pc > 0 and insns[pc - 1].is_lddw):
             extra.append(exe.code_region.base)
     return (hashlib.sha256(raw).digest(), gen_entries, maps_key, tuple(sorted(set(helpers))), tuple(extra))
 
