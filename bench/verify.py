@@ -6,14 +6,18 @@ Two kinds of input:
   instructions (from a few thousand to close to the kernel's one-million limit), the
   worst case for a verifier written in Python;
 * **selftests**: every converted ``test_verifier`` case of Linux 6.1 (read from Debian's
-  ``linux-source-6.1``; skipped when it is not installed), judged one after another.
+  ``linux-source-6.1``; skipped when it is not installed), judged one after another;
+* **corpus**: every test program of the 6.12 ``progs/verifier_*.c`` selftests, compiled
+  by clang (``tests/selftests/verifier_progs.py`` builds them into the cache directory;
+  skipped without clang-19 and ``linux-source-6.12``): real compiler output, with
+  subprograms, BTF and maps, loaded alone at its annotated flags.
 
 For each, pybpf's instructions processed per second (of CPU time: the machine may be
 shared, and CPU time is what one core gives pybpf) and its wall time, and, where ``bpf()``
 answers, the kernel's own ``verification time`` (log level 4, best of three loads) for
 the same program and the ratio.  A warm-up program runs first, so that importing pybpf's
-modules is not counted.  Run ``.venv/bin/python bench/verify.py [--quick] [--no-kernel]
-[--json]``.
+modules is not counted.  Run ``.venv/bin/python bench/verify.py [--quick] [--corpus]
+[--no-kernel] [--json]`` (``--corpus``: the clang programs only).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from pybpf.case import Case, _case_maps
@@ -122,6 +127,154 @@ def kernel_time(case_json: dict[str, Any], rounds: int = 3) -> float | None:
     return best
 
 
+# --- the clang-compiled 6.12 verifier selftests --------------------------------------------
+
+
+def _verifier_progs() -> Any:
+    """``tests/selftests/verifier_progs.py`` (builds and reads the objects), or None."""
+    root = Path(__file__).resolve().parent.parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        from tests.selftests import verifier_progs
+    except Exception as exc:  # not a source checkout
+        print(f"corpus skipped: {exc}", file=sys.stderr)
+        return None
+    return verifier_progs
+
+
+def corpus_objects(quick: bool) -> list[Path]:
+    """The compiled ``verifier_*.o`` (every fifth with ``quick``); empty where clang-19,
+    bpftool or the 6.12 sources are missing."""
+    vp = _verifier_progs()
+    if vp is None:
+        return []
+    missing = vp.missing_tools()
+    if missing:
+        print(f"corpus skipped: {missing}", file=sys.stderr)
+        return []
+    try:
+        built, _ = vp.build()
+    except Exception as exc:
+        print(f"corpus skipped: {exc}", file=sys.stderr)
+        return []
+    objs = [built[k] for k in sorted(built)]
+    return objs[::5] if quick else objs
+
+
+class _Timed:
+    """Stands in for ``verify`` while pybpf loads an object: times the first call."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.first: tuple[int, float, float] | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        c0, t0 = time.process_time(), time.perf_counter()
+        res = self.real(*args, **kwargs)
+        if self.first is None:
+            self.first = (res.insns_processed, (time.perf_counter() - t0) * 1000,
+                          (time.process_time() - c0) * 1000)  # fmt: skip
+        return res
+
+
+CORPUS_LIMIT_S = 30
+"""Wall-clock seconds pybpf gets for one corpus program; a program that takes longer
+counts with the time it had (and 0 instructions processed)."""
+
+
+def pybpf_corpus_time(vp: Any, obj: Any, spec: Any) -> tuple[int, float, float] | None:
+    """pybpf's verifier on one program of an opened object at log level 0 (relocation and
+    maps are not counted): processed, wall ms, CPU ms."""
+    from pybpf.verifier import core
+
+    timed = _Timed(core.verify)
+    base = obj._options
+    core.verify = timed
+    c0, t0 = time.process_time(), time.perf_counter()
+    try:
+        with vp._time_limit(CORPUS_LIMIT_S):
+            vp._with_flags(obj, spec.prog_flags)
+            obj.verify(prog=spec.name, log_level=0)
+    except vp._Timeout:
+        print(f"  {spec.name}: no verdict after {CORPUS_LIMIT_S} s", file=sys.stderr)
+        return 0, (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+    except Exception:
+        return None
+    finally:
+        core.verify = timed.real
+        obj._options = base
+    return timed.first
+
+
+def kernel_corpus_time(vp: Any, path: Path, specs: list[Any], spec: Any, rounds: int = 3) -> float | None:
+    """The kernel's ``verification time`` (ms) for one program loaded by libbpf as the
+    selftests load it (with the auxiliary programs), best of ``rounds``."""
+    import ctypes
+
+    lib = vp._libbpf()
+    if lib is None:
+        return None
+    aux = {a.name for a in specs if a.auxiliary and a.priv}
+    best: float | None = None
+    for _ in range(rounds):
+        obj = lib.bpf_object__open_file(str(path).encode(), None)
+        if not obj:
+            return best
+        buf = ctypes.create_string_buffer(1 << 20)
+        try:
+            chosen = None
+            for p in vp._iter(lib.bpf_object__next_program, obj):
+                name = lib.bpf_program__name(p).decode()
+                lib.bpf_program__set_autoload(p, name == spec.name or name in aux)
+                if name == spec.name:
+                    chosen = p
+            if chosen is None:
+                return best
+            if lib.bpf_program__type(chosen) == 0 and spec.prog_type:
+                lib.bpf_program__set_type(chosen, spec.prog_type)
+                lib.bpf_program__set_expected_attach_type(chosen, spec.attach_type)
+            lib.bpf_program__set_log_buf(chosen, ctypes.addressof(buf), len(buf))
+            lib.bpf_program__set_log_level(chosen, 4)
+            lib.bpf_program__set_flags(chosen, lib.bpf_program__flags(chosen) | spec.prog_flags)
+            lib.bpf_object__load(obj)
+            m = _KERNEL_TIME.search(buf.value.decode(errors="replace"))
+        finally:
+            for mp in vp._iter(lib.bpf_object__next_map, obj):
+                lib.bpf_map__unpin(mp, None)
+            lib.bpf_object__close(obj)
+        if m is None:
+            return best
+        ms = int(m.group(1)) / 1000
+        best = ms if best is None else min(best, ms)
+    return best
+
+
+def measure_corpus(objects: list[Path], with_kernel: bool) -> list[Figure]:
+    import pybpf
+
+    vp = _verifier_progs()
+    out: list[Figure] = []
+    for k, path in enumerate(objects):
+        print(f"corpus: {path.name} ({k + 1}/{len(objects)})", file=sys.stderr)
+        try:
+            specs = vp.read_specs(path)
+            obj = pybpf.open(path)
+        except Exception as exc:
+            print(f"{path.name}: {exc}", file=sys.stderr)
+            continue
+        for spec in specs:
+            if not vp.is_test(spec):
+                continue
+            mine = pybpf_corpus_time(vp, obj, spec)
+            if mine is None:
+                continue
+            kms = kernel_corpus_time(vp, path, specs, spec) if with_kernel else None
+            processed, ms, cpu = mine
+            out.append(Figure(f"{path.stem[9:]}/{spec.name}", processed, ms, kms, cpu))
+    return out
+
+
 def measure(cases: list[dict[str, Any]], with_kernel: bool) -> list[Figure]:
     out = []
     for c in cases:
@@ -141,22 +294,37 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--quick", action="store_true", help="small loops, first 200 selftests")
+    ap.add_argument("--quick", action="store_true", help="small loops, first 200 selftests, every fifth corpus object")
+    ap.add_argument("--corpus", action="store_true",
+                    help="only the clang-compiled 6.12 verifier_*.c programs")  # fmt: skip
     ap.add_argument("--no-kernel", action="store_true", help="pybpf figures only")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     with_kernel = not args.no_kernel
     warm_up()
-    loops = measure(loop_cases(args.quick), with_kernel)
-    selftests = list(selftest_cases())
-    if args.quick:
-        selftests = selftests[:200]
-    st = measure(selftests, with_kernel)
+    loops: list[Figure] = []
+    st: list[Figure] = []
+    if not args.corpus:
+        loops = measure(loop_cases(args.quick), with_kernel)
+        selftests = list(selftest_cases())
+        if args.quick:
+            selftests = selftests[:200]
+        st = measure(selftests, with_kernel)
+    corpus = measure_corpus(corpus_objects(args.quick), with_kernel)
     if args.json:
-        print(
-            json.dumps({"loops": [asdict(f) for f in loops], "selftests": [asdict(f) for f in st]})
-        )
+        print(json.dumps({"loops": [asdict(f) for f in loops], "selftests": [asdict(f) for f in st],
+                          "corpus": [asdict(f) for f in corpus]}))  # fmt: skip
         return 0
+    if loops:
+        print_loops(loops)
+    if st:
+        print_many("selftests", st)
+    if corpus:
+        print_many("corpus (clang, 6.12 verifier_*.c)", corpus)
+    return 0
+
+
+def print_loops(loops: list[Figure]) -> None:
     print(
         f"{'program':<28}{'processed':>11}{'pybpf ms':>11}{'cpu ms':>9}{'insn/s':>11}"
         f"{'kernel ms':>11}{'ratio':>9}"
@@ -168,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{f.name:<28}{f.insns_processed:>11}{f.pybpf_ms:>11.1f}{f.pybpf_cpu_ms:>9.1f}"
             f"{f.per_second:>11.0f}{kms:>11}{ratio:>9}"
         )
+
+
+def print_many(title: str, st: list[Figure]) -> None:
+    """Totals, the median pybpf/kernel ratio and the largest programs of one set."""
     if st:
         total = sum(f.insns_processed for f in st)
         ms = sum(f.pybpf_cpu_ms or f.pybpf_ms for f in st)
@@ -179,8 +351,9 @@ def main(argv: list[str] | None = None) -> int:
             for f in st
             if f.kernel_ms is not None and f.kernel_ms < 100 and (f.pybpf_cpu_ms or f.pybpf_ms) > 1000
         ]
-        print(f"\nselftests: {len(st)} programs, {total} insns processed in {ms / 1000:.2f} s "
-              f"= {total / (ms / 1000):.0f} insn/s")  # fmt: skip
+        cpu = sorted(f.pybpf_cpu_ms or f.pybpf_ms for f in st)
+        print(f"\n{title}: {len(st)} programs, {total} insns processed in {ms / 1000:.2f} s "
+              f"= {total / (ms / 1000):.0f} insn/s; median {statistics.median(cpu):.2f} ms a program")  # fmt: skip
         if ratios:
             print(f"  pybpf/kernel time per program: median {statistics.median(ratios):.1f}x, "
                   f"max {max(ratios):.0f}x; over 1 s where the kernel took < 100 ms: {len(slow)}")  # fmt: skip
@@ -191,7 +364,6 @@ def main(argv: list[str] | None = None) -> int:
                   f"{f.per_second:>9.0f}/s  kernel {kms} ms")  # fmt: skip
         for f in slow:
             print(f"  slow: {f.name} {f.pybpf_cpu_ms:.0f} ms, kernel {f.kernel_ms} ms")
-    return 0
 
 
 if __name__ == "__main__":
