@@ -271,7 +271,8 @@ def measure_corpus(objects: list[Path], with_kernel: bool) -> list[Figure]:
                 continue
             kms = kernel_corpus_time(vp, path, specs, spec) if with_kernel else None
             processed, ms, cpu = mine
-            out.append(Figure(f"{path.stem[9:]}/{spec.name}", processed, ms, kms, cpu))
+            late = " (no verdict)" if ms >= CORPUS_LIMIT_S * 1000 else ""
+            out.append(Figure(f"{path.stem[9:]}/{spec.name}{late}", processed, ms, kms, cpu))
     return out
 
 
@@ -364,6 +365,10 @@ def print_many(title: str, st: list[Figure]) -> None:
                   f"{f.per_second:>9.0f}/s  kernel {kms} ms")  # fmt: skip
         for f in slow:
             print(f"  slow: {f.name} {f.pybpf_cpu_ms:.0f} ms, kernel {f.kernel_ms} ms")
+        for f in st:
+            if f.name.endswith("(no verdict)"):
+                print(f"  time-out: {f.name} after {f.pybpf_ms / 1000:.0f} s (CPU {f.pybpf_cpu_ms / 1000:.1f} s),"
+                      f" kernel {f.kernel_ms} ms")  # fmt: skip
 
 
 if __name__ == "__main__":
