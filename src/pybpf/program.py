@@ -147,6 +147,10 @@ def load_program(
     xlated, used = relocate(insns, maps, kernel)
     prog = Program(kernel, prog_type, list(insns), xlated, used, name, expected_attach_type)
     prog.verified = verified
+    if verified is not None:
+        from .verifier.probe import probe_loads
+
+        prog.executable.probe_loads = probe_loads(verified.env)
     prog.id = kernel.new_id("prog")
     prog.fd = kernel.install_fd(prog)
     kernel.programs[prog.id] = prog

@@ -111,6 +111,10 @@ def load_struct_ops_program(
     if helpers:
         prog.xlated = xlated
         prog.executable = Executable(xlated, prog.name, prog.prog_type, {**HELPERS, **helpers}, owner=prog)
+    if verified is not None:
+        from ..verifier.probe import probe_loads
+
+        prog.executable.probe_loads = probe_loads(verified.env)
     prog.info.update(attach_btf_id=t.type_id, expected_attach_type=index,
                      struct_ops=t.name, struct_ops_member=mname)  # fmt: skip
     return prog

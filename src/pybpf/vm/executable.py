@@ -25,6 +25,8 @@ class Executable:
     prog_type: ProgType = ProgType.UNSPEC
     helpers: Mapping[int, Helper] = field(default_factory=lambda: HELPERS)
     owner: Any = None
+    probe_loads: frozenset[int] = frozenset()
+    """Loads that read 0 where the address is bad (the kernel's ``BPF_PROBE_MEM``)."""
     code_region: Region = field(init=False)
 
     def __post_init__(self) -> None:

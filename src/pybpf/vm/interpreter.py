@@ -38,7 +38,7 @@ from ..memory import MEMORY, RegionKind, allocate
 from .executable import Executable
 from .frames import StackFrames
 from .handlers import ALU, COND, BudgetExceeded, load_factory, store_factory
-from .slowpath import load_miss, store_miss
+from .slowpath import load_miss, probe_load_miss, store_miss
 
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
@@ -120,7 +120,8 @@ class Interpreter:
             return _alu(insn, nxt)
         if cls == InsnClass.LDX:
             size = _BYTES[insn.size]
-            return load_factory(d, s, off, size, insn.mode == Mode.MEMSX, nxt, pc, self._cache(), load_miss)
+            miss = probe_load_miss if pc in exe.probe_loads else load_miss
+            return load_factory(d, s, off, size, insn.mode == Mode.MEMSX, nxt, pc, self._cache(), miss)
         if cls == InsnClass.STX and insn.mode == Mode.MEM:
             size = _BYTES[insn.size]
             return store_factory(d, s, 0, off, size, nxt, pc, self._cache(), store_miss)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import MemoryFault
 from ..memory import MEMORY
 
 M64 = (1 << 64) - 1
@@ -25,6 +26,14 @@ def load_miss(addr: int, size: int, pc: int, cache: list[Any]) -> int:
     if region is not None and region.fields is None:
         cache[0], cache[1], cache[2] = region.base, region.end - size, region.buf
     return MEMORY.load(addr, size, pc)
+
+
+def probe_load_miss(addr: int, size: int, pc: int, cache: list[Any]) -> int:
+    """A probe load's miss (see :mod:`pybpf.verifier.probe`): a bad address reads 0."""
+    try:
+        return load_miss(addr, size, pc, cache)
+    except MemoryFault:
+        return 0
 
 
 def store_miss(addr: int, size: int, value: int, pc: int, cache: list[Any]) -> None:
@@ -57,6 +66,15 @@ def load_resolve_signed(addr: int, size: int, pc: int) -> tuple[int, int, int, A
     if value >> (bits - 1):
         value = (value - (1 << bits)) & M64
     return value, base, last, buf
+
+
+def probe_load_resolve(addr: int, size: int, pc: int, signed: bool) -> tuple[int, int, int, Any]:
+    """As :func:`load_resolve` (or its signed form) for a probe load: a bad address reads 0
+    and leaves a cache no address hits."""
+    try:
+        return load_resolve_signed(addr, size, pc) if signed else load_resolve(addr, size, pc)
+    except MemoryFault:
+        return 0, *NO_REGION
 
 
 def store_resolve(addr: int, size: int, value: int, pc: int) -> tuple[int, int, Any]:
