@@ -265,7 +265,10 @@ class Generator:
         """One instruction; before a terminator (``br``, ``ret``), the registers set in
         this block are written to their allocas, where the next block reads them."""
         if self.dirty and line[:3] in ("br ", "ret"):
-            self.flush()
+            if line[:3] == "ret" or line == "br label %bail":
+                self.dirty = {}  # leaving the function: the allocas are dead
+            else:
+                self.flush()
         self.lines.append("  " + line)
 
     def flush(self) -> None:
