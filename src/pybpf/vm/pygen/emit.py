@@ -388,6 +388,8 @@ class Emitter:
         if signed:
             hit = f"{d} = {self._struct('S', size)}({cv}, o)[0] & {H64}"
             miss = f"{d}, {cb}, {ce}, {cv} = LDRS({a}, {size}, {pc}){back}"
+            if pc in self.exe.probe_loads:  # a bad address reads 0
+                miss = f"{d}, {cb}, {ce}, {cv} = LDRP({a}, {size}, {pc}, True){back}"
             return [*pre, f"if {_hit(a, cb, ce)}: {hit}", f"else: {miss}"]
         # a context field computed on access: its getter is remembered (c<pc>a, c<pc>g)
         if size == 1:  # the buffer is a bytearray: indexing it is a byte
@@ -395,8 +397,12 @@ class Emitter:
         else:
             hit = f"{d} = {self._struct('U', size)}({cv}, o)[0]"
         field = f"elif {a} == c{pc}a: {d} = c{pc}g() & {H64}"
-        miss = f"{d}, {cb}, {ce}, {cv}, c{pc}a, c{pc}g = LDRF({a}, {size}, {pc}){back}"
+        miss = f"{d}, {cb}, {ce}, {cv}, c{pc}a, c{pc}g = {self._ldrf(pc)}({a}, {size}, {pc}){back}"
         return [*pre, f"if {_hit(a, cb, ce)}: {hit}", field, f"else: {miss}"]
+
+    def _ldrf(self, pc: int) -> str:
+        """The miss path of an unsigned load: a probe load's reads 0 at a bad address."""
+        return "LDRFP" if pc in self.exe.probe_loads else "LDRF"
 
     def swapped_load(self, pc: int, stack: StackState) -> list[str] | None:
         """A load and the byte swap right after it (``r = *(u16 *)(p + k); r = be16 r``,
@@ -419,7 +425,7 @@ class Emitter:
         fix = f"ENDIAN({d}, {8 * size}, True)"
         hit = f"{d} = {self._struct('B', size)}({cv}, o)[0]"
         field = f"elif {a} == c{pc}a: {d} = ENDIAN(c{pc}g() & {H64}, {8 * size}, True)"
-        miss = f"{d}, {cb}, {ce}, {cv}, c{pc}a, c{pc}g = LDRF({a}, {size}, {pc}){back}; {d} = {fix}"
+        miss = f"{d}, {cb}, {ce}, {cv}, c{pc}a, c{pc}g = {self._ldrf(pc)}({a}, {size}, {pc}){back}; {d} = {fix}"
         return [*pre, f"if {_hit(a, cb, ce)}: {hit}", field, f"else: {miss}"]
 
     def store(self, pc: int, insn: Insn, stack: StackState) -> list[str]:
