@@ -773,7 +773,7 @@ done:
         self.emit(f"br label %{done}")
         self.block(miss, before)
         if insn.src not in self.ctx_regs:
-            got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc), pure=True), addr)
+            got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc, pc in self.exe.probe_loads), pure=True), addr)
             incoming.append((got, self.current))
             self.emit(f"br label %{done}")
             self.join(done, before, insn.dst, incoming)
@@ -794,7 +794,7 @@ done:
         incoming.append((fv, fhit))
         self.emit(f"br label %{done}")
         self.block(slow, before)
-        got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc), pure=True), addr)
+        got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc, pc in self.exe.probe_loads), pure=True), addr)
         incoming.append((got, self.current))
         self.emit(f"br label %{done}")
         self.join(done, before, insn.dst, incoming)

@@ -159,7 +159,8 @@ def _key(exe: Executable, gen_entries: tuple[int, ...], maps_key: Hashable) -> H
                 helpers.append((insn.imm, id(found.fn) if found is not None else 0))
         elif code == OPCODE_LDDW and insn.src == 4 and not (pc > 0 and insns[pc - 1].is_lddw):
             extra.append(exe.code_region.base)
-    return (hashlib.sha256(raw).digest(), gen_entries, maps_key, tuple(sorted(set(helpers))), tuple(extra))
+    probes = tuple(sorted(exe.probe_loads))  # their misses read 0 at a bad address
+    return (hashlib.sha256(raw).digest(), gen_entries, maps_key, tuple(sorted(set(helpers))), tuple(extra), probes)
 
 
 def compile_executable(exe: Executable, extra_entries: tuple[int, ...] = (), level: str | None = None) -> Compiled:

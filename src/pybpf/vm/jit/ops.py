@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import RuntimeFault
 from ...isa.semantics import alu64, endian, sign_extend
 from ...memory import MEMORY
-from ..slowpath import load_miss, store_miss
+from ..slowpath import load_miss, probe_load_miss, store_miss
 from . import layout
 
 if TYPE_CHECKING:
@@ -38,15 +38,19 @@ def _fill(cache: CacheArray, slot: int, got: list[Any]) -> None:
         cache[2 * slot], cache[2 * slot + 1] = got[0], got[1]
 
 
-def load(cache: CacheArray, fields: CacheArray, slot: int, size: int, signed: bool, pc: int) -> Op:
+def load(
+    cache: CacheArray, fields: CacheArray, slot: int, size: int, signed: bool, pc: int, probe: bool = False
+) -> Op:
     """A load that missed its region cache.  A load from a special region (a context with
     computed fields) is remembered in ``fields`` (address, value, epoch): native code
-    reuses the value until the next call into Python."""
+    reuses the value until the next call into Python.  A ``probe`` load (the kernel's
+    ``BPF_PROBE_MEM``) reads 0 at a bad address."""
     bits = size * 8
+    miss = probe_load_miss if probe else load_miss
 
     def load_op(runner: JitRunner, addr: int, *_: int) -> int:
         got: list[Any] = [1, 0, None]
-        value = load_miss(addr, size, pc, got)
+        value = miss(addr, size, pc, got)
         _fill(cache, slot, got)
         if signed:
             value = sign_extend(value, bits) & M64
