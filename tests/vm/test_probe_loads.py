@@ -89,3 +89,32 @@ def test_only_marked_loads_are_forgiving(tier: str) -> None:
     null = _unverified("r1 = 0\nr0 = *(u32 *)(r1 + 16)\nr0 += 7\nexit\n", kernel)
     null.executable.probe_loads = frozenset({1})
     assert null.run(data=bytes(64)).retval == 7
+
+
+@pytest.mark.kernel
+def test_the_kernel_reads_0_through_a_null_mm() -> None:
+    """The behaviour copied: the running kernel's task iterator, reading through each
+    task's ``mm`` (NULL for kernel threads) with no NULL check, prints 0 for them."""
+    from pybpf.oracle import available, unavailable_reason
+
+    if not available():
+        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
+    from pybpf.btf import Kind, load_vmlinux
+    from pybpf.btf.types import Struct
+
+    from ..iter.harness import Case, run_kernel
+
+    btf = load_vmlinux()
+    found = btf.find_by_name_kind("task_struct", Kind.STRUCT)
+    assert found is not None
+    task = btf[found]
+    assert isinstance(task, Struct)
+    mm = next(m.offset for m in task.members if m.name == "mm") // 8
+    case = Case(name="probe", target="task", read_size=1 << 16,
+                asm=_print_u64(f"r3 = *(u64 *)(r7 + {mm})\nr4 = *(s32 *)(r3 + 0)\n"))  # fmt: skip
+    try:
+        got = run_kernel(case)
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    assert got["accepted"], got["message"]
+    assert "0" in got["output"].split()
