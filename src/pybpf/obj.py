@@ -50,6 +50,25 @@ pybpf's kernel BTF, so CO-RE relocates an object of only such programs against t
 (an object that also has tracepoint or kprobe programs keeps the host's layouts)."""
 
 
+
+def _core_fallback(spec: Any, mine: tuple[dict[int, list[Any]], list[Any]],
+                   host: tuple[dict[int, list[Any]], list[Any]]) -> tuple[dict[int, list[Any]], list[Any]]:  # fmt: skip
+    """CO-RE relocated against pybpf's kernel BTF, except the instructions it could not
+    relocate there and the host's BTF could: those take the host's layout."""
+    index = {p.name: i for i, p in enumerate(spec.programs)}
+    host_poisoned = {(c.prog, c.insn_idx) for c in host[1]}
+    code = {i: list(insns) for i, insns in mine[0].items()}
+    left = []
+    for c in mine[1]:
+        i = index.get(c.prog)
+        theirs = host[0].get(i) if i is not None else None
+        if theirs is None or (c.prog, c.insn_idx) in host_poisoned or i not in code:
+            left.append(c)
+            continue
+        width = 2 if theirs[c.insn_idx].code == 0x18 else 1  # ld_imm64 takes two slots
+        code[i][c.insn_idx : c.insn_idx + width] = theirs[c.insn_idx : c.insn_idx + width]
+    return code, left
+
 def license_is_gpl_compatible(text: str) -> bool:
     return text in GPL_COMPATIBLE
 
@@ -480,12 +499,21 @@ class BpfObject:
                 from .elf.core import apply_core, target_btf_for
 
                 given = self.target_btf
-                if given is None and all(p.prog_type in _ON_KERNEL_OBJECTS for p in self.spec.programs if p.prog_type):  # fmt: skip
+                if given is None and any(p.prog_type in _ON_KERNEL_OBJECTS for p in self.spec.programs):
                     from .kernel.vmlinux import kernel_btf
 
-                    given = kernel_btf()  # their typed pointers lead to pybpf's kernel objects
-                target = target_btf_for(given, self.kernel)
-                self._core = apply_core(self.spec, target)
+                    # typed pointers lead to pybpf's kernel objects: their layouts first,
+                    # the host's for what pybpf's kernel does not declare
+                    mine = apply_core(self.spec, kernel_btf())
+                    self._core = mine
+                    if mine[1] and not any(p.prog_type == 27 for p in self.spec.programs):  # struct_ops: pybpf's only
+                        try:
+                            host = apply_core(self.spec, target_btf_for(None, self.kernel))
+                        except BpfError:  # no host BTF to fall back on
+                            host = ({}, [])
+                        self._core = _core_fallback(self.spec, mine, host)
+                else:
+                    self._core = apply_core(self.spec, target_btf_for(given, self.kernel))
         return self._core
 
     def _link(self, pdef: ProgramDef) -> LinkedProgram:
