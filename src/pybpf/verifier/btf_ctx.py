@@ -33,7 +33,9 @@ from ..btf import (
 from ..btf.resolve import skip_modifiers
 from ..kernel.ctx_access import BtfArg, BtfArgKind, BtfFuncSig
 from ..kernel.progtypes import AttachType, ProgType
+from .bounds import refine_range
 from .env import Env
+from .state import RegState
 
 TP_PREFIX = "btf_trace_"
 LSM_PREFIX = "bpf_lsm_"
@@ -209,3 +211,13 @@ def lsm_return_range(env: Env) -> tuple[int, int] | None:
     if sig is None or sig.ret is None:
         return None
     return (0, 1) if env.options.attach_btf_name in BOOL_LSM_HOOKS else (-MAX_ERRNO, 0)
+
+
+def mark_retval_read(env: Env, reg: RegState) -> None:
+    """A load of an LSM hook's return-value slot (``is_retval``): the scalar is within
+    what the hook may return, as the kernel marks it (``__mark_reg_s32_range``)."""
+    if env.prog_type != ProgType.LSM or env.expected_attach_type != AttachType.LSM_MAC:
+        return
+    rng = lsm_return_range(env)
+    if rng is not None:
+        reg.b = refine_range(reg.b, smin=rng[0], smax=rng[1])
