@@ -18,6 +18,7 @@ from ..kernel.regtypes import RegType, TypeFlag, base_type
 from ..maps.types import MapFlag, MapType
 from . import scalar as sc
 from . import tnum
+from .btf_ctx import mark_retval_read
 from .buf_access import check_buf_mem_access
 from .buf_access import check_buffer_access as check_buffer_access
 from .env import BPF_MAX_VAR_OFF, Env
@@ -328,6 +329,8 @@ def check_mem_access(
         if not write and value_regno >= 0:
             if acc.reg_type == RegType.SCALAR_VALUE:
                 mark_reg_unknown(env, regs, value_regno)
+                if acc.is_retval:
+                    mark_retval_read(env, regs[value_regno])
             else:
                 mark_reg_known_zero(regs, value_regno)
                 if type_may_be_null(acc.reg_type):
@@ -392,7 +395,7 @@ def check_load_mem(env: Env, insn: Insn, strict_once: bool, is_ldsx: bool) -> in
     check_reg_arg(env, insn.dst, Op.DST_NO_MARK)
     src_type = env.regs[insn.src].type
     flags = check_mem_access(env, env.insn_idx, insn.src, insn.off, insn.size, False, insn.dst, strict_once, is_ldsx)
-    save_aux_ptr_type(env, src_type)
+    save_aux_ptr_type(env, src_type, allow_trust_mismatch=True)
     return flags
 
 
@@ -405,12 +408,19 @@ def check_store_reg(env: Env, insn: Insn, strict_once: bool) -> int:
     return flags
 
 
-def save_aux_ptr_type(env: Env, t: int) -> None:
+def save_aux_ptr_type(env: Env, t: int, allow_trust_mismatch: bool = False) -> None:
+    """Remember the pointer type an access goes through.  A load seen through BTF pointers
+    of differing trust on different paths is kept as untrusted: it becomes a probe load
+    (:mod:`pybpf.verifier.probe`)."""
     aux = env.aux[env.insn_idx]
     prev = aux.ptr_type
     if not prev:
         aux.ptr_type = t
     elif prev != t and (_ctx_like(prev) or _ctx_like(t)):
+        btf = RegType.PTR_TO_BTF_ID
+        if allow_trust_mismatch and base_type(t) == btf and base_type(prev) == btf:
+            aux.ptr_type = btf | TypeFlag.PTR_UNTRUSTED
+            return
         raise env.einval("same insn cannot be used with different pointers")
 
 
