@@ -121,6 +121,7 @@ OTHER_CASES = [
          "R0 has smin=-4096 smax=-4096 should have been in [-4095, 0]"),
     Case("lsm_positive_retval", "lsm/file_mprotect", "r0 = 1\nexit", False,
          "R0 has smin=1 smax=1 should have been in [-4095, 0]"),
+    Case("lsm_returns_the_previous_retval", "lsm/file_mprotect", "r0 = *(u64 *)(r1 + 24)\nexit"),
     Case("lsm_bool_hook", "lsm/audit_rule_known", "r0 = 1\nexit"),
     Case("lsm_bool_hook_errno", "lsm/audit_rule_known", "r0 = -1\nexit", False,
          "R0 has smin=-1 smax=-1 should have been in [0, 1]"),
