@@ -118,3 +118,54 @@ def test_the_kernel_reads_0_through_a_null_mm() -> None:
         pytest.skip(str(exc))
     assert got["accepted"], got["message"]
     assert "0" in got["output"].split()
+
+
+def _mixed_trust(pid: int, wakee: int) -> str:
+    """One load reached through the trusted task on one path and through the task's plain
+    ``last_wakee`` pointer (NULL for pybpf's tasks) on the other."""
+    return _print_u64(
+        f"r4 = *(u32 *)(r7 + {pid})\nif r4 > 100 goto +1\nr7 = *(u64 *)(r7 + {wakee})\n"
+        f"r4 = *(u32 *)(r7 + {pid})\n"
+    )
+
+
+def test_a_load_through_trusted_and_plain_pointers_is_a_probe_load(tier: str) -> None:
+    kernel = Kernel(num_cpus=1, seed=0)
+    pid = offsetof("task_struct", "pid")
+    it = _iter_prog(kernel, "task", _mixed_trust(pid, offsetof("task_struct", "last_wakee")))
+    assert it.executable.probe_loads == {7}
+    from pybpf.iter.objects import kernel_tasks
+
+    pids = sorted(kernel_tasks(kernel).tasks)
+    want = [str(p) if p > 100 else "0" for p in pids]  # the small pids read a NULL last_wakee
+    assert "0" in want and create_iter_link(it).read_all().decode().splitlines() == want
+
+
+@pytest.mark.kernel
+def test_the_kernel_accepts_a_load_through_mixed_trust() -> None:
+    from pybpf.oracle import available, unavailable_reason
+
+    if not available():
+        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
+    from pybpf.btf import Kind, load_vmlinux
+    from pybpf.btf.types import Struct
+
+    from ..iter.harness import Case, run_kernel
+
+    btf = load_vmlinux()
+    found = btf.find_by_name_kind("task_struct", Kind.STRUCT)
+    assert found is not None
+    task = btf[found]
+    assert isinstance(task, Struct)
+    off = {m.name: m.offset // 8 for m in task.members}
+    case = Case(
+        name="mixed",
+        target="task",
+        read_size=1 << 16,
+        asm=_mixed_trust(off["pid"], off["last_wakee"]),
+    )
+    try:
+        got = run_kernel(case)
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    assert got["accepted"], got["message"]
