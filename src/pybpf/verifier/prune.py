@@ -247,7 +247,8 @@ def states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:
     # counter's value, which compilers keep in a callee-saved register
     for i in range(len(curs) - 1, -1, -1):
         ob, cb = olds[i].b, curs[i].b
-        if ob is not cb and ob != cb:
+        # (two constants differ in their ranges: no need for the dataclass's __eq__)
+        if ob is not cb and (ob.smin != cb.smin or ob.umax != cb.umax or ob != cb):
             return False
     for a, b in zip(olds, curs, strict=True):
         # _same_fields and the id, inline: this runs for every register of every state
