@@ -169,3 +169,16 @@ def test_the_kernel_accepts_a_load_through_mixed_trust() -> None:
     except RuntimeError as exc:
         pytest.skip(str(exc))
     assert got["accepted"], got["message"]
+
+
+def test_struct_ops_reads_through_a_null_member_pointer_give_0(tier: str) -> None:
+    from pybpf.struct_ops import load_struct_ops_program
+    from pybpf.struct_ops.call import OpsCaller
+    from pybpf.struct_ops.tcp.sock import TcpSock
+
+    kernel = Kernel(seed=0)
+    sk_socket = offsetof("sock", "sk_socket")  # NULL in pybpf's tcp sockets
+    asm = f"r1 = *(u64 *)(r1 + 0)\nr2 = *(u64 *)(r1 + {sk_socket})\nr0 = *(u16 *)(r2 + 0)\nr0 += 9\nexit"
+    prog = load_struct_ops_program(assemble(asm), "tcp_congestion_ops", "ssthresh", kernel=kernel)
+    assert prog.executable.probe_loads == {2}  # the trusted socket's own load stays plain
+    assert OpsCaller({"ssthresh": prog}, kernel)("ssthresh", TcpSock().address) == 9
