@@ -115,44 +115,6 @@ class MapElemWalk:
         return self.map.address, key, value
 
 
-class MapListWalk:
-    """The ``bpf_map`` target's seq operations: every map of the kernel by id."""
-
-    def __init__(self, kernel: Any) -> None:
-        self.kernel = kernel
-        self._next_id = 0
-        self._current: Any = None
-        self._started = False
-
-    def close(self) -> None:
-        pass
-
-    def _find(self) -> Any:
-        ids = sorted(i for i in self.kernel.maps if i >= self._next_id)
-        if not ids:
-            return None
-        self._next_id = ids[0]
-        return self.kernel.maps[ids[0]]
-
-    def start(self) -> Any:
-        if not self._started:
-            self._started = True
-            self._current = self._find()
-        return self._current
-
-    def next(self) -> Any:
-        self._next_id += 1
-        self._current = self._find()
-        return self._current
-
-    def context(self, obj: Any) -> tuple[int, int, int]:
-        if obj is None:
-            return 0, 0, 0
-        users = sum(1 for p in self.kernel.programs.values() if obj in getattr(p, "maps", ()))
-        sync_map_object(obj, refcnt=1 + users, usercnt=1)
-        return obj.address, 0, 0
-
-
 class IdWalk:
     """Objects of a table by ascending id (``bpf_prog_get_curr_or_next``): an object
     removed between reads is skipped, one added after the current id is seen."""
@@ -188,6 +150,21 @@ class IdWalk:
 
     def context(self, obj: Any) -> tuple[int, ...]:
         return (0,) if obj is None else (self.address(obj),)
+
+
+class MapListWalk(IdWalk):
+    """The ``bpf_map`` target's seq operations: every map of the kernel by id."""
+
+    def __init__(self, kernel: Any) -> None:
+        super().__init__(lambda: kernel.maps, lambda m: int(m.address))
+        self.kernel = kernel
+
+    def context(self, obj: Any) -> tuple[int, ...]:
+        if obj is None:
+            return 0, 0, 0
+        users = sum(1 for p in self.kernel.programs.values() if obj in getattr(p, "maps", ()))
+        sync_map_object(obj, refcnt=1 + users, usercnt=1)
+        return obj.address, 0, 0
 
 
 def prog_walk(kernel: Any) -> IdWalk:
