@@ -17,7 +17,7 @@ from ...errors import MemoryFault, RuntimeFault
 from ...maps.base import Map, map_at
 from ...maps.cgroup_storage import CgroupStorageMap
 from ...maps.local_storage import SkStorageMap
-from ...memory import MEMORY
+from ...memory import MEMORY, Region
 from ..env import RunEnv
 from .registry import helper
 
@@ -60,12 +60,17 @@ def get_local_storage(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) 
     return addr
 
 
-@helper("sk_storage_get")
-def sk_storage_get(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+def _sk_storage(env: RunEnv, r1: int, r2: int) -> tuple[SkStorageMap, Region | None]:
+    """The socket storage map in r1 and the region of the socket r2 points to."""
     m = map_at(r1)
     if not isinstance(m, SkStorageMap):
         raise RuntimeFault(env.pc, f"0x{r1:x} is not a socket storage map")
-    region = MEMORY.region_at(r2) if r2 else None
+    return m, (MEMORY.region_at(r2) if r2 else None)
+
+
+@helper("sk_storage_get")
+def sk_storage_get(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    m, region = _sk_storage(env, r1, r2)
     if region is None or region.base != r2:
         return 0
     init = None
@@ -83,8 +88,5 @@ def sk_storage_get(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> 
 
 @helper("sk_storage_delete")
 def sk_storage_delete(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-    m = map_at(r1)
-    if not isinstance(m, SkStorageMap):
-        raise RuntimeFault(env.pc, f"0x{r1:x} is not a socket storage map")
-    region = MEMORY.region_at(r2) if r2 else None
+    m, region = _sk_storage(env, r1, r2)
     return m.storage_delete(region) & ((1 << 64) - 1)
