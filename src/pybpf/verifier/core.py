@@ -12,11 +12,11 @@ import errno
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..isa.disasm import kernel_text
 from ..isa.insn import Insn, lddw_value
-from ..isa.opcodes import InsnClass, JmpOp, Mode, PseudoCall, PseudoLdImm64, Source
+from ..isa.opcodes import InsnClass, JmpOp, Mode, PseudoCall, PseudoLdImm64
 from ..kernel.progtypes import AttachType, ProgType, prog_type_from_name
 from ..kernel.regtypes import RegType
 from .btf_ctx import check_lsm_attach
@@ -31,12 +31,40 @@ from .env import (
 )
 from .fixups import fixup_program, fixups_matter
 from .func_info import check_btf_func, check_btf_func_early
-from .global_funcs import do_check_subprogs
-from .ldimm import resolve_pseudo_ldimm64
+from .global_funcs import do_check_subprogs, init_global_args
+from .ldimm import check_ld_abs, check_ld_imm, resolve_pseudo_ldimm64
 from .liveness import compute_live_registers
 from .log import verifier_state_str, vlog_alignment
 from .stack_liveness import StackLiveness
 from .state import FuncState, JmpHistoryEntry, VerifierState
+
+# The steps of the main loop, imported once (by _import_steps) rather than on every call
+# of do_check.  Not at the top: several of them import names from this module, and some
+# import each other in a circle that only resolves when they are imported last.
+if TYPE_CHECKING:
+    from . import alu as _alu
+    from . import calls as _calls
+    from . import jmp as _jmp
+    from . import mem as _mem
+    from . import prune as _prune
+    from . import refs as _refs
+    from . import regs as _regs
+    from . import stack_depth as _stack_depth
+_steps_imported = False
+
+
+def _import_steps() -> None:
+    global _alu, _calls, _jmp, _mem, _prune, _refs, _regs, _stack_depth, _steps_imported
+    from . import alu as _alu
+    from . import calls as _calls
+    from . import jmp as _jmp
+    from . import mem as _mem
+    from . import prune as _prune
+    from . import refs as _refs
+    from . import regs as _regs
+    from . import stack_depth as _stack_depth
+
+    _steps_imported = True
 
 
 @dataclass
@@ -181,31 +209,26 @@ def print_insn_state(env: Env, state: FuncState) -> None:
 
 # --- the main loop -------------------------------------------------------------------------
 
+# Plain ints for the per-instruction dispatch: comparing with an IntEnum member costs
+# a global and an attribute look-up each time.
+_LD, _LDX, _ST, _STX = int(InsnClass.LD), int(InsnClass.LDX), int(InsnClass.ST), int(InsnClass.STX)
 _ALU, _ALU64 = int(InsnClass.ALU), int(InsnClass.ALU64)
+_JMP, _JMP32 = int(InsnClass.JMP), int(InsnClass.JMP32)
+_IMM, _ABS, _IND = int(Mode.IMM), int(Mode.ABS), int(Mode.IND)
+_MEM, _MEMSX, _ATOMIC = int(Mode.MEM), int(Mode.MEMSX), int(Mode.ATOMIC)
+_JA, _CALL, _EXIT = int(JmpOp.JA), int(JmpOp.CALL), int(JmpOp.EXIT)
 
 
 def do_check(env: Env) -> None:
-    from .alu import check_alu_op
-    from .calls import (
-        check_func_call,
-        check_helper_call,
-        check_kfunc_call,
-        check_return_code,
-        prepare_func_exit,
-    )
-    from .jmp import check_cond_jmp_op
-    from .ldimm import check_ld_abs, check_ld_imm
-    from .mem import (
-        check_atomic,
-        check_load_mem,
-        check_mem_access,
-        check_store_reg,
-        save_aux_ptr_type,
-    )
-    from .prune import is_state_visited, update_branch_counts
-    from .refs import check_resource_leak
-    from .regs import Op, check_reg_arg
-
+    if not _steps_imported:
+        _import_steps()
+    check_alu_op = _alu.check_alu_op
+    calls = _calls
+    check_cond_jmp_op = _jmp.check_cond_jmp_op
+    check_load_mem = _mem.check_load_mem
+    check_store_reg = _mem.check_store_reg
+    is_state_visited = _prune.is_state_visited
+    check_resource_leak = _refs.check_resource_leak
     level = env.level  # (fixed for the whole verification)
     pop_log = not level & 2
     live_stack = env.stack_live
@@ -216,7 +239,8 @@ def do_check(env: Env) -> None:
     prev = -1  # the instruction before this one on this path (pop_stack may reset it)
     while True:
         env._cur_hist = None  # type: ignore[attr-defined]
-        state = env.state
+        state = env.cur_state  # (env.state, without the property call)
+        assert state is not None
         env.prev_insn_idx = prev
         idx = env.insn_idx
         if idx >= n:
@@ -260,70 +284,71 @@ def do_check(env: Env) -> None:
         live_stack.reset_write_marks(idx)
         if cls in (_ALU64, _ALU):
             check_alu_op(env, insn)
-        elif cls == InsnClass.LDX:
-            flags = check_load_mem(env, insn, False, insn.mode == Mode.MEMSX)
+        elif cls == _LDX:
+            flags = check_load_mem(env, insn, False, insn.code & 0xE0 == _MEMSX)
             if flags:
                 push_insn_history(env, state, flags, None)
-        elif cls == InsnClass.STX:
-            if insn.mode == Mode.ATOMIC:
-                check_atomic(env, insn)
+        elif cls == _STX:
+            mode = insn.code & 0xE0
+            if mode == _ATOMIC:
+                _mem.check_atomic(env, insn)
             else:
-                if insn.mode != Mode.MEM or insn.imm != 0:
+                if mode != _MEM or insn.imm != 0:
                     raise env.einval("BPF_STX uses reserved fields")
                 flags = check_store_reg(env, insn, False)
                 if flags:
                     push_insn_history(env, state, flags, None)
-        elif cls == InsnClass.ST:
-            if insn.mode != Mode.MEM or insn.src != 0:
+        elif cls == _ST:
+            if insn.code & 0xE0 != _MEM or insn.src != 0:
                 raise env.einval("BPF_ST uses reserved fields")
-            check_reg_arg(env, insn.dst, Op.SRC)
+            _regs.check_reg_arg(env, insn.dst, _regs.Op.SRC)
             dst_type = env.regs[insn.dst].type
-            flags = check_mem_access(env, idx, insn.dst, insn.off, insn.size, True, -1)
+            flags = _mem.check_mem_access(env, idx, insn.dst, insn.off, insn.size, True, -1)
             if flags:
                 push_insn_history(env, state, flags, None)
-            save_aux_ptr_type(env, dst_type)
-        elif cls in (InsnClass.JMP, InsnClass.JMP32):
-            op = insn.op
+            _mem.save_aux_ptr_type(env, dst_type)
+        elif cls in (_JMP, _JMP32):
+            op = insn.code & 0xF0
             env.jmps_processed += 1
-            if op == JmpOp.CALL:
+            if op == _CALL:
                 if (
-                    insn.source != Source.K
+                    insn.code & 0x08
                     or (insn.src != PseudoCall.KFUNC_CALL and insn.off != 0)
                     or insn.src not in (0, PseudoCall.CALL, PseudoCall.KFUNC_CALL)
                     or insn.dst != 0
-                    or cls == InsnClass.JMP32
+                    or cls == _JMP32
                 ):
                     raise env.einval("BPF_CALL uses reserved fields")
                 if state.active_lock is not None and insn.src != 0:
                     raise env.einval("function calls are not allowed while holding a lock")
                 if insn.src == PseudoCall.CALL:
-                    next_idx = check_func_call(env, insn)
+                    next_idx = calls.check_func_call(env, insn)
                 elif insn.src == PseudoCall.KFUNC_CALL:
-                    next_idx = check_kfunc_call(env, insn)
+                    next_idx = calls.check_kfunc_call(env, insn)
                 else:
-                    next_idx = check_helper_call(env, insn)
+                    next_idx = calls.check_helper_call(env, insn)
                 env.mark_reg_scratched(0)
-            elif op == JmpOp.JA:
+            elif op == _JA:
                 if (
-                    insn.source != Source.K
+                    insn.code & 0x08
                     or insn.src
                     or insn.dst
-                    or (cls == InsnClass.JMP and insn.imm)
-                    or (cls == InsnClass.JMP32 and insn.off)
+                    or (cls == _JMP and insn.imm)
+                    or (cls == _JMP32 and insn.off)
                 ):
                     raise env.einval("BPF_JA uses reserved fields")
-                next_idx = idx + (insn.off if cls == InsnClass.JMP else insn.imm) + 1
-            elif op == JmpOp.EXIT:
-                if insn.source != Source.K or insn.imm or insn.src or insn.dst or cls == InsnClass.JMP32:
+                next_idx = idx + (insn.off if cls == _JMP else insn.imm) + 1
+            elif op == _EXIT:
+                if insn.code & 0x08 or insn.imm or insn.src or insn.dst or cls == _JMP32:
                     raise env.einval("BPF_EXIT uses reserved fields")
                 check_resource_leak(env, False, not state.curframe, "BPF_EXIT instruction in main prog")
                 if state.curframe:
                     live_stack.update()
-                    next_idx = prepare_func_exit(env)
+                    next_idx = calls.prepare_func_exit(env)
                     do_print_state = True
                     env.insn_idx = next_idx
                     continue
-                check_return_code(env, 0, "R0")
+                calls.check_return_code(env, 0, "R0")
                 live_stack.commit_write_marks()
                 if not _process_exit(env, pop_log):
                     return
@@ -332,10 +357,11 @@ def do_check(env: Env) -> None:
                 continue
             else:
                 next_idx = check_cond_jmp_op(env, insn)
-        elif cls == InsnClass.LD:
-            if insn.mode in (Mode.ABS, Mode.IND):
+        elif cls == _LD:
+            mode = insn.code & 0xE0
+            if mode in (_ABS, _IND):
                 check_ld_abs(env, insn)
-            elif insn.mode == Mode.IMM:
+            elif mode == _IMM:
                 check_ld_imm(env, insn)
                 next_idx = idx + 2
                 env.aux[idx + 1].seen = True
@@ -345,38 +371,34 @@ def do_check(env: Env) -> None:
             raise env.einval(f"unknown insn class {cls}")
         live_stack.commit_write_marks()
         env.insn_idx = next_idx if env.insn_idx == idx else env.insn_idx + 1
-    del update_branch_counts
 
 
 def _process_exit(env: Env, pop_log: bool) -> bool:
     """A path ended: account for it and continue with the next pending one, if any."""
-    from .prune import update_branch_counts
-
     env.mark_all_scratched()
-    update_branch_counts(env, env.state)
+    _prune.update_branch_counts(env, env.state)
     env.stack_live.update()
     return pop_stack(env, pop_log)
 
 
 def do_check_common(env: Env, subprog: int) -> None:
-    from .regs import mark_reg_known_zero
-
+    if not _steps_imported:
+        _import_steps()
     env.pass_cnt += 1
     state = VerifierState()
     env.cur_state = state
-    frame = state.frames[0]
-    _init_func_state(frame, -1, 0, subprog)
+    frame = state.frames[0]  # fresh: its registers are already NOT_INIT
+    frame.subprogno = subprog
+    _init_frame_pointer(frame, 0)
     state.first_insn_idx = env.subprogs[subprog].start
     state.last_insn_idx = -1
     env.insn_idx = env.subprogs[subprog].start
     regs = frame.regs
     if subprog:
-        from .global_funcs import init_global_args
-
         init_global_args(env, subprog, regs)
     else:
         regs[1].type = RegType.PTR_TO_CTX
-        mark_reg_known_zero(regs, 1)
+        _regs.mark_reg_known_zero(regs, 1)
         regs[1].type = RegType.PTR_TO_CTX
     env.mark_all_scratched()
     try:
@@ -393,6 +415,10 @@ def _init_func_state(frame: FuncState, callsite: int, frameno: int, subprogno: i
     frame.subprogno = subprogno
     for r in frame.regs:
         r.mark_not_init()
+    _init_frame_pointer(frame, frameno)
+
+
+def _init_frame_pointer(frame: FuncState, frameno: int) -> None:
     fp = frame.regs[10]
     fp.mark_known(0)
     fp.type = RegType.PTR_TO_STACK
@@ -401,9 +427,9 @@ def _init_func_state(frame: FuncState, callsite: int, frameno: int, subprogno: i
 
 def check_max_stack_depth(env: Env) -> None:
     """The deepest chain of calls must fit the 512-byte stack."""
-    from .stack_depth import check_max_stack_depth as check
-
-    check(env)
+    if not _steps_imported:
+        _import_steps()
+    _stack_depth.check_max_stack_depth(env)
 
 
 def fixup_attach_type(prog_type: ProgType, attach: AttachType | None) -> AttachType | None:
