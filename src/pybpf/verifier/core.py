@@ -9,6 +9,7 @@ errno and log.
 from __future__ import annotations
 
 import errno
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -443,6 +444,12 @@ def fixup_attach_type(prog_type: ProgType, attach: AttachType | None) -> AttachT
     return attach
 
 
+@functools.cache
+def _default_options(log_level: int) -> Options:
+    """A privileged load's options (frozen, so one per log level serves every call)."""
+    return Options(log_level=log_level)
+
+
 def verify(
     insns: Sequence[Insn],
     prog_type: ProgType | str,
@@ -464,7 +471,7 @@ def verify(
         prog_type = prog_type_from_name(prog_type)
     expected_attach_type = fixup_attach_type(prog_type, expected_attach_type)
     if options is None:
-        options = Options(log_level=log_level)
+        options = _default_options(log_level)
     elif log_level and not options.log_level:
         options = Options(**{**options.__dict__, "log_level": log_level})
     start = time.perf_counter_ns()
