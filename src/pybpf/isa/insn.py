@@ -182,6 +182,13 @@ _ATOMIC_RMW = _ATOMIC_ALU | {
 _ATOMIC_ORDERED = {AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL}
 
 
+# instructions whose fields were found fine: the check is a function of the instruction
+# alone, and the same few instructions come back in program after program (bounded, so a
+# stream of distinct programs cannot make it grow without end)
+FIELDS_OK: set[Insn] = set()
+_FIELDS_OK_MAX = 1 << 16
+
+
 def reserved_fields_error(insn: Insn) -> str | None:
     """The kernel's complaint about an instruction's fields, or None if they are fine.
 
@@ -189,6 +196,17 @@ def reserved_fields_error(insn: Insn) -> str | None:
     per-class checks); the messages are the kernel's own.  ``lddw`` pairing and unknown
     opcodes are checked over the whole program by :func:`check_program`.
     """
+    if insn in FIELDS_OK:
+        return None
+    problem = _fields_error(insn)
+    if problem is None:
+        if len(FIELDS_OK) >= _FIELDS_OK_MAX:
+            FIELDS_OK.clear()
+        FIELDS_OK.add(insn)
+    return problem
+
+
+def _fields_error(insn: Insn) -> str | None:
     code, cls, op = insn.code, insn.cls, insn.op
     if cls in (InsnClass.ALU, InsnClass.ALU64):
         if op == AluOp.NEG:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 
 from ..isa.disasm import ALU_OPS
-from ..isa.insn import Insn, reserved_fields_error
+from ..isa.insn import FIELDS_OK, Insn, reserved_fields_error
 from ..isa.opcodes import ADDR_SPACE_CAST, TO_LE, AluOp, InsnClass, Source
 from ..kernel.regtypes import RegType, TypeFlag, base_type
 from . import bounds as bx
@@ -40,18 +40,13 @@ S32_MAX = (1 << 31) - 1
 
 
 def _reserved(env: Env, insn: Insn) -> None:
-    """The kernel's reserved-field checks: a function of the instruction alone, so made
-    once per instruction slot and remembered for the paths that come back to it."""
-    checked: dict[int, Insn] | None = env.__dict__.get("_alu_fields_ok")
-    if checked is None:
-        checked = env.__dict__["_alu_fields_ok"] = {}
-    idx = env.insn_idx
-    if checked.get(idx) is insn:
+    """The kernel's reserved-field checks: a function of the instruction alone, so an
+    instruction found fine once (in any program) is not looked at again."""
+    if insn in FIELDS_OK:
         return
     problem = reserved_fields_error(insn)
     if problem is not None:
         raise env.einval(problem)
-    checked[idx] = insn
 
 
 _SCALAR = int(SCALAR)

@@ -786,9 +786,23 @@ def return_range(env: Env) -> tuple[int, int] | None:
     return None
 
 
-def check_return_code(env: Env, regno: int, name: str) -> None:
-    from .precision import mark_chain_precision
+_RANGES: dict[tuple[ProgType, AttachType | None], tuple[int, int] | None] = {}
 
+
+def _return_range_of(env: Env) -> tuple[int, int] | None:
+    """``return_range``, remembered per program type and attach point (all it depends on,
+    except for LSM hooks, which are asked each time)."""
+    key = (env.prog_type, env.expected_attach_type)
+    try:
+        return _RANGES[key]
+    except KeyError:
+        rng = return_range(env)
+        if env.prog_type != ProgType.LSM:
+            _RANGES[key] = rng
+        return rng
+
+
+def check_return_code(env: Env, regno: int, name: str) -> None:
     frame = env.state.frames[0]
     is_subprog = frame.subprogno != 0
     if not is_subprog and env.prog_type == ProgType.STRUCT_OPS:
@@ -806,7 +820,7 @@ def check_return_code(env: Env, regno: int, name: str) -> None:
                 f"At subprogram exit the register R{regno} is not a scalar value ({reg_type_str(reg.type)})"
             )
         return
-    rng = return_range(env)
+    rng = _return_range_of(env)
     if rng is None:
         return
     if reg.type != SCALAR:

@@ -319,9 +319,27 @@ def _decode(insn: Insn, calls_callback: bool) -> tuple[int, int, int]:
 def _decoded(env: Env) -> list[tuple[int, int, int]]:
     table: list[tuple[int, int, int]] | None = env.__dict__.get("_bt_steps")
     if table is None or len(table) != len(env.insns):
-        table = [_decode(insn, a.calls_callback) for insn, a in zip(env.insns, env.aux, strict=False)]
+        table = []
+        append = table.append
+        cache = _STEPS
+        for insn, a in zip(env.insns, env.aux, strict=False):
+            step = cache.get(insn)
+            if step is None:
+                step = _decode(insn, a.calls_callback)
+                if insn.code != _CALL_CODE:  # only a call's step depends on more than itself
+                    if len(cache) >= _STEPS_MAX:
+                        cache.clear()
+                    cache[insn] = step
+            append(step)
         env.__dict__["_bt_steps"] = table
     return table
+
+
+# the steps of instructions seen before, in any program (all but calls: a call's step also
+# depends on whether it calls back); bounded so that many distinct programs cannot grow it
+_STEPS: dict[Insn, tuple[int, int, int]] = {}
+_STEPS_MAX = 1 << 16
+_CALL_CODE = InsnClass.JMP | JmpOp.CALL
 
 
 def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:

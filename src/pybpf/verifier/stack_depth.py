@@ -87,6 +87,15 @@ def _check_from(env: Env, root: int) -> None:
 
 
 def check_max_stack_depth(env: Env) -> None:
-    for i, sp in enumerate(env.subprogs):
+    subs = env.subprogs
+    if len(subs) == 1:
+        # one function and (as is usual then) no call to another: its own depth is all
+        depth = _round_depth(subs[0].stack_depth)
+        if depth <= MAX_BPF_STACK and not any(
+            (insn.code == _CALL and insn.src == _PSEUDO_CALL) or (insn.code == _LDDW and insn.src == _PSEUDO_FUNC)
+            for insn in env.insns
+        ):
+            return
+    for i, sp in enumerate(subs):
         if i == 0 or sp.is_async_cb:
             _check_from(env, i)

@@ -165,12 +165,10 @@ class StackLiveness:
         self.query_callsites: tuple[int, ...] = ()
 
     # --- instances ---------------------------------------------------------------------
-    def _lookup(self, callsites: tuple[int, ...], sp_starts: tuple[int, ...]) -> FuncInstance:
+    def _lookup(self, callsites: tuple[int, ...], sp_starts: tuple[int, ...], sub: int) -> FuncInstance:
         inst = self.instances.get(callsites)
         if inst is None:
-            env = self.env
-            sub = env.subprog_of(sp_starts[-1])
-            inst = FuncInstance(callsites, sp_starts, sub, self.sp_ends[sub] - env.subprogs[sub].start)
+            inst = FuncInstance(callsites, sp_starts, sub, self.sp_ends[sub] - sp_starts[-1])
             self.instances[callsites] = inst
         return inst
 
@@ -178,9 +176,16 @@ class StackLiveness:
         """The instance frame ``frameno`` of ``st`` runs in (``lookup_instance``)."""
         subprogs = self.env.subprogs
         frames = st.frames
+        sub = frames[frameno].subprogno
+        if frameno == 0:  # the main function: one instance, found without building a chain
+            start = subprogs[sub].start
+            inst = self.instances.get((start,))
+            if inst is not None:
+                return inst
+            return self._lookup((start,), (start,), sub)
         sp_starts = tuple(subprogs[frames[i].subprogno].start for i in range(frameno + 1))
         callsites = (*tuple(frames[i + 1].callsite for i in range(frameno)), sp_starts[-1])
-        return self._lookup(callsites, sp_starts)
+        return self._lookup(callsites, sp_starts, sub)
 
     def reset_callchain(self) -> None:
         """The current path changed function: find its instance again when needed."""
@@ -210,7 +215,8 @@ class StackLiveness:
 
     def reset_write_marks(self, insn_idx: int) -> None:
         """An instruction starts: collect the slots it writes in full."""
-        self._ensure_cur()
+        if self.cur is None:
+            self._ensure_cur()
         self.write_insn_idx = insn_idx
         if self.write_any:
             self.write_acc = [0] * MAX_CALL_FRAMES
@@ -235,6 +241,11 @@ class StackLiveness:
             return
         idx = self.write_insn_idx - inst.sp_start
         was_set = inst.must_write_set[idx]
+        if not was_set and not self.write_any:
+            # a first visit that wrote nothing (most instructions): no frame's set changes
+            inst.must_write_set[idx] = True
+            self.write_insn_idx = 0
+            return
         if was_set and not self.write_any:
             # a later visit that wrote nothing: every frame's must-write set becomes empty
             for frame in range(inst.curframe + 1):
@@ -338,7 +349,7 @@ class StackLiveness:
         """The callee's entry facts become facts of its call instruction in the caller."""
         cf = inst.curframe
         outer_sites = (*inst.callsites[:cf - 1], inst.sp_starts[cf - 1])
-        outer = self._lookup(outer_sites, inst.sp_starts[:cf])
+        outer = self._lookup(outer_sites, inst.sp_starts[:cf], self.env.subprog_of(inst.sp_starts[cf - 1]))
         callsite = inst.callsites[cf - 1]
         self._reset_write_marks_for(callsite)
         rel = 0
