@@ -234,7 +234,16 @@ class StackLiveness:
 
     def commit_write_marks(self) -> None:
         """The instruction is done: intersect what it wrote with earlier visits."""
-        self._commit(self.cur)
+        inst = self.cur
+        if inst is None:
+            return
+        if not self.write_any:
+            idx = self.write_insn_idx - inst.sp_start
+            if not inst.must_write_set[idx]:  # a first visit that wrote nothing: no set changes
+                inst.must_write_set[idx] = True
+                self.write_insn_idx = 0
+                return
+        self._commit(inst)
 
     def _commit(self, inst: FuncInstance | None) -> None:
         if inst is None:
