@@ -13,12 +13,14 @@ from typing import Any
 
 from ..errors import BpfError
 from ..isa.insn import KNOWN_OPCODES, Insn, lddw_value
-from ..isa.opcodes import InsnClass, Mode, PseudoLdImm64
+from ..isa.opcodes import OPCODE_LDDW, InsnClass, Mode, PseudoLdImm64
 from ..kernel.progtypes import ProgType
 from ..kernel.regtypes import RegType
 from ..maps.types import MapType
+from . import scalar as sc
 from .env import BPF_MAX_VAR_OFF, Env
-from .regs import Op, check_reg_arg, mark_reg_known_zero, mark_reg_unknown
+from .regs import BPF_REG_FP, Op, check_reg_arg, mark_reg_known_zero, mark_reg_unknown
+from .state import DEF_NOT_SUBREG
 
 MAX_USED_MAPS = 64
 
@@ -45,17 +47,23 @@ def _add_used_map(env: Env, m: object) -> int:
 def resolve_pseudo_ldimm64(env: Env) -> None:
     insns = env.insns
     n = len(insns)
+    known = KNOWN_OPCODES
+    ldx, ldx_modes, lddw = int(InsnClass.LDX), (int(Mode.MEM), int(Mode.MEMSX)), OPCODE_LDDW
     i = 0
     while i < n:
         insn = insns[i]
-        if insn.cls == InsnClass.LDX and (insn.mode not in (Mode.MEM, Mode.MEMSX) or insn.imm != 0):
+        code = insn.code
+        if code & 0x07 == ldx and (code & 0xE0 not in ldx_modes or insn.imm != 0):
             raise env.einval("BPF_LDX uses reserved fields")
-        if insn.is_lddw:
+        if code == lddw:
             nxt = insns[i + 1] if i + 1 < n else None
             if nxt is None or nxt.code != 0 or nxt.dst or nxt.src or nxt.off:
                 raise env.einval("invalid bpf_ld_imm64 insn")
             src = insn.src
-            if src in (0, PseudoLdImm64.BTF_ID, PseudoLdImm64.FUNC):
+            if not src:  # a plain constant: nothing to resolve
+                i += 2
+                continue
+            if src in (PseudoLdImm64.BTF_ID, PseudoLdImm64.FUNC):
                 if src == PseudoLdImm64.BTF_ID:
                     raise env.einval("kernel BTF is not available for BPF_PSEUDO_BTF_ID loads")
                 i += 2
@@ -90,8 +98,8 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
                 env.aux[i].map_off = off
             i += 2
             continue
-        if insn.code not in KNOWN_OPCODES:
-            raise env.einval(f"unknown opcode {insn.code:02x}")
+        if code not in known:
+            raise env.einval(f"unknown opcode {code:02x}")
         i += 1
 
 
@@ -108,6 +116,20 @@ def map_address(m: object, insn: Insn, second: Insn) -> int:
 
 
 def check_ld_imm(env: Env, insn: Insn) -> None:
+    # The common case first: a plain 64-bit constant (code 0x18, src 0, off 0) into a
+    # writable register becomes a known scalar in one step; the state it leaves is the
+    # one the generic path below builds (a full-width def, not precise).
+    dst_no = insn.dst
+    if insn.code == 0x18 and not insn.src and not insn.off and dst_no < BPF_REG_FP:
+        env.scratched_regs |= 1 << dst_no
+        st = env.cur_state
+        assert st is not None
+        reg = st.frames[st.curframe].regs[dst_no]
+        reg.mark_unknown()
+        hi = env.insns[env.insn_idx + 1].imm & 0xFFFFFFFF
+        reg.b = sc.known((hi << 32) | (insn.imm & 0xFFFFFFFF))
+        reg.subreg_def = DEF_NOT_SUBREG
+        return
     if insn.size != 0x18:
         raise env.einval("invalid BPF_LD_IMM insn")
     if insn.off != 0:
