@@ -30,6 +30,9 @@ from .types import (
     referenced_ids,
 )
 
+# Holes wider than this (64 KiB) come only from damaged BTF: refuse rather than print them.
+MAX_PADDING_BITS = 64 * 1024 * 8
+
 _MODS = (Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG)
 _ALIASES = {
     "__Poly8_t": "unsigned char",
@@ -309,6 +312,8 @@ class CDumper:
     def _padding(self, cur: int, nxt: int, next_align: int, in_bitfield: bool, lvl: int) -> None:
         if cur >= nxt:
             return
+        if nxt - cur > MAX_PADDING_BITS:  # a damaged offset would print millions of fillers
+            raise BpfError(errno.EINVAL, f"a hole of {nxt - cur} bits before a member or the end of a struct")
         pads = (("long", self.ptr_sz * 8), ("int", 32), ("short", 16), ("char", 8))
         # The widest filler type whose alignment boundary is not past the next member.
         pad_type, pad_bits = pads[-1]
