@@ -15,7 +15,7 @@ import errno
 from ...errors import MemoryFault
 from ...memory import MEMORY
 from ..env import RunEnv
-from ..skb import csum_add
+from ..skb import csum_add, csum_fold
 from .packet import _skb
 from .registry import helper, neg
 
@@ -30,12 +30,6 @@ def csum_partial32(data: bytes, seed: int) -> int:
     for i in range(0, len(data), 4):
         total += int.from_bytes(data[i : i + 4], "little")
     return 0 if total == 0 else (total - 1) % M32 + 1
-
-
-def fold16(csum: int) -> int:
-    """The kernel's ``csum_from32to16``: the 32-bit sum folded to 16 bits, not inverted."""
-    x = (csum + (((csum >> 16) | (csum << 16)) & M32)) & M32
-    return x >> 16
 
 
 @helper("csum_diff")
@@ -53,7 +47,7 @@ def csum_diff(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
         ret = csum_partial32(new, ret)
     elif old:
         ret = ~csum_partial32(old, ~ret & M32) & M32
-    return fold16(ret)
+    return csum_fold(ret)  # folded to 16 bits, not inverted, as the kernel returns it
 
 
 @helper("csum_update")
