@@ -46,9 +46,10 @@ GPL_COMPATIBLE = frozenset({
 _ON_KERNEL_OBJECTS = (26, 27, 29)
 """Tracing (BTF-typed contexts, iterators), struct_ops and LSM programs: their context
 hands them typed pointers into pybpf's kernel, whose loads the verifier checks against
-pybpf's kernel BTF, so CO-RE relocates an object of only such programs against that BTF
-(an object that also has tracepoint or kprobe programs keeps the host's layouts)."""
-
+pybpf's kernel BTF, so CO-RE relocates an object with any such program against that BTF
+first, every program of it included; what cannot be relocated there (a member pybpf's
+kernel does not declare) takes the host's layout (:func:`_core_fallback`), except in an
+object with struct_ops programs, which stays on pybpf's BTF alone."""
 
 
 def _core_fallback(spec: Any, mine: tuple[dict[int, list[Any]], list[Any]],
@@ -68,6 +69,7 @@ def _core_fallback(spec: Any, mine: tuple[dict[int, list[Any]], list[Any]],
         width = 2 if theirs[c.insn_idx].code == 0x18 else 1  # ld_imm64 takes two slots
         code[i][c.insn_idx : c.insn_idx + width] = theirs[c.insn_idx : c.insn_idx + width]
     return code, left
+
 
 def license_is_gpl_compatible(text: str) -> bool:
     return text in GPL_COMPATIBLE
