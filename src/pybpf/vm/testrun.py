@@ -148,7 +148,7 @@ def _timed_runs_with_storage(
     runner.prepare(exe)
     runs = max(repeat, 1)
     run_repeat = getattr(runner, "run_repeat", None)
-    if run_repeat is not None:  # the jit's repeat loop is native: nothing per run in Python
+    if run_repeat is not None:  # the jit's native loop, the python tier's generated REPEAT
         r0, ns = run_repeat(exe, ctx_addr, runs, ctx=ctx_obj, cpu=cpu)
         return r0, min(ns, U32_MAX)
     run = runner.run
