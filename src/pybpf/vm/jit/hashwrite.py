@@ -16,14 +16,12 @@ from typing import TYPE_CHECKING
 
 from ...maps import hashslots as hs
 from ...maps.hashindex import HASH, KEY, NEXT, REF, VALUE
-from ...maps.types import BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST
+from ...maps.types import BPF_EXIST, BPF_NOEXIST
 from .hashlookup import HashFacts, WriteFacts, find
 
 if TYPE_CHECKING:
     from ...maps.hashtab import HashMap
     from .codegen import Generator
-
-M64 = (1 << 64) - 1
 
 
 class _Emit:
@@ -146,14 +144,9 @@ class _Emit:
 def update(g: Generator, f: HashFacts, key: str, value: str, flags: str, cpu: str, done: str) -> None:
     """``bpf_map_update_elem`` as ``HashMap._update_plain`` / ``_update_percpu`` do it."""
     e = _Emit(g, f)
-    if f.percpu:
-        bad = e.val(f"icmp ugt i64 {flags}, {BPF_EXIST}")
-    else:
-        rest = e.val(f"and i64 {flags}, {M64 ^ BPF_F_LOCK}")
-        over = e.val(f"icmp ugt i64 {rest}, {BPF_EXIST}")
-        lk = e.val(f"and i64 {flags}, {BPF_F_LOCK}")
-        locked = e.val(f"icmp ne i64 {lk}, 0")
-        bad = e.val(f"or i1 {over}, {locked}")
+    # Plain hashes refuse a flag above BPF_EXIST and BPF_F_LOCK (these values hold no
+    # spin lock); as BPF_F_LOCK > BPF_EXIST, both kinds refuse exactly flags > BPF_EXIST.
+    bad = e.val(f"icmp ugt i64 {flags}, {BPF_EXIST}")
     einval, go = g.label(), g.label()
     g.emit(f"br i1 {bad}, label %{einval}, label %{go}")
     g.block(einval)
@@ -169,7 +162,6 @@ def update(g: Generator, f: HashFacts, key: str, value: str, flags: str, cpu: st
     if f.percpu:  # in place: this CPU's copy
         v = e.val(f"load i64, ptr {e.ptr(node, VALUE)}")
         skip = e.val(f"mul i64 {cpu}, {f.value_stride}")
-        assert e.w is not None
         e.copy(e.val(f"add i64 {v}, {skip}"), value, e.w.value_size)
         e.reply(0, done)
     else:
