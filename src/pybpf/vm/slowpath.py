@@ -68,11 +68,12 @@ def load_resolve_signed(addr: int, size: int, pc: int) -> tuple[int, int, int, A
     return value, base, last, buf
 
 
-def probe_load_resolve(addr: int, size: int, pc: int, signed: bool) -> tuple[int, int, int, Any]:
-    """As :func:`load_resolve` (or its signed form) for a probe load: a bad address reads 0
-    and leaves a cache no address hits."""
+def probe_load_resolve_signed(addr: int, size: int, pc: int) -> tuple[int, int, int, Any]:
+    """As :func:`load_resolve_signed` for a sign-extending probe load: a bad address reads
+    0 and leaves a cache no address hits.  (Generated code's unsigned probe loads miss
+    through its field-aware path, which catches the fault itself.)"""
     try:
-        return load_resolve_signed(addr, size, pc) if signed else load_resolve(addr, size, pc)
+        return load_resolve_signed(addr, size, pc)
     except MemoryFault:
         return 0, *NO_REGION
 

@@ -389,7 +389,7 @@ class Emitter:
             hit = f"{d} = {self._struct('S', size)}({cv}, o)[0] & {H64}"
             miss = f"{d}, {cb}, {ce}, {cv} = LDRS({a}, {size}, {pc}){back}"
             if pc in self.exe.probe_loads:  # a bad address reads 0
-                miss = f"{d}, {cb}, {ce}, {cv} = LDRP({a}, {size}, {pc}, True){back}"
+                miss = f"{d}, {cb}, {ce}, {cv} = LDRPS({a}, {size}, {pc}){back}"
             return [*pre, f"if {_hit(a, cb, ce)}: {hit}", f"else: {miss}"]
         # a context field computed on access: its getter is remembered (c<pc>a, c<pc>g)
         if size == 1:  # the buffer is a bytearray: indexing it is a byte

@@ -25,7 +25,7 @@ from ...kernel.state import Kernel, default_kernel
 from ...memory import MEMORY
 from ..executable import Executable
 from ..frames import StackFrames
-from ..slowpath import load_resolve, load_resolve_signed, probe_load_resolve, store_resolve
+from ..slowpath import load_resolve, load_resolve_signed, probe_load_resolve_signed, store_resolve
 from .module import ProgramCode, generate
 
 M64 = (1 << 64) - 1
@@ -70,8 +70,8 @@ def _probe_load_resolve_field(
         return 0, 0, -1, None, None, None
 
 
-def _probe_load_resolve(addr: int, size: int, pc: int, signed: bool) -> tuple[int, int, int, Any]:
-    value, base, last, buf = probe_load_resolve(addr, size, pc, signed)
+def _probe_load_resolve_signed(addr: int, size: int, pc: int) -> tuple[int, int, int, Any]:
+    value, base, last, buf = probe_load_resolve_signed(addr, size, pc)
     return value, base, last - base, buf
 
 
@@ -158,7 +158,7 @@ class PythonRunner:
         ns.update(
             env=self.env, R=self, FR=self.stacks.enter,
             LDRS=_load_resolve_signed, STR=_store_resolve, LDRF=_load_resolve_field,
-            LDRP=_probe_load_resolve, LDRFP=_probe_load_resolve_field,
+            LDRPS=_probe_load_resolve_signed, LDRFP=_probe_load_resolve_field,
             MLOAD=MEMORY.load, MSTORE=MEMORY.store, ATR=_atomic_region, FAULT=_fault, BUDGET=_budget, BG=self.budget,
             TAIL=self._tail_target, MAYGOTO=self._may_goto, LDPKT=self._ld_pkt,
             ENDIAN=endian, ALU64=alu64, ALU32=alu32, __builtins__=__builtins__,
