@@ -20,7 +20,7 @@ import ctypes
 import errno
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ...isa.insn import Insn, lddw_value
 from ...isa.opcodes import (
@@ -96,7 +96,6 @@ class Generated:
     fields: CacheArray
     tails: CacheArray
     entries: tuple[int, ...]
-    inline_maps: tuple[tuple[int, ...], ...] = field(default=())
     zero: tuple[int, int] = (0, STACK_SIZE)
     """The span of a frame a run zeroes (see ``Generator.stack_extent``)."""
 
@@ -368,7 +367,7 @@ class Generator:
             out.extend(self.lines)
         out.append(self.repeat_wrapper())
         return Generated(self.uid, "\n".join(out) + "\n", self.ops, self.cache, self.fields, self.tails, self.entries,
-                         self.inline.maps_key(), (self.zero_lo, self.zero_hi))  # fmt: skip
+                         (self.zero_lo, self.zero_hi))  # fmt: skip
 
     def reachable(self, entry: int) -> list[int]:
         seen = {entry}
