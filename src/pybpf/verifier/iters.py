@@ -28,7 +28,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from ..btf import Btf, FuncProto, Ptr, Struct
-from ..btf.types import is_modifier
+from ..btf.resolve import skip_modifiers
 from ..isa.insn import Insn
 from ..isa.opcodes import PseudoCall
 from ..kernel.regtypes import RegType, TypeFlag
@@ -104,23 +104,14 @@ def is_iter_arg(meta: KfuncMeta, i: int, name: str) -> bool:
     return name.endswith("__iter") and len(name) > len("__iter")
 
 
-def _skip(btf: Btf, tid: int) -> int:
-    for _ in range(32):
-        t = btf[tid]
-        if not is_modifier(t):
-            break
-        tid = t.type  # type: ignore[union-attr]
-    return tid
-
-
 def iter_arg_type(btf: Btf, proto: FuncProto, i: int) -> tuple[int, Struct] | None:
     """The ``struct bpf_iter_<type>`` argument ``i`` points to (``btf_check_iter_arg``)."""
     if i >= len(proto.params):
         return None
-    t = btf[_skip(btf, proto.params[i].type)]
+    t = btf[skip_modifiers(btf, proto.params[i].type)]
     if not isinstance(t, Ptr):
         return None
-    sid = _skip(btf, t.type)
+    sid = skip_modifiers(btf, t.type)
     st = btf[sid]
     if not isinstance(st, Struct) or not st.name.startswith(ITER_PREFIX):
         return None
