@@ -168,11 +168,11 @@ class MapListWalk(IdWalk):
 
 
 def prog_walk(kernel: Any) -> IdWalk:
-    return IdWalk(lambda: dict(kernel.programs), lambda p: prog_object(p).address)
+    return IdWalk(lambda: kernel.programs, lambda p: prog_object(p).address)
 
 
 def link_walk(kernel: Any) -> IdWalk:
-    return IdWalk(lambda: dict(kernel_links(kernel)), lambda link: link_object(link).address)
+    return IdWalk(lambda: kernel_links(kernel), lambda link: link_object(link).address)
 
 
 def task_walk(kernel: Any, tid: int = 0, pid: int = 0) -> IdWalk:
@@ -189,7 +189,7 @@ def task_walk(kernel: Any, tid: int = 0, pid: int = 0) -> IdWalk:
                 return {}
             threads = {p: t for p, t in tasks.items() if p != pid and t.get("tgid") == pid}
             return {0: leader, **threads}  # key 0: the leader comes first
-        return dict(tasks)
+        return tasks
 
     return IdWalk(table, lambda t: int(t.address))
 
