@@ -69,7 +69,7 @@ def kernel_links(kernel: Any) -> dict[int, Any]:
     return _LINKS.get(kernel, {})
 
 
-def link_object(link: Any, link_type: int = BPF_LINK_TYPE_ITER) -> KObject:
+def link_object(link: Any) -> KObject:
     """``link``'s ``struct bpf_link``."""
     obj = getattr(link, "kobject", None)
     if not isinstance(obj, KObject):
@@ -78,7 +78,7 @@ def link_object(link: Any, link_type: int = BPF_LINK_TYPE_ITER) -> KObject:
     prog = getattr(link, "prog", None)
     attach = getattr(prog, "expected_attach_type", None) if prog is not None else None
     # Links without a program (struct_ops) carry their own type and attach type.
-    link_type = int(getattr(link, "link_type", link_type))
+    link_type = int(getattr(link, "link_type", BPF_LINK_TYPE_ITER))
     attach = getattr(link, "attach_type", attach)
     obj.update(id=int(link.id), type=link_type, attach_type=int(attach or 0),
                prog=prog_object(prog).address if prog is not None else 0)  # fmt: skip
