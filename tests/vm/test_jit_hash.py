@@ -22,6 +22,8 @@ from pybpf.maps.types import BPF_ANY, BPF_EXIST, BPF_NOEXIST, MapFlag, MapSpec, 
 from pybpf.program import load_program
 from pybpf.vm.tiers import Tier, available, using
 
+from .test_jit_codegen import _ir
+
 HASH_TYPES = (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH)
 needs_jit = pytest.mark.skipif(Tier.JIT not in available(), reason="llvmlite is not installed")
 
@@ -106,11 +108,12 @@ def _lookup_program(kernel: Kernel, m: Any) -> Any:
     return load_program(assemble(src), "xdp", maps=[m], kernel=kernel, verify=False)
 
 
-def _no_python_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+def _native_only(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: Any) -> int:
-        raise AssertionError("the jit called the Python lookup")
+        raise AssertionError("the jit called a Python map helper")
 
-    monkeypatch.setattr(HashMap, "bpf_lookup", refuse)
+    for name in ("bpf_lookup", "bpf_update", "bpf_delete"):
+        monkeypatch.setattr(HashMap, name, refuse)
 
 
 @needs_jit
@@ -129,7 +132,7 @@ def test_native_lookup_hashes_every_key_size_as_the_map(key_size: int, monkeypat
         assert [prog.run(data=k.ljust(64, b"\0")).retval for k in keys + absent] == want
     with using("jit"):
         prog.run(data=keys[0].ljust(64, b"\0"))  # compiled; the key's region is cached
-        _no_python_lookups(monkeypatch)
+        _native_only(monkeypatch)
         assert [prog.run(data=k.ljust(64, b"\0")).retval for k in keys + absent] == want
     assert jhash(keys[0], m.seed) == m._hash(keys[0])
 
@@ -161,7 +164,7 @@ def test_native_lookup_returns_pythons_address_and_sees_python_changes(mtype: Ma
     with using("jit"):
         assert prog.run(ctx=bytes(8)).retval == 0  # compiled, the map's mirror built
         m.update(key, value)  # a Python change, seen natively
-        _no_python_lookups(monkeypatch)
+        _native_only(monkeypatch)
         assert prog.run(ctx=bytes(8), cpu=1, repeat=3).retval == 1
         monkeypatch.undo()
         assert m.lookup(key) == (struct.pack("<QQ", 0, 15) if m.PERCPU else struct.pack("<Q", 15))
@@ -170,7 +173,7 @@ def test_native_lookup_returns_pythons_address_and_sees_python_changes(mtype: Ma
         ((_, _, copy0),) = native.walk(m._hash(key))
         assert m.bpf_lookup(key, 1) == copy0 + (8 if m.PERCPU else 0)
         m.delete(key)
-        _no_python_lookups(monkeypatch)
+        _native_only(monkeypatch)
         assert prog.run(ctx=bytes(8)).retval == 0
 
 
@@ -291,14 +294,6 @@ def _ops_program(kernel: Kernel, m: Any) -> Any:
         exit
     """
     return load_program(assemble(src), "xdp", maps=[m], kernel=kernel, verify=False)
-
-
-def _native_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*_: Any) -> int:
-        raise AssertionError("the jit called a Python map helper")
-
-    for name in ("bpf_lookup", "bpf_update", "bpf_delete"):
-        monkeypatch.setattr(HashMap, name, refuse)
 
 
 @needs_jit
@@ -441,8 +436,6 @@ def test_cpu_helpers_and_hash_of_maps_lookups_agree_with_the_interpreter() -> No
 
 @needs_jit
 def test_a_call_site_gets_the_fast_path_of_the_map_it_loads_only() -> None:
-    from pybpf.vm.jit.codegen import Generator, entries_of
-
     kernel = Kernel(seed=0)
     a, b = (kernel.create_map(MapSpec(MapType.HASH, 4, 8, 4)) for _ in range(2))
     src = """
@@ -466,7 +459,6 @@ def test_a_call_site_gets_the_fast_path_of_the_map_it_loads_only() -> None:
         exit
     """
     prog = load_program(assemble(src), "xdp", maps=[a, b], kernel=kernel)
-    exe = prog.executable
-    ir = Generator(exe, entries_of(exe)).generate().ir
+    ir = _ir(prog.executable)
     # two sites with a known map, one where r1 comes from either: four fast paths
     assert ir.count(f", {a.address}\n") + ir.count(f", {b.address}\n") == 4
