@@ -56,8 +56,6 @@ _QUALIFIERS = (Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG)
 _MODIFIERS = (Kind.TYPEDEF, *_QUALIFIERS)
 _SIZED = (Int, Struct, Union, Enum, Enum64, Datasec)
 
-Reader = Callable[[int, int], bytes]
-"""Reads ``size`` bytes at an address; raises :class:`MemoryFault` where unreadable."""
 Emit = Callable[[bytes], object]
 
 _HASH_KEY = os.urandom(16)
@@ -102,11 +100,10 @@ class BtfShow:
     """One walk over an object: ``show(type_id, address)`` emits the text in pieces (one
     a ``printf`` of the kernel, which is what a ``seq_file`` overflows on)."""
 
-    def __init__(self, btf: Btf, flags: int, emit: Emit, read: Reader | None = None) -> None:
+    def __init__(self, btf: Btf, flags: int, emit: Emit) -> None:
         self.btf = btf
         self.flags = flags
         self.emit = emit
-        self.read = read or (lambda addr, size: MEMORY.read(addr, size))
         self.st = _State()
         self.obj_size = 0
         self.obj_head = 0
@@ -288,7 +285,7 @@ class BtfShow:
         if safe is None:
             left = min(self.obj_head + self.obj_size - addr, SAFE_SIZE)
             try:
-                data = self.read(addr, left) if left > 0 else b""
+                data = MEMORY.read(addr, left) if left > 0 else b""
             except MemoryFault:
                 self.st.status = -fault_errno(addr)
                 return None
@@ -496,10 +493,9 @@ def check_btf_ptr(type_id: int, nr_types: int) -> int:
     return 0
 
 
-def show_btf(btf: Btf, type_id: int, addr: int, flags: int, emit: Emit,
-             read: Reader | None = None) -> int:  # fmt: skip
+def show_btf(btf: Btf, type_id: int, addr: int, flags: int, emit: Emit) -> int:
     """Show the object at ``addr`` of ``btf``'s type ``type_id``; the status."""
-    return BtfShow(btf, flags, emit, read).show(type_id, addr)
+    return BtfShow(btf, flags, emit).show(type_id, addr)
 
 
 def show_btf_value(type_id: int, ptr: int, flags: int) -> str | None:
