@@ -139,13 +139,9 @@ def _lookup(env: RunEnv, tuple_addr: int, size: int, proto: int, netns: int, fla
     return 0
 
 
+@helper("skc_lookup_tcp")  # the same answer: every simulated socket is a full one
 @helper("sk_lookup_tcp")
 def sk_lookup_tcp(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-    return _lookup(env, r2, r3, IPPROTO_TCP, r4, r5)
-
-
-@helper("skc_lookup_tcp")
-def skc_lookup_tcp(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     return _lookup(env, r2, r3, IPPROTO_TCP, r4, r5)
 
 
