@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...isa.insn import Insn, lddw_value
-from ...isa.opcodes import STACK_SIZE, InsnClass, JmpOp, Mode, PseudoCall, Source
+from ...isa.opcodes import STACK_SIZE, InsnClass, Mode
 from ...kernel.helpers import Helper
 from ...maps.array import ArrayMap, PercpuArrayMap
 from ...maps.base import map_at
@@ -46,20 +46,6 @@ class ArrayFacts:
     """Bytes between two CPUs' copies of a per-CPU array (0 for a plain one)."""
     kptrs: bool
     """Values hold kptrs: an update releases and clears them, which Python does."""
-
-
-def _jump_targets(insns: list[Insn]) -> frozenset[int]:
-    """Every pc a jump may land on (and the start of every function)."""
-    out = {0}
-    for pc, insn in enumerate(insns):
-        if (pc > 0 and insns[pc - 1].is_lddw) or insn.cls not in (InsnClass.JMP, InsnClass.JMP32):
-            continue
-        if insn.op == JmpOp.CALL:
-            if insn.source == Source.K and insn.src == PseudoCall.CALL:
-                out.add(pc + 1 + insn.imm)
-        elif insn.op != JmpOp.EXIT:
-            out.add(pc + 1 + (insn.imm if insn.cls == InsnClass.JMP32 and insn.op == JmpOp.JA else insn.off))
-    return frozenset(out)
 
 
 def _writes_r1(insn: Insn) -> bool:
@@ -188,13 +174,14 @@ class InlineHelpers:
         """The map r1 holds at the call at ``pc`` when the straight-line code before it
         (no jump lands in between) loads it with ``lddw``; None when unknown.  Only a
         saving of code: any other r1 still takes the Python helper."""
-        if self._targets_in is None:
-            self._targets_in = _jump_targets(self.gen.insns)
-        insns = self.gen.insns
+        g = self.gen
+        if self._targets_in is None:  # where a branch lands, and where functions start
+            self._targets_in = frozenset(g.jump_targets(list(range(g.n)))) | frozenset(g.entries)
+        insns = g.insns
         p = pc - 1
         while p >= 0 and p + 1 not in self._targets_in:
             insn = insns[p]
-            if p > 0 and insns[p - 1].is_lddw:  # the second half of an lddw
+            if p in g.halves:  # the second half of an lddw
                 p -= 1
                 continue
             if insn.is_lddw and insn.dst == 1:
