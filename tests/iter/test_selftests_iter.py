@@ -11,14 +11,11 @@ maps too small refused at attach time, a sleepable program refused.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ..elf.conftest import CLANG
-from ..elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests, selftests_dir
+from .selftests_build import built_objects, iter_link, kernel_verdicts, open_object
 
 SOURCES = [
     "bpf_iter_bpf_hash_map.c", "bpf_iter_bpf_array_map.c", "bpf_iter_bpf_percpu_hash_map.c",
@@ -32,32 +29,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def objs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    for what, ok in (("clang-19", CLANG is not None), ("linux-source-6.12", selftests_dir().is_dir()),
-                     ("bpftool", shutil.which("bpftool") is not None),
-                     ("/sys/kernel/btf/vmlinux", VMLINUX.exists()),
-                     ("libbpf-dev", HELPER_DEFS.exists())):  # fmt: skip
-        if not ok:
-            pytest.skip(f"{what} is not available")
-    built = build_selftests(tmp_path_factory.mktemp("iter-selftests"), SOURCES)
-    return {p.stem: p for p in built}
+    return built_objects(tmp_path_factory.mktemp("iter-selftests"), SOURCES)
 
 
-def _open(objs: dict[str, Path], stem: str) -> Any:
-    import pybpf
-
-    if stem not in objs:
-        pytest.skip(f"{stem}.c did not compile")
-    return pybpf.open(objs[stem])
+_open, _link = open_object, iter_link
 
 
 def _key(a: int, b: int, c: int) -> bytes:
     return b"".join(v.to_bytes(4, "little", signed=True) for v in (a, b, c))
-
-
-def _link(obj: Any, prog: str, m: Any) -> Any:
-    from pybpf.iter import create_iter_link
-
-    return create_iter_link(obj.programs[prog].program, m)
 
 
 # --- verdicts ----------------------------------------------------------------------------
@@ -85,10 +64,7 @@ def test_recorded_verdicts_are_the_running_kernels(objs: dict[str, Path]) -> Non
     recorded = json.loads(VERDICTS.read_text())
     assert set(recorded) == set(objs)
     for stem, path in objs.items():
-        ref = libbpf_ref.reference(str(path))
-        got = {n: {"accepted": r["accepted"], "errno": r["errno"], "message": r["message"]}
-               for n, r in ref["programs"].items()}  # fmt: skip
-        assert got == recorded[stem], stem
+        assert kernel_verdicts(path) == recorded[stem], stem
 
 
 # --- what prog_tests/bpf_iter.c checks -------------------------------------------------------

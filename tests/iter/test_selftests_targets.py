@@ -11,15 +11,14 @@ available), and the iterators do what ``prog_tests/bpf_iter.c`` and
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..elf.conftest import CLANG
-from ..elf.test_selftests_progs import HELPER_DEFS, VMLINUX, build_selftests, selftests_dir
+from ..elf.test_selftests_progs import build_selftests
+from .selftests_build import built_objects, iter_link, kernel_verdicts, open_object
 
 SOURCES = [
     "bpf_iter_bpf_link.c", "bpf_iter_sockmap.c", "bpf_iter_tasks.c", "bpf_iter_task_btf.c",
@@ -30,45 +29,12 @@ VERDICTS = Path(__file__).resolve().parents[1] / "data" / "iter" / "selftests_ta
 pytestmark = pytest.mark.slow
 
 
-def _missing() -> str | None:
-    for what, ok in (("clang-19", CLANG is not None), ("linux-source-6.12", selftests_dir().is_dir()),
-                     ("bpftool", shutil.which("bpftool") is not None),
-                     ("/sys/kernel/btf/vmlinux", VMLINUX.exists()),
-                     ("libbpf-dev", HELPER_DEFS.exists())):  # fmt: skip
-        if not ok:
-            return what
-    return None
-
-
 @pytest.fixture(scope="module")
 def objs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    missing = _missing()
-    if missing:
-        pytest.skip(f"{missing} is not available")
-    built = build_selftests(tmp_path_factory.mktemp("iter-target-selftests"), SOURCES)
-    return {p.stem: p for p in built}
+    return built_objects(tmp_path_factory.mktemp("iter-target-selftests"), SOURCES)
 
 
-def _open(objs: dict[str, Path], stem: str) -> Any:
-    import pybpf
-
-    if stem not in objs:
-        pytest.skip(f"{stem}.c did not compile")
-    return pybpf.open(objs[stem])
-
-
-def _link(obj: Any, prog: str, m: Any = None) -> Any:
-    from pybpf.iter import create_iter_link
-
-    return create_iter_link(obj.programs[prog].program, m)
-
-
-def _verdicts(path: Path) -> dict[str, dict[str, Any]]:
-    from ..elf import libbpf_ref
-
-    ref = libbpf_ref.reference(str(path))
-    return {n: {"accepted": r["accepted"], "errno": r["errno"], "message": r["message"]}
-            for n, r in ref["programs"].items()}  # fmt: skip
+_open, _link, _verdicts = open_object, iter_link, kernel_verdicts
 
 
 # --- verdicts ----------------------------------------------------------------------------
