@@ -300,4 +300,4 @@ def kfunc_by_name(name: str) -> KfuncDesc | None:
     return kfunc(name)
 
 
-from . import iter_kfuncs as _iter_kfuncs  # noqa: E402,F401  (bpf_iter_num_*: registers itself)
+from . import iter_kfuncs as _iter_kfuncs  # noqa: E402,F401  (bpf_iter_num_*, bpf_iter_bits_*: registers itself)
