@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import BpfError
 from ..kernel.iter_targets import IterTarget, iter_target
 from ..kernel.progtypes import AttachType, ProgType
-from .objects import register_link, unregister_link
+from .objects import program_sleepable, register_link, unregister_link
 from .session import IterFile
 from .targets import PERCPU_TYPES, check_elem_map, check_sock_map, percpu_value_size
 
@@ -49,15 +49,6 @@ def program_target(prog: Any) -> str:
         return str(name)
     section = str(prog.info.get("section", "")) if hasattr(prog, "info") else ""
     return section.partition("/")[2]
-
-
-def program_sleepable(prog: Any) -> bool:
-    """Loaded with ``BPF_F_SLEEPABLE`` (what an ``iter.s/`` section asks for)."""
-    env = getattr(getattr(prog, "verified", None), "env", None)
-    if env is not None and getattr(getattr(env, "options", None), "sleepable", False):
-        return True
-    section = str(prog.info.get("section", "")) if hasattr(prog, "info") else ""
-    return section.startswith("iter.s/")
 
 
 @dataclass(eq=False)

@@ -31,6 +31,16 @@ _TASKS: WeakKeyDictionary[Any, TaskTable] = WeakKeyDictionary()
 # --- programs -----------------------------------------------------------------------------
 
 
+def program_sleepable(prog: Any) -> bool:
+    """Loaded with ``BPF_F_SLEEPABLE`` (what an ``iter.s/``, ``lsm.s/``... section asks
+    for)."""
+    env = getattr(getattr(prog, "verified", None), "env", None)
+    if env is not None and getattr(getattr(env, "options", None), "sleepable", False):
+        return True
+    section = str(prog.info.get("section", "")) if hasattr(prog, "info") else ""
+    return section.partition("/")[0].endswith(".s")
+
+
 def prog_object(prog: Any) -> KObject:
     """``prog``'s ``struct bpf_prog`` (with its ``bpf_prog_aux``), current."""
     obj = prog.info.get("bpf_prog_object")
@@ -41,10 +51,9 @@ def prog_object(prog: Any) -> KObject:
         prog.info["bpf_prog_object"] = obj
         prog.info["bpf_prog_aux_object"] = aux
     aux = prog.info["bpf_prog_aux_object"]
-    sleepable = ".s/" in str(prog.info.get("section", ""))
     obj.update(type=int(prog.prog_type), expected_attach_type=int(prog.expected_attach_type or 0),
                len=len(prog.xlated), jited=1, gpl_compatible=1)  # fmt: skip
-    aux.update(id=int(prog.id), used_map_cnt=len(prog.maps), sleepable=int(sleepable))
+    aux.update(id=int(prog.id), used_map_cnt=len(prog.maps), sleepable=int(program_sleepable(prog)))
     aux.set("refcnt.counter", 1)
     name = (prog.name or "").encode()[:15]
     off = aux.info("name").byte_offset
