@@ -251,11 +251,11 @@ def states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:
         if ob is not cb and (ob.smin != cb.smin or ob.umax != cb.umax or ob != cb):
             return False
     for a, b in zip(olds, curs, strict=True):
-        # _same_fields and the id, inline: this runs for every register of every state
-        # still being explored at a prune point
+        # _same_fields and the id, inline (the bounds were compared above): this runs for
+        # every register of every state still being explored at a prune point
         if (
             a.type != b.type or a.id != b.id or a.off != b.off
-            or (a.b is not b.b and a.b != b.b) or a.range != b.range or a.map is not b.map
+            or a.range != b.range or a.map is not b.map
             or a.mem_size != b.mem_size or a.btf_id != b.btf_id or a.frameno != b.frameno
             or a.map_uid != b.map_uid
         ):  # fmt: skip
