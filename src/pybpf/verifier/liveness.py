@@ -90,27 +90,6 @@ def use_def(env: Env, idx: int) -> tuple[int, int]:
     return (dst | src if insn.source == Source.X else dst), 0
 
 
-def successors(env: Env, idx: int) -> list[int]:
-    insn = env.insns[idx]
-    n = len(env.insns)
-    cls, op = insn.cls, insn.op
-    size = 2 if insn.is_lddw else 1
-    if cls not in (InsnClass.JMP, InsnClass.JMP32):
-        return [idx + size] if idx + size < n else []
-    if op == JmpOp.EXIT:
-        return []
-    if op == JmpOp.CALL:
-        return [idx + 1] if idx + 1 < n else []
-    if op == JmpOp.JA:
-        off = insn.imm if cls == InsnClass.JMP32 else insn.off
-        return [idx + off + 1]
-    out = [idx + 1] if idx + 1 < n else []
-    target = idx + insn.off + 1
-    if target not in out:
-        out.append(target)
-    return out
-
-
 def compute_live_registers(env: Env) -> None:
     """One pass reads each instruction's fields once (uses, definitions, successors); the
     backward fixed point then needs a single sweep when no jump goes backwards."""

@@ -27,36 +27,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..isa.opcodes import InsnClass, JmpOp
-
 if TYPE_CHECKING:
     from .env import Env
     from .state import VerifierState
 
 U64 = (1 << 64) - 1
 MAX_CALL_FRAMES = 8
-
-
-def insn_successors(env: Env, idx: int) -> tuple[int, ...]:
-    """Where control may go after ``idx``, fall-through first (``bpf_insn_successors``).
-
-    A call falls through to the next instruction (the callee is another function), an
-    exit has no successor; duplicates are kept, as the kernel keeps them.
-    """
-    insn = env.insns[idx]
-    cls = insn.cls
-    size = 2 if insn.is_lddw else 1
-    if cls not in (InsnClass.JMP, InsnClass.JMP32):
-        return (idx + size,)
-    op = insn.op
-    if op == JmpOp.EXIT:
-        return ()
-    if op == JmpOp.CALL:
-        return (idx + 1,)
-    off = insn.imm if (cls == InsnClass.JMP32 and op == JmpOp.JA) else insn.off
-    if op == JmpOp.JA:
-        return (idx + off + 1,)
-    return (idx + 1, idx + off + 1)
 
 
 def compute_postorder(env: Env) -> None:
@@ -401,7 +377,12 @@ def _live_before(inst: FuncInstance, insn_idx: int, frame: int, bit: int) -> boo
 
 
 def successor_table(env: Env) -> list[Sequence[int]]:
-    """:func:`insn_successors` of every instruction, in one pass over the program."""
+    """Where control may go after each instruction, fall-through first, in one pass over
+    the program (``bpf_insn_successors``).
+
+    A call falls through to the next instruction (the callee is another function), an
+    exit has no successor; duplicates are kept, as the kernel keeps them.
+    """
     out: list[Sequence[int]] = []
     for idx, insn in enumerate(env.insns):
         code = insn.code
