@@ -37,6 +37,7 @@ from ...isa.opcodes import (
     Size,
     Source,
 )
+from ...isa.semantics import s32, s64  # IR constants: the signed reading of a bit pattern
 from ..executable import Executable
 from . import layout, ops
 from .ops import CacheArray, Op
@@ -71,18 +72,6 @@ SHIFTS: dict[int, str] = {AluOp.LSH: "shl", AluOp.RSH: "lshr", AluOp.ARSH: "ashr
 PREDICATES: dict[int, str] = {JmpOp.JEQ: "eq", JmpOp.JNE: "ne", JmpOp.JGT: "ugt", JmpOp.JGE: "uge",
                               JmpOp.JLT: "ult", JmpOp.JLE: "ule", JmpOp.JSGT: "sgt", JmpOp.JSGE: "sge",
                               JmpOp.JSLT: "slt", JmpOp.JSLE: "sle", JmpOp.JSET: "set"}  # fmt: skip
-
-
-def s32(v: int) -> int:
-    """An i32 constant: the signed reading of a 32-bit pattern."""
-    v &= M32
-    return v - (1 << 32) if v >> 31 else v
-
-
-def s64(v: int) -> int:
-    """An IR constant: the signed reading of a 64-bit pattern."""
-    v &= M64
-    return v - (1 << 64) if v >> 63 else v
 
 
 @dataclass

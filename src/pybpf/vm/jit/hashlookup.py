@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ...isa.semantics import s32
 from ...maps.hashindex import HASH, KEY, NEXT, REF, VALUE
 
 if TYPE_CHECKING:
     from .codegen import Generator
 
-M32 = 0xFFFFFFFF
 GOLDEN = 0xDEADBEEF
 MAX_NATIVE_KEY = 128
 """Longer keys take the Python helper (their compare would be a long unrolled chain)."""
@@ -63,11 +63,6 @@ class WriteFacts:
     def key(self) -> tuple[int, ...]:
         return (self.pool, self.slot_size, self.key_area, self.value_size, self.nodes, self.node_size,
                 self.nslots, self.ctl, self.stacks, self.journal)  # fmt: skip
-
-
-def _s32(v: int) -> int:
-    v &= M32
-    return v - (1 << 32) if v >> 31 else v
 
 
 class _Ops:
@@ -117,7 +112,7 @@ class _Ops:
 def jhash(g: Generator, key: str, length: int, seed: int) -> str:
     """lookup3 of the ``length`` bytes at address ``key`` (an i64), as an i32."""
     o = _Ops(g)
-    init = str(_s32(GOLDEN + length + seed))
+    init = str(s32(GOLDEN + length + seed))
     a = b = c = init
 
     def mix(a: str, b: str, c: str) -> tuple[str, str, str]:
@@ -170,7 +165,7 @@ def find(g: Generator, f: HashFacts, key: str) -> tuple[str, str, str, str, str]
     pre, loop, check, compare, cont, found, miss = (g.label() for _ in range(7))
     g.emit(f"br label %{pre}")
     g.block(pre)
-    g.emit(f"{b} = and i32 {h}, {_s32(f.mask)}")
+    g.emit(f"{b} = and i32 {h}, {s32(f.mask)}")
     g.emit(f"{slot} = zext i32 {b} to i64")
     g.emit(f"{hp} = getelementptr i64, ptr inttoptr (i64 {f.heads} to ptr), i64 {slot}")
     g.emit(f"{head} = load i64, ptr {hp}")
