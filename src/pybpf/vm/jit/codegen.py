@@ -291,9 +291,6 @@ class Generator:
         self.emit(f"{p} = getelementptr i64, ptr %st, i64 {slot}")
         return p
 
-    def cache_addr(self, slot: int, which: int) -> int:
-        return self.cache_base + 8 * (2 * slot + which)
-
     def call_py(self, op: int, *args: str) -> str:
         """Call Python; on a fault or a packet exit, leave this function at once."""
         n = next(self._tmp)
@@ -368,9 +365,6 @@ class Generator:
                     seen.add(nxt)
                     todo.append(nxt)
         return sorted(seen)
-
-    def is_half(self, pc: int) -> bool:
-        return pc in self.halves
 
     def successors(self, pc: int) -> list[int]:
         if pc in self.halves:
