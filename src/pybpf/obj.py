@@ -48,8 +48,7 @@ _ON_KERNEL_OBJECTS = (26, 27, 29)
 hands them typed pointers into pybpf's kernel, whose loads the verifier checks against
 pybpf's kernel BTF, so CO-RE relocates an object with any such program against that BTF
 first, every program of it included; what cannot be relocated there (a member pybpf's
-kernel does not declare) takes the host's layout (:func:`_core_fallback`), except in an
-object with struct_ops programs, which stays on pybpf's BTF alone."""
+kernel does not declare) takes the host's layout (:func:`_core_fallback`)."""
 
 
 def _core_fallback(spec: Any, mine: tuple[dict[int, list[Any]], list[Any]],
@@ -508,7 +507,7 @@ class BpfObject:
                     # the host's for what pybpf's kernel does not declare
                     mine = apply_core(self.spec, kernel_btf())
                     self._core = mine
-                    if mine[1] and not any(p.prog_type == 27 for p in self.spec.programs):  # struct_ops: pybpf's only
+                    if mine[1]:
                         try:
                             host = apply_core(self.spec, target_btf_for(None, self.kernel))
                         except BpfError:  # no host BTF to fall back on
