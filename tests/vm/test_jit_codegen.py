@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pybpf.conformance import parse
-from pybpf.isa import Insn, assemble, assemble_conformance, decode
+from pybpf.conformance import _decode_raw, parse
+from pybpf.isa import Insn, assemble, assemble_conformance
 from pybpf.kernel.state import Kernel
 from pybpf.maps.types import MapSpec, MapType
 from pybpf.program import load_program
@@ -46,14 +46,7 @@ def _conformance_programs() -> list[tuple[str, list[Insn]]]:
             if case is None:
                 continue
             try:
-                if case.raw:
-                    raw = " ".join(case.raw)
-                    if all(t.lower().startswith("0x") for t in raw.split()):
-                        insns = decode(b"".join(int(t, 16).to_bytes(8, "little") for t in raw.split()))
-                    else:
-                        insns = decode(bytes.fromhex("".join(raw.split())))
-                else:
-                    insns = assemble_conformance(case.asm or "")
+                insns = _decode_raw(case.raw) if case.raw else assemble_conformance(case.asm or "")
             except Exception:
                 continue
             if insns:
