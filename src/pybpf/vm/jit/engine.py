@@ -56,14 +56,14 @@ def level_for(n_insns: int, hot: bool = True) -> str:
 
 def verifying() -> bool:
     """``PYBPF_JIT_VERIFY=1``: check every module with LLVM's verifier before it is
-    compiled (the tests do; a generated module is otherwise trusted, as the check costs
-    about a tenth of a fast compile)."""
+    compiled (the tests do; a generated module is otherwise trusted: the check measured
+    3-5 % of a fast compile, 3.4 ms of a 1,000-instruction program's)."""
     return os.environ.get("PYBPF_JIT_VERIFY", "") == "1"
 
 
 def _target_machine(level: str = FULL) -> Any:
     """A new target machine: an MCJIT engine owns (and disposes of) the one it is given,
-    so every engine needs its own (about 0.3 ms)."""
+    so every engine needs its own (0.13-0.3 ms measured)."""
     global _target
     if _target is None:
         llvm.initialize_native_target()
