@@ -11,8 +11,6 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable
 
-from ..isa import Insn
-from ..isa.opcodes import InsnClass, JmpOp, PseudoCall, PseudoLdImm64
 from .env import BPF_MAX_SUBPROGS, Env, SubprogInfo
 from .iters import is_iter_next_call
 
@@ -31,26 +29,6 @@ _CALL = 0x85
 _EXIT = 0x95
 _JA, _JA32 = 0x05, 0x06
 _PSEUDO_CALL, _KFUNC_CALL, _PSEUDO_FUNC = 1, 2, 4
-
-
-def is_pseudo_call(insn: Insn) -> bool:
-    return insn.code == (InsnClass.JMP | JmpOp.CALL) and insn.src == PseudoCall.CALL
-
-
-def is_pseudo_func(insn: Insn) -> bool:
-    return insn.is_lddw and insn.src == PseudoLdImm64.FUNC
-
-
-def is_kfunc_call(insn: Insn) -> bool:
-    return insn.code == (InsnClass.JMP | JmpOp.CALL) and insn.src == PseudoCall.KFUNC_CALL
-
-
-def is_helper_call(insn: object, helper_id: int | None = None) -> bool:
-    return (
-        insn.code == (InsnClass.JMP | JmpOp.CALL)  # type: ignore[attr-defined]
-        and insn.src == 0  # type: ignore[attr-defined]
-        and (helper_id is None or insn.imm == helper_id)  # type: ignore[attr-defined]
-    )
 
 
 def add_subprog(env: Env, off: int) -> int:
