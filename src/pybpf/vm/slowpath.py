@@ -1,11 +1,11 @@
 """What a load or store does when its one-region cache misses, shared by every tier.
 
 Each memory instruction remembers the last plain region it touched (base, last valid
-address for its size, buffer); a hit is a bounds compare and a ``struct`` call.  A miss
-comes here: find the region, remember it if it is plain (context regions with computed
-fields are never cached, their accesses always come here), and apply the memory model's
-rules, which raise a :class:`MemoryFault` naming the instruction for any address outside
-every region.
+address for its size, buffer; generated code keeps the last valid offset instead); a hit
+is a bounds compare and a ``struct`` call.  A miss comes here: find the region, remember
+it if it is plain (context regions with computed fields are never cached, their accesses
+always come here), and apply the memory model's rules, which raise a :class:`MemoryFault`
+naming the instruction for any address outside every region.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from ..errors import MemoryFault
 from ..memory import MEMORY
 
 M64 = (1 << 64) - 1
-NO_REGION: tuple[int, int, None] = (1, 0, None)
-"""A cache that no address hits (base > last)."""
+NO_REGION: tuple[int, int, None] = (0, -1, None)
+"""Generated code's cache (base, span, buf) that no address hits (no offset is in
+``[0, -1]``)."""
 
 
 def load_miss(addr: int, size: int, pc: int, cache: list[Any]) -> int:
@@ -52,20 +53,22 @@ def store_miss(addr: int, size: int, value: int, pc: int, cache: list[Any]) -> N
 
 
 def load_resolve(addr: int, size: int, pc: int) -> tuple[int, int, int, Any]:
-    """Generated code's load miss: the value and the new cache (base, last, buf)."""
+    """Generated code's load miss: the value and the new cache (base, span, buf), the
+    span being the last valid offset from the base (the interpreter's cache keeps the
+    last valid address instead)."""
     addr &= M64
     cache: list[Any] = [1, 0, None]
     value = load_miss(addr, size, pc, cache)
-    return value, cache[0], cache[1], cache[2]
+    return value, cache[0], cache[1] - cache[0], cache[2]
 
 
 def load_resolve_signed(addr: int, size: int, pc: int) -> tuple[int, int, int, Any]:
     """As :func:`load_resolve`, the value sign-extended from ``size`` bytes to 64 bits."""
-    value, base, last, buf = load_resolve(addr, size, pc)
+    value, base, span, buf = load_resolve(addr, size, pc)
     bits = size * 8
     if value >> (bits - 1):
         value = (value - (1 << bits)) & M64
-    return value, base, last, buf
+    return value, base, span, buf
 
 
 def probe_load_resolve_signed(addr: int, size: int, pc: int) -> tuple[int, int, int, Any]:
@@ -79,8 +82,8 @@ def probe_load_resolve_signed(addr: int, size: int, pc: int) -> tuple[int, int, 
 
 
 def store_resolve(addr: int, size: int, value: int, pc: int) -> tuple[int, int, Any]:
-    """Generated code's store miss: store, and return the new cache (base, last, buf)."""
+    """Generated code's store miss: store, and return the new cache (base, span, buf)."""
     addr &= M64
     cache: list[Any] = [1, 0, None]
     store_miss(addr, size, value, pc, cache)
-    return cache[0], cache[1], cache[2]
+    return cache[0], cache[1] - cache[0], cache[2]

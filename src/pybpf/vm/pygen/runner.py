@@ -46,9 +46,7 @@ def _load_resolve_field(
     addr: int, size: int, pc: int
 ) -> tuple[int, int, int, Any, int | None, Any]:
     """A load's miss that also remembers a context field's getter: the value, the region
-    cache (base, span, buf) and the field cache (address, getter), either one empty.
-    Generated code keeps a cache's *span* (its last valid offset) where the shared slow
-    path gives the last valid address."""
+    cache (base, span, buf) and the field cache (address, getter), either one empty."""
     addr &= M64
     region = MEMORY.find(addr, size)
     if region is not None and region.fields is not None:
@@ -56,8 +54,8 @@ def _load_resolve_field(
         if field is not None and field[0] is not None:
             getter = field[0]
             return getter() & M64, 0, -1, None, addr, getter
-    value, base, last, buf = load_resolve(addr, size, pc)
-    return value, base, last - base, buf, None, None
+    value, base, span, buf = load_resolve(addr, size, pc)
+    return value, base, span, buf, None, None
 
 
 def _probe_load_resolve_field(
@@ -68,21 +66,6 @@ def _probe_load_resolve_field(
         return _load_resolve_field(addr, size, pc)
     except MemoryFault:
         return 0, 0, -1, None, None, None
-
-
-def _probe_load_resolve_signed(addr: int, size: int, pc: int) -> tuple[int, int, int, Any]:
-    value, base, last, buf = probe_load_resolve_signed(addr, size, pc)
-    return value, base, last - base, buf
-
-
-def _load_resolve_signed(addr: int, size: int, pc: int) -> tuple[int, int, int, Any]:
-    value, base, last, buf = load_resolve_signed(addr, size, pc)
-    return value, base, last - base, buf
-
-
-def _store_resolve(addr: int, size: int, value: int, pc: int) -> tuple[int, int, Any]:
-    base, last, buf = store_resolve(addr, size, value, pc)
-    return base, last - base, buf
 
 
 def _atomic_region(addr: int, size: int) -> tuple[int, int, Any]:
@@ -157,8 +140,8 @@ class PythonRunner:
         ns: dict[str, Any] = dict(_STRUCTS)
         ns.update(
             env=self.env, R=self, FR=self.stacks.enter,
-            LDRS=_load_resolve_signed, STR=_store_resolve, LDRF=_load_resolve_field,
-            LDRPS=_probe_load_resolve_signed, LDRFP=_probe_load_resolve_field,
+            LDRS=load_resolve_signed, STR=store_resolve, LDRF=_load_resolve_field,
+            LDRPS=probe_load_resolve_signed, LDRFP=_probe_load_resolve_field,
             MLOAD=MEMORY.load, MSTORE=MEMORY.store, ATR=_atomic_region, FAULT=_fault, BUDGET=_budget, BG=self.budget,
             TAIL=self._tail_target, MAYGOTO=self._may_goto, LDPKT=self._ld_pkt,
             ENDIAN=endian, ALU64=alu64, ALU32=alu32, __builtins__=__builtins__,
