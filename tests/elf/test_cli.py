@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,23 @@ def test_verify_one_program_text(objects: dict[str, Path], capsys: pytest.Captur
     assert out.splitlines()[-1].startswith("xdp_null_deref (SEC 'xdp'): rejected (EACCES)")
     code, out, _ = run(capsys, "verify", str(objects["maps"]), "--prog", "tc_mark")
     assert code == 0 and out.strip() == "tc_mark (SEC 'tc'): accepted, 16 insns processed"
+
+
+def test_plain_output_is_level_one_output(objects: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """Plain output verifies at level 0 and again at level 1 only what it rejects: the text
+    is what verifying everything at level 1 gives (logs of rejected programs only)."""
+    from pybpf.obj import open as open_object
+
+    code, out, _ = run(capsys, "verify", str(objects["rejects"]))
+    expected = []
+    for v in open_object(objects["rejects"]).verify(None, log_level=1):
+        if not v.accepted and v.log:
+            expected.append(v.log.rstrip("\n"))
+        verdict = "accepted" if v.accepted else f"rejected ({errno.errorcode[v.errno]}): {v.message}"
+        expected.append(f"{v.name} (SEC {v.section!r}): {verdict}, {v.insns_processed} insns processed")
+    address = re.compile(r"0x[0-9a-f]{8,}")  # each open maps its maps afresh
+    assert code == 1 and address.sub("0x", out) == address.sub("0x", "\n".join(expected) + "\n")
+    assert "R0 invalid mem access 'map_value_or_null'" in out
 
 
 def test_verify_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -330,13 +330,14 @@ def run(args: argparse.Namespace) -> int:
 def verify_objects(args: argparse.Namespace) -> int:
     """``pybpf verify prog.o``: every program of the objects, one verdict each."""
     from ..obj import open as open_object
+    from .cmd_verify import object_verdicts
     from .main import emit_json
 
     status = 0
     for path in args.objects:
         try:
             obj = open_object(path, unprivileged=args.unprivileged)
-            verdicts = obj.verify(args.prog, log_level=args.log_level)
+            verdicts = object_verdicts(obj, args.prog, args.log_level, args.json)
         except BpfError as exc:
             status = 1
             if args.json:

@@ -78,14 +78,26 @@ def verify_case_file(job: tuple[str, int, bool]) -> dict[str, Any]:
     return verify_case(case, log_level, unprivileged)
 
 
-def verify_object_file(job: tuple[str, str | None, int, bool]) -> dict[str, Any]:
+def object_verdicts(obj: Any, prog: str | None, log_level: int, shown_if_accepted: bool) -> list[Any]:
+    """``obj.verify`` at ``log_level``; where only rejected programs' logs are shown (the
+    plain output at level 1), first at level 0 and again, for the log, only for programs
+    it rejects, as libbpf retries a failed load with a log: the verdict does not depend on
+    the level, and writing the log costs more than the walk (examples/c/bounded_loop.o:
+    0.07 s at level 0, 0.17 s at level 1)."""
+    if shown_if_accepted or log_level != 1:
+        return list(obj.verify(prog, log_level=log_level))
+    verdicts = obj.verify(prog, log_level=0)
+    return [v if v.accepted else obj.verify(v.name, log_level=log_level)[0] for v in verdicts]
+
+
+def verify_object_file(job: tuple[str, str | None, int, bool, bool]) -> dict[str, Any]:
     """Every program of one object: ``{"file", "verdicts"}`` or ``{"file", "error", "errno"}``."""
     from ..obj import open as open_object
 
-    path, prog, log_level, unprivileged = job
+    path, prog, log_level, unprivileged, shown_if_accepted = job
     try:
         obj = open_object(path, unprivileged=unprivileged)
-        verdicts = obj.verify(prog, log_level=log_level)
+        verdicts = object_verdicts(obj, prog, log_level, shown_if_accepted)
     except BpfError as exc:
         return {"file": path, "error": exc.message, "errno": exc.errno}
     return {"file": path, "verdicts": [v.to_json() for v in verdicts]}
@@ -156,7 +168,7 @@ def _objects_in_parallel(args: argparse.Namespace) -> int:
     from .main import emit_json
 
     status = 0
-    jobs = [(path, args.prog, args.log_level, args.unprivileged) for path in args.objects]
+    jobs = [(path, args.prog, args.log_level, args.unprivileged, args.json) for path in args.objects]
     for path, out in zip(args.objects, ordered_map(verify_object_file, jobs, args.jobs, args.ray)):
         if "error" in out:
             status = 1
