@@ -18,6 +18,8 @@ from ..isa.insn import Insn
 from ..kernel.regtypes import RegType
 from ..maps.types import MapType
 from .env import MAX_CALL_FRAMES, Env
+from .frames import init_func_state
+from .pending import push_stack
 from .state import FuncState
 
 ENOTSUPP = 524  # the kernel-internal errno BPF_PROG_LOAD returns for it
@@ -83,7 +85,6 @@ def push_callback_call(env: Env, insn: Insn, meta: Any) -> int | None:
     iterations R1 allows, nothing); the helper call itself goes on (None)."""
     from ..isa.helper_ids import HELPER_IDS
     from .calls import FIND_VMA, FOR_EACH, LOOP
-    from .core import _init_func_state, push_stack
 
     state = env.state
     caller = state.cur
@@ -103,7 +104,7 @@ def push_callback_call(env: Env, insn: Insn, meta: Any) -> int | None:
     if branch.curframe + 1 >= MAX_CALL_FRAMES:
         raise env.error(errno.E2BIG, f"the call stack of {branch.curframe + 2} frames is too deep")
     callee = FuncState()
-    _init_func_state(callee, env.insn_idx, branch.curframe + 1, sub)
+    init_func_state(callee, env.insn_idx, branch.curframe + 1, sub)
     b_caller = branch.frames[branch.curframe]
     if func_id == FOR_EACH:
         _set_map_elem_args(env, b_caller, callee, meta)

@@ -13,59 +13,39 @@ import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..isa.disasm import kernel_text
 from ..isa.insn import Insn, lddw_value
-from ..isa.opcodes import InsnClass, JmpOp, Mode, PseudoCall, PseudoLdImm64
+from ..isa.opcodes import InsnClass, JmpOp, Mode, PseudoCall
 from ..kernel.progtypes import AttachType, ProgType, prog_type_from_name
 from ..kernel.regtypes import RegType
+from .alu import check_alu_op
 from .btf_ctx import check_lsm_attach
-from .cfg import add_subprogs, check_cfg, check_subprogs
-from .env import (
-    BPF_COMPLEXITY_LIMIT_INSNS,
-    BPF_COMPLEXITY_LIMIT_JMP_SEQ,
-    Env,
-    Options,
-    StackElem,
-    VerifierError,
+from .calls import (
+    check_func_call,
+    check_helper_call,
+    check_kfunc_call,
+    check_return_code,
+    prepare_func_exit,
 )
-from .fixups import fixup_program, fixups_matter
+from .cfg import add_subprogs, check_cfg, check_subprogs
+from .env import BPF_COMPLEXITY_LIMIT_INSNS, Env, Options, VerifierError
+from .fixups import fixup_program, fixups_matter, xlated_text
+from .frames import init_frame_pointer
 from .func_info import check_btf_func, check_btf_func_early
 from .global_funcs import do_check_subprogs, init_global_args
+from .insn_log import insn_text, print_insn_state, print_verifier_state_line
+from .jmp import check_cond_jmp_op
 from .ldimm import check_ld_abs, check_ld_imm, resolve_pseudo_ldimm64
 from .liveness import compute_live_registers
-from .log import verifier_state_str, vlog_alignment
+from .mem import check_atomic, check_load_mem, check_mem_access, check_store_reg, save_aux_ptr_type
+from .pending import pop_stack, push_insn_history
+from .prune import is_state_visited, update_branch_counts
+from .refs import check_resource_leak
+from .regs import Op, check_reg_arg, mark_reg_known_zero
+from .stack_depth import check_max_stack_depth
 from .stack_liveness import StackLiveness
-from .state import FuncState, JmpHistoryEntry, VerifierState
-
-# The steps of the main loop, imported once (by _import_steps) rather than on every call
-# of do_check.  Not at the top: several of them import names from this module, and some
-# import each other in a circle that only resolves when they are imported last.
-if TYPE_CHECKING:
-    from . import alu as _alu
-    from . import calls as _calls
-    from . import jmp as _jmp
-    from . import mem as _mem
-    from . import prune as _prune
-    from . import refs as _refs
-    from . import regs as _regs
-    from . import stack_depth as _stack_depth
-_steps_imported = False
-
-
-def _import_steps() -> None:
-    global _alu, _calls, _jmp, _mem, _prune, _refs, _regs, _stack_depth, _steps_imported
-    from . import alu as _alu
-    from . import calls as _calls
-    from . import jmp as _jmp
-    from . import mem as _mem
-    from . import prune as _prune
-    from . import refs as _refs
-    from . import regs as _regs
-    from . import stack_depth as _stack_depth
-
-    _steps_imported = True
+from .state import VerifierState
 
 
 @dataclass
@@ -91,8 +71,6 @@ class VerifyResult:
 
     def xlated_text(self) -> str:
         """The rewritten program, one instruction a line (``bpftool prog dump xlated``)."""
-        from .fixups import xlated_text
-
         return xlated_text(self.xlated)
 
     def to_json(self) -> dict[str, Any]:
@@ -103,109 +81,6 @@ class VerifyResult:
             "log": self.log,
             "insns_processed": self.insns_processed,
         }
-
-
-# --- history, stack of pending paths -------------------------------------------------------
-
-
-def push_insn_history(env: Env, cur: VerifierState, flags: int, linked: Any) -> None:
-    hist = cur.jmp_history
-    if hist and getattr(env, "_cur_hist", None) is hist[-1] and hist[-1].idx == env.insn_idx:
-        hist[-1].flags |= flags
-        if linked:
-            hist[-1].linked_regs = linked
-        return
-    entry = JmpHistoryEntry(env.insn_idx, env.prev_insn_idx, flags, linked)
-    hist.append(entry)
-    env._cur_hist = entry  # type: ignore[attr-defined]
-
-
-def push_stack(env: Env, insn_idx: int, prev_insn_idx: int, speculative: bool) -> VerifierState:
-    cur = env.state
-    st = cur.copy()
-    st.speculative |= speculative
-    env.head.append(StackElem(st, insn_idx, prev_insn_idx, env.log.end_pos))
-    if len(env.head) > BPF_COMPLEXITY_LIMIT_JMP_SEQ:
-        raise env.error(errno.E2BIG, f"The sequence of {len(env.head)} jumps is too complex.")
-    if st.parent is not None:
-        st.parent.branches += 1
-    return st
-
-
-def pop_stack(env: Env, pop_log: bool) -> bool:
-    if not env.head:
-        return False
-    elem = env.head.pop()
-    env.cur_state = elem.state
-    if pop_log:
-        env.log.reset(elem.log_pos)
-    env.insn_idx = elem.insn_idx
-    env.prev_insn_idx = elem.prev_insn_idx
-    return True
-
-
-# --- log printing --------------------------------------------------------------------------
-
-
-def ldimm_text(env: Env, insn: Insn, value: int) -> str | None:
-    """How the log shows a 64-bit immediate load after map references are resolved."""
-    if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX, PseudoLdImm64.MAP_VALUE,
-                    PseudoLdImm64.MAP_IDX_VALUE):  # fmt: skip
-        idx = env.insns.index(insn) if insn in env.insns else -1
-        aux = env.aux[idx] if idx >= 0 else None
-        if aux is not None and 0 <= aux.map_index < len(env.used_maps):
-            m = env.used_maps[aux.map_index]
-            addr = m.address if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX) else (
-                m.direct_value_addr(aux.map_off)
-            )
-            return f"0x{addr:x}"
-    return None
-
-
-def call_text(insn: Insn) -> str | None:
-    """The kernel's name for a call the generic disassembler names differently."""
-    if insn.src == PseudoCall.HELPER and insn.imm == 0:
-        return "bpf_unspec"
-    if insn.src == PseudoCall.KFUNC_CALL and insn.imm == 0:
-        return ""  # BTF type 0 has no name
-    return None
-
-
-def insn_text(env: Env, idx: int) -> str:
-    insn = env.insns[idx]
-    text = kernel_text(env.insns, idx, call_name=call_text, imm_name=lambda i, v: _imm_at(env, idx, i, v))
-    return f"({insn.code:02x}) {text}"
-
-
-def _imm_at(env: Env, idx: int, insn: Insn, value: int) -> str | None:
-    if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX, PseudoLdImm64.MAP_VALUE,
-                    PseudoLdImm64.MAP_IDX_VALUE):  # fmt: skip
-        aux = env.aux[idx]
-        if 0 <= aux.map_index < len(env.used_maps):
-            m = env.used_maps[aux.map_index]
-            if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX):
-                return f"0x{m.address:x}"
-            return f"0x{m.direct_value_addr(aux.map_off):x}"
-    if insn.src == PseudoLdImm64.FUNC:
-        return f"0x{value:x}"
-    return None
-
-
-def print_verifier_state_line(env: Env, state: FuncState, print_all: bool) -> None:
-    env.verbose(verifier_state_str(state, print_all, env.scratched_regs, env.scratched_stack) + "\n")
-    if not print_all:
-        env.mark_state_clean()
-
-
-def print_insn_state(env: Env, state: FuncState) -> None:
-    """After an instruction: `` ; R1=...`` on the same line, or ``N: R1=...``."""
-    log = env.log
-    if env.prev_log_pos and env.prev_log_pos == log.end_pos:
-        log.reset(env.prev_log_pos - 1)
-        env.verbose(" " * vlog_alignment(env.prev_insn_print_pos) + ";")
-    else:
-        env.verbose(f"{env.insn_idx}:")
-    print_verifier_state_line(env, state, False)
 
 
 # --- the main loop -------------------------------------------------------------------------
@@ -221,15 +96,6 @@ _JA, _CALL, _EXIT = int(JmpOp.JA), int(JmpOp.CALL), int(JmpOp.EXIT)
 
 
 def do_check(env: Env) -> None:
-    if not _steps_imported:
-        _import_steps()
-    check_alu_op = _alu.check_alu_op
-    calls = _calls
-    check_cond_jmp_op = _jmp.check_cond_jmp_op
-    check_load_mem = _mem.check_load_mem
-    check_store_reg = _mem.check_store_reg
-    is_state_visited = _prune.is_state_visited
-    check_resource_leak = _refs.check_resource_leak
     level = env.level  # (fixed for the whole verification)
     pop_log = not level & 2
     live_stack = env.stack_live
@@ -292,7 +158,7 @@ def do_check(env: Env) -> None:
         elif cls == _STX:
             mode = insn.code & 0xE0
             if mode == _ATOMIC:
-                _mem.check_atomic(env, insn)
+                check_atomic(env, insn)
             else:
                 if mode != _MEM or insn.imm != 0:
                     raise env.einval("BPF_STX uses reserved fields")
@@ -302,12 +168,12 @@ def do_check(env: Env) -> None:
         elif cls == _ST:
             if insn.code & 0xE0 != _MEM or insn.src != 0:
                 raise env.einval("BPF_ST uses reserved fields")
-            _regs.check_reg_arg(env, insn.dst, _regs.Op.SRC)
+            check_reg_arg(env, insn.dst, Op.SRC)
             dst_type = env.regs[insn.dst].type
-            flags = _mem.check_mem_access(env, idx, insn.dst, insn.off, insn.size, True, -1)
+            flags = check_mem_access(env, idx, insn.dst, insn.off, insn.size, True, -1)
             if flags:
                 push_insn_history(env, state, flags, None)
-            _mem.save_aux_ptr_type(env, dst_type)
+            save_aux_ptr_type(env, dst_type)
         elif cls in (_JMP, _JMP32):
             op = insn.code & 0xF0
             env.jmps_processed += 1
@@ -323,11 +189,11 @@ def do_check(env: Env) -> None:
                 if state.active_lock is not None and insn.src != 0:
                     raise env.einval("function calls are not allowed while holding a lock")
                 if insn.src == PseudoCall.CALL:
-                    next_idx = calls.check_func_call(env, insn)
+                    next_idx = check_func_call(env, insn)
                 elif insn.src == PseudoCall.KFUNC_CALL:
-                    next_idx = calls.check_kfunc_call(env, insn)
+                    next_idx = check_kfunc_call(env, insn)
                 else:
-                    next_idx = calls.check_helper_call(env, insn)
+                    next_idx = check_helper_call(env, insn)
                 env.mark_reg_scratched(0)
             elif op == _JA:
                 if (
@@ -345,11 +211,11 @@ def do_check(env: Env) -> None:
                 check_resource_leak(env, False, not state.curframe, "BPF_EXIT instruction in main prog")
                 if state.curframe:
                     live_stack.update()
-                    next_idx = calls.prepare_func_exit(env)
+                    next_idx = prepare_func_exit(env)
                     do_print_state = True
                     env.insn_idx = next_idx
                     continue
-                calls.check_return_code(env, 0, "R0")
+                check_return_code(env, 0, "R0")
                 live_stack.commit_write_marks()
                 if not _process_exit(env, pop_log):
                     return
@@ -377,20 +243,18 @@ def do_check(env: Env) -> None:
 def _process_exit(env: Env, pop_log: bool) -> bool:
     """A path ended: account for it and continue with the next pending one, if any."""
     env.mark_all_scratched()
-    _prune.update_branch_counts(env, env.state)
+    update_branch_counts(env, env.state)
     env.stack_live.update()
     return pop_stack(env, pop_log)
 
 
 def do_check_common(env: Env, subprog: int) -> None:
-    if not _steps_imported:
-        _import_steps()
     env.pass_cnt += 1
     state = VerifierState()
     env.cur_state = state
     frame = state.frames[0]  # fresh: its registers are already NOT_INIT
     frame.subprogno = subprog
-    _init_frame_pointer(frame, 0)
+    init_frame_pointer(frame, 0)
     state.first_insn_idx = env.subprogs[subprog].start
     state.last_insn_idx = -1
     env.insn_idx = env.subprogs[subprog].start
@@ -399,7 +263,7 @@ def do_check_common(env: Env, subprog: int) -> None:
         init_global_args(env, subprog, regs)
     else:
         regs[1].type = RegType.PTR_TO_CTX
-        _regs.mark_reg_known_zero(regs, 1)
+        mark_reg_known_zero(regs, 1)
         regs[1].type = RegType.PTR_TO_CTX
     env.mark_all_scratched()
     try:
@@ -408,29 +272,6 @@ def do_check_common(env: Env, subprog: int) -> None:
         env.head.clear()
     if not env.level & 2:
         env.log.reset(0)
-
-
-def _init_func_state(frame: FuncState, callsite: int, frameno: int, subprogno: int) -> None:
-    frame.callsite = callsite
-    frame.frameno = frameno
-    frame.subprogno = subprogno
-    for r in frame.regs:
-        r.mark_not_init()
-    _init_frame_pointer(frame, frameno)
-
-
-def _init_frame_pointer(frame: FuncState, frameno: int) -> None:
-    fp = frame.regs[10]
-    fp.mark_known(0)
-    fp.type = RegType.PTR_TO_STACK
-    fp.frameno = frameno
-
-
-def check_max_stack_depth(env: Env) -> None:
-    """The deepest chain of calls must fit the 512-byte stack."""
-    if not _steps_imported:
-        _import_steps()
-    _stack_depth.check_max_stack_depth(env)
 
 
 def fixup_attach_type(prog_type: ProgType, attach: AttachType | None) -> AttachType | None:

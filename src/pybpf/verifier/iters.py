@@ -33,6 +33,7 @@ from ..isa.insn import Insn
 from ..isa.opcodes import PseudoCall
 from ..kernel.regtypes import RegType, TypeFlag
 from ..kernel.vmlinux import KfuncFlag, kfunc_by_id
+from .pending import push_stack
 from .state import BPF_REG_SIZE, FuncState, RegState, Slot, StackSlot, VerifierState
 
 if TYPE_CHECKING:
@@ -269,7 +270,6 @@ def next_ret_flag(env: Env, meta: KfuncMeta) -> int:
 def process_iter_next_call(env: Env, insn_idx: int, meta: KfuncMeta) -> None:
     """Fork at ``_next``: queue the active path (one round deeper, non-NULL result),
     continue with the drained one (NULL result)."""
-    from .core import push_stack
     from .jmp import mark_ptr_not_null_reg
     from .loops import find_prev_entry, widen_imprecise_scalars
 

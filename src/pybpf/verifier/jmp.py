@@ -12,9 +12,10 @@ from ..isa.opcodes import InsnClass, JmpOp, Source
 from ..kernel.regtypes import RegType, TypeFlag, base_type
 from . import bounds as bx
 from . import scalar as sc
-from .core import print_insn_state, push_insn_history, push_stack
 from .env import Env
+from .insn_log import print_insn_state
 from .loops import check_may_goto
+from .pending import push_insn_history, push_stack
 from .precision import mark_chain_precision
 from .regs import (
     SCALAR,

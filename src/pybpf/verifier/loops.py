@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..isa.insn import Insn
 from .env import Env
+from .pending import push_stack
 from .prune import IdMap, regs_exact
 from .state import SCALAR_VALUE, RegState, Slot, VerifierState
 
@@ -53,8 +54,6 @@ def widen_imprecise_scalars(env: Env, old: VerifierState, cur: VerifierState) ->
 
 
 def check_may_goto(env: Env, insn: Insn) -> int:
-    from .core import push_stack
-
     if insn.code != 0xE5 or insn.src != 0 or insn.dst or insn.imm or insn.off == 0:
         raise env.einval(f"invalid may_goto off {insn.off} imm {insn.imm}")
     idx = env.insn_idx

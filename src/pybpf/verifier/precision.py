@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..isa.insn import Insn
 from ..isa.opcodes import AluOp, AtomicOp, InsnClass, JmpOp, Mode, PseudoCall, Source
+from .insn_log import insn_text
 from .state import BPF_REG_SIZE, JmpHistoryEntry, VerifierState
 
 if TYPE_CHECKING:
@@ -111,8 +112,6 @@ def backtrack_insn(env: Env, idx: int, subseq_idx: int, hist: JmpHistoryEntry | 
     if insn.code == 0:
         return
     if env.level & 2:
-        from .core import insn_text
-
         env.verbose(
             f"mark_precise: frame{bt.frame}: regs={fmt_reg_mask(bt.reg_masks[bt.frame])} "
             f"stack={fmt_stack_mask(bt.stack_masks[bt.frame])} before {idx}: {insn_text(env, idx)}\n"

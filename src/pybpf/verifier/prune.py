@@ -12,10 +12,10 @@ import errno
 
 from ..kernel.regtypes import RegType, base_type
 from . import tnum
-from .core import push_insn_history
-from .env import BPF_COMPLEXITY_LIMIT_STATES, Env, StateListEntry
+from .env import BPF_COMPLEXITY_LIMIT_STATES, Env, StateListEntry, VerifierError
 from .iters import active_depths_differ, is_iter_next_insn, iter_slots_safe, next_call_iter_active
 from .log import verifier_state_str
+from .pending import push_insn_history
 from .precision import Backtrack, mark_all_scalars_imprecise, mark_chain_precision_batch
 from .state import BPF_ADD_CONST, BPF_REG_SIZE, FuncState, RegState, Slot, VerifierState
 
@@ -416,8 +416,6 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                 env.verbose(verifier_state_str(cur.cur, True, 0, 0) + "\n")
                 env.verbose("old state:")
                 env.verbose(verifier_state_str(old.frames[cur.curframe], True, 0, 0) + "\n")
-                from .env import VerifierError
-
                 raise VerifierError(errno.EINVAL, f"infinite loop detected at insn {insn_idx}")
             if (
                 not force_new
