@@ -15,9 +15,9 @@ from ..kernel.regtypes import RegType, TypeFlag, base_type
 from . import bounds as bx
 from . import scalar as sc
 from . import tnum
-from .core import push_stack
 from .env import BPF_MAX_VAR_OFF, Env
 from .log import reg_type_str
+from .pending import push_stack
 from .precision import mark_chain_precision
 from .regs import (
     SCALAR,
@@ -42,11 +42,22 @@ S32_MAX = (1 << 31) - 1
 def _reserved(env: Env, insn: Insn) -> None:
     """The kernel's reserved-field checks: a function of the instruction alone, so an
     instruction found fine once (in any program) is not looked at again."""
-    if insn in FIELDS_OK:
+    if _SEEN_OK.get(id(insn)) is insn:
         return
-    problem = reserved_fields_error(insn)
-    if problem is not None:
-        raise env.einval(problem)
+    if insn not in FIELDS_OK:
+        problem = reserved_fields_error(insn)
+        if problem is not None:
+            raise env.einval(problem)
+    if len(_SEEN_OK) >= _SEEN_OK_MAX:
+        _SEEN_OK.clear()
+    _SEEN_OK[id(insn)] = insn
+
+
+_SEEN_OK: dict[int, Insn] = {}
+"""Instruction objects already found fine, by identity: a program's instructions are
+checked on every visit, and an identity look-up costs a fraction of hashing the fields.
+The entry holds the object, so its id cannot be reused while it is there."""
+_SEEN_OK_MAX = 1 << 14
 
 
 _SCALAR = int(SCALAR)
@@ -58,6 +69,7 @@ _K = int(Source.K)
 _ADD, _SUB, _MOV, _NEG, _END = int(AluOp.ADD), int(AluOp.SUB), int(AluOp.MOV), int(AluOp.NEG), int(AluOp.END)
 _AND, _OR, _DIV, _MOD = int(AluOp.AND), int(AluOp.OR), int(AluOp.DIV), int(AluOp.MOD)
 _SHIFTS = (int(AluOp.LSH), int(AluOp.RSH), int(AluOp.ARSH))
+_AND_OR = (_AND, _OR)
 
 
 def check_alu_op(env: Env, insn: Insn) -> None:
@@ -100,13 +112,47 @@ def check_alu_op(env: Env, insn: Insn) -> None:
                 size = 64 if alu64 else 32
                 if insn.imm < 0 or insn.imm >= size:
                     raise env.einval(f"invalid shift {insn.imm}")
-        if dreg is not None:
-            # check_reg_arg(DST_NO_MARK): an arithmetic write is whole only in ALU64
-            dreg.subreg_def = DEF_NOT_SUBREG if alu64 else env.insn_idx + 1
-        else:
+        if dreg is None:
             check_reg_arg(env, d, Op.DST_NO_MARK)
+            adjust_reg_min_max_vals(env, insn)
+            return
+        # check_reg_arg(DST_NO_MARK): an arithmetic write is whole only in ALU64
+        dreg.subreg_def = DEF_NOT_SUBREG if alu64 else env.insn_idx + 1
+        if dreg.type == _SCALAR:
+            # adjust_reg_min_max_vals for a scalar and an immediate or another scalar
+            if not x:
+                imm = insn.imm & U64_MAX
+                if op in _AND_OR:
+                    _maybe_fork_scalars(env, insn, dreg)
+                dreg.b = sc.alu_imm(op, dreg.b, imm, not alu64)
+                if op == _ADD and alu64 and dreg.id and env.options.bpf_capable:
+                    if dreg.id & BPF_ADD_CONST or imm > S32_MAX:
+                        dreg.id = 0
+                        dreg.off = 0
+                    else:
+                        dreg.id |= BPF_ADD_CONST
+                        dreg.off = imm
+                else:
+                    dreg.id = 0
+                    dreg.off = 0
+                return
+            if sreg is not None and sreg.type == _SCALAR:
+                _scalar_op_scalar(env, insn, op, not alu64, dreg, sreg)
+                return
         adjust_reg_min_max_vals(env, insn)
         return
+    if op == _MOV and not code & 0x08:
+        # dst = imm: the reads and writes below, in the general path's order
+        _reserved(env, insn)
+        d = insn.dst
+        if d < 10:
+            env.scratched_regs |= 1 << d
+            dreg = regs[d]
+            dreg.subreg_def = DEF_NOT_SUBREG if alu64 else env.insn_idx + 1
+            dreg.mark_unknown(not env.options.bpf_capable)
+            dreg.type = SCALAR
+            dreg.b = sc.known(insn.imm & (U64_MAX if alu64 else 0xFFFFFFFF))
+            return
     if op in (AluOp.END, AluOp.NEG):
         _reserved(env, insn)
         check_reg_arg(env, insn.dst, Op.SRC)
@@ -278,6 +324,36 @@ def adjust_reg_min_max_vals(env: Env, insn: Insn) -> None:
             dst.off = val
     else:
         clear_scalar_id(dst)
+
+
+def _scalar_op_scalar(
+    env: Env, insn: Insn, op: int, alu32: bool, dst: RegState, src: RegState
+) -> None:
+    """adjust_reg_min_max_vals for two scalar registers (the general path's steps)."""
+    if dst.precise:
+        mark_chain_precision(env, insn.src)
+    src_b = src.b
+    if op in _AND_OR and not src_b.var_off.mask:
+        _maybe_fork_scalars(env, insn, dst)
+    dst.b = sc.alu(op, dst.b, src_b, alu32)
+    if (
+        op == _ADD
+        and not alu32
+        and dst.id
+        and env.options.bpf_capable
+        and not src.b.var_off.mask
+        and insn.src != insn.dst
+    ):
+        val = src.b.var_off.value
+        if dst.id & BPF_ADD_CONST or val > S32_MAX:
+            dst.id = 0
+            dst.off = 0
+        else:
+            dst.id |= BPF_ADD_CONST
+            dst.off = val
+    else:
+        dst.id = 0
+        dst.off = 0
 
 
 def _maybe_fork_scalars(env: Env, insn: Insn, dst: RegState) -> None:
