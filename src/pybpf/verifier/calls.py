@@ -17,12 +17,14 @@ from ..isa.insn import Insn
 from ..kernel import protos as P
 from ..kernel.func_proto import func_proto, helper_allowed
 from ..kernel.progtypes import AttachType, ProgType
-from ..kernel.regtypes import RegType, TypeFlag, base_type
+from ..kernel.regtypes import RegType
 from ..maps.types import MapFlag, MapType
 from . import bounds as bx
 from .btf_access import in_sleepable
 from .env import MAX_CALL_FRAMES, Env
+from .frames import init_func_state
 from .helper_mem import check_helper_mem_access, check_mem_size_reg
+from .insn_log import print_verifier_state_line
 from .log import reg_type_str
 from .mem import (
     check_mem_access,
@@ -33,6 +35,24 @@ from .mem import (
 from .precision import mark_chain_precision
 from .refs import acquire_reference_state, check_resource_leak, release_reference
 from .regs import (
+    MEM_ALLOC,
+    MEM_PERCPU,
+    MEM_RDONLY,
+    MEM_RINGBUF,
+    NOT_INIT,
+    PTR_MAYBE_NULL,
+    PTR_TO_ARENA,
+    PTR_TO_BTF_ID,
+    PTR_TO_BUF,
+    PTR_TO_MAP_KEY,
+    PTR_TO_MAP_VALUE,
+    PTR_TO_MEM,
+    PTR_TO_PACKET,
+    PTR_TO_PACKET_META,
+    PTR_TO_SOCK_COMMON,
+    PTR_TO_SOCKET,
+    PTR_TO_STACK,
+    PTR_TO_TCP_SOCK,
     SCALAR,
     Op,
     check_reg_arg,
@@ -41,12 +61,35 @@ from .regs import (
     mark_reg_not_init,
     mark_reg_unknown,
     register_is_null,
-    type_is_pkt_pointer,
-    type_may_be_null,
 )
 from .state import BPF_REG_SIZE, DEF_NOT_SUBREG, FuncState, RegState, Slot
 
 H = {name: i for i, name in enumerate(("",))}  # placeholder to keep names local
+
+# Argument and return types as plain ints (an enum member read off its class costs
+# several times a module global, and these are compared for every helper argument).
+_A, _R = P.ArgType, P.RetType
+A_DONTCARE, A_ANYTHING = int(_A.DONTCARE), int(_A.ANYTHING)
+A_CONST_MAP_PTR, A_PTR_TO_MAP_KEY = int(_A.CONST_MAP_PTR), int(_A.PTR_TO_MAP_KEY)
+A_PTR_TO_MAP_VALUE, A_PTR_TO_MEM = int(_A.PTR_TO_MAP_VALUE), int(_A.PTR_TO_MEM)
+A_CONST_SIZE, A_CONST_SIZE_OR_ZERO = int(_A.CONST_SIZE), int(_A.CONST_SIZE_OR_ZERO)
+A_CONST_ALLOC_SIZE_OR_ZERO = int(_A.CONST_ALLOC_SIZE_OR_ZERO)
+A_PTR_TO_BTF_ID_SOCK_COMMON = int(_A.PTR_TO_BTF_ID_SOCK_COMMON)
+A_PTR_TO_FUNC, A_PTR_TO_CONST_STR = int(_A.PTR_TO_FUNC), int(_A.PTR_TO_CONST_STR)
+A_KPTR_XCHG_DEST, A_PTR_TO_DYNPTR = int(_A.KPTR_XCHG_DEST), int(_A.PTR_TO_DYNPTR)
+_A_NEEDS_BTF_MAPS = frozenset(
+    int(a) for a in (_A.PTR_TO_SPIN_LOCK, _A.PTR_TO_TIMER, _A.PTR_TO_DYNPTR, _A.PTR_TO_PERCPU_BTF_ID)
+)
+R_INTEGER, R_VOID, R_PTR_TO_MAP_VALUE = int(_R.INTEGER), int(_R.VOID), int(_R.PTR_TO_MAP_VALUE)
+R_PTR_TO_SOCKET, R_PTR_TO_SOCK_COMMON = int(_R.PTR_TO_SOCKET), int(_R.PTR_TO_SOCK_COMMON)
+R_PTR_TO_TCP_SOCK, R_PTR_TO_MEM = int(_R.PTR_TO_TCP_SOCK), int(_R.PTR_TO_MEM)
+R_PTR_TO_BTF_ID, R_PTR_TO_MEM_OR_BTF_ID = int(_R.PTR_TO_BTF_ID), int(_R.PTR_TO_MEM_OR_BTF_ID)
+_R_BTF_IDS = frozenset((R_PTR_TO_BTF_ID, R_PTR_TO_MEM_OR_BTF_ID))
+_A_SIZES = frozenset((A_CONST_SIZE, A_CONST_SIZE_OR_ZERO))
+_ARRAYS = frozenset((MapType.ARRAY, MapType.PERCPU_ARRAY))
+_SOCK_MAP_TYPES = frozenset((MapType.SOCKMAP, MapType.SOCKHASH))
+_STRUCT_OPS, _LSM = ProgType.STRUCT_OPS, ProgType.LSM
+_PKT = frozenset((PTR_TO_PACKET, PTR_TO_PACKET_META))
 
 
 def _hid(name: str) -> int:
@@ -95,7 +138,7 @@ PTR_CAST = {
 STR_FUNCS = {_hid(n) for n in ("get_stack", "get_task_stack", "probe_read_str", "probe_read_kernel_str", "probe_read_user_str")}
 
 
-@dataclass
+@dataclass(slots=True)
 class CallMeta:
     """What the arguments of one call established (``bpf_call_arg_meta``)."""
 
@@ -169,14 +212,14 @@ def _helper_proto(env: Env, func_id: int) -> tuple[P.HelperProto | None, tuple[i
     if found is not None:
         return found
     extra: dict[str, Any] = {}
-    struct_ops = env.prog_type == ProgType.STRUCT_OPS
+    struct_ops = env.prog_type == _STRUCT_OPS
     if struct_ops:
         from .struct_ops_ctx import helper_proto_args
 
         extra = helper_proto_args(env)
     fn = func_proto(env.prog_type, func_id, env.expected_attach_type, privileged=env.options.bpf_capable,
                     **extra)  # fmt: skip
-    args = () if fn is None else tuple(i for i in range(5) if fn.arg(i) != P.ArgType.DONTCARE)
+    args = () if fn is None else tuple(i for i in range(5) if fn.arg(i) != A_DONTCARE)
     if not struct_ops:
         cache[func_id] = (fn, args)
     return fn, args
@@ -240,57 +283,57 @@ def check_helper_call(env: Env, insn: Insn) -> int:
     env.scratched_regs |= 0x3F
     regs[0].subreg_def = DEF_NOT_SUBREG
     r0 = regs[0]
-    ret = fn.ret_type
-    ret_base = base_type(ret)
+    ret = int(fn.ret_type)
+    ret_base = ret & 0xFF
     ret_flag = ret & ~0xFF
-    if ret_base == P.RetType.INTEGER:
+    if ret_base == R_INTEGER:
         mark_reg_unknown(env, regs, 0)
-    elif ret_base == P.RetType.VOID:
-        r0.type = RegType.NOT_INIT
-    elif ret_base == P.RetType.PTR_TO_MAP_VALUE:
+    elif ret_base == R_VOID:
+        r0.type = NOT_INIT
+    elif ret_base == R_PTR_TO_MAP_VALUE:
         mark_reg_known_zero(regs, 0)
         if meta.map is None:
             raise env.einval("kernel subsystem misconfigured verifier")
         if (
             func_id == MAP_LOOKUP
-            and meta.map.spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY)
+            and meta.map.spec.type in _ARRAYS
             and 0 <= meta.const_map_key < meta.map.spec.max_entries
         ):
             # a constant in-range index into an array always finds an element
-            ret_flag &= ~TypeFlag.PTR_MAYBE_NULL
+            ret_flag &= ~PTR_MAYBE_NULL
         r0.map = meta.map
         r0.map_uid = meta.map_uid
-        r0.type = RegType.PTR_TO_MAP_VALUE | ret_flag
-    elif ret_base == P.RetType.PTR_TO_SOCKET:
+        r0.type = PTR_TO_MAP_VALUE | ret_flag
+    elif ret_base == R_PTR_TO_SOCKET:
         mark_reg_known_zero(regs, 0)
-        r0.type = RegType.PTR_TO_SOCKET | ret_flag
-    elif ret_base == P.RetType.PTR_TO_SOCK_COMMON:
+        r0.type = PTR_TO_SOCKET | ret_flag
+    elif ret_base == R_PTR_TO_SOCK_COMMON:
         mark_reg_known_zero(regs, 0)
-        r0.type = RegType.PTR_TO_SOCK_COMMON | ret_flag
-    elif ret_base == P.RetType.PTR_TO_TCP_SOCK:
+        r0.type = PTR_TO_SOCK_COMMON | ret_flag
+    elif ret_base == R_PTR_TO_TCP_SOCK:
         mark_reg_known_zero(regs, 0)
-        r0.type = RegType.PTR_TO_TCP_SOCK | ret_flag
-    elif ret_base == P.RetType.PTR_TO_MEM:
+        r0.type = PTR_TO_TCP_SOCK | ret_flag
+    elif ret_base == R_PTR_TO_MEM:
         mark_reg_known_zero(regs, 0)
-        r0.type = RegType.PTR_TO_MEM | ret_flag
+        r0.type = PTR_TO_MEM | ret_flag
         r0.mem_size = meta.mem_size
-    elif ret_base in (P.RetType.PTR_TO_BTF_ID, P.RetType.PTR_TO_MEM_OR_BTF_ID):
+    elif ret_base in _R_BTF_IDS:
         mark_reg_known_zero(regs, 0)
-        r0.type = RegType.PTR_TO_BTF_ID | (ret_flag & ~TypeFlag.MEM_RDONLY)
+        r0.type = PTR_TO_BTF_ID | (ret_flag & ~MEM_RDONLY)
         r0.btf, r0.btf_id = _ret_btf(fn.ret_btf_id)
         if func_id == KPTR_XCHG and meta.kptr_field is not None:
             kf = meta.kptr_field
             r0.btf, r0.btf_id = kf.btf, kf.btf_id
             if not kf.kernel:
-                r0.type |= TypeFlag.MEM_ALLOC | (TypeFlag.MEM_PERCPU if kf.kind.value == "percpu_kptr" else 0)
+                r0.type |= MEM_ALLOC | (MEM_PERCPU if kf.kind.value == "percpu_kptr" else 0)
     else:
         raise env.einval(f"unknown return type {ret_base} of func {_fname(func_id)}#{func_id}")
-    if type_may_be_null(r0.type):
+    if r0.type & PTR_MAYBE_NULL:
         r0.id = env.new_id()
     if func_id in PTR_CAST:
         r0.ref_obj_id = meta.ref_obj_id
     elif func_id in ACQUIRE or (
-        func_id == MAP_LOOKUP and meta.map is not None and meta.map.spec.type in (MapType.SOCKMAP, MapType.SOCKHASH)
+        func_id == MAP_LOOKUP and meta.map is not None and meta.map.spec.type in _SOCK_MAP_TYPES
     ):
         ident = acquire_reference_state(env, idx)
         r0.id = ident
@@ -316,7 +359,7 @@ def _ret_btf(name: str | None) -> tuple[Any, int]:
 
 
 def _refine_retval(env: Env, r0: RegState, ret_type: int, func_id: int, meta: CallMeta) -> None:
-    if ret_type != P.RetType.INTEGER:
+    if ret_type != R_INTEGER:
         return
     if func_id in STR_FUNCS:
         r0.b = bx.refine_range(r0.b, smin=-4095, smax=meta.msize_max_value)
@@ -375,90 +418,91 @@ def _record_func_key(env: Env, meta: CallMeta) -> None:
 def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: P.HelperProto) -> None:
     regno = arg + 1
     arg_type = fn.arg(arg)
-    if arg_type == P.ArgType.DONTCARE:
+    if arg_type == A_DONTCARE:
         return
     check_reg_arg(env, regno, Op.SRC)
-    reg = env.regs[regno]
-    if arg_type == P.ArgType.ANYTHING:
+    st = env.cur_state
+    assert st is not None
+    reg = st.frames[st.curframe].regs[regno]
+    if arg_type == A_ANYTHING:
         if is_pointer_value(env, regno):
             raise env.eacces(f"R{regno} leaks addr into helper function")
         return
-    if type_is_pkt_pointer(reg.type) and not may_access_direct_pkt_data(env, False, meta.pkt_access):
+    if (reg.type & 0xFF) in _PKT and not may_access_direct_pkt_data(env, False, meta.pkt_access):
         raise env.eacces("helper access to the packet is not allowed")
-    base = P.arg_base(arg_type)
-    if base == P.ArgType.PTR_TO_MAP_VALUE:
+    base = arg_type & 0xFF
+    if base == A_PTR_TO_MAP_VALUE:
         if meta.map is None:
             raise env.eacces("invalid map_ptr to access map->type")
         mt = meta.map.spec.type
-        if mt in (MapType.SOCKMAP, MapType.SOCKHASH):
-            if arg_type == P.ArgType.PTR_TO_MAP_VALUE:
-                arg_type = P.ArgType.PTR_TO_BTF_ID_SOCK_COMMON
-                base = P.arg_base(arg_type)
+        if mt in _SOCK_MAP_TYPES:
+            if arg_type == A_PTR_TO_MAP_VALUE:
+                arg_type = A_PTR_TO_BTF_ID_SOCK_COMMON
+                base = arg_type & 0xFF
             else:
                 raise env.einval("invalid arg_type for sockmap/sockhash")
         elif mt == MapType.BLOOM_FILTER and meta.func_id == MAP_PEEK:
-            arg_type = P.ArgType.PTR_TO_MAP_VALUE
-    if register_is_null(reg) and P.arg_may_be_null(arg_type):
+            arg_type = A_PTR_TO_MAP_VALUE
+    if arg_type & P.MAYBE_NULL and register_is_null(reg):
         mark_chain_precision(env, regno)
     else:
         _check_reg_type(env, regno, arg_type, fn, meta)
-        if meta.func_id == KPTR_XCHG and regno == 2 and base_type(reg.type) == RegType.PTR_TO_BTF_ID:
+        if meta.func_id == KPTR_XCHG and regno == 2 and reg.type & 0xFF == PTR_TO_BTF_ID:
             _check_kptr_xchg_value(env, reg, regno, meta)
         _check_func_arg_reg_off(env, reg, regno, arg_type)
-    if P.arg_is_release(arg_type):
+    if arg_type & P.RELEASE:
         if not reg.ref_obj_id and not register_is_null(reg):
             raise env.einval(f"R{regno} must be referenced when passed to release function")
         meta.release_regno = regno
-    if reg.ref_obj_id and base != P.ArgType.KPTR_XCHG_DEST:
+    if reg.ref_obj_id and base != A_KPTR_XCHG_DEST:
         if meta.ref_obj_id:
             raise env.error(errno.EFAULT, f"verifier internal error: more than one arg with ref_obj_id R{regno} {reg.ref_obj_id} {meta.ref_obj_id}")
         meta.ref_obj_id = reg.ref_obj_id
     write = bool(arg_type & P.WRITE)
-    if base == P.ArgType.CONST_MAP_PTR:
+    if base == A_CONST_MAP_PTR:
         if meta.map is not None and (meta.map is not reg.map or meta.map_uid != reg.map_uid):
             raise env.einval(
                 f"timer pointer in R1 map_uid={meta.map_uid} doesn't match map pointer in R2 map_uid={reg.map_uid}"
             )
         meta.map = reg.map
         meta.map_uid = reg.map_uid
-    elif base == P.ArgType.PTR_TO_MAP_KEY:
+    elif base == A_PTR_TO_MAP_KEY:
         if meta.map is None:
             raise env.eacces("invalid map_ptr to access map->key")
         check_helper_mem_access(env, regno, meta.map.spec.key_size, False, False, None)
-        if meta.map.spec.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
+        if meta.map.spec.type in _ARRAYS:
             meta.const_map_key = constant_map_key(env, reg, meta.map.spec.key_size)
-    elif base == P.ArgType.PTR_TO_MAP_VALUE:
-        if P.arg_may_be_null(arg_type) and register_is_null(reg):
+    elif base == A_PTR_TO_MAP_VALUE:
+        if arg_type & P.MAYBE_NULL and register_is_null(reg):
             return
         if meta.map is None:
             raise env.eacces("invalid map_ptr to access map->value")
         meta.raw_mode = bool(arg_type & P.UNINIT)
         check_helper_mem_access(env, regno, meta.map.spec.value_size, write, False, meta)
-    elif base == P.ArgType.PTR_TO_FUNC:
+    elif base == A_PTR_TO_FUNC:
         meta.subprogno = reg.btf_id  # the subprogram a PTR_TO_FUNC names
-    elif base == P.ArgType.PTR_TO_MEM:
+    elif base == A_PTR_TO_MEM:
         meta.raw_mode = bool(arg_type & P.UNINIT)
         if arg_type & P.FIXED:
             size = fn.arg_size(arg)
             check_helper_mem_access(env, regno, size, write, False, meta)
             if arg_type & P.ALIGNED:
                 check_ptr_alignment(env, reg, 0, size, True)
-    elif base in (P.ArgType.CONST_SIZE, P.ArgType.CONST_SIZE_OR_ZERO):
+    elif base in _A_SIZES:
         prev_write = bool(fn.arg(arg - 1) & P.WRITE)
-        check_mem_size_reg(env, reg, regno, prev_write, base == P.ArgType.CONST_SIZE_OR_ZERO, meta)
-    elif base == P.ArgType.CONST_ALLOC_SIZE_OR_ZERO:
+        check_mem_size_reg(env, reg, regno, prev_write, base == A_CONST_SIZE_OR_ZERO, meta)
+    elif base == A_CONST_ALLOC_SIZE_OR_ZERO:
         if reg.b.var_off.mask != 0:
             raise env.eacces(f"R{regno} is not a known constant'")
         meta.mem_size = reg.b.var_off.value
         mark_chain_precision(env, regno)
-    elif base == P.ArgType.PTR_TO_CONST_STR:
+    elif base == A_PTR_TO_CONST_STR:
         _check_reg_const_str(env, reg, regno)
-    elif base == P.ArgType.KPTR_XCHG_DEST:
+    elif base == A_KPTR_XCHG_DEST:
         from .kptr import process_kptr_func
 
         meta.kptr_field = process_kptr_func(env, regno)
-    elif base in (P.ArgType.PTR_TO_SPIN_LOCK, P.ArgType.PTR_TO_TIMER,
-                  P.ArgType.PTR_TO_DYNPTR, P.ArgType.PTR_TO_PERCPU_BTF_ID):  # fmt: skip
+    elif base in _A_NEEDS_BTF_MAPS:
         raise env.einval(f"{_fname(meta.func_id)}: this argument kind needs BTF-described maps (not supported yet)")
 
 
@@ -467,46 +511,60 @@ def _check_kptr_xchg_value(env: Env, reg: RegState, regno: int, meta: CallMeta) 
     of exactly the kptr's type."""
     from .kptr import map_kptr_match_type
 
-    if reg.type & TypeFlag.PTR_MAYBE_NULL:
+    if reg.type & PTR_MAYBE_NULL:
         raise env.eacces(f"Possibly NULL pointer passed to helper arg{regno}")
     if meta.kptr_field is not None:
         map_kptr_match_type(env, meta.kptr_field, reg, regno)
 
 
+# (arg_type, reg_type) -> whether the register passes the argument's type check: a pure
+# function of two ints, and the flag arithmetic behind it is slow on enum values
+_FITS: dict[tuple[int, int], bool] = {}
+_MEM_ARG_TYPES = P.COMPATIBLE_REG_TYPES[P.ArgType.PTR_TO_MEM]
+
+
 def _check_reg_type(env: Env, regno: int, arg_type: int, fn: P.HelperProto, meta: CallMeta) -> None:
-    reg = env.regs[regno]
+    st = env.cur_state
+    assert st is not None
+    reg = st.frames[st.curframe].regs[regno]
+    t = reg.type
     types = P.compatible_reg_types(arg_type)
     if types is None:
         raise env.error(errno.EFAULT, f"verifier internal error: unsupported arg type {arg_type}")
-    if P.reg_type_fits(arg_type, reg.type):
-        if (base_type(reg.type) == RegType.PTR_TO_BTF_ID and types == P.COMPATIBLE_REG_TYPES[P.ArgType.PTR_TO_MEM]
-                and not arg_type & P.RDONLY):  # fmt: skip
+    key = (arg_type, t)
+    fits = _FITS.get(key)
+    if fits is None:
+        fits = _FITS[key] = P.reg_type_fits(arg_type, t)
+    if fits:
+        if t & 0xFF == PTR_TO_BTF_ID and types == _MEM_ARG_TYPES and not arg_type & P.RDONLY:
             raise env.eacces(
-                f"{_fname(meta.func_id)}() may write into memory pointed by R{regno} type={reg_type_str(reg.type)}"
+                f"{_fname(meta.func_id)}() may write into memory pointed by R{regno} type={reg_type_str(t)}"
             )
         return
     expected = ", ".join(reg_type_str(t) for t in types)
     raise env.eacces(f"R{regno} type={reg_type_str(reg.type)} expected={expected}")
 
 
+# register types passed to a helper argument at any fixed or variable offset
+_ANY_OFF_TYPES = frozenset((
+    PTR_TO_STACK, PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_MAP_KEY, PTR_TO_MAP_VALUE, PTR_TO_MEM,
+    PTR_TO_MEM | MEM_RDONLY, PTR_TO_MEM | MEM_RINGBUF, PTR_TO_BUF, PTR_TO_BUF | MEM_RDONLY,
+    PTR_TO_ARENA, SCALAR,
+))  # fmt: skip
+
+
 def _check_func_arg_reg_off(env: Env, reg: RegState, regno: int, arg_type: int) -> None:
     t = reg.type
-    if P.arg_is_release(arg_type):
-        if P.arg_base(arg_type) == P.ArgType.PTR_TO_DYNPTR and t == RegType.PTR_TO_STACK:
+    if arg_type & P.RELEASE:
+        if arg_type & 0xFF == A_PTR_TO_DYNPTR and t == PTR_TO_STACK:
             return
         if reg.off:
             raise env.einval(f"R{regno} must have zero offset when passed to release func or trusted arg to kfunc")
         check_ptr_off_reg(env, reg, regno)
         return
-    if t in (
-        RegType.PTR_TO_STACK, RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META,
-        RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM,
-        RegType.PTR_TO_MEM | TypeFlag.MEM_RDONLY, RegType.PTR_TO_MEM | TypeFlag.MEM_RINGBUF,
-        RegType.PTR_TO_BUF, RegType.PTR_TO_BUF | TypeFlag.MEM_RDONLY, RegType.PTR_TO_ARENA,
-        SCALAR,
-    ):  # fmt: skip
+    if t in _ANY_OFF_TYPES:
         return
-    fixed_ok = base_type(t) == RegType.PTR_TO_BTF_ID
+    fixed_ok = t & 0xFF == PTR_TO_BTF_ID
     check_ptr_off_reg(env, reg, regno, fixed_ok)
 
 
@@ -636,8 +694,6 @@ def _find_subprog(env: Env, start: int) -> int:
 
 
 def check_func_call(env: Env, insn: Insn) -> int:
-    from .core import _init_func_state, print_verifier_state_line
-
     idx = env.insn_idx
     target = idx + insn.imm + 1
     sub = _find_subprog(env, target)
@@ -652,7 +708,7 @@ def check_func_call(env: Env, insn: Insn) -> int:
     if state.curframe + 1 >= MAX_CALL_FRAMES:
         raise env.error(errno.E2BIG, f"the call stack of {state.curframe + 2} frames is too deep")
     callee = FuncState()
-    _init_func_state(callee, idx, state.curframe + 1, sub)
+    init_func_state(callee, idx, state.curframe + 1, sub)
     for r in range(1, 6):
         callee.regs[r].assign(caller.regs[r])
     state.frames.append(callee)
@@ -670,7 +726,6 @@ def check_func_call(env: Env, insn: Insn) -> int:
 
 
 def prepare_func_exit(env: Env) -> int:
-    from .core import print_verifier_state_line
     from .precision import mark_chain_precision
 
     state = env.state
