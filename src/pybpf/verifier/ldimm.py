@@ -19,6 +19,7 @@ from ..kernel.regtypes import RegType
 from ..maps.types import MapType
 from . import scalar as sc
 from .env import BPF_MAX_VAR_OFF, Env
+from .pending import push_stack
 from .regs import BPF_REG_FP, Op, check_reg_arg, mark_reg_known_zero, mark_reg_unknown
 from .state import DEF_NOT_SUBREG
 
@@ -188,7 +189,6 @@ def check_ld_abs(env: Env, insn: Insn) -> None:
     regs[0].subreg_def = env.insn_idx + 1
     if state.curframe:
         from .calls import prepare_func_exit
-        from .core import push_stack
 
         env.mark_reg_scratched(0)
         push_stack(env, env.insn_idx + 1, env.insn_idx, False)

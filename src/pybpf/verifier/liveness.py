@@ -13,6 +13,7 @@ from ..isa.opcodes import AluOp, AtomicOp, InsnClass, JmpOp, Mode, PseudoCall, S
 from ..kernel.func_proto import func_proto
 from ..kernel.vmlinux import kernel_btf, kfunc_by_id
 from .env import Env
+from .insn_log import call_text, ldimm_text
 from .kfunc import kfunc_allowed
 
 ALL_CALLER_SAVED = 0b111111  # r0..r5
@@ -25,18 +26,19 @@ _EXIT, _CALLOP, _JA, _JCOND = 0x90, 0x80, 0x00, 0xE0
 _LDDW = 0x18
 
 
+# The registers a helper call reads, by (program type, helper, attach type, privileged):
+# the prototype look-up builds a description of the program each time, and the answer
+# depends on these four alone.
+_helper_use: dict[tuple[int, int, object, bool], int] = {}
+
+
 def _call_use(env: Env, insn: Insn) -> int:
     src = insn.src
     if src == PseudoCall.HELPER:
-        proto = func_proto(env.prog_type, insn.imm, env.expected_attach_type,
-                           privileged=env.options.bpf_capable)  # fmt: skip
-        if proto is None:
-            return ALL_CALLER_SAVED & ~R0
-        use = 0
-        for i, arg in enumerate(proto.arg_types[:5], start=1):
-            if arg == 0:
-                break
-            use |= 1 << i
+        key = (env.prog_type, insn.imm, env.expected_attach_type, env.options.bpf_capable)
+        use = _helper_use.get(key)
+        if use is None:
+            use = _helper_use[key] = _helper_call_use(*key)
         return use
     if src == PseudoCall.KFUNC_CALL and insn.off == 0:
         # a kfunc reads as many argument registers as its BTF prototype has parameters;
@@ -47,6 +49,18 @@ def _call_use(env: Env, insn: Insn) -> int:
             if isinstance(fproto, FuncProto):
                 return ((1 << (len(fproto.params) + 1)) - 1) & ~R0
     return ALL_CALLER_SAVED & ~R0
+
+
+def _helper_call_use(prog_type: int, func_id: int, attach_type: object, privileged: bool) -> int:
+    proto = func_proto(prog_type, func_id, attach_type, privileged=privileged)  # type: ignore[arg-type]
+    if proto is None:
+        return ALL_CALLER_SAVED & ~R0
+    use = 0
+    for i, arg in enumerate(proto.arg_types[:5], start=1):
+        if arg == 0:
+            break
+        use |= 1 << i
+    return use
 
 
 def use_def(env: Env, idx: int) -> tuple[int, int]:
@@ -91,76 +105,79 @@ def use_def(env: Env, idx: int) -> tuple[int, int]:
 
 
 def compute_live_registers(env: Env) -> None:
-    """One pass reads each instruction's fields once (uses, definitions, successors); the
-    backward fixed point then needs a single sweep when no jump goes backwards."""
+    """A backward sweep from the last instruction reads each one's fields once (uses and
+    definitions; the successors are ``check_cfg``'s table) and computes what is live
+    before it from what is live after; only a program with a jump backwards needs more
+    sweeps to reach the fixed point."""
     insns = env.insns
     n = len(insns)
+    succ = env.insn_succ
+    if len(succ) != n:
+        from .cfg import scan
+
+        scan(env)
+        succ = env.insn_succ
     use = [0] * n
     define = [0] * n
-    succ: list[tuple[int, ...]] = [()] * n
-    order: list[int] = []
+    live_in = [0] * n
+    order: list[int] = []  # the instructions (not the second halves of lddw), last first
     backwards = False
-    i = 0
-    while i < n:
+    aux = env.aux
+    i = n - 1
+    while i >= 0:
         insn = insns[i]
         code = insn.code
         cls = code & 0x07
-        size = 1
+        u = d = 0
         if cls == _LDX:
             u, d = 1 << insn.src, 1 << insn.dst
         elif cls == _ST:
-            u, d = 1 << insn.dst, 0
+            u = 1 << insn.dst
         elif code & 0xE7 == _STX_MEM:
-            u, d = 1 << insn.dst | 1 << insn.src, 0
+            u = 1 << insn.dst | 1 << insn.src
         elif cls in (_ALU, _ALU64):
-            dst = 1 << insn.dst
+            d = 1 << insn.dst
             op = code & 0xF0
             if op == _MOV:
-                u, d = (1 << insn.src if code & 0x08 else 0), dst
+                if code & 0x08:
+                    u = 1 << insn.src
             elif op in (_END, _NEG):
-                u, d = dst, dst
+                u = d
             else:
-                u, d = (dst | 1 << insn.src if code & 0x08 else dst), dst
-        elif code == _LDDW:
-            u, d, size = 0, 1 << insn.dst, 2
+                u = d | 1 << insn.src if code & 0x08 else d
         elif cls in (_JMP, _JMP32):
             op = code & 0xF0
             if op == _EXIT:
-                u, d = R0, 0
+                u = R0
             elif op == _CALLOP:
                 u, d = _call_use(env, insn), ALL_CALLER_SAVED
-            elif op in (_JA, _JCOND):
-                u, d = 0, 0
+            elif op == _JA:
+                backwards |= succ[i][0] <= i
             else:
-                u, d = (1 << insn.dst | 1 << insn.src if code & 0x08 else 1 << insn.dst), 0
+                if op != _JCOND:
+                    u = 1 << insn.dst | 1 << insn.src if code & 0x08 else 1 << insn.dst
+                backwards |= insn.off < 0
+        elif code == _LDDW:
+            d = 1 << insn.dst
+        elif code == 0 and i and insns[i - 1].code == _LDDW:
+            i -= 1  # the second half of an lddw
+            continue
         else:
             u, d = use_def(env, i)
+        out = 0
+        for t in succ[i]:
+            if 0 <= t < n:
+                out |= live_in[t]
+        v = ((out & ~d) | u) & 0xFFFF
+        live_in[i] = v
+        if v & 0x7FF:
+            aux[i].live_regs_before = v & 0x7FF
         use[i] = u
         define[i] = d
         order.append(i)
-        if cls not in (_JMP, _JMP32):
-            s: tuple[int, ...] = (i + size,) if i + size < n else ()
-        else:
-            op = code & 0xF0
-            if op == _EXIT:
-                s = ()
-            elif op == _CALLOP:
-                s = (i + 1,) if i + 1 < n else ()
-            elif op == _JA:
-                t = i + (insn.imm if cls == _JMP32 else insn.off) + 1
-                s = (t,)
-                backwards |= t <= i
-            else:
-                t = i + insn.off + 1
-                s = ((i + 1, t) if t != i + 1 else (i + 1,)) if i + 1 < n else (t,)
-                backwards |= t <= i
-        succ[i] = s
-        i += size
-    order.reverse()
-    live_in = [0] * n
-    changed = True
-    while changed:
-        changed = False
+        i -= 1
+    while backwards:  # more sweeps, until nothing changes
+        backwards = False
         for i in order:
             out = 0
             for t in succ[i]:
@@ -169,17 +186,12 @@ def compute_live_registers(env: Env) -> None:
             new_in = ((out & ~define[i]) | use[i]) & 0xFFFF
             if new_in != live_in[i]:
                 live_in[i] = new_in
-                changed = True
-        changed = changed and backwards
-    aux = env.aux
-    for i in order:
-        v = live_in[i] & 0x7FF
-        if v:
-            aux[i].live_regs_before = v
+                backwards = True
+                if new_in & 0x7FF:
+                    aux[i].live_regs_before = new_in & 0x7FF
     if env.level & 2:
         env.verbose("Live regs before insn:\n")
         from ..isa.disasm import kernel_text
-        from .core import call_text
 
         for i in reversed(order):
             mask = "".join(str(r) if live_in[i] >> r & 1 else "." for r in range(10))
@@ -188,6 +200,4 @@ def compute_live_registers(env: Env) -> None:
 
 
 def _imm_namer(env: Env):  # type: ignore[no-untyped-def]
-    from .core import ldimm_text
-
     return lambda insn, value: ldimm_text(env, insn, value)
