@@ -221,32 +221,15 @@ class SockMapWalk:
 
     def __init__(self, m: Any) -> None:
         self.map = m
-        self.is_hash = m.spec.type == MapType.SOCKHASH
         self._key = allocate(max(m.spec.key_size, 1), RegionKind.MAP_KEY, "sockmap_iter_key", False)
-        self._index = 0
-        self._elems: Iterator[tuple[bytes, Any]] | None = None
+        self._elems: Iterator[tuple[bytes, Any]] = m.entries()
         self._current: tuple[bytes, Any] | None = None
         self._started = False
 
     def close(self) -> None:
         MEMORY.remove(self._key)
 
-    def _slot(self) -> tuple[bytes, Any] | None:
-        if self._index >= self.map.spec.max_entries:
-            return None
-        key = self._index.to_bytes(4, "little")
-        return key, self.map._find_sock(key)
-
-    def _hash_elems(self) -> Iterator[tuple[bytes, Any]]:
-        for b in sorted(self.map._buckets):
-            for e in list(self.map._buckets.get(b, ())):
-                yield e.key, e.sk
-
     def _advance(self) -> tuple[bytes, Any] | None:
-        if not self.is_hash:
-            return self._slot()
-        if self._elems is None:
-            self._elems = self._hash_elems()
         return next(self._elems, None)
 
     def start(self) -> tuple[bytes, Any] | None:
@@ -256,7 +239,6 @@ class SockMapWalk:
         return self._current
 
     def next(self) -> tuple[bytes, Any] | None:
-        self._index += 1
         self._current = self._advance()
         return self._current
 

@@ -603,6 +603,11 @@ class Map:
         """``bpf_map_update_elem``: 0 or a negative errno."""
         return -errno.EINVAL
 
+    def bpf_update_at(self, key: bytes, value_address: int, flags: int, cpu: int, pc: int) -> int:
+        """A program's ``bpf_map_update_elem`` with its value pointer: the value is the
+        ``value_size`` bytes there (maps of objects take the object itself)."""
+        return self.bpf_update(key, MEMORY.read(value_address, self.spec.value_size, pc), flags, cpu)
+
     def bpf_delete(self, key: bytes, cpu: int) -> int:
         """``bpf_map_delete_elem``: 0 or a negative errno."""
         return -errno.EINVAL

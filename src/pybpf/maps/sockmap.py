@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import errno
 from bisect import bisect_right, insort
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import BpfError
+from ..memory import MEMORY
 from .base import Map, index_next_key, to_bytes, u32_of
 from .jhash import jhash
 from .standins import (
@@ -95,14 +97,20 @@ class _SockMapBase(Map):
             raise BpfError(errno.EFAULT, "value is NULL")
         return value
 
-    def _find_sock(self, key: bytes) -> Socket | None:
+    def socket_of(self, key: bytes) -> Socket | None:
+        """The socket stored under ``key``, or None."""
+        raise NotImplementedError
+
+    def entries(self) -> Iterator[tuple[bytes, Socket | None]]:
+        """(key, socket) in the order the kernel's sockmap iterator visits them: every
+        slot of a sockmap, empty ones with None; a sockhash's elements bucket by bucket."""
         raise NotImplementedError
 
     def _store(self, key: bytes, sk: Socket, flags: int) -> int:
         raise NotImplementedError
 
     def _sys_lookup(self, key: bytes) -> bytes:
-        return _cookie(self, self._find_sock(key))
+        return _cookie(self, self.socket_of(key))
 
     def _sys_update(self, key: bytes, value: Any, flags: int) -> None:
         sk = self._admit(value)
@@ -113,11 +121,19 @@ class _SockMapBase(Map):
     # ----------------------------------------------------------- program side ---
 
     def bpf_lookup(self, key: bytes, cpu: int) -> int:
-        sk = self._find_sock(bytes(key))
+        sk = self.socket_of(bytes(key))
         return 0 if sk is None else sk.address
 
     def bpf_update(self, key: bytes, value: bytes, flags: int, cpu: int) -> int:
-        return -errno.EINVAL  # programs store sockets with bpf_update_sock
+        return -errno.EINVAL  # a program's value is a socket: see bpf_update_at
+
+    def bpf_update_at(self, key: bytes, value_address: int, flags: int, cpu: int, pc: int) -> int:
+        """A program passes the socket itself: the object at ``value_address``."""
+        region = MEMORY.find(value_address, 1)
+        sk = region.owner if region is not None and region.base == value_address else None
+        if not isinstance(sk, Socket):
+            return -errno.EINVAL
+        return self.bpf_update_sock(key, sk, flags)
 
     def bpf_update_sock(self, key: bytes, sk: Socket, flags: int) -> int:
         """A program's ``bpf_map_update_elem``/``bpf_sock_map_update`` with a socket
@@ -130,7 +146,7 @@ class _SockMapBase(Map):
         """The socket ``bpf_sk_redirect_map``/``_hash`` would redirect to, or None
         (empty, or a socket that cannot receive: a TCP listener, an unconnected
         non-TCP socket)."""
-        sk = self._find_sock(bytes(key))
+        sk = self.socket_of(bytes(key))
         if sk is None:
             return None
         if sk.is_tcp:
@@ -140,14 +156,14 @@ class _SockMapBase(Map):
     def __getitem__(self, key: Any) -> Any:
         """The socket under ``key`` (KeyError when there is none)."""
         self._need_read()
-        sk = self._find_sock(self._need_key(key))
+        sk = self.socket_of(self._need_key(key))
         if sk is None:
             raise KeyError(key)
         return sk
 
     def __contains__(self, key: object) -> bool:
         try:
-            return self._find_sock(self._need_key(key)) is not None  # type: ignore[arg-type]
+            return self.socket_of(self._need_key(key)) is not None  # type: ignore[arg-type]
         except BpfError:
             return False
 
@@ -166,8 +182,12 @@ class SockMapMap(_SockMapBase):
         super().__init__(spec, num_cpus)
         self._socks: dict[int, Socket] = {}
 
-    def _find_sock(self, key: bytes) -> Socket | None:
+    def socket_of(self, key: bytes) -> Socket | None:
         return self._socks.get(u32_of(key))
+
+    def entries(self) -> Iterator[tuple[bytes, Socket | None]]:
+        for idx in range(self.max_entries):
+            yield idx.to_bytes(4, "little"), self._socks.get(idx)
 
     def _store(self, key: bytes, sk: Socket, flags: int) -> int:
         if flags > BPF_EXIST:
@@ -239,9 +259,14 @@ class SockHashMap(_SockMapBase):
                 return e
         return None
 
-    def _find_sock(self, key: bytes) -> Socket | None:
+    def socket_of(self, key: bytes) -> Socket | None:
         e = self._lookup_elem(key)
         return None if e is None else e.sk
+
+    def entries(self) -> Iterator[tuple[bytes, Socket | None]]:
+        for b in sorted(self._buckets):
+            for e in list(self._buckets.get(b, ())):
+                yield e.key, e.sk
 
     def _unlink(self, e: _ShtabElem) -> None:
         b = e.hash & (self.n_buckets - 1)

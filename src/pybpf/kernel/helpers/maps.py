@@ -41,16 +41,7 @@ def map_lookup_elem(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) ->
 @helper("map_update_elem")
 def map_update_elem(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     m = _map(env, r1)
-    update_sock = getattr(m, "bpf_update_sock", None)
-    if update_sock is not None:  # sockmap/sockhash: the value is the socket itself
-        from ...maps.standins import Socket
-
-        region = MEMORY.find(r3, 1)
-        sk = region.owner if region is not None and region.base == r3 else None
-        if not isinstance(sk, Socket):
-            return neg(errno.EINVAL)
-        return _ret(update_sock(_key(env, m, r2), sk, r4))
-    return _ret(m.bpf_update(_key(env, m, r2), _value(env, m, r3), r4, env.cpu))
+    return _ret(m.bpf_update_at(_key(env, m, r2), r3, r4, env.cpu, env.pc))
 
 
 @helper("map_delete_elem")
