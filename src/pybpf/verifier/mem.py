@@ -25,6 +25,25 @@ from .env import BPF_MAX_VAR_OFF, Env
 from .iter_ctx import attach_func_sig, mark_ctx_pointer
 from .log import reg_type_str
 from .regs import (
+    CONST_PTR_TO_MAP,
+    MEM_RDONLY,
+    PTR_MAYBE_NULL,
+    PTR_TO_ARENA,
+    PTR_TO_BTF_ID,
+    PTR_TO_BUF,
+    PTR_TO_CTX,
+    PTR_TO_FLOW_KEYS,
+    PTR_TO_MAP_KEY,
+    PTR_TO_MAP_VALUE,
+    PTR_TO_MEM,
+    PTR_TO_PACKET,
+    PTR_TO_PACKET_META,
+    PTR_TO_SOCK_COMMON,
+    PTR_TO_SOCKET,
+    PTR_TO_STACK,
+    PTR_TO_TCP_SOCK,
+    PTR_TO_TP_BUFFER,
+    PTR_TO_XDP_SOCK,
     SCALAR,
     Op,
     check_reg_arg,
@@ -33,7 +52,6 @@ from .regs import (
     mark_reg_unknown,
     type_is_pkt_pointer,
     type_is_sk_pointer,
-    type_may_be_null,
 )
 from .stack import check_stack_access_within_bounds, check_stack_read, check_stack_write
 from .state import RegState
@@ -41,6 +59,9 @@ from .state import RegState
 S64_MIN = -(1 << 63)
 MAX_PACKET_OFF = 0xFFFF
 SIZE_BYTES = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
+_SIZE_BYTES = {int(k): v for k, v in SIZE_BYTES.items()}
+_U64 = (1 << 64) - 1
+_PKT = frozenset((PTR_TO_PACKET, PTR_TO_PACKET_META))
 
 
 def _s64(v: int) -> int:
@@ -60,40 +81,39 @@ def _aligned(t: tnum.Tnum, size: int) -> bool:
     return tnum.is_aligned(t, size)
 
 
+# what a misaligned access says it went through
+_ALIGN_DESC = {
+    PTR_TO_FLOW_KEYS: "flow keys ", PTR_TO_MAP_KEY: "key ", PTR_TO_MAP_VALUE: "value ",
+    PTR_TO_CTX: "context ", PTR_TO_STACK: "stack ", PTR_TO_SOCKET: "sock ",
+    PTR_TO_SOCK_COMMON: "sock_common ", PTR_TO_TCP_SOCK: "tcp_sock ", PTR_TO_XDP_SOCK: "xdp_sock ",
+}  # fmt: skip
+
+
 def check_ptr_alignment(env: Env, reg: RegState, off: int, size: int, strict_once: bool) -> None:
-    strict = (env.options.strict_alignment and not env.options.any_alignment) or strict_once
+    if size == 1:  # (every branch below allows single bytes)
+        return
     t = reg.type
-    desc = ""
-    if t in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META):
-        if not strict or size == 1:
+    if t == PTR_TO_STACK:
+        strict = True
+    else:
+        options = env.options
+        strict = (options.strict_alignment and not options.any_alignment) or strict_once
+        if not strict or t == PTR_TO_ARENA:
             return
+    vo = reg.b.var_off
+    if t in _PKT:
         ip_align = 2
-        reg_off = tnum.add(reg.b.var_off, tnum.const(ip_align + reg.off + off))
-        if not _aligned(reg_off, size):
+        v, m = tnum.add_raw(vo.value, vo.mask, (ip_align + reg.off + off) & _U64, 0)
+        if size and (v | m) & (size - 1):
             raise env.eacces(
-                f"misaligned packet access off {ip_align}+{tnum.format(reg.b.var_off)}"
+                f"misaligned packet access off {ip_align}+{tnum.format(vo)}"
                 f"+{reg.off}+{off} size {size}"
             )
         return
-    if t == RegType.PTR_TO_ARENA:
-        return
-    names = {
-        RegType.PTR_TO_FLOW_KEYS: "flow keys ", RegType.PTR_TO_MAP_KEY: "key ",
-        RegType.PTR_TO_MAP_VALUE: "value ", RegType.PTR_TO_CTX: "context ",
-        RegType.PTR_TO_STACK: "stack ", RegType.PTR_TO_SOCKET: "sock ",
-        RegType.PTR_TO_SOCK_COMMON: "sock_common ", RegType.PTR_TO_TCP_SOCK: "tcp_sock ",
-        RegType.PTR_TO_XDP_SOCK: "xdp_sock ",
-    }  # fmt: skip
-    desc = names.get(t, "")  # type: ignore[call-overload]
-    if t == RegType.PTR_TO_STACK:
-        strict = True
-    if not strict or size == 1:
-        return
-    reg_off = tnum.add(reg.b.var_off, tnum.const((reg.off + off) & ((1 << 64) - 1)))
-    if not _aligned(reg_off, size):
-        raise env.eacces(
-            f"misaligned {desc}access off {tnum.format(reg.b.var_off)}+{reg.off}+{off} size {size}"
-        )
+    v, m = tnum.add_raw(vo.value, vo.mask, (reg.off + off) & _U64, 0)
+    if size and (v | m) & (size - 1):
+        desc = _ALIGN_DESC.get(t, "")
+        raise env.eacces(f"misaligned {desc}access off {tnum.format(vo)}+{reg.off}+{off} size {size}")
 
 
 # --- bounded regions ----------------------------------------------------------------------
@@ -278,20 +298,40 @@ def check_mem_access(
     is_ldsx: bool = False,
 ) -> int:
     """Returns history flags from a stack spill/fill (0 otherwise)."""
-    regs = env.regs
+    st = env.cur_state
+    assert st is not None
+    regs = st.frames[st.curframe].regs
     reg = regs[regno]
-    size = SIZE_BYTES[bpf_size]  # type: ignore[index]
+    size = _SIZE_BYTES[bpf_size]
     flags = 0
     check_ptr_alignment(env, reg, off, size, strict_once)
     off += reg.off
     t = reg.type
-    if t == RegType.PTR_TO_MAP_KEY:
-        if write:
-            raise env.eacces(f"write to change key R{regno} not allowed")
-        check_mem_region_access(env, regno, off, size, reg.map.spec.key_size, False)
-        if value_regno >= 0:
-            mark_reg_unknown(env, regs, value_regno)
-    elif t == RegType.PTR_TO_MAP_VALUE:
+    # (the branches test disjoint types: the most common come first)
+    if t == PTR_TO_STACK:
+        check_stack_access_within_bounds(env, regno, off, size, write)
+        if not write:
+            flags = check_stack_read(env, regno, off, size, value_regno)
+        else:
+            flags = check_stack_write(env, regno, off, size, value_regno, insn_idx)
+    elif t == PTR_TO_CTX:
+        if write and value_regno >= 0 and is_pointer_value(env, value_regno):
+            raise env.eacces(f"R{value_regno} leaks addr into ctx")
+        check_ptr_off_reg(env, reg, regno)
+        acc = check_ctx_access(env, insn_idx, off, size, write, is_ldsx)
+        if not write and value_regno >= 0:
+            if acc.reg_type == SCALAR:
+                mark_reg_unknown(env, regs, value_regno)
+                if acc.is_retval:
+                    mark_retval_read(env, regs[value_regno])
+            else:
+                mark_reg_known_zero(regs, value_regno)
+                if acc.reg_type & PTR_MAYBE_NULL:
+                    regs[value_regno].id = env.new_id()
+                regs[value_regno].subreg_def = 0
+            regs[value_regno].type = acc.reg_type
+            mark_ctx_pointer(regs[value_regno], acc)
+    elif t == PTR_TO_MAP_VALUE:
         if write and value_regno >= 0 and is_pointer_value(env, value_regno):
             raise env.eacces(f"R{value_regno} leaks addr into map")
         check_map_access_type(env, regno, off, size, write)
@@ -310,9 +350,15 @@ def check_mem_access(
                 regs[value_regno].mark_known(val)
             else:
                 mark_reg_unknown(env, regs, value_regno)
-    elif base_type(t) == RegType.PTR_TO_MEM:
-        rdonly = bool(t & TypeFlag.MEM_RDONLY)
-        if type_may_be_null(t):
+    elif t == PTR_TO_MAP_KEY:
+        if write:
+            raise env.eacces(f"write to change key R{regno} not allowed")
+        check_mem_region_access(env, regno, off, size, reg.map.spec.key_size, False)
+        if value_regno >= 0:
+            mark_reg_unknown(env, regs, value_regno)
+    elif t & 0xFF == PTR_TO_MEM:
+        rdonly = bool(t & MEM_RDONLY)
+        if t & PTR_MAYBE_NULL:
             raise env.eacces(f"R{regno} invalid mem access '{reg_type_str(t)}'")
         if write and rdonly:
             raise env.eacces(f"R{regno} cannot write into {reg_type_str(t)}")
@@ -321,29 +367,6 @@ def check_mem_access(
         check_mem_region_access(env, regno, off, size, reg.mem_size, False)
         if value_regno >= 0 and (not write or rdonly):
             mark_reg_unknown(env, regs, value_regno)
-    elif t == RegType.PTR_TO_CTX:
-        if write and value_regno >= 0 and is_pointer_value(env, value_regno):
-            raise env.eacces(f"R{value_regno} leaks addr into ctx")
-        check_ptr_off_reg(env, reg, regno)
-        acc = check_ctx_access(env, insn_idx, off, size, write, is_ldsx)
-        if not write and value_regno >= 0:
-            if acc.reg_type == RegType.SCALAR_VALUE:
-                mark_reg_unknown(env, regs, value_regno)
-                if acc.is_retval:
-                    mark_retval_read(env, regs[value_regno])
-            else:
-                mark_reg_known_zero(regs, value_regno)
-                if type_may_be_null(acc.reg_type):
-                    regs[value_regno].id = env.new_id()
-                regs[value_regno].subreg_def = 0
-            regs[value_regno].type = acc.reg_type
-            mark_ctx_pointer(regs[value_regno], acc)
-    elif t == RegType.PTR_TO_STACK:
-        check_stack_access_within_bounds(env, regno, off, size, write)
-        if not write:
-            flags = check_stack_read(env, regno, off, size, value_regno)
-        else:
-            flags = check_stack_write(env, regno, off, size, value_regno, insn_idx)
     elif type_is_pkt_pointer(t):
         if write and not may_access_direct_pkt_data(env, True):
             raise env.eacces("cannot write into packet")
@@ -352,7 +375,7 @@ def check_mem_access(
         check_packet_access(env, regno, off, size, False)
         if not write and value_regno >= 0:
             mark_reg_unknown(env, regs, value_regno)
-    elif t == RegType.PTR_TO_FLOW_KEYS:
+    elif t == PTR_TO_FLOW_KEYS:
         if write and value_regno >= 0 and is_pointer_value(env, value_regno):
             raise env.eacces(f"R{value_regno} leaks addr into flow keys")
         if size < 0 or off < 0 or off + size > ctx_access.FLOW_KEYS_SIZE:
@@ -365,21 +388,21 @@ def check_mem_access(
         check_sock_access(env, insn_idx, regno, off, size, write)
         if value_regno >= 0:
             mark_reg_unknown(env, regs, value_regno)
-    elif t == RegType.PTR_TO_TP_BUFFER:
+    elif t == PTR_TO_TP_BUFFER:
         check_tp_buffer_access(env, reg, regno, off, size)
         if not write and value_regno >= 0:
             mark_reg_unknown(env, regs, value_regno)
-    elif base_type(t) == RegType.PTR_TO_BTF_ID and not type_may_be_null(t):
+    elif t & 0xFF == PTR_TO_BTF_ID and not t & PTR_MAYBE_NULL:
         from .btf_access import check_ptr_to_btf_access
 
         check_ptr_to_btf_access(env, regs, regno, off, size, write, value_regno)
-    elif t == RegType.CONST_PTR_TO_MAP:
+    elif t == CONST_PTR_TO_MAP:
         from .btf_access import check_ptr_to_map_access
 
         check_ptr_to_map_access(env, regs, regno, off, size, write, value_regno)
-    elif base_type(t) == RegType.PTR_TO_BUF and not type_may_be_null(t):
+    elif t & 0xFF == PTR_TO_BUF and not t & PTR_MAYBE_NULL:
         check_buf_mem_access(env, regs, regno, off, size, write, value_regno)
-    elif t == RegType.PTR_TO_ARENA:
+    elif t == PTR_TO_ARENA:
         if not write and value_regno >= 0:
             mark_reg_unknown(env, regs, value_regno)
     else:

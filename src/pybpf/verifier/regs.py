@@ -8,27 +8,74 @@ written, a destination becomes unknown.  The ``mark_*`` helpers name the kernel'
 from __future__ import annotations
 
 import errno
-from enum import Enum
 
 from ..isa.insn import Insn
 from ..isa.opcodes import AluOp, InsnClass, JmpOp, Mode, PseudoCall, Size
-from ..kernel.regtypes import RegType, TypeFlag, base_type
+from ..kernel.regtypes import RegType, TypeFlag
 from . import scalar as sc
-from .env import Env
-from .state import DEF_NOT_SUBREG, RegState
+from .env import BPF_MAX_VAR_OFF, Env
+from .state import BPF_ADD_CONST, DEF_NOT_SUBREG, RegState
 
-SCALAR = RegType.SCALAR_VALUE
-NOT_INIT = RegType.NOT_INIT
+# Register types and flags as plain ints for the checks every instruction makes: reading
+# an enum member off its class costs several times a module global, and an ``&`` with an
+# IntFlag operand goes through the enum machinery (microseconds each).
+NOT_INIT = int(RegType.NOT_INIT)
+SCALAR = int(RegType.SCALAR_VALUE)
+PTR_TO_CTX = int(RegType.PTR_TO_CTX)
+CONST_PTR_TO_MAP = int(RegType.CONST_PTR_TO_MAP)
+PTR_TO_MAP_VALUE = int(RegType.PTR_TO_MAP_VALUE)
+PTR_TO_MAP_KEY = int(RegType.PTR_TO_MAP_KEY)
+PTR_TO_STACK = int(RegType.PTR_TO_STACK)
+PTR_TO_PACKET_META = int(RegType.PTR_TO_PACKET_META)
+PTR_TO_PACKET = int(RegType.PTR_TO_PACKET)
+PTR_TO_PACKET_END = int(RegType.PTR_TO_PACKET_END)
+PTR_TO_FLOW_KEYS = int(RegType.PTR_TO_FLOW_KEYS)
+PTR_TO_SOCKET = int(RegType.PTR_TO_SOCKET)
+PTR_TO_SOCK_COMMON = int(RegType.PTR_TO_SOCK_COMMON)
+PTR_TO_TCP_SOCK = int(RegType.PTR_TO_TCP_SOCK)
+PTR_TO_TP_BUFFER = int(RegType.PTR_TO_TP_BUFFER)
+PTR_TO_XDP_SOCK = int(RegType.PTR_TO_XDP_SOCK)
+PTR_TO_BTF_ID = int(RegType.PTR_TO_BTF_ID)
+PTR_TO_MEM = int(RegType.PTR_TO_MEM)
+PTR_TO_ARENA = int(RegType.PTR_TO_ARENA)
+PTR_TO_BUF = int(RegType.PTR_TO_BUF)
+PTR_TO_FUNC = int(RegType.PTR_TO_FUNC)
+PTR_MAYBE_NULL = int(TypeFlag.PTR_MAYBE_NULL)
+MEM_RDONLY = int(TypeFlag.MEM_RDONLY)
+MEM_RINGBUF = int(TypeFlag.MEM_RINGBUF)
+MEM_PERCPU = int(TypeFlag.MEM_PERCPU)
+MEM_ALLOC = int(TypeFlag.MEM_ALLOC)
+PTR_TRUSTED = int(TypeFlag.PTR_TRUSTED)
+PTR_UNTRUSTED = int(TypeFlag.PTR_UNTRUSTED)
 BPF_REG_FP = 10
 
+_PKT_TYPES = frozenset((PTR_TO_PACKET, PTR_TO_PACKET_META))
+_PKT_TYPES_ANY = frozenset((PTR_TO_PACKET, PTR_TO_PACKET_META, PTR_TO_PACKET_END))
+_SK_TYPES = frozenset((PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK))
+_SPILLABLE = frozenset((
+    PTR_TO_MAP_VALUE, PTR_TO_STACK, PTR_TO_CTX, PTR_TO_PACKET, PTR_TO_PACKET_META,
+    PTR_TO_PACKET_END, PTR_TO_FLOW_KEYS, CONST_PTR_TO_MAP, PTR_TO_SOCKET, PTR_TO_SOCK_COMMON,
+    PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TO_BTF_ID, PTR_TO_BUF, PTR_TO_MEM, PTR_TO_FUNC,
+    PTR_TO_MAP_KEY, PTR_TO_ARENA,
+))  # fmt: skip
+_NOT_NULL = frozenset((
+    PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TO_BUF, PTR_TO_MAP_VALUE,
+    PTR_TO_MAP_KEY, PTR_TO_SOCK_COMMON, PTR_TO_MEM, CONST_PTR_TO_MAP,
+))  # fmt: skip
 
-class Op(Enum):
+
+class Op:
+    """How an instruction uses a register operand (plain ints, compared on every access)."""
+
     SRC = 0
     DST = 1
     DST_NO_MARK = 2
 
 
-def is_reg64(insn: Insn, regno: int, reg: RegState | None, t: Op) -> bool:
+_SRC, _DST = Op.SRC, Op.DST
+
+
+def is_reg64(insn: Insn, regno: int, reg: RegState | None, t: int) -> bool:
     """Whether the instruction reads or writes all 64 bits of ``regno`` (a 32-bit write
     leaves a sub-register the JIT may have to zero-extend if it is read whole later)."""
     code = insn.code
@@ -40,22 +87,22 @@ def is_reg64(insn: Insn, regno: int, reg: RegState | None, t: Op) -> bool:
     if cls == _JMP:
         op = code & 0xF0
         if op == _CALL:
-            return False if insn.src == PseudoCall.CALL else t is Op.SRC
+            return False if insn.src == _PSEUDO_CALL else t == _SRC
         return True
     if cls == _JMP32:
         return False
     if cls == _LDX:
-        if t is not Op.SRC:
+        if t != _SRC:
             return code & 0x18 == _DW or code & 0xE0 == _MEMSX
         return True
     if cls == _STX:
-        if t is Op.SRC and reg is not None and reg.type != SCALAR:
+        if t == _SRC and reg is not None and reg.type != SCALAR:
             return True
         return code & 0x18 == _DW
     if cls == _LD:
         if code & 0xE0 == _IMM:
             return True
-        return t is Op.SRC
+        return t == _SRC
     return True
 
 
@@ -63,7 +110,7 @@ _ALU64, _ALU, _JMP, _JMP32 = int(InsnClass.ALU64), int(InsnClass.ALU), int(InsnC
 _LDX, _STX, _LD = int(InsnClass.LDX), int(InsnClass.STX), int(InsnClass.LD)
 _END, _CALL = int(AluOp.END), int(JmpOp.CALL)
 _DW, _MEMSX, _IMM = int(Size.DW), int(Mode.MEMSX), int(Mode.IMM)
-_NOT_INIT = int(NOT_INIT)
+_PSEUDO_CALL = int(PseudoCall.CALL)
 
 
 def mark_insn_zext(env: Env, reg: RegState) -> None:
@@ -74,7 +121,7 @@ def mark_insn_zext(env: Env, reg: RegState) -> None:
     reg.subreg_def = DEF_NOT_SUBREG
 
 
-def check_reg_arg(env: Env, regno: int, t: Op) -> None:
+def check_reg_arg(env: Env, regno: int, t: int) -> None:
     if regno >= 11:
         raise env.einval(f"R{regno} is invalid")
     env.scratched_regs |= 1 << regno
@@ -82,8 +129,8 @@ def check_reg_arg(env: Env, regno: int, t: Op) -> None:
     assert st is not None
     regs = st.frames[st.curframe].regs
     reg = regs[regno]
-    if t is Op.SRC:
-        if reg.type == _NOT_INIT:
+    if t == _SRC:
+        if reg.type == NOT_INIT:
             raise env.eacces(f"R{regno} !read_ok")
         # only a sub-register write leaves something to zero-extend
         if (
@@ -97,15 +144,14 @@ def check_reg_arg(env: Env, regno: int, t: Op) -> None:
         raise env.eacces("frame pointer is read only")
     insn = env.insns[env.insn_idx]
     reg.subreg_def = DEF_NOT_SUBREG if is_reg64(insn, regno, reg, t) else env.insn_idx + 1
-    if t is Op.DST:
-        mark_reg_unknown(env, regs, regno)
+    if t == _DST:
+        # mark_reg_unknown: mark_unknown leaves subreg_def as just set
+        reg.mark_unknown(not env.options.bpf_capable)
 
 
 def mark_reg_unknown(env: Env, regs: list[RegState], regno: int) -> None:
-    reg = regs[regno]
-    subreg_def = reg.subreg_def
-    reg.mark_unknown(precise=not env.options.bpf_capable)
-    reg.subreg_def = subreg_def
+    """(``mark_unknown`` keeps the sub-register definition, as the kernel's does.)"""
+    regs[regno].mark_unknown(not env.options.bpf_capable)
 
 
 def mark_reg_known_zero(regs: list[RegState], regno: int) -> None:
@@ -150,52 +196,38 @@ def reg_const_value(reg: RegState, subreg32: bool) -> int:
 
 
 def type_is_pkt_pointer(t: int) -> bool:
-    return base_type(t) in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META)
+    return (t & 0xFF) in _PKT_TYPES
 
 
 def reg_is_pkt_pointer_any(reg: RegState) -> bool:
-    return type_is_pkt_pointer(reg.type) or reg.type == RegType.PTR_TO_PACKET_END
+    t = reg.type
+    return (t & 0xFF) in _PKT_TYPES or t == PTR_TO_PACKET_END
 
 
 def type_may_be_null(t: int) -> bool:
-    return bool(t & TypeFlag.PTR_MAYBE_NULL)
+    return bool(t & PTR_MAYBE_NULL)
 
 
 def type_is_sk_pointer(t: int) -> bool:
-    return t in (RegType.PTR_TO_SOCKET, RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_TCP_SOCK,
-                 RegType.PTR_TO_XDP_SOCK)  # fmt: skip
+    return t in _SK_TYPES
 
 
 def is_spillable_regtype(t: int) -> bool:
-    return base_type(t) in (
-        RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_STACK, RegType.PTR_TO_CTX,
-        RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META, RegType.PTR_TO_PACKET_END,
-        RegType.PTR_TO_FLOW_KEYS, RegType.CONST_PTR_TO_MAP, RegType.PTR_TO_SOCKET,
-        RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK,
-        RegType.PTR_TO_BTF_ID, RegType.PTR_TO_BUF, RegType.PTR_TO_MEM, RegType.PTR_TO_FUNC,
-        RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_ARENA,
-    )  # fmt: skip
+    return (t & 0xFF) in _SPILLABLE
 
 
 def reg_not_null(reg: RegState) -> bool:
     """Pointer types whose base is never NULL (an unbounded offset could still wrap)."""
-    from .env import BPF_MAX_VAR_OFF
-
     t = reg.type
-    if type_may_be_null(t):
+    if t & PTR_MAYBE_NULL:
         return False
-    if reg.b.smin <= -BPF_MAX_VAR_OFF or reg.b.smax >= BPF_MAX_VAR_OFF:
+    b = reg.b
+    if b.smin <= -BPF_MAX_VAR_OFF or b.smax >= BPF_MAX_VAR_OFF:
         return False
-    bt = base_type(t)
-    if bt == RegType.PTR_TO_BTF_ID:
-        return bool(reg.ref_obj_id) or (
-            bool(t & (TypeFlag.PTR_TRUSTED | TypeFlag.MEM_ALLOC)) and not t & TypeFlag.PTR_UNTRUSTED
-        )
-    return bt in (
-        RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK,
-        RegType.PTR_TO_BUF, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY,
-        RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_MEM, RegType.CONST_PTR_TO_MAP,
-    )  # fmt: skip
+    bt = t & 0xFF
+    if bt == PTR_TO_BTF_ID:
+        return bool(reg.ref_obj_id) or (bool(t & (PTR_TRUSTED | MEM_ALLOC)) and not t & PTR_UNTRUSTED)
+    return bt in _NOT_NULL
 
 
 def get_reg_width(reg: RegState) -> int:
@@ -208,8 +240,6 @@ def clear_scalar_id(reg: RegState) -> None:
 
 
 def assign_scalar_id_before_mov(env: Env, src: RegState) -> None:
-    from .state import BPF_ADD_CONST
-
     if src.type != SCALAR:
         return
     if src.id & BPF_ADD_CONST:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import errno
 
 from ..isa.opcodes import InsnClass, Mode
-from ..kernel.regtypes import RegType
 from . import tnum
 from .env import BPF_MAX_VAR_OFF, Env
 from .precision import mark_chain_precision
 from .regs import (
+    NOT_INIT,
+    PTR_TO_STACK,
     SCALAR,
     assign_scalar_id_before_mov,
     clear_scalar_id,
@@ -30,54 +31,64 @@ from .state import BPF_REG_SIZE, MAX_BPF_STACK, FuncState, RegState, Slot, Stack
 INSN_F_STACK_ACCESS = 1 << 3
 INSN_F_SPI_SHIFT = 4
 
+_INVALID, _SPILL, _MISC, _ZERO = Slot.INVALID, Slot.SPILL, Slot.MISC, Slot.ZERO
+_MISC_OR_ZERO = frozenset((Slot.MISC, Slot.ZERO))
+_SPECIAL = frozenset((Slot.SPILL, Slot.DYNPTR, Slot.ITER, Slot.IRQ_FLAG))
+_ST_MEM = int(InsnClass.ST) | int(Mode.MEM)  # class and mode bits of a store of an immediate
+_U64 = (1 << 64) - 1
+
 
 def stack_access_flags(frameno: int, spi: int) -> int:
     return INSN_F_STACK_ACCESS | (spi << INSN_F_SPI_SHIFT) | frameno
 
 
 def is_spilled_reg(slot: StackSlot) -> bool:
-    return slot.slot_type[BPF_REG_SIZE - 1] == Slot.SPILL
+    return slot.slot_type[BPF_REG_SIZE - 1] == _SPILL
 
 
 def is_spilled_scalar_reg(slot: StackSlot) -> bool:
-    return is_spilled_reg(slot) and slot.spilled_ptr.type == SCALAR
+    return slot.slot_type[BPF_REG_SIZE - 1] == _SPILL and slot.spilled_ptr.type == SCALAR
 
 
 def is_stack_slot_special(slot: StackSlot) -> bool:
-    return slot.slot_type[BPF_REG_SIZE - 1] in (Slot.SPILL, Slot.DYNPTR, Slot.ITER, Slot.IRQ_FLAG)
+    return slot.slot_type[BPF_REG_SIZE - 1] in _SPECIAL
 
 
 def _is_st_mem(env: Env) -> bool:
-    insn = env.insns[env.insn_idx]
-    return insn.cls == InsnClass.ST and insn.mode == Mode.MEM
+    return env.insns[env.insn_idx].code & 0xE7 == _ST_MEM
 
 
 def mark_stack_slot_misc(env: Env, stype: list[int], i: int) -> None:
     """Bytes beside a narrow spill: zero and uninitialised bytes stay what they are."""
-    if stype[i] in (Slot.ZERO, Slot.INVALID):
+    if stype[i] == _ZERO or stype[i] == _INVALID:
         return
-    stype[i] = Slot.MISC
+    stype[i] = _MISC
 
 
 def save_register_state(env: Env, state: FuncState, spi: int, reg: RegState, size: int) -> None:
     slot = state.stack[spi]
     slot.spilled_ptr.assign(reg)
+    stype = slot.slot_type
     i = BPF_REG_SIZE
     while i > BPF_REG_SIZE - size:
-        slot.slot_type[i - 1] = Slot.SPILL
+        stype[i - 1] = _SPILL
         i -= 1
     while i:
-        mark_stack_slot_misc(env, slot.slot_type, i - 1)
+        # mark_stack_slot_misc: bytes beside a narrow spill keep zero and uninitialised
+        t = stype[i - 1]
+        if t != _ZERO and t != _INVALID:
+            stype[i - 1] = _MISC
         i -= 1
 
 
 def scrub_special_slot(state: FuncState, spi: int) -> None:
     slot = state.stack[spi]
-    slot.spilled_ptr.type = RegType.NOT_INIT
-    if is_stack_slot_special(slot):
+    slot.spilled_ptr.type = NOT_INIT
+    stype = slot.slot_type
+    if stype[BPF_REG_SIZE - 1] in _SPECIAL:
         for i in range(BPF_REG_SIZE):
-            if slot.slot_type[i] != Slot.INVALID:
-                slot.slot_type[i] = Slot.MISC
+            if stype[i] != _INVALID:
+                stype[i] = _MISC
 
 
 def check_stack_write_fixed_off(
@@ -88,53 +99,53 @@ def check_stack_write_fixed_off(
     spi = slot_idx // BPF_REG_SIZE
     slot = state.stack[spi]
     insn = env.insns[insn_idx]
-    flags = stack_access_flags(state.frameno, spi)
+    frameno = state.frameno
+    flags = INSN_F_STACK_ACCESS | (spi << INSN_F_SPI_SHIFT) | frameno
+    options = env.options
     if (
-        not env.options.allow_ptr_leaks
-        and is_spilled_reg(slot)
-        and not is_spilled_scalar_reg(slot)
-        and size != BPF_REG_SIZE
+        size != BPF_REG_SIZE
+        and slot.slot_type[BPF_REG_SIZE - 1] == _SPILL
+        and slot.spilled_ptr.type != SCALAR
+        and not options.allow_ptr_leaks
     ):
         raise env.eacces("attempt to corrupt spilled pointer on stack")
-    cur = env.frame
+    st = env.cur_state
+    assert st is not None
+    cur = st.frames[st.curframe]
     reg = cur.regs[value_regno] if value_regno >= 0 else None
-    if off % BPF_REG_SIZE == 0 and size == BPF_REG_SIZE:
+    aligned = off % BPF_REG_SIZE == 0
+    if aligned and size == BPF_REG_SIZE:
         # only a write of all eight bytes kills what the slot held before
-        env.stack_live.mark_write(state.frameno, 1 << spi)
-    env.mark_stack_slot_scratched(spi)
-    if reg is not None and off % BPF_REG_SIZE == 0 and reg.type == SCALAR and env.options.bpf_capable:
-        fits = get_reg_width(reg) <= 8 * size
+        env.stack_live.mark_write(frameno, 1 << spi)
+    env.scratched_stack |= 1 << spi
+    if reg is not None and aligned and reg.type == SCALAR and options.bpf_capable:
+        fits = reg.b.umax.bit_length() <= 8 * size
         if fits:
             assign_scalar_id_before_mov(env, reg)
         save_register_state(env, state, spi, reg, size)
         if not fits:
             slot.spilled_ptr.id = 0
-    elif (
-        reg is None
-        and off % BPF_REG_SIZE == 0
-        and insn.cls == InsnClass.ST
-        and insn.mode == Mode.MEM
-        and env.options.bpf_capable
-    ):
+    elif reg is None and aligned and insn.code & 0xE7 == _ST_MEM and options.bpf_capable:
         tmp = RegState()
-        tmp.mark_known(insn.imm & ((1 << 64) - 1))
+        tmp.mark_known(insn.imm & _U64)
         save_register_state(env, state, spi, tmp, size)
     elif reg is not None and is_spillable_regtype(reg.type):
         if size != BPF_REG_SIZE:
             raise env.eacces("invalid size of register spill")
-        if state is not cur and reg.type == RegType.PTR_TO_STACK:
+        if state is not cur and reg.type == PTR_TO_STACK:
             raise env.einval("cannot spill pointers to stack into stack frame of the caller")
         save_register_state(env, state, spi, reg, size)
     else:
-        kind = Slot.MISC
+        kind = _MISC
         scrub_special_slot(state, spi)
         if (reg is not None and register_is_null(reg)) or (
-            reg is None and _is_st_mem(env) and insn.imm == 0
+            reg is None and insn.code & 0xE7 == _ST_MEM and insn.imm == 0
         ):
             mark_chain_precision(env, value_regno)
-            kind = Slot.ZERO
+            kind = _ZERO
+        stype = slot.slot_type
         for i in range(size):
-            slot.slot_type[(slot_idx - i) % BPF_REG_SIZE] = kind
+            stype[(slot_idx - i) % BPF_REG_SIZE] = kind
         flags = 0
     return flags
 
@@ -203,19 +214,22 @@ def mark_reg_stack_read(env: Env, ptr_state: FuncState, min_off: int, max_off: i
 
 
 def check_stack_read_fixed_off(env: Env, reg_state: FuncState, off: int, size: int, dst_regno: int) -> int:
-    state = env.frame
+    st = env.cur_state
+    assert st is not None
+    state = st.frames[st.curframe]
     slot_idx = -off - 1
     spi = slot_idx // BPF_REG_SIZE
     slot = reg_state.stack[spi]
     stype = slot.slot_type
     reg = slot.spilled_ptr
-    flags = stack_access_flags(reg_state.frameno, spi)
-    env.mark_stack_slot_scratched(spi)
-    env.stack_live.mark_read(reg_state.frameno, env.insn_idx, 1 << spi)
-    if is_spilled_reg(slot):
+    frameno = reg_state.frameno
+    flags = INSN_F_STACK_ACCESS | (spi << INSN_F_SPI_SHIFT) | frameno
+    env.scratched_stack |= 1 << spi
+    env.stack_live.mark_read(frameno, env.insn_idx, 1 << spi)
+    if stype[BPF_REG_SIZE - 1] == _SPILL:
         spill_size = 1
         i = BPF_REG_SIZE - 1
-        while i > 0 and stype[i - 1] == Slot.SPILL:
+        while i > 0 and stype[i - 1] == _SPILL:
             spill_size += 1
             i -= 1
         if size != BPF_REG_SIZE or spill_size != BPF_REG_SIZE:
@@ -233,15 +247,15 @@ def check_stack_read_fixed_off(env: Env, reg_state: FuncState, off: int, size: i
                 spill_cnt = zero_cnt = 0
                 for i in range(size):
                     t = stype[(slot_idx - i) % BPF_REG_SIZE]
-                    if t == Slot.SPILL:
+                    if t == _SPILL:
                         spill_cnt += 1
                         continue
-                    if t == Slot.MISC:
+                    if t == _MISC:
                         continue
-                    if t == Slot.ZERO:
+                    if t == _ZERO:
                         zero_cnt += 1
                         continue
-                    if t == Slot.INVALID and env.options.allow_uninit_stack:
+                    if t == _INVALID and env.options.allow_uninit_stack:
                         continue
                     raise env.eacces(f"invalid read from stack off {off}+{i} size {size}")
                 vo = reg.b.var_off
@@ -260,9 +274,9 @@ def check_stack_read_fixed_off(env: Env, reg_state: FuncState, off: int, size: i
     else:
         for i in range(size):
             t = stype[(slot_idx - i) % BPF_REG_SIZE]
-            if t in (Slot.MISC, Slot.ZERO):
+            if t in _MISC_OR_ZERO:
                 continue
-            if t == Slot.INVALID and env.options.allow_uninit_stack:
+            if t == _INVALID and env.options.allow_uninit_stack:
                 continue
             raise env.eacces(f"invalid read from stack off {off}+{i} size {size}")
         if dst_regno >= 0:
@@ -283,26 +297,34 @@ def check_stack_read_var_off(env: Env, ptr_regno: int, off: int, size: int, dst_
 
 
 def check_stack_read(env: Env, ptr_regno: int, off: int, size: int, dst_regno: int) -> int:
-    reg = env.regs[ptr_regno]
-    state = env.func(reg)
-    var_off = reg.b.var_off.mask != 0
-    if dst_regno < 0 and var_off:
+    st = env.cur_state
+    assert st is not None
+    reg = st.frames[st.curframe].regs[ptr_regno]
+    vo = reg.b.var_off
+    if vo.mask == 0:
+        v = vo.value
+        return check_stack_read_fixed_off(
+            env, st.frames[reg.frameno], off + (v - (1 << 64) if v >> 63 else v), size, dst_regno
+        )
+    if dst_regno < 0:
         raise env.eacces(
             "variable offset stack pointer cannot be passed into helper function; "
-            f"var_off={tnum.format(reg.b.var_off)} off={off} size={size}"
+            f"var_off={tnum.format(vo)} off={off} size={size}"
         )
-    if not var_off:
-        return check_stack_read_fixed_off(env, state, off + _s64(reg.b.var_off.value), size, dst_regno)
     check_stack_read_var_off(env, ptr_regno, off, size, dst_regno)
     return 0
 
 
 def check_stack_write(env: Env, ptr_regno: int, off: int, size: int, value_regno: int, insn_idx: int) -> int:
-    reg = env.regs[ptr_regno]
-    state = env.func(reg)
-    if reg.b.var_off.mask == 0:
+    st = env.cur_state
+    assert st is not None
+    reg = st.frames[st.curframe].regs[ptr_regno]
+    state = st.frames[reg.frameno]
+    vo = reg.b.var_off
+    if vo.mask == 0:
+        v = vo.value
         return check_stack_write_fixed_off(
-            env, state, off + _s64(reg.b.var_off.value), size, value_regno, insn_idx
+            env, state, off + (v - (1 << 64) if v >> 63 else v), size, value_regno, insn_idx
         )
     check_stack_write_var_off(env, state, ptr_regno, off, size, value_regno, insn_idx)
     return 0
@@ -312,30 +334,45 @@ def check_stack_slot_within_bounds(env: Env, off: int, state: FuncState, write: 
     if write or env.options.allow_uninit_stack:
         min_valid = -MAX_BPF_STACK
     else:
-        min_valid = -state.allocated_stack
+        min_valid = -len(state.stack) * BPF_REG_SIZE
     return min_valid <= off <= -1
 
 
 def grow_stack_state(env: Env, state: FuncState, size: int) -> None:
-    size = (size + BPF_REG_SIZE - 1) // BPF_REG_SIZE * BPF_REG_SIZE
-    if state.allocated_stack >= size:
+    slots = (size + BPF_REG_SIZE - 1) // BPF_REG_SIZE
+    stack = state.stack
+    if len(stack) >= slots:
         return
-    state.grow_stack(size)
+    while len(stack) < slots:
+        stack.append(StackSlot())
+    size = slots * BPF_REG_SIZE
     sp = env.subprogs[state.subprogno]
     if sp.stack_depth < size:
         sp.stack_depth = size
 
 
 def check_stack_access_within_bounds(env: Env, regno: int, off: int, access_size: int, write: bool) -> None:
-    reg = env.regs[regno]
-    state = env.func(reg)
-    extra = " write to" if write else " read from"
+    st = env.cur_state
+    assert st is not None
+    reg = st.frames[st.curframe].regs[regno]
+    state = st.frames[reg.frameno]
     vo = reg.b.var_off
     if vo.mask == 0:
-        min_off = _s64(vo.value) + off
+        v = vo.value
+        min_off = (v - (1 << 64) if v >> 63 else v) + off
         max_off = min_off + access_size
+        # the common case, a constant offset inside the frame (check_stack_slot_within_bounds)
+        if (
+            -MAX_BPF_STACK <= min_off <= -1
+            and max_off <= 0
+            and access_size >= 0
+            and (write or min_off >= -len(state.stack) * BPF_REG_SIZE or env.options.allow_uninit_stack)
+        ):
+            grow_stack_state(env, state, -min_off)
+            return
     else:
         if reg.b.smax >= BPF_MAX_VAR_OFF or reg.b.smin <= -BPF_MAX_VAR_OFF:
+            extra = " write to" if write else " read from"
             raise env.eacces(f"invalid unbounded variable-offset{extra} stack R{regno}")
         min_off = reg.b.smin + off
         max_off = reg.b.smax + off + access_size
@@ -346,6 +383,7 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, access_size
     if not err and access_size < 0:
         err = errno.EFAULT
     if err:
+        extra = " write to" if write else " read from"
         if vo.mask == 0:
             raise env.error(err, f"invalid{extra} stack R{regno} off={off} size={access_size}")
         raise env.error(
@@ -354,8 +392,3 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, access_size
             f"off={off} size={access_size}",
         )
     grow_stack_state(env, state, -min_off)
-
-
-def _s64(v: int) -> int:
-    v &= (1 << 64) - 1
-    return v - (1 << 64) if v >> 63 else v

@@ -8,7 +8,6 @@ be propagated back along the path that produced them.
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import Any
 
 from ..kernel.regtypes import RegType, base_type
@@ -21,12 +20,16 @@ MAX_BPF_STACK = 512
 DEF_NOT_SUBREG = 0
 BPF_ADD_CONST = 1 << 31
 
-NOT_INIT = RegType.NOT_INIT
-SCALAR_VALUE = RegType.SCALAR_VALUE
+NOT_INIT = int(RegType.NOT_INIT)
+SCALAR_VALUE = int(RegType.SCALAR_VALUE)
 
 
-class Slot(IntEnum):
-    """What one byte of a stack slot holds (``enum bpf_stack_slot_type``)."""
+class Slot:
+    """What one byte of a stack slot holds (``enum bpf_stack_slot_type``).
+
+    Plain ints rather than an IntEnum: these are read in every stack access and every
+    state comparison, and reading a member off an enum class costs several times more
+    than off a plain class."""
 
     INVALID = 0
     SPILL = 1
