@@ -71,6 +71,10 @@ _AND, _OR, _DIV, _MOD = int(AluOp.AND), int(AluOp.OR), int(AluOp.DIV), int(AluOp
 _SHIFTS = (int(AluOp.LSH), int(AluOp.RSH), int(AluOp.ARSH))
 _AND_OR = (_AND, _OR)
 
+FAST_PATHS = True
+"""Take the inlined paths for scalar arithmetic and the commonest moves; tests turn them
+off to check that they agree with the general path, instruction for instruction."""
+
 
 def check_alu_op(env: Env, insn: Insn) -> None:
     st = env.cur_state
@@ -81,7 +85,8 @@ def check_alu_op(env: Env, insn: Insn) -> None:
     alu64 = code & 0x07 == _ALU64
     if op < _MOV and op != _NEG:
         # the arithmetic: the commonest case first
-        _reserved(env, insn)
+        if _SEEN_OK.get(id(insn)) is not insn:
+            _reserved(env, insn)
         d, s = insn.dst, insn.src
         x = code & 0x08 == _X
         dreg = regs[d] if d < 10 else None
@@ -118,7 +123,7 @@ def check_alu_op(env: Env, insn: Insn) -> None:
             return
         # check_reg_arg(DST_NO_MARK): an arithmetic write is whole only in ALU64
         dreg.subreg_def = DEF_NOT_SUBREG if alu64 else env.insn_idx + 1
-        if dreg.type == _SCALAR:
+        if dreg.type == _SCALAR and FAST_PATHS:
             # adjust_reg_min_max_vals for a scalar and an immediate or another scalar
             if not x:
                 imm = insn.imm & U64_MAX
@@ -141,18 +146,34 @@ def check_alu_op(env: Env, insn: Insn) -> None:
                 return
         adjust_reg_min_max_vals(env, insn)
         return
-    if op == _MOV and not code & 0x08:
-        # dst = imm: the reads and writes below, in the general path's order
-        _reserved(env, insn)
+    if op == _MOV and FAST_PATHS:
+        # the two commonest moves, with the general path's reads and writes in its order
+        if _SEEN_OK.get(id(insn)) is not insn:
+            _reserved(env, insn)
         d = insn.dst
-        if d < 10:
-            env.scratched_regs |= 1 << d
-            dreg = regs[d]
-            dreg.subreg_def = DEF_NOT_SUBREG if alu64 else env.insn_idx + 1
-            dreg.mark_unknown(not env.options.bpf_capable)
-            dreg.type = SCALAR
-            dreg.b = sc.known(insn.imm & (U64_MAX if alu64 else 0xFFFFFFFF))
-            return
+        if not code & 0x08:
+            if d < 10:  # dst = imm
+                env.scratched_regs |= 1 << d
+                dreg = regs[d]
+                dreg.subreg_def = DEF_NOT_SUBREG if alu64 else env.insn_idx + 1
+                dreg.mark_unknown(not env.options.bpf_capable)
+                dreg.type = SCALAR
+                dreg.b = sc.known(insn.imm & (U64_MAX if alu64 else 0xFFFFFFFF))
+                return
+        elif alu64 and insn.off == 0 and d < 10:  # dst = src, 64-bit
+            s = insn.src
+            sreg = regs[s] if s < 11 else None
+            if (
+                sreg is not None
+                and sreg.type != _NOT_INIT
+                and (s == 10 or sreg.subreg_def == DEF_NOT_SUBREG)
+            ):
+                env.scratched_regs |= 1 << s | 1 << d
+                dreg = regs[d]
+                assign_scalar_id_before_mov(env, sreg)
+                dreg.assign(sreg)
+                dreg.subreg_def = DEF_NOT_SUBREG
+                return
     if op in (AluOp.END, AluOp.NEG):
         _reserved(env, insn)
         check_reg_arg(env, insn.dst, Op.SRC)

@@ -7,6 +7,8 @@ from . import scalar as sc
 from . import tnum
 from .scalar import Bounds
 
+_new = sc._new  # Bounds(...), faster
+
 S64_MIN, S64_MAX = -(1 << 63), (1 << 63) - 1
 S32_MIN, S32_MAX = -(1 << 31), (1 << 31) - 1
 U32 = 0xFFFFFFFF
@@ -15,12 +17,12 @@ U64 = (1 << 64) - 1
 
 def unbound32(b: Bounds) -> Bounds:
     """``b`` with the 32-bit ranges forgotten (__mark_reg32_unbounded)."""
-    return Bounds(b.var_off, b.smin, b.smax, b.umin, b.umax, S32_MIN, S32_MAX, 0, U32)
+    return _new(b.var_off, b.smin, b.smax, b.umin, b.umax, S32_MIN, S32_MAX, 0, U32)
 
 
 def with_bounds64(var_off: tnum.Tnum, smin: int, smax: int, umin: int, umax: int) -> Bounds:
     """A pointer offset: 64-bit ranges and known bits, nothing about the 32-bit half."""
-    return Bounds(var_off, smin, smax, umin, umax, S32_MIN, S32_MAX, 0, U32)
+    return _new(var_off, smin, smax, umin, umax, S32_MIN, S32_MAX, 0, U32)
 
 
 def add_const(b: Bounds, delta: int) -> Bounds:
@@ -33,7 +35,7 @@ def refine_range(
     umin: int | None = None, umax: int | None = None,
 ) -> Bounds:  # fmt: skip
     """Narrow ``b`` to the given 64- and 32-bit limits (a helper's known return range)."""
-    new = Bounds(
+    new = _new(
         b.var_off,
         smin if smin is not None else b.smin,
         smax if smax is not None else b.smax,

@@ -93,43 +93,38 @@ class Bounds:
     u32_max: int
 
 
-_BoundsMaker = Callable[[Tnum, int, int, int, int, int, int, int, int], Bounds]
+class _Draft:
+    """A writable twin of :class:`Bounds` (the same slots, so the same layout).
 
-
-def _fast_constructor() -> _BoundsMaker:
-    """A constructor for Bounds that skips the frozen dataclass's slow ``__init__``.
-
-    Frozen dataclasses assign each field through ``object.__setattr__`` by name; setting
-    the slots through their descriptors gives the same object at less than half the cost,
-    which matters because every transfer function returns a new Bounds.
+    A frozen dataclass sets each of its nine fields through ``object.__setattr__``;
+    filling this twin with plain attribute stores and then re-classing it to ``Bounds``
+    (CPython allows that between classes of identical layout) gives the same object in
+    about half the time, which matters because every transfer function returns a new one.
     """
-    alloc = object.__new__
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = (
-        Bounds.__dict__[name].__set__
-        for name in ("var_off", "smin", "smax", "umin", "umax", "s32_min", "s32_max",
-                     "u32_min", "u32_max")
+
+    __slots__ = (
+        "s32_max", "s32_min", "smax", "smin", "u32_max", "u32_min", "umax", "umin", "var_off",
     )  # fmt: skip
 
-    def new(
-        var_off: Tnum, smin: int, smax: int, umin: int, umax: int,
+    def __init__(
+        self, var_off: Tnum, smin: int, smax: int, umin: int, umax: int,
         s32_min: int, s32_max: int, u32_min: int, u32_max: int,
-    ) -> Bounds:  # fmt: skip
-        b = alloc(Bounds)
-        s0(b, var_off)
-        s1(b, smin)
-        s2(b, smax)
-        s3(b, umin)
-        s4(b, umax)
-        s5(b, s32_min)
-        s6(b, s32_max)
-        s7(b, u32_min)
-        s8(b, u32_max)
-        return b
-
-    return new
+    ) -> None:  # fmt: skip
+        self.var_off = var_off
+        self.smin = smin
+        self.smax = smax
+        self.umin = umin
+        self.umax = umax
+        self.s32_min = s32_min
+        self.s32_max = s32_max
+        self.u32_min = u32_min
+        self.u32_max = u32_max
+        self.__class__ = Bounds  # type: ignore[assignment]
 
 
-_new = _fast_constructor()
+_new: Callable[[Tnum, int, int, int, int, int, int, int, int], Bounds]
+_new = _Draft  # type: ignore[assignment]
+assert sorted(Bounds.__slots__) == sorted(_Draft.__slots__)
 _tnum = _tn.new_tnum
 
 
@@ -160,7 +155,11 @@ def known(v: int) -> Bounds:
     b = _KNOWN.get(v)
     if b is not None:
         return b
-    v &= U64
+    if v < 0 or v > U64:  # the cache holds the unsigned 64-bit form
+        v &= U64
+        b = _KNOWN.get(v)
+        if b is not None:
+            return b
     s = v - MOD64 if v & SIGN64 else v
     lo = v & U32
     s32 = lo - MOD32 if lo & SIGN32 else lo
@@ -587,7 +586,7 @@ def alu(
             return UNKNOWN
     if SHORTCUTS and not st.mask and not dt.mask and _is_known(dst) and _is_known(src):
         r = _CONCRETE[op](dt.value, st.value, alu32)
-        return known(r & U32) if alu32 else known(r)
+        return known(r & (U32 if alu32 else U64))
     return fn(dst, src, alu32)
 
 
@@ -595,21 +594,23 @@ def alu_imm(op: int, dst: Bounds, imm: int, alu32: bool = False) -> Bounds:
     """:func:`alu` with the operand ``known(imm)`` (``imm`` as an unsigned 64-bit value):
     the same result, without re-checking that a fresh constant is one."""
     t = dst.var_off
-    if (
-        SHORTCUTS
-        and not t.mask
-        and op in _CONCRETE
-        and (imm < (HALF if alu32 else BITS) or op not in (LSH, RSH, ARSH))
-        and _is_known(dst)
-    ):
-        r = _CONCRETE[op](t.value, imm, alu32)
-        return known(r & U32) if alu32 else known(r)
+    if SHORTCUTS and not t.mask:
+        v = t.value
+        if _KNOWN.get(v) is dst or _is_known(dst):
+            if op == ADD:
+                return known((v + imm) & (U32 if alu32 else U64))
+            fn = _CONCRETE.get(op)
+            if fn is not None and (imm < (HALF if alu32 else BITS) or op not in (LSH, RSH, ARSH)):
+                r = fn(v, imm, alu32)
+                return known(r & (U32 if alu32 else U64))
     return alu(op, dst, known(imm), alu32)
 
 
 def _is_known(b: Bounds) -> bool:
     """Whether ``b`` is exactly ``known(b.var_off.value)`` (its var_off being constant)."""
     v = b.var_off.value
+    if _KNOWN.get(v) is b:  # made by known() (the usual case), so consistent
+        return True
     lo = v & U32
     return (
         b.umin == v
