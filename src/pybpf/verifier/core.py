@@ -117,7 +117,7 @@ def do_check(env: Env) -> None:
         env.insn_processed += 1
         if env.insn_processed > BPF_COMPLEXITY_LIMIT_INSNS:
             raise env.error(errno.E2BIG, f"BPF program is too large. Processed {env.insn_processed} insn")
-        state.last_insn_idx = env.prev_insn_idx
+        state.last_insn_idx = prev
         aux = all_aux[idx]
         if aux.prune_point and is_state_visited(env, idx):
             if level & 3:
@@ -133,18 +133,19 @@ def do_check(env: Env) -> None:
             continue
         if aux.jmp_point:
             push_insn_history(env, state, 0, None)
-        if level & 2 and do_print_state:
-            spec = " (speculative execution)" if state.speculative else ""
-            env.verbose(f"\nfrom {env.prev_insn_idx} to {idx}{spec}:")
-            print_verifier_state_line(env, state.cur, True)
-            do_print_state = False
-        if level & 3:
-            if env.state_scratched():
-                print_insn_state(env, state.cur)
-            env.prev_log_pos = env.log.end_pos
-            env.verbose(f"{idx}: {insn_text(env, idx)}\n")
-            env.prev_insn_print_pos = env.log.end_pos - env.prev_log_pos
-            env.prev_log_pos = env.log.end_pos
+        if level:
+            if level & 2 and do_print_state:
+                spec = " (speculative execution)" if state.speculative else ""
+                env.verbose(f"\nfrom {env.prev_insn_idx} to {idx}{spec}:")
+                print_verifier_state_line(env, state.cur, True)
+                do_print_state = False
+            if level & 3:
+                if env.state_scratched():
+                    print_insn_state(env, state.cur)
+                env.prev_log_pos = env.log.end_pos
+                env.verbose(f"{idx}: {insn_text(env, idx)}\n")
+                env.prev_insn_print_pos = env.log.end_pos - env.prev_log_pos
+                env.prev_log_pos = env.log.end_pos
         aux.seen = True
         prev = idx
         next_idx = idx + 1

@@ -65,6 +65,8 @@ def is_pkt_ptr_branch_taken(dst: RegState, src: RegState, op: int) -> int:
 
 
 def is_branch_taken(r1: RegState, r2: RegState, op: int, is32: bool) -> int:
+    if r1.type == SCALAR and r2.type == SCALAR:  # (the common case: no pointer is a scalar)
+        return sc.is_branch_taken(op, r1.b, r2.b, is32)
     if reg_is_pkt_pointer_any(r1) and reg_is_pkt_pointer_any(r2) and not is32:
         return is_pkt_ptr_branch_taken(r1, r2, op)
     if r1.type != SCALAR or r2.type != SCALAR:
@@ -273,99 +275,104 @@ def _s32(v: int) -> int:
     return v - (1 << 32) if v >> 31 else v
 
 
+# Plain ints for the per-jump checks: comparing with an IntEnum member costs a global
+# and an attribute look-up each time.
+_JA, _JEQ, _JNE, _JCOND = int(JmpOp.JA), int(JmpOp.JEQ), int(JmpOp.JNE), int(JmpOp.JCOND)
+_X = int(Source.X)
+_JMP32 = int(InsnClass.JMP32)
+_BTF_ID = int(RegType.PTR_TO_BTF_ID)
+_U64 = (1 << 64) - 1
+
+
 def check_cond_jmp_op(env: Env, insn: Insn) -> int:
     """Returns the index of the next instruction on the current path."""
 
-    this = env.state
-    regs = this.regs
-    op = insn.op
+    this = env.cur_state
+    assert this is not None
+    regs = this.frames[this.curframe].regs
+    code = insn.code
+    op = code & 0xF0
     idx = env.insn_idx
-    if op == JmpOp.JA or op > JmpOp.JCOND:
+    if op == _JA or op > _JCOND:
         raise env.einval(f"invalid BPF_JMP/JMP32 opcode {op:x}")
-    if op == JmpOp.JCOND:
+    if op == _JCOND:
         return check_may_goto(env, insn)
-    check_reg_arg(env, insn.dst, Op.SRC)
-    dst = regs[insn.dst]
-    if insn.source == Source.X:
+    d = insn.dst
+    check_reg_arg(env, d, Op.SRC)
+    dst = regs[d]
+    by_reg = code & 0x08 == _X
+    if by_reg:
         if insn.imm != 0:
             raise env.einval("BPF_JMP/JMP32 uses reserved fields")
-        check_reg_arg(env, insn.src, Op.SRC)
-        src = regs[insn.src]
-        if not (type_is_pkt_pointer(dst.type) and type_is_pkt_pointer(src.type)) and is_pointer_value(
-            env, insn.src
-        ):
-            raise env.eacces(f"R{insn.src} pointer comparison prohibited")
+        s = insn.src
+        check_reg_arg(env, s, Op.SRC)
+        src = regs[s]
+        if not (type_is_pkt_pointer(dst.type) and type_is_pkt_pointer(src.type)) and is_pointer_value(env, s):
+            raise env.eacces(f"R{s} pointer comparison prohibited")
     else:
         if insn.src != 0:
             raise env.einval("BPF_JMP/JMP32 uses reserved fields")
         src = env.fake_reg[0]
-        src.mark_known(insn.imm & ((1 << 64) - 1))
-    is32 = insn.cls == InsnClass.JMP32
+        src.mark_known(insn.imm & _U64)
+    is32 = code & 0x07 == _JMP32
     pred = is_branch_taken(dst, src, op, is32)
     if pred >= 0:
         if dst.type == SCALAR:
-            mark_chain_precision(env, insn.dst)
-        if insn.source == Source.X and src.type == SCALAR:
+            mark_chain_precision(env, d)
+        if by_reg and src.type == SCALAR:
             mark_chain_precision(env, insn.src)
-    if pred == 1:
         if env.level & 3:
-            print_insn_state(env, this.cur)
-        return idx + insn.off + 1
-    if pred == 0:
-        if env.level & 3:
-            print_insn_state(env, this.cur)
-        return idx + 1
+            print_insn_state(env, this.frames[this.curframe])
+        return idx + insn.off + 1 if pred == 1 else idx + 1
     # The scalars refined together with the operands go into the jump history before the
     # fork (both paths share it): backtracking over this jump makes them all precise if one is.
+    # (each test is made where the kernel makes it: collecting can clear an operand's id)
     linked: list[tuple[int, bool, int]] = []
-    if insn.source == Source.X and src.type == SCALAR and src.id:
+    if by_reg and src.type == SCALAR and src.id:
         collect_linked_regs(env, this, src.id, linked)
     if dst.type == SCALAR and dst.id:
         collect_linked_regs(env, this, dst.id, linked)
     if len(linked) > 1:
         push_insn_history(env, this, 0, tuple(linked))
     other = push_stack(env, idx + insn.off + 1, idx, False)
-    other_regs = other.regs
-    if insn.source == Source.X:
-        _reg_set_min_max(other_regs[insn.dst], other_regs[insn.src], dst, src, op, is32)
+    other_regs = other.frames[other.curframe].regs
+    if by_reg:
+        _reg_set_min_max(other_regs[d], other_regs[insn.src], dst, src, op, is32)
     else:
-        fake_true = env.fake_reg[0].copy()
-        _reg_set_min_max(other_regs[insn.dst], fake_true, dst, env.fake_reg[0], op, is32)
-    if insn.source == Source.X and src.type == SCALAR and src.id:
+        _reg_set_min_max(other_regs[d], src.copy(), dst, src, op, is32)
+    if by_reg and src.type == SCALAR and src.id:
         sync_linked_regs(this, src, linked)
         sync_linked_regs(other, other_regs[insn.src], linked)
     if dst.type == SCALAR and dst.id:
         sync_linked_regs(this, dst, linked)
-        sync_linked_regs(other, other_regs[insn.dst], linked)
+        sync_linked_regs(other, other_regs[d], linked)
     if (
-        not is32
-        and insn.source == Source.X
+        by_reg
+        and not is32
         and src.type != SCALAR
         and dst.type != SCALAR
-        and base_type(src.type) != RegType.PTR_TO_BTF_ID
-        and base_type(dst.type) != RegType.PTR_TO_BTF_ID
+        and base_type(src.type) != _BTF_ID
+        and base_type(dst.type) != _BTF_ID
     ):
-        eq_regs = other_regs if op == JmpOp.JEQ else regs if op == JmpOp.JNE else None
+        eq_regs = other_regs if op == _JEQ else regs if op == _JNE else None
         if eq_regs is not None:
             if reg_not_null(dst) and type_may_be_null(src.type):
                 mark_ptr_not_null_reg(eq_regs[insn.src])
             if reg_not_null(src) and type_may_be_null(dst.type):
-                mark_ptr_not_null_reg(eq_regs[insn.dst])
+                mark_ptr_not_null_reg(eq_regs[d])
     if (
         not is32
-        and insn.source == Source.K
+        and not by_reg
         and insn.imm == 0
-        and op in (JmpOp.JEQ, JmpOp.JNE)
+        and (op in (_JEQ, _JNE))
         and type_may_be_null(dst.type)
     ):
-        mark_ptr_or_null_regs(env, this, insn.dst, op == JmpOp.JNE)
-        mark_ptr_or_null_regs(env, other, insn.dst, op == JmpOp.JEQ)
-    elif not try_match_pkt_pointers(insn, dst, regs[insn.src], this, other) and is_pointer_value(
-        env, insn.dst
-    ):
-        raise env.eacces(f"R{insn.dst} pointer comparison prohibited")
+        mark_ptr_or_null_regs(env, this, d, op == _JNE)
+        mark_ptr_or_null_regs(env, other, d, op == _JEQ)
+    elif not try_match_pkt_pointers(insn, dst, regs[insn.src], this, other) and is_pointer_value(env, d):
+        raise env.eacces(f"R{d} pointer comparison prohibited")
     if env.level & 3:
-        print_insn_state(env, this.cur)
+        print_insn_state(env, this.frames[this.curframe])
     return idx + 1
 
 

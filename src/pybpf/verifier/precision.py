@@ -284,61 +284,58 @@ _JX = 5  # d or s precise -> both
 _SLOW = 6  # everything else: backtrack_insn
 
 
+_ALU_CLS, _ALU64_CLS, _LDX_CLS = int(InsnClass.ALU), int(InsnClass.ALU64), int(InsnClass.LDX)
+_ST_CLS, _STX_CLS, _LD_CLS = int(InsnClass.ST), int(InsnClass.STX), int(InsnClass.LD)
+_JMP_CLS, _JMP32_CLS = int(InsnClass.JMP), int(InsnClass.JMP32)
+_END, _NEG, _MOV_OP = int(AluOp.END), int(AluOp.NEG), int(AluOp.MOV)
+_CALL_OP, _EXIT_OP, _JA_OP, _JCOND_OP = int(JmpOp.CALL), int(JmpOp.EXIT), int(JmpOp.JA), int(JmpOp.JCOND)
+_ATOMIC_MODE, _IMM_MODE = int(Mode.ATOMIC), int(Mode.IMM)
+_CALL_CODE = _JMP_CLS | _CALL_OP
+
+
 def _decode(insn: Insn, calls_callback: bool) -> tuple[int, int, int]:
     code, d, s = insn.code, insn.dst, insn.src
     if code == 0:
         return (_NOP, 0, 0)
-    if code == InsnClass.JMP | JmpOp.CALL and s == 0 and not calls_callback:
+    if code == _CALL_CODE and s == 0 and not calls_callback:
         # a helper without a callback: its result is new, its arguments are not traced
         return (_CLR, 0, 0)
     cls, op = code & 0x07, code & 0xF0
-    x = code & 0x08 == Source.X
-    if cls in (InsnClass.ALU, InsnClass.ALU64):
-        if op in (AluOp.END, AluOp.NEG):
+    x = code & 0x08
+    if cls in (_ALU_CLS, _ALU64_CLS):
+        if op in (_END, _NEG):
             return (_NOP, 0, 0)
         src = s if x and s != 10 else -1
-        if op == AluOp.MOV:
+        if op == _MOV_OP:
             return (_MOV, d, src)
         return (_ALU, d, src) if src >= 0 else (_NOP, 0, 0)
-    if cls == InsnClass.LDX:
+    if cls == _LDX_CLS:
         return (_CLR, d, 0)
-    if cls == InsnClass.ST or (cls == InsnClass.STX and code & 0xE0 != Mode.ATOMIC):
+    if cls == _ST_CLS or (cls == _STX_CLS and code & 0xE0 != _ATOMIC_MODE):
         return (_STORE, d, 0)
-    if cls in (InsnClass.JMP, InsnClass.JMP32):
-        if op in (JmpOp.CALL, JmpOp.EXIT):
+    if cls in (_JMP_CLS, _JMP32_CLS):
+        if op in (_CALL_OP, _EXIT_OP):
             return (_SLOW, 0, 0)
-        if x and op not in (JmpOp.JA, JmpOp.JCOND):
+        if x and op != _JA_OP and op != _JCOND_OP:
             return (_JX, d, s)
         return (_NOP, 0, 0)
-    if cls == InsnClass.LD and code & 0xE0 == Mode.IMM:
+    if cls == _LD_CLS and code & 0xE0 == _IMM_MODE:
         return (_CLR, d, 0)
     return (_SLOW, 0, 0)
 
 
-def _decoded(env: Env) -> list[tuple[int, int, int]]:
-    table: list[tuple[int, int, int]] | None = env.__dict__.get("_bt_steps")
+def _decoded(env: Env) -> list[tuple[int, int, int] | None]:
+    """The program's table of steps, filled in as the walks reach instructions: a short
+    program's walk back touches a few of them, and decoding all would cost more."""
+    table: list[tuple[int, int, int] | None] | None = env.__dict__.get("_bt_steps")
     if table is None or len(table) != len(env.insns):
-        table = []
-        append = table.append
-        cache = _STEPS
-        for insn, a in zip(env.insns, env.aux, strict=False):
-            step = cache.get(insn)
-            if step is None:
-                step = _decode(insn, a.calls_callback)
-                if insn.code != _CALL_CODE:  # only a call's step depends on more than itself
-                    if len(cache) >= _STEPS_MAX:
-                        cache.clear()
-                    cache[insn] = step
-            append(step)
-        env.__dict__["_bt_steps"] = table
+        table = env.__dict__["_bt_steps"] = [None] * len(env.insns)
     return table
 
 
-# the steps of instructions seen before, in any program (all but calls: a call's step also
-# depends on whether it calls back); bounded so that many distinct programs cannot grow it
-_STEPS: dict[Insn, tuple[int, int, int]] = {}
-_STEPS_MAX = 1 << 16
-_CALL_CODE = InsnClass.JMP | JmpOp.CALL
+def _step(env: Env, i: int, table: list[tuple[int, int, int] | None]) -> tuple[int, int, int]:
+    step = table[i] = _decode(env.insns[i], env.aux[i].calls_callback)
+    return step
 
 
 def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
@@ -385,7 +382,7 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
             elif (
                 (entry is None or not (entry.flags or entry.linked_regs))
                 and not log2
-                and (step := steps[i])[0] != _SLOW
+                and (step := steps[i] or _step(env, i, steps))[0] != _SLOW
             ):
                 # (an entry without flags or linked registers changes nothing here)
                 kind = step[0]

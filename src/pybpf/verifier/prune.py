@@ -360,19 +360,24 @@ def f_return_point(st: VerifierState, frameno: int) -> int:
 
 def is_state_visited(env: Env, insn_idx: int) -> bool:
     """True when the current path is covered by an explored state and can stop here."""
-    cur = env.state
+    cur = env.cur_state
+    assert cur is not None
     aux = env.aux[insn_idx]
     force_new = env.options.test_state_freq or aux.force_checkpoint or len(cur.jmp_history) > 40
     add_new = force_new
     if env.jmps_processed - env.prev_jmps_processed >= 2 and env.insn_processed - env.prev_insn_processed >= 8:
         add_new = True
-    clean_live_states(env, insn_idx, cur)
-    entries = env.explored_states.setdefault(insn_idx, [])
+    entries = env.explored_states.get(insn_idx)
+    if entries:
+        clean_live_states(env, insn_idx, cur)
+    else:
+        entries = []
     states_cnt = 0
     iter_next = aux.force_checkpoint and is_iter_next_insn(env, insn_idx)
     keep: list[StateListEntry] = []
     hit: StateListEntry | None = None
-    may_goto = _is_may_goto(env, insn_idx)
+    insn = env.insns[insn_idx]
+    may_goto = insn.code == 0xE5 and insn.src == 0
     for sl in entries:
         states_cnt += 1
         if hit is not None:
@@ -472,8 +477,3 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     cur.dfs_depth = new.dfs_depth + 1
     keep.insert(0, StateListEntry(new))
     return False
-
-
-def _is_may_goto(env: Env, idx: int) -> bool:
-    insn = env.insns[idx]
-    return insn.code == 0xE5 and insn.src == 0
