@@ -199,29 +199,31 @@ def _fname(func_id: int) -> str:
     return helper_name(func_id) or "unknown"
 
 
+# (prog type, attach type, privileges, func id) -> the prototype and its checked arguments
+_PROTOS: dict[tuple[Any, Any, Any, int], tuple[P.HelperProto | None, tuple[int, ...]]] = {}
+
+
 def _helper_proto(env: Env, func_id: int) -> tuple[P.HelperProto | None, tuple[int, ...]]:
     """The prototype this program gets for ``func_id`` and the arguments it checks
-    (those not ``DONTCARE``), looked up once per program and helper: the answer
-    depends only on the program's type, attach type and privileges, fixed for one
-    verification (struct_ops programs, whose answer depends on the member, are not
-    cached)."""
-    cache: dict[int, tuple[P.HelperProto | None, tuple[int, ...]]] | None = env.__dict__.get("_helper_protos")
-    if cache is None:
-        cache = env.__dict__["_helper_protos"] = {}
-    found = cache.get(func_id)
+    (those not ``DONTCARE``), remembered across programs: the answer depends only on the
+    program's type, attach type and privileges (struct_ops programs, whose answer
+    depends on the member, are asked each time)."""
+    prog_type = env.prog_type
+    key = (prog_type, env.expected_attach_type, env.options.bpf_capable, func_id)
+    found = _PROTOS.get(key)
     if found is not None:
         return found
     extra: dict[str, Any] = {}
-    struct_ops = env.prog_type == _STRUCT_OPS
+    struct_ops = prog_type == _STRUCT_OPS
     if struct_ops:
         from .struct_ops_ctx import helper_proto_args
 
         extra = helper_proto_args(env)
-    fn = func_proto(env.prog_type, func_id, env.expected_attach_type, privileged=env.options.bpf_capable,
+    fn = func_proto(prog_type, func_id, env.expected_attach_type, privileged=env.options.bpf_capable,
                     **extra)  # fmt: skip
     args = () if fn is None else tuple(i for i in range(5) if fn.arg(i) != A_DONTCARE)
     if not struct_ops:
-        cache[func_id] = (fn, args)
+        _PROTOS[key] = (fn, args)
     return fn, args
 
 

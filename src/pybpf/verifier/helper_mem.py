@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..kernel.regtypes import RegType, TypeFlag, base_type
+from ..kernel.regtypes import RegType
 from . import tnum
 from .env import Env
 from .log import reg_type_str
@@ -17,19 +17,35 @@ from .mem import (
     check_mem_region_access,
     check_packet_access,
 )
-from .regs import SCALAR, register_is_null
-from .stack import check_stack_access_within_bounds, is_spilled_reg
+from .regs import (
+    MEM_RDONLY,
+    PTR_TO_BTF_ID,
+    PTR_TO_BUF,
+    PTR_TO_CTX,
+    PTR_TO_MAP_KEY,
+    PTR_TO_MAP_VALUE,
+    PTR_TO_MEM,
+    PTR_TO_PACKET,
+    PTR_TO_PACKET_META,
+    PTR_TO_STACK,
+    SCALAR,
+    register_is_null,
+)
+from .stack import check_stack_access_within_bounds
 from .state import BPF_REG_SIZE, Slot
 
 BPF_MAX_VAR_SIZ = 1 << 29
+_PKT = frozenset((PTR_TO_PACKET, PTR_TO_PACKET_META))
 
 
 def check_stack_range_initialized(
     env: Env, regno: int, off: int, access_size: int, zero_size_allowed: bool,
     direct: bool, meta: Any, write: bool = False,
 ) -> None:  # fmt: skip
-    reg = env.regs[regno]
-    state = env.func(reg)
+    st = env.cur_state
+    assert st is not None
+    reg = st.frames[st.curframe].regs[regno]
+    state = st.frames[reg.frameno]
     extra = "" if direct else " indirect"
     if access_size == 0 and not zero_size_allowed:
         raise env.eacces("invalid zero-sized read")
@@ -57,31 +73,38 @@ def check_stack_range_initialized(
         meta.access_size = access_size
         meta.regno = regno
         return
-    live_stack = env.stack_live
+    # the slots read, marked live once at the end (or before an error: marking each
+    # byte as it is read would record the same)
+    read_mask = 0
+    allow_uninit = env.options.allow_uninit_stack
+    allocated = len(state.stack) * BPF_REG_SIZE
     for i in range(min_off, max_off + access_size):
         slot_idx = -i - 1
         spi = slot_idx // BPF_REG_SIZE
-        if state.allocated_stack <= slot_idx:
+        if allocated <= slot_idx:
+            _mark_read(env, reg.frameno, read_mask)
             raise env.error(14, "verifier bug: allocated_stack too small", newline=False)
         slot = state.stack[spi]
         stype = slot.slot_type
         j = slot_idx % BPF_REG_SIZE
-        if stype[j] == Slot.MISC:
-            live_stack.mark_read(reg.frameno, env.insn_idx, 1 << spi)
+        t = stype[j]
+        if t == _MISC:
+            read_mask |= 1 << spi
             continue
-        if stype[j] == Slot.ZERO or (stype[j] == Slot.INVALID and env.options.allow_uninit_stack):
+        if t == _ZERO or (t == _INVALID and allow_uninit):
             if clobber:
-                stype[j] = Slot.MISC
-            live_stack.mark_read(reg.frameno, env.insn_idx, 1 << spi)
+                stype[j] = _MISC
+            read_mask |= 1 << spi
             continue
-        if is_spilled_reg(slot) and (slot.spilled_ptr.type == SCALAR or env.options.allow_ptr_leaks):
+        if stype[BPF_REG_SIZE - 1] == _SPILL and (slot.spilled_ptr.type == SCALAR or env.options.allow_ptr_leaks):
             if clobber:
                 slot.spilled_ptr.mark_unknown(precise=not env.options.bpf_capable)
                 for k in range(BPF_REG_SIZE):
-                    if stype[k] != Slot.INVALID:
-                        stype[k] = Slot.MISC
-            live_stack.mark_read(reg.frameno, env.insn_idx, 1 << spi)
+                    if stype[k] != _INVALID:
+                        stype[k] = _MISC
+            read_mask |= 1 << spi
             continue
+        _mark_read(env, reg.frameno, read_mask)
         if vo.mask == 0:
             raise env.eacces(
                 f"invalid{extra} read from stack R{regno} off {min_off}+{i - min_off} size {access_size}"
@@ -89,46 +112,57 @@ def check_stack_range_initialized(
         raise env.eacces(
             f"invalid{extra} read from stack R{regno} var_off {tnum.format(vo)}+{i - min_off} size {access_size}"
         )
+    _mark_read(env, reg.frameno, read_mask)
+
+
+_INVALID, _SPILL, _MISC, _ZERO = Slot.INVALID, Slot.SPILL, Slot.MISC, Slot.ZERO
+
+
+def _mark_read(env: Env, frameno: int, mask: int) -> None:
+    if mask:
+        env.stack_live.mark_read(frameno, env.insn_idx, mask)
 
 
 def check_helper_mem_access(
     env: Env, regno: int, access_size: int, write: bool, zero_size_allowed: bool, meta: Any
 ) -> None:
-    regs = env.regs
+    st = env.cur_state
+    assert st is not None
+    regs = st.frames[st.curframe].regs
     reg = regs[regno]
-    bt = base_type(reg.type)
-    if bt in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META):
+    bt = reg.type & 0xFF
+    if bt == PTR_TO_STACK:
+        check_stack_range_initialized(env, regno, reg.off, access_size, zero_size_allowed, False, meta, write)
+        return
+    if bt in _PKT:
         check_packet_access(env, regno, reg.off, access_size, zero_size_allowed)
         return
-    if bt == RegType.PTR_TO_MAP_KEY:
+    if bt == PTR_TO_MAP_KEY:
         if write:
             raise env.eacces(f"R{regno} cannot write into {reg_type_str(reg.type)}")
         check_mem_region_access(env, regno, reg.off, access_size, reg.map.spec.key_size, False)
         return
-    if bt == RegType.PTR_TO_MAP_VALUE:
+    if bt == PTR_TO_MAP_VALUE:
         check_map_access_type(env, regno, reg.off, access_size, write)
         check_map_access(env, regno, reg.off, access_size, zero_size_allowed, True)
         return
-    if bt == RegType.PTR_TO_MEM:
-        if reg.type & TypeFlag.MEM_RDONLY and write:
+    if bt == PTR_TO_MEM:
+        if reg.type & MEM_RDONLY and write:
             raise env.eacces(f"R{regno} cannot write into {reg_type_str(reg.type)}")
         check_mem_region_access(env, regno, reg.off, access_size, reg.mem_size, zero_size_allowed)
         return
-    if bt == RegType.PTR_TO_BUF:
-        rdonly = bool(reg.type & TypeFlag.MEM_RDONLY)
+    if bt == PTR_TO_BUF:
+        rdonly = bool(reg.type & MEM_RDONLY)
         if rdonly and write:
             raise env.eacces(f"R{regno} cannot write into {reg_type_str(reg.type)}")
         check_buffer_access(env, reg, regno, reg.off, access_size, zero_size_allowed, rdonly)
         return
-    if bt == RegType.PTR_TO_STACK:
-        check_stack_range_initialized(env, regno, reg.off, access_size, zero_size_allowed, False, meta, write)
-        return
-    if bt == RegType.PTR_TO_BTF_ID:
+    if bt == PTR_TO_BTF_ID:
         from .btf_access import check_ptr_to_btf_access
 
         check_ptr_to_btf_access(env, regs, regno, reg.off, access_size, False, -1)
         return
-    if bt == RegType.PTR_TO_CTX and not _has_ctx_conversion(env):
+    if bt == PTR_TO_CTX and not _has_ctx_conversion(env):
         if access_size == 0:
             if zero_size_allowed:
                 return

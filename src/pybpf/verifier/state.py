@@ -127,12 +127,38 @@ class RegState:
 
     def mark_known(self, value: int) -> None:
         """A scalar with a known 64-bit value (__mark_reg_known on a fresh scalar)."""
-        self.mark_unknown()
+        # mark_unknown(), then the value
+        self.type = SCALAR_VALUE
+        self.off = 0
         self.b = sc.known(value)
+        self.id = 0
+        self.ref_obj_id = 0
+        self.map = None
+        self.map_uid = 0
+        self.range = 0
+        self.mem_size = 0
+        self.btf = None
+        self.btf_id = 0
+        self.frameno = 0
+        self.dynptr = None
+        self.precise = False
 
     def mark_not_init(self) -> None:
-        self.mark_unknown()
+        # mark_unknown(), then the type
         self.type = NOT_INIT
+        self.off = 0
+        self.b = _UNKNOWN
+        self.id = 0
+        self.ref_obj_id = 0
+        self.map = None
+        self.map_uid = 0
+        self.range = 0
+        self.mem_size = 0
+        self.btf = None
+        self.btf_id = 0
+        self.frameno = 0
+        self.dynptr = None
+        self.precise = False
 
     def mark_const_zero(self) -> None:
         self.mark_known(0)
@@ -330,8 +356,8 @@ class VerifierState:
     def copy(self) -> VerifierState:
         """A deep copy of frames and references; history starts empty (copy_verifier_state
         copies it, callers decide)."""
-        v = VerifierState.__new__(VerifierState)
-        v.frames = [f.copy() for f in self.frames]
+        v = _new_state(VerifierState)
+        v.frames = list(map(_copy_frame, self.frames))
         v.curframe = self.curframe
         v.parent = self.parent
         v.branches = self.branches
@@ -339,7 +365,7 @@ class VerifierState:
         v.first_insn_idx = self.first_insn_idx
         v.last_insn_idx = self.last_insn_idx
         v.jmp_history = self.jmp_history[:]
-        v.refs = [r.copy() for r in self.refs]
+        v.refs = [r.copy() for r in self.refs] if self.refs else []
         v.active_lock = self.active_lock
         v.active_rcu_lock = self.active_rcu_lock
         v.active_preempt_lock = self.active_preempt_lock
@@ -362,3 +388,7 @@ class VerifierState:
     @property
     def regs(self) -> list[RegState]:
         return self.frames[self.curframe].regs
+
+
+_new_state = VerifierState.__new__
+_copy_frame = FuncState.copy
