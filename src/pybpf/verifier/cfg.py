@@ -9,7 +9,7 @@ instructions and jumps into the middle of an ``lddw``, and marks the prune point
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from .env import BPF_MAX_SUBPROGS, Env, SubprogInfo
 from .iters import is_iter_next_call
@@ -47,7 +47,9 @@ def add_subprog(env: Env, off: int) -> int:
 def add_subprogs(env: Env) -> None:
     add_subprog(env, 0)
     capable = env.options.bpf_capable
-    for i, insn in enumerate(env.insns):
+    insns = env.insns
+    for i in scanned(env):  # calls and lddw are among the slots scan lists
+        insn = insns[i]
         code = insn.code
         if code == _CALL:
             src = insn.src
@@ -74,19 +76,27 @@ def add_subprogs(env: Env) -> None:
 
 
 def check_subprogs(env: Env) -> None:
+    """Jumps stay inside their function and every function ends with an exit or a jump;
+    notes which functions use LD_ABS and tail calls.  Only the slots ``scan`` listed can
+    do any of that, besides the last one of each function."""
     insns = env.insns
-    n = len(insns)
     subprogs = env.subprogs
-    starts = [sp.start for sp in subprogs] + [n]
-    cur = 0
-    start, end = starts[0], starts[1]
-    for i, insn in enumerate(insns):
-        code = insn.code
-        cls = code & 0x07
-        if cls == _LD:
-            if (code & 0xE0) in (0x20, 0x40):  # LD_ABS, LD_IND
-                subprogs[cur].has_ld_abs = True
-        elif cls in (_JMP, _JMP32):
+    special = scanned(env)
+    ends = [sp.start for sp in subprogs[1:]]
+    ends.append(len(insns))
+    k, m = 0, len(special)
+    start = subprogs[0].start
+    for cur, end in enumerate(ends):
+        while k < m and special[k] < end:
+            i = special[k]
+            k += 1
+            insn = insns[i]
+            code = insn.code
+            cls = code & 0x07
+            if cls == _LD:
+                if (code & 0xE0) in (0x20, 0x40):  # LD_ABS, LD_IND
+                    subprogs[cur].has_ld_abs = True
+                continue
             op = code & 0xF0
             if op == 0x80:
                 if code == _CALL and insn.src == 0 and insn.imm == TAIL_CALL:
@@ -96,16 +106,172 @@ def check_subprogs(env: Env) -> None:
                 off = i + (insn.imm if code == _JA32 else insn.off) + 1
                 if off < start or off >= end:
                     raise env.einval(f"jump out of range from insn {i} to {off}")
-        if i == end - 1:
-            if code not in (_EXIT, _JA32, _JA):
-                raise env.einval("last insn is not an exit or jmp")
-            start = end
-            cur += 1
-            if cur < len(subprogs):
-                end = starts[cur + 1]
+        if insns[end - 1].code not in (_EXIT, _JA32, _JA):
+            raise env.einval("last insn is not an exit or jmp")
+        start = end
+
+
+def scan(env: Env) -> None:
+    """One pass over the program for the passes that follow: ``env.insn_succ``, where
+    control may go after each slot inside its function, fall-through first, duplicates
+    kept (``bpf_insn_successors``); ``env.cfg_special``, the slots that need more than
+    their successors (jumps, calls, exits, ``lddw``, LD_ABS/LD_IND); ``env.cfg_calls``,
+    the calls into other functions (bpf-to-bpf calls and callback addresses: slot to
+    callee).
+
+    A call falls through to the next instruction (the callee is another function), an
+    exit has no successor.
+    """
+    out: list[tuple[int, ...]] = []
+    special: list[int] = []
+    calls: dict[int, int] = {}
+    append = out.append
+    for idx, insn in enumerate(env.insns):
+        code = insn.code
+        cls = code & 0x07
+        if cls != _JMP and cls != _JMP32:
+            if code == _LDDW:
+                append((idx + 2,))
+                special.append(idx)
+                if insn.src == _PSEUDO_FUNC:
+                    calls[idx] = idx + insn.imm + 1
+            else:
+                append((idx + 1,))
+                if cls == _LD and code & 0xE0 in (0x20, 0x40):  # LD_ABS, LD_IND
+                    special.append(idx)
+            continue
+        special.append(idx)
+        op = code & 0xF0
+        if op == 0x90:  # exit
+            append(())
+        elif op == 0x80:  # call
+            append((idx + 1,))
+            if insn.src == _PSEUDO_CALL:
+                calls[idx] = idx + insn.imm + 1
+        elif op == 0x00:  # ja (gotol: the offset is in imm)
+            append((idx + (insn.imm if cls == _JMP32 else insn.off) + 1,))
+        else:
+            append((idx + 1, idx + insn.off + 1))
+    env.insn_succ = out
+    env.cfg_special = special
+    env.cfg_calls = calls
+
+
+def scanned(env: Env) -> Sequence[int]:
+    """``env.cfg_special``, scanning the program first if no pass has yet."""
+    if len(env.insn_succ) != len(env.insns):
+        scan(env)
+    return env.cfg_special
 
 
 def check_cfg(env: Env) -> None:
+    """Every instruction must be reachable, no jump may land inside an ``lddw``, and the
+    prune points are marked (the kernel's ``check_cfg``/``visit_insn``).
+
+    For a privileged load the walk is a plain reachability search over the successor
+    table followed by the marks, which depend on each instruction alone; anything the
+    search does not expect (an unprivileged load, whose back-edges are errors, a target
+    out of range, an unreachable instruction) goes to the kernel's depth-first walk,
+    which finds the error the kernel reports first."""
+    special = scanned(env)
+    if env.options.bpf_capable and _reachable_all(env, env.insn_succ, special, env.cfg_calls):
+        _mark_prune_points(env, special)
+        return
+    _check_cfg_walk(env)
+
+
+def _reachable_all(
+    env: Env, succ: Sequence[tuple[int, ...]], special: Sequence[int], calls: Mapping[int, int]
+) -> bool:
+    """Whether every instruction is reachable from the entry, no jump lands inside an
+    ``lddw`` and nothing the walk would reject is met."""
+    insns = env.insns
+    n = len(insns)
+    seen = bytearray(n)
+    seen[0] = 1
+    stack = [0]
+    pop, push = stack.pop, stack.append
+    while stack:
+        t = pop()
+        for w in succ[t]:
+            if not 0 <= w < n:
+                return False
+            if not seen[w]:
+                seen[w] = 1
+                push(w)
+        if calls and t in calls:
+            w = calls[t]
+            if not 0 <= w < n:
+                return False
+            if not seen[w]:
+                seen[w] = 1
+                push(w)
+    starts = n
+    for t in special:
+        insn = insns[t]
+        code = insn.code
+        if code == _LDDW:
+            if t + 1 < n and seen[t + 1]:
+                return False
+            starts -= 1
+        elif code & 0x07 == _LD:
+            continue  # LD_ABS/LD_IND
+        elif code & 0xF8 == 0x08:
+            return False  # a ja with a register source: the walk rejects it
+        elif code & 0xF0 == 0x80 and code != _CALL and insn.src == _PSEUDO_CALL:
+            return False  # a malformed call the walk would follow into another function
+    return seen.count(1) == starts
+
+
+def _mark_prune_points(env: Env, special: Sequence[int]) -> None:
+    """The marks the walk leaves on a program whose every instruction it reached: each
+    follows from one instruction (a jump, a call, a callback address) alone."""
+    insns = env.insns
+    aux = env.aux
+    for t in special:
+        insn = insns[t]
+        code = insn.code
+        if code & 0x07 == _LD:
+            if code == _LDDW and insn.src == _PSEUDO_FUNC:
+                a = aux[t + 2]
+                a.prune_point = a.jmp_point = True
+                aux[t].prune_point = True
+                a = aux[t + insn.imm + 1]
+                a.prune_point = a.jmp_point = a.jmp_target = True
+            continue
+        op = code & 0xF0
+        if op == 0x90:
+            continue
+        if op == 0x80:
+            src, imm = insn.src, insn.imm
+            if src == 0 and imm in ASYNC_CALLBACK_HELPERS:
+                aux[t].prune_point = True
+            if src == 0 and imm in CALLBACK_HELPERS:
+                a = aux[t]
+                a.calls_callback = a.force_checkpoint = a.prune_point = a.jmp_point = True
+            if src == _KFUNC_CALL and is_iter_next_call(insn):
+                a = aux[t]
+                a.force_checkpoint = a.prune_point = True
+            a = aux[t + 1]
+            a.prune_point = a.jmp_point = True
+            if src == _PSEUDO_CALL:
+                aux[t].prune_point = True
+                a = aux[t + imm + 1]
+                a.prune_point = a.jmp_point = a.jmp_target = True
+        elif op == 0x00:
+            a = aux[t + (insn.off if code & 0x07 == _JMP else insn.imm) + 1]
+            a.prune_point = a.jmp_point = a.jmp_target = True
+        else:
+            a = aux[t]
+            a.prune_point = True
+            if op == 0xE0:  # may_goto: the fix-ups give it stack
+                a.force_checkpoint = True
+                env.eager_fixups = True
+            a = aux[t + insn.off + 1]
+            a.prune_point = a.jmp_point = a.jmp_target = True
+
+
+def _check_cfg_walk(env: Env) -> None:
     """The kernel's depth-first walk (``check_cfg``/``visit_insn``), one loop with the
     instruction fields read once per visit."""
     insns = env.insns

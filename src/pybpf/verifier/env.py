@@ -8,8 +8,10 @@ the current path's state and the stack of paths still to explore.
 from __future__ import annotations
 
 import errno
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from ..isa.insn import Insn
@@ -182,6 +184,13 @@ class Env:
     func_info: Sequence[Any] = ()
     line_info: Sequence[Any] = ()
     eager_fixups: bool = False  # the program has what makes fix-ups change the load's answer
+    # made by cfg.scan (each pass assigns a new sequence, none changes one in place)
+    insn_succ: Sequence[tuple[int, ...]] = ()  # successors of each slot inside its function
+    cfg_special: Sequence[int] = ()  # the jumps, calls, exits, lddw and LD_ABS/LD_IND
+    cfg_calls: Mapping[int, int] = MappingProxyType({})  # bpf-to-bpf calls: slot to callee
+    # made by stack_liveness.compute_postorder at the first stack-liveness update
+    insn_postorder: Sequence[int] = ()
+    postorder_starts: Sequence[int] = ()
 
     def __init__(self, insns: Sequence[Insn], prog_type: ProgType, expected_attach_type: AttachType | None = None,
                  maps: Sequence[Any] = (), kernel: Any = None, options: Options | None = None) -> None:
@@ -197,12 +206,14 @@ class Env:
         self.used_maps: list[Any] = []
         self.head: list[StackElem] = []
         self.explored_states: dict[int, list[StateListEntry]] = {}
-        self.fake_reg: list[RegState] = [RegState(), RegState()]
-        self.insn_postorder: list[int] = []
-        self.postorder_starts: list[int] = []
-        self.insn_succ: list[Any] = []
         self.global_args: dict[int, Any] = {}  # global_funcs.prepare_func_args
         self.global_called: set[int] = set()  # global functions verified code calls
+
+    @functools.cached_property
+    def fake_reg(self) -> list[RegState]:
+        """Two scratch registers for comparisons with a constant (made on first use:
+        many programs have none)."""
+        return [RegState(), RegState()]
 
     @property
     def sleepable(self) -> bool:

@@ -331,10 +331,10 @@ def init_global_args(env: Env, subprog: int, regs: list[RegState]) -> None:
 
 def do_check_subprogs(env: Env) -> None:
     """Verify every global function verified code called, until none is left."""
-    from .core import do_check_common
-
     if not env.func_info:
         return
+    from .core import do_check_common
+
     verified: set[int] = set()
     again = True
     while again:

@@ -45,15 +45,24 @@ def _add_used_map(env: Env, m: object) -> int:
     return len(env.used_maps) - 1
 
 
+# Opcodes that need nothing here: known, neither lddw nor a load from memory (whose
+# reserved fields are checked).
+_PLAIN = frozenset(c for c in KNOWN_OPCODES if c != OPCODE_LDDW and c & 0x07 != InsnClass.LDX)
+_LDX_MODES = (int(Mode.MEM), int(Mode.MEMSX))
+
+
 def resolve_pseudo_ldimm64(env: Env) -> None:
     insns = env.insns
     n = len(insns)
-    known = KNOWN_OPCODES
-    ldx, ldx_modes, lddw = int(InsnClass.LDX), (int(Mode.MEM), int(Mode.MEMSX)), OPCODE_LDDW
+    known, plain = KNOWN_OPCODES, _PLAIN
+    ldx, ldx_modes, lddw = int(InsnClass.LDX), _LDX_MODES, OPCODE_LDDW
     i = 0
     while i < n:
         insn = insns[i]
         code = insn.code
+        if code in plain:
+            i += 1
+            continue
         if code & 0x07 == ldx and (code & 0xE0 not in ldx_modes or insn.imm != 0):
             raise env.einval("BPF_LDX uses reserved fields")
         if code == lddw:

@@ -26,19 +26,22 @@ _EXIT, _CALLOP, _JA, _JCOND = 0x90, 0x80, 0x00, 0xE0
 _LDDW = 0x18
 
 
-# The registers a helper call reads, by (program type, helper, attach type, privileged):
-# the prototype look-up builds a description of the program each time, and the answer
-# depends on these four alone.
-_helper_use: dict[tuple[int, int, object, bool], int] = {}
+# The registers each helper call reads, by (program type, attach type, privileged), then
+# by helper: the prototype look-up builds a description of the program each time, and the
+# answer depends on these alone.
+_helper_use: dict[tuple[int, object, bool], dict[int, int]] = {}
 
 
 def _call_use(env: Env, insn: Insn) -> int:
     src = insn.src
     if src == PseudoCall.HELPER:
-        key = (env.prog_type, insn.imm, env.expected_attach_type, env.options.bpf_capable)
-        use = _helper_use.get(key)
+        key = (env.prog_type, env.expected_attach_type, env.options.bpf_capable)
+        table = _helper_use.get(key)
+        if table is None:
+            table = _helper_use[key] = {}
+        use = table.get(insn.imm)
         if use is None:
-            use = _helper_use[key] = _helper_call_use(*key)
+            use = table[insn.imm] = _helper_call_use(key[0], insn.imm, key[1], key[2])
         return use
     if src == PseudoCall.KFUNC_CALL and insn.off == 0:
         # a kfunc reads as many argument registers as its BTF prototype has parameters;

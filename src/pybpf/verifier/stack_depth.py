@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 
+from .cfg import scanned
 from .env import MAX_CALL_FRAMES, Env
 
 MAX_BPF_STACK = 512
@@ -91,9 +92,12 @@ def check_max_stack_depth(env: Env) -> None:
     if len(subs) == 1:
         # one function and (as is usual then) no call to another: its own depth is all
         depth = _round_depth(subs[0].stack_depth)
+        insns = env.insns
+        scanned(env)
         if depth <= MAX_BPF_STACK and not any(
-            (insn.code == _CALL and insn.src == _PSEUDO_CALL) or (insn.code == _LDDW and insn.src == _PSEUDO_FUNC)
-            for insn in env.insns
+            (insns[i].code == _CALL and insns[i].src == _PSEUDO_CALL)
+            or (insns[i].code == _LDDW and insns[i].src == _PSEUDO_FUNC)
+            for i in env.cfg_calls  # (every such call is among these slots)
         ):
             return
     for i, sp in enumerate(subs):

@@ -24,7 +24,6 @@ it, e.g. ``(0) frame 0 insn 5 +live -8``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,8 +43,11 @@ def compute_postorder(env: Env) -> None:
     """
     n = len(env.insns)
     succs = env.insn_succ
-    if len(succs) != n:
-        succs = env.insn_succ = successor_table(env)
+    if len(succs) != n:  # (check_cfg makes it: only a pass run on its own lacks it)
+        from .cfg import scan
+
+        scan(env)
+        succs = env.insn_succ
     state = [0] * n
     order: list[int] = []
     starts: list[int] = []
@@ -374,29 +376,3 @@ def _live_before(inst: FuncInstance, insn_idx: int, frame: int, bit: int) -> boo
     if fm is None:
         return False
     return bool(fm.live_before[insn_idx - inst.sp_start] & bit)
-
-
-def successor_table(env: Env) -> list[Sequence[int]]:
-    """Where control may go after each instruction, fall-through first, in one pass over
-    the program (``bpf_insn_successors``).
-
-    A call falls through to the next instruction (the callee is another function), an
-    exit has no successor; duplicates are kept, as the kernel keeps them.
-    """
-    out: list[Sequence[int]] = []
-    for idx, insn in enumerate(env.insns):
-        code = insn.code
-        cls = code & 0x07
-        if cls != 0x05 and cls != 0x06:  # not a jump
-            out.append((idx + (2 if code == 0x18 else 1),))
-            continue
-        op = code & 0xF0
-        if op == 0x90:  # exit
-            out.append(())
-        elif op == 0x80:  # call
-            out.append((idx + 1,))
-        elif op == 0x00:  # ja (gotol: the offset is in imm)
-            out.append((idx + (insn.imm if cls == 0x06 else insn.off) + 1,))
-        else:
-            out.append((idx + 1, idx + insn.off + 1))
-    return out
