@@ -68,6 +68,7 @@ _X = int(Source.X)
 _K = int(Source.K)
 _ADD, _SUB, _MOV, _NEG, _END = int(AluOp.ADD), int(AluOp.SUB), int(AluOp.MOV), int(AluOp.NEG), int(AluOp.END)
 _AND, _OR, _DIV, _MOD = int(AluOp.AND), int(AluOp.OR), int(AluOp.DIV), int(AluOp.MOD)
+_XOR = int(AluOp.XOR)
 _SHIFTS = (int(AluOp.LSH), int(AluOp.RSH), int(AluOp.ARSH))
 _AND_OR = (_AND, _OR)
 
@@ -174,7 +175,7 @@ def check_alu_op(env: Env, insn: Insn) -> None:
                 dreg.assign(sreg)
                 dreg.subreg_def = DEF_NOT_SUBREG
                 return
-    if op in (AluOp.END, AluOp.NEG):
+    if op in (_END, _NEG):
         _reserved(env, insn)
         check_reg_arg(env, insn.dst, Op.SRC)
         if is_pointer_value(env, insn.dst):
@@ -184,24 +185,24 @@ def check_alu_op(env: Env, insn: Insn) -> None:
         if dst.type != SCALAR:
             mark_reg_unknown(env, regs, insn.dst)
             return
-        if op == AluOp.NEG:
-            dst.b = sc.alu(AluOp.NEG, dst.b, sc.known(0), not alu64)
+        if op == _NEG:
+            dst.b = sc.alu(_NEG, dst.b, sc.known(0), not alu64)
         else:
             dst.b = sc.end(dst.b, insn.imm, insn.source != TO_LE, alu64)
         dst.id = 0
         dst.off = 0
         return
-    if op == AluOp.MOV:
+    if op == _MOV:
         _reserved(env, insn)
-        if insn.source == Source.X and alu64 and insn.off == ADDR_SPACE_CAST:
+        if code & 0x08 == _X and alu64 and insn.off == ADDR_SPACE_CAST:
             raise env.einval(
                 "addr_space_cast insn can only be used in a program that has an associated arena"
             )
-        if insn.source == Source.X:
+        if code & 0x08 == _X:
             check_reg_arg(env, insn.src, Op.SRC)
         check_reg_arg(env, insn.dst, Op.DST_NO_MARK)
         dst = regs[insn.dst]
-        if insn.source == Source.X:
+        if code & 0x08 == _X:
             src = regs[insn.src]
             if alu64:
                 if insn.off == 0:
@@ -254,15 +255,15 @@ def check_alu_op(env: Env, insn: Insn) -> None:
             dst.type = SCALAR
             dst.b = sc.known(insn.imm & U64_MAX) if alu64 else sc.known(insn.imm & 0xFFFFFFFF)
         return
-    if op > AluOp.END:
+    if op > _END:
         raise env.einval(f"invalid BPF_ALU opcode {op:x}")
     _reserved(env, insn)
-    if insn.source == Source.X:
+    if code & 0x08 == _X:
         check_reg_arg(env, insn.src, Op.SRC)
     check_reg_arg(env, insn.dst, Op.SRC)
-    if op in (AluOp.MOD, AluOp.DIV) and insn.source == Source.K and insn.imm == 0:
+    if op in (_MOD, _DIV) and code & 0x08 == _K and insn.imm == 0:
         raise env.einval("div by zero")
-    if op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH) and insn.source == Source.K:
+    if op in _SHIFTS and code & 0x08 == _K:
         size = 64 if alu64 else 32
         if insn.imm < 0 or insn.imm >= size:
             raise env.einval(f"invalid shift {insn.imm}")
@@ -303,39 +304,38 @@ def adjust_reg_min_max_vals(env: Env, insn: Insn) -> None:
     if src is not None:
         if src.type != SCALAR:
             if dst.type != SCALAR:
-                if op == AluOp.SUB and env.options.allow_ptr_leaks:
+                if op == _SUB and env.options.allow_ptr_leaks:
                     mark_reg_unknown(env, regs, insn.dst)
                     return
                 raise env.eacces(f"R{insn.dst} pointer {ALU_OPS[AluOp(op)]} pointer prohibited")
             mark_chain_precision(env, insn.dst)
-            off_reg = dst.copy()
-            adjust_ptr_min_max_vals(env, insn, src, off_reg)
+            adjust_ptr_min_max_vals(env, insn, src, dst.b, dst.off)
             return
         if ptr is not None:
             mark_chain_precision(env, insn.src)
-            adjust_ptr_min_max_vals(env, insn, dst, src)
+            adjust_ptr_min_max_vals(env, insn, dst, src.b, src.off)
             return
         if dst.precise:
             mark_chain_precision(env, insn.src)
         src_b = src.b
     else:
+        if ptr is not None:
+            adjust_ptr_min_max_vals(env, insn, ptr, sc.known(insn.imm & U64_MAX), 0)
+            return
         off_reg = RegState()
         off_reg.mark_known(insn.imm & U64_MAX)
         src = off_reg
-        if ptr is not None:
-            adjust_ptr_min_max_vals(env, insn, ptr, off_reg)
-            return
         src_b = off_reg.b
-    if op in (AluOp.AND, AluOp.OR) and src_b.var_off.mask == 0:
+    if op in _AND_OR and src_b.var_off.mask == 0:
         _maybe_fork_scalars(env, insn, dst)
     dst.b = sc.alu(op, dst.b, src_b, alu32)
     if (
         env.options.bpf_capable
-        and op == AluOp.ADD
+        and op == _ADD
         and not alu32
         and dst.id
         and is_reg_const(src, False)
-        and not (insn.source == Source.X and insn.src == insn.dst)
+        and not (code & 0x08 == _X and insn.src == insn.dst)
     ):
         val = reg_const_value(src, False)
         if dst.id & BPF_ADD_CONST or val > S32_MAX:
@@ -388,19 +388,24 @@ def _maybe_fork_scalars(env: Env, insn: Insn, dst: RegState) -> None:
     dst.b = current
 
 
-def check_reg_sane_offset(env: Env, reg: RegState, ptr_type: int) -> None:
-    vo = reg.b.var_off
-    val = vo.value - (1 << 64) if vo.value >> 63 else vo.value
-    if vo.mask == 0 and (val >= BPF_MAX_VAR_OFF or val <= -BPF_MAX_VAR_OFF):
-        raise env.einval(f"math between {reg_type_str(ptr_type)} pointer and {val} is not allowed")
-    if reg.off >= BPF_MAX_VAR_OFF or reg.off <= -BPF_MAX_VAR_OFF:
-        raise env.einval(f"{reg_type_str(ptr_type)} pointer offset {reg.off} is not allowed")
-    if reg.b.smin == S64_MIN:
+def _check_sane_offset(env: Env, b: sc.Bounds, off: int, ptr_type: int) -> None:
+    """check_reg_sane_offset on a register's bounds ``b`` and fixed offset ``off``."""
+    vo = b.var_off
+    if vo.mask == 0:
+        val = vo.value - (1 << 64) if vo.value >> 63 else vo.value
+        if val >= BPF_MAX_VAR_OFF or val <= -BPF_MAX_VAR_OFF:
+            raise env.einval(
+                f"math between {reg_type_str(ptr_type)} pointer and {val} is not allowed"
+            )
+    if off >= BPF_MAX_VAR_OFF or off <= -BPF_MAX_VAR_OFF:
+        raise env.einval(f"{reg_type_str(ptr_type)} pointer offset {off} is not allowed")
+    smin = b.smin
+    if smin == S64_MIN:
         raise env.einval(
             f"math between {reg_type_str(ptr_type)} pointer and register with unbounded min value is not allowed"
         )
-    if reg.b.smin >= BPF_MAX_VAR_OFF or reg.b.smin <= -BPF_MAX_VAR_OFF:
-        raise env.einval(f"value {reg.b.smin} makes {reg_type_str(ptr_type)} pointer be out of bounds")
+    if smin >= BPF_MAX_VAR_OFF or smin <= -BPF_MAX_VAR_OFF:
+        raise env.einval(f"value {smin} makes {reg_type_str(ptr_type)} pointer be out of bounds")
 
 
 def _s32(v: int) -> int:
@@ -408,42 +413,57 @@ def _s32(v: int) -> int:
     return v - (1 << 32) if v >> 31 else v
 
 
-def adjust_ptr_min_max_vals(env: Env, insn: Insn, ptr: RegState, off: RegState) -> None:
-    regs = env.regs
-    dst = regs[insn.dst]
-    ob, pb = off.b, ptr.b
+_PTR_MAYBE_NULL = int(TypeFlag.PTR_MAYBE_NULL)
+_PTR_TO_FLOW_KEYS = int(RegType.PTR_TO_FLOW_KEYS)
+_CONST_PTR_TO_MAP = int(RegType.CONST_PTR_TO_MAP)
+_PTR_TO_STACK = int(RegType.PTR_TO_STACK)
+_PTR_TO_MAP_VALUE = int(RegType.PTR_TO_MAP_VALUE)
+_ARITH_OK = frozenset(int(t) for t in (
+    RegType.PTR_TO_CTX, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_STACK,
+    RegType.PTR_TO_PACKET_META, RegType.PTR_TO_PACKET, RegType.PTR_TO_TP_BUFFER,
+    RegType.PTR_TO_BTF_ID, RegType.PTR_TO_MEM, RegType.PTR_TO_BUF, RegType.PTR_TO_FUNC,
+    RegType.CONST_PTR_TO_DYNPTR,
+))  # fmt: skip
+"""Base types that may move by a variable amount (adjust_ptr_min_max_vals)."""
+
+
+def adjust_ptr_min_max_vals(
+    env: Env, insn: Insn, ptr: RegState, ob: sc.Bounds, ob_off: int
+) -> None:
+    """``ptr`` moved by a scalar with bounds ``ob`` (and fixed offset ``ob_off``, a linked
+    scalar's delta); the result goes to the destination register."""
+    st = env.cur_state
+    assert st is not None
+    dst = st.frames[st.curframe].regs[insn.dst]
+    pb = ptr.b
     known = ob.var_off.mask == 0
-    op = insn.op
+    code = insn.code
+    op = code & 0xF0
     if (known and (ob.smin != ob.smax or ob.umin != ob.umax)) or ob.smin > ob.smax or ob.umin > ob.umax:
         dst.mark_unknown(precise=not env.options.bpf_capable)
         return
-    if insn.cls != InsnClass.ALU64:
-        if op == AluOp.SUB and env.options.allow_ptr_leaks:
+    if code & 0x07 != _ALU64:
+        if op == _SUB and env.options.allow_ptr_leaks:
             dst.mark_unknown(precise=not env.options.bpf_capable)
             return
         raise env.eacces(f"R{insn.dst} 32-bit pointer arithmetic prohibited")
-    if ptr.type & TypeFlag.PTR_MAYBE_NULL:
+    ptype = ptr.type
+    if ptype & _PTR_MAYBE_NULL:
         raise env.eacces(
-            f"R{insn.dst} pointer arithmetic on {reg_type_str(ptr.type)} prohibited, null-check it first"
+            f"R{insn.dst} pointer arithmetic on {reg_type_str(ptype)} prohibited, null-check it first"
         )
-    bt = base_type(ptr.type)
-    allowed = bt in (
-        RegType.PTR_TO_CTX, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_STACK,
-        RegType.PTR_TO_PACKET_META, RegType.PTR_TO_PACKET, RegType.PTR_TO_TP_BUFFER,
-        RegType.PTR_TO_BTF_ID, RegType.PTR_TO_MEM, RegType.PTR_TO_BUF, RegType.PTR_TO_FUNC,
-        RegType.CONST_PTR_TO_DYNPTR,
-    )  # fmt: skip
-    if not allowed and bt == RegType.PTR_TO_FLOW_KEYS and known:
-        allowed = True
-    if not allowed and ptr.type == RegType.CONST_PTR_TO_MAP and known and ob.smin == 0 and op == AluOp.ADD:
-        allowed = True
-    if not allowed:
-        raise env.eacces(f"R{insn.dst} pointer arithmetic on {reg_type_str(ptr.type)} prohibited")
+    bt = base_type(ptype)
+    if not (
+        bt in _ARITH_OK
+        or (bt == _PTR_TO_FLOW_KEYS and known)
+        or (ptype == _CONST_PTR_TO_MAP and known and ob.smin == 0 and op == _ADD)
+    ):
+        raise env.eacces(f"R{insn.dst} pointer arithmetic on {reg_type_str(ptype)} prohibited")
     if dst is not ptr:
         dst.assign(ptr)
-    check_reg_sane_offset(env, off, ptr.type)
-    check_reg_sane_offset(env, ptr, ptr.type)
-    if op == AluOp.ADD:
+    _check_sane_offset(env, ob, ob_off, ptype)
+    _check_sane_offset(env, pb, ptr.off, ptype)
+    if op == _ADD:
         if known and ptr.off + ob.smin == _s32(ptr.off + ob.smin):
             dst.b = bx.unbound32(pb)
             dst.off = ptr.off + ob.smin
@@ -456,13 +476,13 @@ def adjust_ptr_min_max_vals(env: Env, insn: Insn, ptr: RegState, off: RegState) 
                 umin, umax = 0, U64_MAX
             dst.b = bx.with_bounds64(tnum.add(pb.var_off, ob.var_off), smin, smax, umin, umax)
             dst.off = ptr.off
-            if type_is_pkt_pointer(ptr.type):
+            if type_is_pkt_pointer(ptype):
                 dst.id = env.new_id()
                 dst.range = 0
-    elif op == AluOp.SUB:
+    elif op == _SUB:
         if dst is not ptr:
             raise env.eacces(f"R{insn.dst} tried to subtract pointer from scalar")
-        if ptr.type == RegType.PTR_TO_STACK:
+        if ptype == _PTR_TO_STACK:
             raise env.eacces(f"R{insn.dst} subtraction from stack pointer prohibited")
         if known and ptr.off - ob.smin == _s32(ptr.off - ob.smin):
             dst.b = bx.unbound32(pb)
@@ -477,15 +497,15 @@ def adjust_ptr_min_max_vals(env: Env, insn: Insn, ptr: RegState, off: RegState) 
                 umin, umax = pb.umin - ob.umax, pb.umax - ob.umin
             dst.b = bx.with_bounds64(tnum.sub(pb.var_off, ob.var_off), smin, smax, umin, umax)
             dst.off = ptr.off
-            if type_is_pkt_pointer(ptr.type):
+            if type_is_pkt_pointer(ptype):
                 dst.id = env.new_id()
                 if ob.smin < 0:
                     dst.range = 0
-    elif op in (AluOp.AND, AluOp.OR, AluOp.XOR):
+    elif op in (_AND, _OR, _XOR):
         raise env.eacces(f"R{insn.dst} bitwise operator {ALU_OPS[AluOp(op)]} on pointer prohibited")
     else:
         raise env.eacces(f"R{insn.dst} pointer arithmetic with {ALU_OPS[AluOp(op)]} operator prohibited")
-    check_reg_sane_offset(env, dst, ptr.type)
+    _check_sane_offset(env, dst.b, dst.off, ptype)
     dst.b = sc.sync(dst.b)
     if not env.options.bypass_spec_v1:
         _sanitize_check_bounds(env, insn, dst)
@@ -494,7 +514,7 @@ def adjust_ptr_min_max_vals(env: Env, insn: Insn, ptr: RegState, off: RegState) 
 def _sanitize_check_bounds(env: Env, insn: Insn, dst: RegState) -> None:
     from .mem import check_map_access
 
-    if dst.type == RegType.PTR_TO_STACK:
+    if dst.type == _PTR_TO_STACK:
         vo = dst.b.var_off
         off = dst.off + (vo.value - (1 << 64) if vo.value >> 63 else vo.value)
         if vo.mask != 0:
@@ -505,7 +525,7 @@ def _sanitize_check_bounds(env: Env, insn: Insn, dst: RegState) -> None:
             raise env.eacces(
                 f"R{insn.dst} stack pointer arithmetic goes out of range, prohibited for !root; off={off}"
             )
-    elif dst.type == RegType.PTR_TO_MAP_VALUE:
+    elif dst.type == _PTR_TO_MAP_VALUE:
         try:
             check_map_access(env, insn.dst, dst.off, 1, False, True)
         except Exception:
