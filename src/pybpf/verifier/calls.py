@@ -88,7 +88,7 @@ _R_BTF_IDS = frozenset((R_PTR_TO_BTF_ID, R_PTR_TO_MEM_OR_BTF_ID))
 _A_SIZES = frozenset((A_CONST_SIZE, A_CONST_SIZE_OR_ZERO))
 _ARRAYS = frozenset((MapType.ARRAY, MapType.PERCPU_ARRAY))
 _SOCK_MAP_TYPES = frozenset((MapType.SOCKMAP, MapType.SOCKHASH))
-_STRUCT_OPS, _LSM = ProgType.STRUCT_OPS, ProgType.LSM
+_STRUCT_OPS, _LSM, _LSM_CGROUP = ProgType.STRUCT_OPS, ProgType.LSM, AttachType.LSM_CGROUP
 _PKT = frozenset((PTR_TO_PACKET, PTR_TO_PACKET_META))
 
 
@@ -380,14 +380,20 @@ def clear_all_pkt_pointers(env: Env) -> None:
             mark_reg_invalid(env, reg)
 
 
+# helpers whose map the instruction's aux data records, and those that write to it
+_MAP_FUNCS = frozenset((TAIL_CALL, MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, MAP_PUSH, MAP_POP, MAP_PEEK,
+                        FOR_EACH, REDIRECT_MAP, LOOKUP_PERCPU))  # fmt: skip
+_MAP_WRITERS = frozenset((MAP_DELETE, MAP_UPDATE, MAP_PUSH, MAP_POP))
+_RDONLY_PROG = int(MapFlag.RDONLY_PROG)
+
+
 def _record_func_map(env: Env, meta: CallMeta, func_id: int) -> None:
-    if func_id not in (TAIL_CALL, MAP_LOOKUP, MAP_UPDATE, MAP_DELETE, MAP_PUSH, MAP_POP, MAP_PEEK,
-                       FOR_EACH, REDIRECT_MAP, LOOKUP_PERCPU):  # fmt: skip
+    if func_id not in _MAP_FUNCS:
         return
     m = meta.map
     if m is None:
         raise env.einval("kernel subsystem misconfigured verifier")
-    if m.spec.flags & MapFlag.RDONLY_PROG and func_id in (MAP_DELETE, MAP_UPDATE, MAP_PUSH, MAP_POP):
+    if m.spec.flags & _RDONLY_PROG and func_id in _MAP_WRITERS:
         raise env.eacces("write into map forbidden")
     aux = env.aux[env.insn_idx]
     if aux.map_ptr is None:
@@ -854,23 +860,24 @@ def _return_range_of(env: Env) -> tuple[int, int] | None:
         return _RANGES[key]
     except KeyError:
         rng = return_range(env)
-        if env.prog_type != ProgType.LSM:
+        if env.prog_type != _LSM:
             _RANGES[key] = rng
         return rng
 
 
 def check_return_code(env: Env, regno: int, name: str) -> None:
-    frame = env.state.frames[0]
-    is_subprog = frame.subprogno != 0
-    if not is_subprog and env.prog_type == ProgType.STRUCT_OPS:
+    st = env.cur_state
+    assert st is not None
+    is_subprog = st.frames[0].subprogno != 0
+    if not is_subprog and env.prog_type == _STRUCT_OPS:
         from .struct_ops_ctx import skip_return_check
 
         if skip_return_check(env):
             return
     check_reg_arg(env, regno, Op.SRC)
-    if is_pointer_value(env, regno):
+    reg = st.frames[st.curframe].regs[regno]
+    if reg.type != SCALAR and not env.options.allow_ptr_leaks:  # is_pointer_value
         raise env.eacces(f"R{regno} leaks addr as return value")
-    reg = env.regs[regno]
     if is_subprog:
         if reg.type != SCALAR:
             raise env.einval(
@@ -884,7 +891,7 @@ def check_return_code(env: Env, regno: int, name: str) -> None:
         raise env.einval(f"At program exit the register R{regno} is not a known value ({reg_type_str(reg.type)})")
     mark_chain_precision(env, regno)
     lo, hi = rng
-    if env.prog_type == ProgType.LSM and env.expected_attach_type != AttachType.LSM_CGROUP:
+    if env.prog_type == _LSM and env.expected_attach_type != _LSM_CGROUP:
         smin, smax = reg.b.s32_min, reg.b.s32_max  # an LSM hook returns an int: 32 bits count
     else:
         smin, smax = reg.b.smin, reg.b.smax

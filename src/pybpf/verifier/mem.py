@@ -14,7 +14,7 @@ from ..isa.insn import Insn
 from ..isa.opcodes import AtomicOp, InsnClass, Mode, Size
 from ..kernel import ctx_access
 from ..kernel.progtypes import ProgType
-from ..kernel.regtypes import RegType, TypeFlag, base_type
+from ..kernel.regtypes import RegType, base_type
 from ..maps.types import MapFlag, MapType
 from . import scalar as sc
 from . import tnum
@@ -44,6 +44,7 @@ from .regs import (
     PTR_TO_TCP_SOCK,
     PTR_TO_TP_BUFFER,
     PTR_TO_XDP_SOCK,
+    PTR_UNTRUSTED,
     SCALAR,
     Op,
     check_reg_arg,
@@ -62,6 +63,17 @@ SIZE_BYTES = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
 _SIZE_BYTES = {int(k): v for k, v in SIZE_BYTES.items()}
 _U64 = (1 << 64) - 1
 _PKT = frozenset((PTR_TO_PACKET, PTR_TO_PACKET_META))
+_RDONLY_PROG, _WRONLY_PROG = int(MapFlag.RDONLY_PROG), int(MapFlag.WRONLY_PROG)
+_CTX_LIKE = frozenset((PTR_TO_CTX, PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TO_BTF_ID))
+_LOAD_ACQ, _STORE_REL, _CMPXCHG = int(AtomicOp.LOAD_ACQ), int(AtomicOp.STORE_REL), int(AtomicOp.CMPXCHG)
+_ATOMIC_OPS = frozenset(int(op) for op in (
+    AtomicOp.ADD, AtomicOp.AND, AtomicOp.OR, AtomicOp.XOR, AtomicOp.FETCH_ADD, AtomicOp.FETCH_AND,
+    AtomicOp.FETCH_OR, AtomicOp.FETCH_XOR, AtomicOp.XCHG, AtomicOp.CMPXCHG,
+))  # fmt: skip
+_ACQ_REL = frozenset((_LOAD_ACQ, _STORE_REL))
+_NO_ATOMICS = frozenset((PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_ARENA))
+_ATOMIC_SIZES = frozenset((int(Size.W), int(Size.DW)))
+_SRC, _DST, _DST_NO_MARK = Op.SRC, Op.DST, Op.DST_NO_MARK
 
 
 def _s64(v: int) -> int:
@@ -137,7 +149,9 @@ def __check_mem_access(env: Env, regno: int, off: int, size: int, mem_size: int,
 
 
 def check_mem_region_access(env: Env, regno: int, off: int, size: int, mem_size: int, zero_ok: bool) -> None:
-    reg = env.regs[regno]
+    st = env.cur_state
+    assert st is not None
+    reg = st.frames[st.curframe].regs[regno]
     smin = reg.b.smin
     if smin < 0 and (smin == S64_MIN or off + smin != _s32(off + smin) or smin + off < 0):
         raise env.eacces(
@@ -157,15 +171,17 @@ def check_mem_region_access(env: Env, regno: int, off: int, size: int, mem_size:
 
 def map_can(m: object, write: bool) -> bool:
     flags = getattr(getattr(m, "spec", None), "flags", 0)
-    if flags & MapFlag.RDONLY_PROG:
+    if flags & _RDONLY_PROG:
         return not write
-    if flags & MapFlag.WRONLY_PROG:
+    if flags & _WRONLY_PROG:
         return write
     return True
 
 
 def check_map_access_type(env: Env, regno: int, off: int, size: int, write: bool) -> None:
-    m = env.regs[regno].map
+    st = env.cur_state
+    assert st is not None
+    m = st.frames[st.curframe].regs[regno].map
     if write and not map_can(m, True):
         raise env.eacces(f"write into map forbidden, value_size={m.spec.value_size} off={off} size={size}")
     if not write and not map_can(m, False):
@@ -173,7 +189,9 @@ def check_map_access_type(env: Env, regno: int, off: int, size: int, write: bool
 
 
 def check_map_access(env: Env, regno: int, off: int, size: int, zero_ok: bool, helper: bool) -> None:
-    reg = env.regs[regno]
+    st = env.cur_state
+    assert st is not None
+    reg = st.frames[st.curframe].regs[regno]
     check_mem_region_access(env, regno, off, size, reg.map.spec.value_size, zero_ok)
     if getattr(reg.map.spec, "btf", None) is not None:  # special fields: kptrs, locks, timers
         from .kptr import check_map_fields
@@ -183,7 +201,7 @@ def check_map_access(env: Env, regno: int, off: int, size: int, zero_ok: bool, h
 
 def map_is_rdonly(m: object) -> bool:
     spec = getattr(m, "spec", None)
-    return bool(spec is not None and spec.flags & MapFlag.RDONLY_PROG and getattr(m, "frozen", False))
+    return bool(spec is not None and spec.flags & _RDONLY_PROG and getattr(m, "frozen", False))
 
 
 def map_direct_read(env: Env, m: object, off: int, size: int, is_ldsx: bool) -> int:
@@ -194,24 +212,28 @@ def map_direct_read(env: Env, m: object, off: int, size: int, is_ldsx: bool) -> 
     return raw & ((1 << 64) - 1)
 
 
+# program types that read the packet directly, and those that also write it
+_PKT_READ_ONLY = frozenset((ProgType.LWT_IN, ProgType.LWT_OUT, ProgType.LWT_SEG6LOCAL, ProgType.SK_REUSEPORT,
+                            ProgType.FLOW_DISSECTOR, ProgType.CGROUP_SKB))  # fmt: skip
+_PKT_READ_WRITE = frozenset((ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.XDP, ProgType.LWT_XMIT,
+                             ProgType.SK_SKB, ProgType.SK_MSG))  # fmt: skip
+_CGROUP_SOCKOPT = ProgType.CGROUP_SOCKOPT
+
+
 def may_access_direct_pkt_data(env: Env, write: bool, meta_pkt_access: bool | None = None) -> bool:
     pt = env.prog_type
-    read_only = (ProgType.LWT_IN, ProgType.LWT_OUT, ProgType.LWT_SEG6LOCAL, ProgType.SK_REUSEPORT,
-                 ProgType.FLOW_DISSECTOR, ProgType.CGROUP_SKB)  # fmt: skip
-    read_write = (ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.XDP, ProgType.LWT_XMIT,
-                  ProgType.SK_SKB, ProgType.SK_MSG)  # fmt: skip
-    if pt in read_only:
+    if pt in _PKT_READ_ONLY:
         if write:
             return False
         pt_rw = True
     else:
-        pt_rw = pt in read_write
+        pt_rw = pt in _PKT_READ_WRITE
     if pt_rw:
         if meta_pkt_access is not None:
             return meta_pkt_access
         env.seen_direct_write = True
         return True
-    return pt == ProgType.CGROUP_SOCKOPT
+    return pt == _CGROUP_SOCKOPT
 
 
 def check_packet_access(env: Env, regno: int, off: int, size: int, zero_ok: bool) -> None:
@@ -414,19 +436,25 @@ def check_mem_access(
 
 
 def check_load_mem(env: Env, insn: Insn, strict_once: bool, is_ldsx: bool) -> int:
-    check_reg_arg(env, insn.src, Op.SRC)
-    check_reg_arg(env, insn.dst, Op.DST_NO_MARK)
-    src_type = env.regs[insn.src].type
-    flags = check_mem_access(env, env.insn_idx, insn.src, insn.off, insn.size, False, insn.dst, strict_once, is_ldsx)
+    src, dst = insn.src, insn.dst
+    check_reg_arg(env, src, _SRC)
+    check_reg_arg(env, dst, _DST_NO_MARK)
+    st = env.cur_state
+    assert st is not None
+    src_type = st.frames[st.curframe].regs[src].type
+    flags = check_mem_access(env, env.insn_idx, src, insn.off, insn.code & 0x18, False, dst, strict_once, is_ldsx)
     save_aux_ptr_type(env, src_type, allow_trust_mismatch=True)
     return flags
 
 
 def check_store_reg(env: Env, insn: Insn, strict_once: bool) -> int:
-    check_reg_arg(env, insn.src, Op.SRC)
-    check_reg_arg(env, insn.dst, Op.SRC)
-    dst_type = env.regs[insn.dst].type
-    flags = check_mem_access(env, env.insn_idx, insn.dst, insn.off, insn.size, True, insn.src, strict_once)
+    src, dst = insn.src, insn.dst
+    check_reg_arg(env, src, _SRC)
+    check_reg_arg(env, dst, _SRC)
+    st = env.cur_state
+    assert st is not None
+    dst_type = st.frames[st.curframe].regs[dst].type
+    flags = check_mem_access(env, env.insn_idx, dst, insn.off, insn.code & 0x18, True, src, strict_once)
     save_aux_ptr_type(env, dst_type)
     return flags
 
@@ -440,40 +468,36 @@ def save_aux_ptr_type(env: Env, t: int, allow_trust_mismatch: bool = False) -> N
     if not prev:
         aux.ptr_type = t
     elif prev != t and (_ctx_like(prev) or _ctx_like(t)):
-        btf = RegType.PTR_TO_BTF_ID
-        if allow_trust_mismatch and base_type(t) == btf and base_type(prev) == btf:
-            aux.ptr_type = btf | TypeFlag.PTR_UNTRUSTED
+        btf = PTR_TO_BTF_ID
+        if allow_trust_mismatch and t & 0xFF == btf and prev & 0xFF == btf:
+            aux.ptr_type = btf | PTR_UNTRUSTED
             return
         raise env.einval("same insn cannot be used with different pointers")
 
 
 def _ctx_like(t: int) -> bool:
-    return base_type(t) in (RegType.PTR_TO_CTX, RegType.PTR_TO_SOCKET, RegType.PTR_TO_SOCK_COMMON,
-                            RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK, RegType.PTR_TO_BTF_ID)  # fmt: skip
+    return (t & 0xFF) in _CTX_LIKE
 
 
 def _atomic_ptr_type_ok(env: Env, regno: int) -> bool:
     t = env.regs[regno].type
     return not (
-        t == RegType.PTR_TO_CTX or type_is_pkt_pointer(t) or t == RegType.PTR_TO_FLOW_KEYS
-        or type_is_sk_pointer(t) or t == RegType.PTR_TO_ARENA
+        t in _NO_ATOMICS or type_is_pkt_pointer(t) or type_is_sk_pointer(t)
     )  # fmt: skip
 
 
 def check_atomic(env: Env, insn: Insn) -> int:
     imm = insn.imm
-    if imm in (AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL):
+    if imm in _ACQ_REL:
         return check_atomic_load_store(env, insn)
-    if imm not in (AtomicOp.ADD, AtomicOp.AND, AtomicOp.OR, AtomicOp.XOR, AtomicOp.FETCH_ADD,
-                   AtomicOp.FETCH_AND, AtomicOp.FETCH_OR, AtomicOp.FETCH_XOR, AtomicOp.XCHG,
-                   AtomicOp.CMPXCHG):  # fmt: skip
+    if imm not in _ATOMIC_OPS:
         raise env.einval(f"BPF_ATOMIC uses invalid atomic opcode {imm:02x}")
-    if insn.size not in (Size.W, Size.DW):
+    if insn.code & 0x18 not in _ATOMIC_SIZES:
         raise env.einval("invalid atomic operand size")
-    check_reg_arg(env, insn.src, Op.SRC)
-    check_reg_arg(env, insn.dst, Op.SRC)
-    if imm == AtomicOp.CMPXCHG:
-        check_reg_arg(env, 0, Op.SRC)
+    check_reg_arg(env, insn.src, _SRC)
+    check_reg_arg(env, insn.dst, _SRC)
+    if imm == _CMPXCHG:
+        check_reg_arg(env, 0, _SRC)
         if is_pointer_value(env, 0):
             raise env.eacces("R0 leaks addr into mem")
     if is_pointer_value(env, insn.src):
@@ -484,8 +508,8 @@ def check_atomic(env: Env, insn: Insn) -> int:
         )
     load_reg = -1
     if imm & 1:
-        load_reg = 0 if imm == AtomicOp.CMPXCHG else insn.src
-        check_reg_arg(env, load_reg, Op.DST)
+        load_reg = 0 if imm == _CMPXCHG else insn.src
+        check_reg_arg(env, load_reg, _DST)
     check_mem_access(env, env.insn_idx, insn.dst, insn.off, insn.size, False, -1, True)
     if load_reg >= 0:
         check_mem_access(env, env.insn_idx, insn.dst, insn.off, insn.size, False, load_reg, True)

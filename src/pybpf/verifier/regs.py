@@ -172,7 +172,11 @@ def mark_reg_const_zero(env: Env, reg: RegState) -> None:
 
 
 def is_pointer_value(env: Env, regno: int) -> bool:
-    return not env.options.allow_ptr_leaks and env.regs[regno].type != SCALAR
+    if env.options.allow_ptr_leaks:
+        return False
+    st = env.cur_state
+    assert st is not None
+    return st.frames[st.curframe].regs[regno].type != SCALAR
 
 
 def is_pointer(reg: RegState) -> bool:
