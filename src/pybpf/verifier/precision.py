@@ -345,6 +345,7 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
     skip_first = True
     cur_state: VerifierState | None = st
     log2 = bool(env.level & 2)
+    fast = not log2  # (the table's steps print nothing)
     steps = _decoded(env)
     reg_masks = bt.reg_masks
     while True:
@@ -373,20 +374,20 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
             return
         state_first = cur_state.first_insn_idx
         i = last_idx
+        hidx = hist[hp].idx if hp >= 0 else -2  # where the next history entry back is
         while True:
-            entry = hist[hp] if hp >= 0 and hist[hp].idx == i else None
+            entry = hist[hp] if hidx == i else None
             if skip_first:
                 skip_first = False
                 if bt.empty():
                     return
             elif (
-                (entry is None or not (entry.flags or entry.linked_regs))
-                and not log2
-                and (step := steps[i] or _step(env, i, steps))[0] != _SLOW
+                fast
+                and (entry is None or not (entry.flags or entry.linked_regs))
+                and (kind := (step := steps[i] or _step(env, i, steps))[0]) != _SLOW
             ):
                 # (an entry without flags or linked registers changes nothing here)
-                kind = step[0]
-                if kind != _NOP:
+                if kind:  # (not _NOP)
                     f = bt.frame
                     m = reg_masks[f]
                     d = step[1]
@@ -401,8 +402,9 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
                             if not m and bt.empty():
                                 return
                         elif kind == _CLR:
-                            reg_masks[f] = m & ~(1 << d)
-                            if bt.empty():
+                            m &= ~(1 << d)
+                            reg_masks[f] = m
+                            if not m and bt.empty():
                                 return
                         elif kind == _STORE:
                             mark_all_scalars_precise(env, env.state)
@@ -421,11 +423,12 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
                     return
             subseq_idx = i
             # previous instruction on this path
-            if i == state_first and (hp < 0 or (hp == 0 and hist[0].idx == i)):
+            if i == state_first and (hp < 0 or (hp == 0 and hidx == i)):
                 break
             if entry is not None:
                 i = entry.prev_idx
                 hp -= 1
+                hidx = hist[hp].idx if hp >= 0 else -2
             else:
                 i -= 1
             if i < 0:
