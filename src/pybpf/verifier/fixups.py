@@ -152,7 +152,8 @@ def _s32(v: int) -> int:
 
 
 def _is_cond_jump(insn: Insn) -> bool:
-    cls, op = insn.cls, insn.op
+    code = insn.code
+    cls, op = code & 0x07, code & 0xF0
     if cls == InsnClass.JMP32:
         return op != JmpOp.JA
     if cls != InsnClass.JMP:
@@ -160,36 +161,52 @@ def _is_cond_jump(insn: Insn) -> bool:
     return op not in (JmpOp.JA, JmpOp.EXIT, JmpOp.CALL)
 
 
+def _slots_with(prog: Program, codes: frozenset[int]) -> list[int]:
+    """The slots whose opcode is one of ``codes``, in order (one C-speed sweep)."""
+    return [i for i, insn in enumerate(prog.insns) if insn.code in codes]
+
+
+_JUMP_CODES = frozenset(c for c in range(256) if c & 0x07 in (InsnClass.JMP, InsnClass.JMP32))
+_NOP_CODES = frozenset({InsnClass.JMP | JmpOp.JA, InsnClass.JMP | JmpOp.JCOND})
+
+
 def hard_wire_dead_branches(prog: Program) -> None:
     """A conditional jump one of whose ways no path took becomes unconditional."""
-    for i in range(len(prog)):
-        insn = prog.insn(i)
+    insns, auxs = prog.insns, prog.auxs
+    for i in _slots_with(prog, _JUMP_CODES):
+        insn = insns[i]
         if not _is_cond_jump(insn):
             continue
-        if not prog.aux(i + 1).seen:
+        if not auxs[i + 1].seen:
             prog.set_insn(i, ja(insn.off))
-        elif not prog.aux(i + 1 + insn.off).seen:
+        elif not auxs[i + 1 + insn.off].seen:
             prog.set_insn(i, ja(0))
 
 
 def remove_dead_code(prog: Program) -> None:
-    i = 0
-    while i < len(prog):
-        j = 0
-        while i + j < len(prog) and not prog.aux(i + j).seen:
-            j += 1
-        if j:
-            prog.remove(i, j)
-        i += 1
+    """Every run of instructions no path reached goes (one pass for all of them)."""
+    dead = [i for i, a in enumerate(prog.auxs) if not a.seen]
+    if not dead:
+        return
+    start = prev = dead[0]
+    for i in dead[1:]:
+        if i != prev + 1:
+            prog.remove_at(start, prev + 1 - start)
+            start = i
+        prev = i
+    prog.remove_at(start, prev + 1 - start)
+    prog.commit()
 
 
 def remove_nops(prog: Program) -> None:
-    i = 0
-    while i < len(prog):
+    """``goto +0`` goes.  Removing one cannot make another: a jump is a nop when it goes
+    to the instruction after it, and removing nops before a jump only moves targets
+    that were before it; so every nop is found in the program as it is, and all go in
+    one pass."""
+    for i in _slots_with(prog, _NOP_CODES):
         if prog.is_nop(i):
-            prog.remove(i, 1)
-            continue
-        i += 1
+            prog.remove_at(i, 1)
+    prog.commit()
 
 
 def sanitize_dead_code(prog: Program) -> None:
@@ -442,6 +459,13 @@ def _helper_inline(env: Env, prog: Program, i: int, insn: Insn) -> list[Insn | o
     return None
 
 
+# what misc_fixups may rewrite: division and modulo, LD_ABS/LD_IND, may_goto, calls
+_MISC_CODES = frozenset(
+    c for c in range(256)
+    if (c & 0x07 in (InsnClass.ALU, InsnClass.ALU64) and c & 0xF0 in (AluOp.DIV, AluOp.MOD))
+    or (c & 0x07 == InsnClass.LD and c & 0xE0 in (Mode.ABS, Mode.IND))
+    or c in (InsnClass.JMP | JmpOp.JCOND, InsnClass.JMP | JmpOp.CALL)
+)
 JIFFIES_ADDR = 0xFFFFFFFF82E05900  # placeholder address of 'jiffies' (the value is the kernel's secret)
 PCPU_CPU_NUMBER = 0x2_E240  # placeholder per-cpu offset of the cpu number
 
@@ -453,9 +477,23 @@ def misc_fixups(env: Env, prog: Program) -> None:
     stack_depth = env.subprogs[ids[0]].stack_depth if ids else 0
     extra = 0
     extras: dict[int, int] = {}
-    i = 0
-    while i < len(prog):
-        insn = prog.insn(i)
+    insns = prog.insns
+    ends = [*prog.start_slots[1:], len(insns)]  # where each function ends (exclusive)
+
+    def end_function() -> None:
+        """The function ``cur_sub`` is done: its loop budget adds stack."""
+        nonlocal cur_sub, stack_depth, extra
+        if extra:
+            extras[cur_sub] = extra
+            env.subprogs[ids[cur_sub]].stack_depth += extra
+        cur_sub += 1
+        stack_depth = env.subprogs[ids[cur_sub]].stack_depth if cur_sub < len(ids) else 0
+        extra = 0
+
+    for i in _slots_with(prog, _MISC_CODES):
+        while cur_sub < len(ends) and i >= ends[cur_sub]:
+            end_function()
+        insn = insns[i]
         new: list[Insn | object] | None = None
         cls, op = insn.cls, insn.op
         if cls in (InsnClass.ALU, InsnClass.ALU64) and op in (AluOp.DIV, AluOp.MOD):
@@ -479,21 +517,14 @@ def misc_fixups(env: Env, prog: Program) -> None:
             elif insn.src == PseudoCall.HELPER:
                 new = _helper_inline(env, prog, i, insn)
         if new is not None:
-            prog.patch(i, new)
-            i += len(new) - 1
-        starts = prog.start_nodes
-        at_end = i + 1 == len(prog)
-        if at_end or (cur_sub + 1 < len(starts) and prog.nodes[i + 1] is starts[cur_sub + 1]):
-            if extra:
-                extras[cur_sub] = extra
-                env.subprogs[ids[cur_sub]].stack_depth += extra
-            cur_sub += 1
-            stack_depth = env.subprogs[ids[cur_sub]].stack_depth if cur_sub < len(ids) else 0
-            extra = 0
-        i += 1
+            prog.replace_at(i, new)
+    while cur_sub < len(ends):
+        end_function()
+    prog.commit()
+    starts = prog.starts()
     for sub, ext in sorted(extras.items()):
         # the subprogram starts by setting its loop budget (and the timed variant's clock)
-        start = prog.starts()[sub]
+        start = starts[sub]
         depth = env.subprogs[ids[sub]].stack_depth
         init: list[Insn | object]
         if ext == 16:
@@ -501,51 +532,48 @@ def misc_fixups(env: Env, prog: Program) -> None:
         else:
             init = [st(Size.DW, 10, -depth, BPF_MAX_LOOPS)]
         # jumps to the old first instruction skip the initialisation, calls do not
-        prog.patch(start, [*init, ORIGINAL], entry=len(init))
+        prog.replace_at(start, [*init, ORIGINAL], entry=len(init))
+    prog.commit()
 
 
 def zext_cmpxchg(prog: Program) -> None:
     """A 32-bit ``cmpxchg`` leaves R0's upper half as the architecture does: clear it
     when the program reads all 64 bits afterwards."""
-    i = 0
-    while i < len(prog):
-        insn = prog.insn(i)
-        if (
-            insn.code == (InsnClass.STX | Mode.ATOMIC | Size.W)
-            and insn.imm == AtomicOp.CMPXCHG
-            and prog.aux(i).zext_dst
-        ):
-            prog.patch(i, [ORIGINAL, Insn(InsnClass.ALU | AluOp.MOV | Source.X, 0, 0, 0, 1)])
-            i += 1
-        i += 1
+    insns, auxs = prog.insns, prog.auxs
+    for i in _slots_with(prog, _CMPXCHG32_CODES):
+        if insns[i].imm == AtomicOp.CMPXCHG and auxs[i].zext_dst:
+            prog.replace_at(i, [ORIGINAL, Insn(InsnClass.ALU | AluOp.MOV | Source.X, 0, 0, 0, 1)])
+    prog.commit()
+
+
+_CMPXCHG32_CODES = frozenset({InsnClass.STX | Mode.ATOMIC | Size.W})
+_LDDW_CODES = frozenset({0x18})
 
 
 def resolve_map_loads(env: Env, prog: Program) -> None:
     """Map loads carry the map's (or the value's) address and lose their pseudo source."""
     from .ldimm import map_address
 
-    i = 0
-    while i < len(prog):
-        insn = prog.insn(i)
-        if insn.is_lddw:
-            a = prog.aux(i)
-            if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX, PseudoLdImm64.MAP_VALUE,
-                            PseudoLdImm64.MAP_IDX_VALUE) and a.map_index >= 0:  # fmt: skip
-                m = env.used_maps[a.map_index]
-                lo, hi = ld_imm64(insn.dst, map_address(m, insn, prog.insn(i + 1)))
-                prog.set_insn(i, lo)
-                prog.set_insn(i + 1, hi)
-            elif insn.src != PseudoLdImm64.FUNC and insn.src:
-                prog.set_insn(i, replace(insn, src=0))
-            i += 2
-            continue
-        i += 1
+    insns, auxs = prog.insns, prog.auxs
+    for i in _slots_with(prog, _LDDW_CODES):  # (a second half's code is 0, never lddw)
+        insn = insns[i]
+        a = auxs[i]
+        if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX, PseudoLdImm64.MAP_VALUE,
+                        PseudoLdImm64.MAP_IDX_VALUE) and a.map_index >= 0:  # fmt: skip
+            m = env.used_maps[a.map_index]
+            lo, hi = ld_imm64(insn.dst, map_address(m, insn, insns[i + 1]))
+            prog.set_insn(i, lo)
+            prog.set_insn(i + 1, hi)
+        elif insn.src != PseudoLdImm64.FUNC and insn.src:
+            prog.set_insn(i, replace(insn, src=0))
 
 
 def fixup_program(env: Env) -> list[Insn]:
     """The xlated program of an accepted ``env`` (raises VerifierError where the kernel
     fails a load after verification)."""
-    prog = Program(env.insns, env.aux, [sp.start for sp in env.subprogs])  # notes are moved, not copied
+    # the notes are moved, not copied; control transfers are among the slots cfg.scan listed
+    transfers = env.cfg_special if len(env.insn_succ) == len(env.insns) else None
+    prog = Program(env.insns, env.aux, [sp.start for sp in env.subprogs], transfers)
     if env.options.bpf_capable:
         hard_wire_dead_branches(prog)
         remove_dead_code(prog)
