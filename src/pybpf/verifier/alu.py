@@ -148,7 +148,7 @@ def check_alu_op(env: Env, insn: Insn) -> None:
         adjust_reg_min_max_vals(env, insn)
         return
     if op == _MOV and FAST_PATHS:
-        # the two commonest moves, with the general path's reads and writes in its order
+        # the commonest moves, with the general path's reads and writes in its order
         if _SEEN_OK.get(id(insn)) is not insn:
             _reserved(env, insn)
         d = insn.dst
@@ -174,6 +174,22 @@ def check_alu_op(env: Env, insn: Insn) -> None:
                 assign_scalar_id_before_mov(env, sreg)
                 dreg.assign(sreg)
                 dreg.subreg_def = DEF_NOT_SUBREG
+                return
+        elif not alu64 and insn.off == 0 and d < 10:  # dst = src, 32-bit, of a number
+            s = insn.src
+            sreg = regs[s] if s < 10 else None
+            if sreg is not None and sreg.type == _SCALAR:
+                env.scratched_regs |= 1 << s | 1 << d
+                dreg = regs[d]
+                is_u32 = sreg.b.umax.bit_length() <= 32
+                if is_u32:
+                    assign_scalar_id_before_mov(env, sreg)
+                dreg.assign(sreg)
+                if not is_u32:
+                    dreg.id = 0
+                    dreg.off = 0
+                dreg.subreg_def = env.insn_idx + 1
+                dreg.b = sc.zext_32_to_64(dreg.b, sync_after=True)
                 return
     if op in (_END, _NEG):
         _reserved(env, insn)
