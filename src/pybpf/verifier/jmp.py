@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..isa.insn import Insn
 from ..isa.opcodes import InsnClass, JmpOp, Source
 from ..kernel.regtypes import RegType, TypeFlag, base_type
+from ..maps.types import MapType
 from . import bounds as bx
 from . import scalar as sc
 from .env import Env
@@ -161,22 +162,25 @@ def try_match_pkt_pointers(
 
 
 def mark_ptr_not_null_reg(reg: RegState) -> None:
-    from ..maps.types import MapType
-
-    if base_type(reg.type) == RegType.PTR_TO_MAP_VALUE:
+    if reg.type & 0xFF == _MAP_VALUE:  # (base_type)
         m = reg.map
         inner = getattr(getattr(m, "spec", None), "inner", None)
         if inner is not None:
             reg.type = RegType.CONST_PTR_TO_MAP
             reg.map = _InnerMapMeta(inner)
-        elif m is not None and m.spec.type == MapType.XSKMAP:
+        elif m is not None and m.spec.type == _XSKMAP:
             reg.type = RegType.PTR_TO_XDP_SOCK
-        elif m is not None and m.spec.type in (MapType.SOCKMAP, MapType.SOCKHASH):
+        elif m is not None and m.spec.type in _SOCK_MAPS:
             reg.type = RegType.PTR_TO_SOCKET
         else:
             reg.type = RegType.PTR_TO_MAP_VALUE
         return
     reg.type &= ~TypeFlag.PTR_MAYBE_NULL
+
+
+_MAP_VALUE = int(RegType.PTR_TO_MAP_VALUE)
+_XSKMAP = MapType.XSKMAP
+_SOCK_MAPS = (MapType.SOCKMAP, MapType.SOCKHASH)
 
 
 class _InnerMapMeta:
@@ -201,15 +205,29 @@ def mark_ptr_or_null_regs(env: Env, vstate: VerifierState, regno: int, is_null: 
         from .refs import release_reference_state
 
         release_reference_state(vstate, ident)
-    for reg in all_regs(vstate):
-        if type_may_be_null(reg.type) and reg.id == ident:
-            if is_null:
-                reg.type = SCALAR
-                reg.id = 0
-                reg.ref_obj_id = 0
-                continue
-            mark_ptr_not_null_reg(reg)
-            reg.id = 0
+    # every register and spilled register, in all_regs's order (without its generator)
+    for f in vstate.frames:
+        for reg in f.regs:
+            if reg.type & _MAYBE_NULL and reg.id == ident:
+                _null_or_not(reg, is_null)
+        for slot in f.stack:
+            if slot.slot_type[BPF_REG_SIZE - 1] == 1:  # Slot.SPILL
+                reg = slot.spilled_ptr
+                if reg.type & _MAYBE_NULL and reg.id == ident:
+                    _null_or_not(reg, is_null)
+
+
+_MAYBE_NULL = int(TypeFlag.PTR_MAYBE_NULL)
+
+
+def _null_or_not(reg: RegState, is_null: bool) -> None:
+    if is_null:
+        reg.type = SCALAR
+        reg.id = 0
+        reg.ref_obj_id = 0
+        return
+    mark_ptr_not_null_reg(reg)
+    reg.id = 0
 
 
 LINKED_REGS_MAX = 6  # entries one jump-history record holds (the kernel packs them in a u64)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 
-from ..kernel.regtypes import RegType, base_type
+from ..kernel.regtypes import RegType
 from . import tnum
 from .env import BPF_COMPLEXITY_LIMIT_STATES, Env, StateListEntry, VerifierError
 from .iters import active_depths_differ, is_iter_next_insn, iter_slots_safe, next_call_iter_active
@@ -79,15 +79,25 @@ def regs_exact(old: RegState, cur: RegState, idmap: IdMap) -> bool:
     return _same_fields(old, cur) and idmap.check(old.id, cur.id) and idmap.check(old.ref_obj_id, cur.ref_obj_id)
 
 
+_MEM_LIKE = frozenset(int(t) for t in (
+    RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM, RegType.PTR_TO_BUF,
+    RegType.PTR_TO_TP_BUFFER,
+))  # fmt: skip
+_PKT = frozenset((int(RegType.PTR_TO_PACKET_META), int(RegType.PTR_TO_PACKET)))
+_PTR_TO_STACK, _PTR_TO_ARENA = int(RegType.PTR_TO_STACK), int(RegType.PTR_TO_ARENA)
+_SCALAR, _NOT_INIT = int(SCALAR), int(NOT_INIT)
+
+
 def regsafe(env: Env, old: RegState, cur: RegState, idmap: IdMap, exact: int) -> bool:
     if exact == EXACT:
         return regs_exact(old, cur, idmap)
-    if old.type == NOT_INIT and (exact == NOT_EXACT or cur.type == NOT_INIT):
+    ot = old.type
+    if ot == _NOT_INIT and (exact == NOT_EXACT or cur.type == _NOT_INIT):
         return True
-    if old.type != cur.type:
+    if ot != cur.type:
         return False
-    bt = base_type(old.type)
-    if bt == SCALAR:
+    bt = ot & 0xFF  # (base_type)
+    if bt == _SCALAR:
         if not old.precise and exact == NOT_EXACT:
             return True
         if old.id & BPF_ADD_CONST and not cur.id & BPF_ADD_CONST:
@@ -99,15 +109,14 @@ def regsafe(env: Env, old: RegState, cur: RegState, idmap: IdMap, exact: int) ->
         if not idmap.check_scalar(old.id, cur.id):
             return False
         return range_within(old, cur) and tnum.in_(old.b.var_off, cur.b.var_off)
-    if bt in (RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM,
-              RegType.PTR_TO_BUF, RegType.PTR_TO_TP_BUFFER):  # fmt: skip
+    if bt in _MEM_LIKE:
         return (
             old.type == cur.type and old.off == cur.off and old.map is cur.map
             and old.mem_size == cur.mem_size and old.map_uid == cur.map_uid
             and range_within(old, cur) and tnum.in_(old.b.var_off, cur.b.var_off)
             and idmap.check(old.id, cur.id) and idmap.check(old.ref_obj_id, cur.ref_obj_id)
         )  # fmt: skip
-    if bt in (RegType.PTR_TO_PACKET_META, RegType.PTR_TO_PACKET):
+    if bt in _PKT:
         if old.range < 0 or cur.range < 0:
             if old.range != cur.range:
                 return False
@@ -118,9 +127,9 @@ def regsafe(env: Env, old: RegState, cur: RegState, idmap: IdMap, exact: int) ->
         if not idmap.check(old.id, cur.id):
             return False
         return range_within(old, cur) and tnum.in_(old.b.var_off, cur.b.var_off)
-    if bt == RegType.PTR_TO_STACK:
+    if bt == _PTR_TO_STACK:
         return regs_exact(old, cur, idmap) and old.frameno == cur.frameno
-    if bt == RegType.PTR_TO_ARENA:
+    if bt == _PTR_TO_ARENA:
         return True
     return regs_exact(old, cur, idmap)
 
@@ -204,10 +213,13 @@ def refsafe(old: VerifierState, cur: VerifierState, idmap: IdMap) -> bool:
 def func_states_equal(env: Env, old: FuncState, cur: FuncState, idmap: IdMap, exact: int, live: int) -> bool:
     if old.callback_depth > cur.callback_depth:
         return False
-    for i in range(11):
-        if not live >> i & 1:
-            continue
-        if not regsafe(env, old.regs[i], cur.regs[i], idmap, exact):
+    old_regs, cur_regs = old.regs, cur.regs
+    live &= 0x7FF  # (r0-r10)
+    while live:  # the live registers, lowest first
+        low = live & -live
+        live ^= low
+        i = low.bit_length() - 1
+        if not regsafe(env, old_regs[i], cur_regs[i], idmap, exact):
             return False
     return stacksafe(env, old, cur, idmap, exact)
 
@@ -378,6 +390,13 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     hit: StateListEntry | None = None
     insn = env.insns[insn_idx]
     may_goto = insn.code == 0xE5 and insn.src == 0
+    # a checkpoint was added a short while ago: a state still being explored here does not
+    # call for another one (the counters do not change while the entries are compared)
+    recent = (
+        not force_new
+        and env.jmps_processed - env.prev_jmps_processed < 20
+        and env.insn_processed - env.prev_insn_processed < 100
+    )
     for sl in entries:
         states_cnt += 1
         if hit is not None:
@@ -422,11 +441,7 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                 env.verbose("old state:")
                 env.verbose(verifier_state_str(old.frames[cur.curframe], True, 0, 0) + "\n")
                 raise VerifierError(errno.EINVAL, f"infinite loop detected at insn {insn_idx}")
-            if (
-                not force_new
-                and env.jmps_processed - env.prev_jmps_processed < 20
-                and env.insn_processed - env.prev_insn_processed < 100
-            ):
+            if recent:
                 add_new = False
         else:
             loop_entry = get_loop_entry(old)
