@@ -62,6 +62,7 @@ XOR = 0xA0
 MOV = 0xB0
 ARSH = 0xC0
 END = 0xD0
+_SHIFT_OPS = (LSH, RSH, ARSH)
 
 JEQ = 0x10
 JGT = 0x20
@@ -573,7 +574,7 @@ def alu(
         return UNKNOWN
     st = src.var_off
     dt = dst.var_off
-    if op in (LSH, RSH, ARSH):  # only a constant, in-range shift
+    if op in _SHIFT_OPS:  # only a constant, in-range shift
         if alu32:
             if (
                 st.mask & U32
@@ -600,7 +601,7 @@ def alu_imm(op: int, dst: Bounds, imm: int, alu32: bool = False) -> Bounds:
             if op == ADD:
                 return known((v + imm) & (U32 if alu32 else U64))
             fn = _CONCRETE.get(op)
-            if fn is not None and (imm < (HALF if alu32 else BITS) or op not in (LSH, RSH, ARSH)):
+            if fn is not None and (imm < (HALF if alu32 else BITS) or op not in _SHIFT_OPS):
                 r = fn(v, imm, alu32)
                 return known(r & (U32 if alu32 else U64))
     return alu(op, dst, known(imm), alu32)
