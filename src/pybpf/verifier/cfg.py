@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable, Mapping, Sequence
 
-from .env import BPF_MAX_SUBPROGS, Env, SubprogInfo
+from .env import BPF_MAX_SUBPROGS, Env, SubprogInfo, collector_paused
 from .iters import is_iter_next_call
 
 TAIL_CALL = 12
@@ -122,6 +122,14 @@ def scan(env: Env) -> None:
     A call falls through to the next instruction (the callee is another function), an
     exit has no successor.
     """
+    if len(env.insns) < 4096:  # (the common case, without the context manager's own cost)
+        _scan(env)
+        return
+    with collector_paused(len(env.insns)):
+        _scan(env)
+
+
+def _scan(env: Env) -> None:
     out: list[tuple[int, ...]] = []
     special: list[int] = []
     calls: dict[int, int] = {}

@@ -7,9 +7,11 @@ the current path's state and the stack of paths still to explore.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -101,6 +103,30 @@ class InsnAux:
 
     def __repr__(self) -> str:
         return f"InsnAux({', '.join(f'{k}={v!r}' for k, v in sorted(vars(self).items()))})"
+
+
+@contextlib.contextmanager
+def collector_paused(n: int) -> Iterator[None]:
+    """Hold the cyclic garbage collector while a pass makes one object per slot of an
+    ``n``-slot program.  It runs every few hundred allocations and walks every object
+    alive, so for a long program it would cost several times the objects themselves;
+    these hold no cycles, and it runs again once the pass is done."""
+    if n < 4096 or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _new_notes(n: int) -> list[InsnAux]:
+    """One empty note per slot."""
+    if n < 4096:  # (the common case, without the context manager's own cost)
+        return [InsnAux() for _ in range(n)]
+    with collector_paused(n):
+        return [InsnAux() for _ in range(n)]
 
 
 @dataclass
@@ -201,7 +227,7 @@ class Env:
         self.kernel = kernel
         self.options = options = options if options is not None else Options()
         self.log = VerifierLog(options.log_level)
-        self.aux = [InsnAux() for _ in insns]
+        self.aux = _new_notes(len(insns))
         self.subprogs: list[SubprogInfo] = []
         self.used_maps: list[Any] = []
         self.head: list[StackElem] = []

@@ -548,6 +548,10 @@ def zext_cmpxchg(prog: Program) -> None:
 
 _CMPXCHG32_CODES = frozenset({InsnClass.STX | Mode.ATOMIC | Size.W})
 _LDDW_CODES = frozenset({0x18})
+_MAP_SRCS = frozenset(
+    {PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX, PseudoLdImm64.MAP_VALUE, PseudoLdImm64.MAP_IDX_VALUE}
+)
+_PSEUDO_FUNC = int(PseudoLdImm64.FUNC)
 
 
 def resolve_map_loads(env: Env, prog: Program) -> None:
@@ -557,14 +561,16 @@ def resolve_map_loads(env: Env, prog: Program) -> None:
     insns, auxs = prog.insns, prog.auxs
     for i in _slots_with(prog, _LDDW_CODES):  # (a second half's code is 0, never lddw)
         insn = insns[i]
+        src = insn.src
+        if not src or src == _PSEUDO_FUNC:  # a constant, a callback's address
+            continue
         a = auxs[i]
-        if insn.src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX, PseudoLdImm64.MAP_VALUE,
-                        PseudoLdImm64.MAP_IDX_VALUE) and a.map_index >= 0:  # fmt: skip
+        if src in _MAP_SRCS and a.map_index >= 0:
             m = env.used_maps[a.map_index]
             lo, hi = ld_imm64(insn.dst, map_address(m, insn, insns[i + 1]))
             prog.set_insn(i, lo)
             prog.set_insn(i + 1, hi)
-        elif insn.src != PseudoLdImm64.FUNC and insn.src:
+        else:
             prog.set_insn(i, replace(insn, src=0))
 
 

@@ -132,6 +132,7 @@ def compute_live_registers(env: Env) -> None:
         code = insn.code
         cls = code & 0x07
         u = d = 0
+        nxt = i + 1  # the one successor of an instruction that is not a jump
         if cls == _LDX:
             u, d = 1 << insn.src, 1 << insn.dst
         elif cls == _ST:
@@ -149,6 +150,7 @@ def compute_live_registers(env: Env) -> None:
             else:
                 u = d | 1 << insn.src if code & 0x08 else d
         elif cls in (_JMP, _JMP32):
+            nxt = -1  # see the successor table
             op = code & 0xF0
             if op == _EXIT:
                 u = R0
@@ -162,15 +164,19 @@ def compute_live_registers(env: Env) -> None:
                 backwards |= insn.off < 0
         elif code == _LDDW:
             d = 1 << insn.dst
+            nxt = i + 2
         elif code == 0 and i and insns[i - 1].code == _LDDW:
             i -= 1  # the second half of an lddw
             continue
         else:
             u, d = use_def(env, i)
-        out = 0
-        for t in succ[i]:
-            if 0 <= t < n:
-                out |= live_in[t]
+        if nxt >= 0:
+            out = live_in[nxt] if nxt < n else 0
+        else:
+            out = 0
+            for t in succ[i]:
+                if 0 <= t < n:
+                    out |= live_in[t]
         v = ((out & ~d) | u) & 0xFFFF
         live_in[i] = v
         if v & 0x7FF:

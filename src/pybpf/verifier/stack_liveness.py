@@ -48,24 +48,27 @@ def compute_postorder(env: Env) -> None:
 
         scan(env)
         succs = env.insn_succ
-    state = [0] * n
+    seen = bytearray(n)  # pushed on the walk's stack
+    expanded = bytearray(n)  # its successors pushed
     order: list[int] = []
+    emit = order.append
     starts: list[int] = []
     for sp in env.subprogs:
         starts.append(len(order))
         stack = [sp.start]
+        seen[sp.start] = 1
+        push, pop = stack.append, stack.pop
         while stack:
             top = stack[-1]
-            state[top] |= 1
-            if state[top] & 2:
-                order.append(top)
-                stack.pop()
+            if expanded[top]:
+                emit(top)
+                pop()
                 continue
+            expanded[top] = 1
             for s in succs[top]:
-                if 0 <= s < n and not state[s]:
-                    stack.append(s)
-                    state[s] |= 1
-            state[top] |= 2
+                if 0 <= s < n and not seen[s]:
+                    push(s)
+                    seen[s] = 1
     starts.append(len(order))
     env.insn_postorder = order
     env.postorder_starts = starts
