@@ -34,6 +34,9 @@ _PSEUDO_CALL, _KFUNC_CALL, _PSEUDO_FUNC = 1, 2, 4
 def add_subprog(env: Env, off: int) -> int:
     if off >= len(env.insns) or off < 0:
         raise env.einval("call to invalid destination")
+    if not env.subprogs:  # the entry, first (nothing to search or sort)
+        env.subprogs.append(SubprogInfo(off))
+        return 0
     for i, sp in enumerate(env.subprogs):
         if sp.start == off:
             return i

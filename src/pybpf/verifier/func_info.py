@@ -50,6 +50,8 @@ def _func_proto_ok(btf: Any, type_id: int) -> bool:
 def check_btf_func_early(env: Env) -> None:
     """The records on their own, before subprograms are known: the first at 0, strictly
     ascending, each naming a FUNC with a prototype."""
+    if not env.func_info:
+        return
     btf = env.prog_btf
     prev = 0
     for i, rec in enumerate(env.func_info):

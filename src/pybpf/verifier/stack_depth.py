@@ -94,6 +94,8 @@ def check_max_stack_depth(env: Env) -> None:
         depth = _round_depth(subs[0].stack_depth)
         insns = env.insns
         scanned(env)
+        if depth <= MAX_BPF_STACK and not env.cfg_calls:  # (the usual program)
+            return
         if depth <= MAX_BPF_STACK and not any(
             (insns[i].code == _CALL and insns[i].src == _PSEUDO_CALL)
             or (insns[i].code == _LDDW and insns[i].src == _PSEUDO_FUNC)
