@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..kernel.regtypes import TypeFlag
 from . import tnum
 from .env import Env
 from .log import reg_type_str
-from .regs import mark_reg_unknown
+from .regs import MEM_RDONLY, mark_reg_unknown
 from .state import RegState
 
 
 def _buf_kind(reg: RegState) -> str:
-    return "rdonly" if reg.type & TypeFlag.MEM_RDONLY else "rdwr"
+    return "rdonly" if reg.type & MEM_RDONLY else "rdwr"
 
 
 def check_buffer_access(
@@ -48,7 +47,7 @@ def check_buf_mem_access(
     """A load or store through a (non-NULL) buffer pointer: stores into a read-only
     buffer are refused, a load gives an unknown scalar."""
     reg = regs[regno]
-    rdonly = bool(reg.type & TypeFlag.MEM_RDONLY)
+    rdonly = bool(reg.type & MEM_RDONLY)
     if rdonly and write:
         raise env.eacces(f"R{regno} cannot write into {reg_type_str(reg.type)}")
     check_buffer_access(env, reg, regno, off, size, False, rdonly)

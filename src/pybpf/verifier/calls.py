@@ -90,6 +90,8 @@ _ARRAYS = frozenset((MapType.ARRAY, MapType.PERCPU_ARRAY))
 _SOCK_MAP_TYPES = frozenset((MapType.SOCKMAP, MapType.SOCKHASH))
 _STRUCT_OPS, _LSM, _LSM_CGROUP = ProgType.STRUCT_OPS, ProgType.LSM, AttachType.LSM_CGROUP
 _PKT = frozenset((PTR_TO_PACKET, PTR_TO_PACKET_META))
+_PROG_ARRAY, _BLOOM_FILTER = MapType.PROG_ARRAY, MapType.BLOOM_FILTER
+_ZERO_SLOT, _SPILL_SLOT = Slot.ZERO, Slot.SPILL
 
 
 def _hid(name: str) -> int:
@@ -164,7 +166,7 @@ def constant_map_key(env: Env, key: RegState, key_size: int) -> int:
     that slot precise."""
     from .precision import Backtrack, mark_chain_precision_batch
 
-    if not env.options.bpf_capable or key.type != RegType.PTR_TO_STACK or key.b.var_off.mask:
+    if not env.options.bpf_capable or key.type != PTR_TO_STACK or key.b.var_off.mask:
         return -1
     state = env.func(key)
     value = key.b.var_off.value
@@ -174,17 +176,17 @@ def constant_map_key(env: Env, key: RegState, key_size: int) -> int:
     stype = state.stack[spi].slot_type
     zero = 0
     i = off
-    while i >= 0 and stype[i] == Slot.ZERO:
+    while i >= 0 and stype[i] == _ZERO_SLOT:
         zero += 1
         i -= 1
     if zero >= key_size:
         return 0
     spilled = state.stack[spi].spilled_ptr
-    if stype[BPF_REG_SIZE - 1] != Slot.SPILL or spilled.type != SCALAR:
+    if stype[BPF_REG_SIZE - 1] != _SPILL_SLOT or spilled.type != SCALAR:
         return -1
     spill = 0
     i = off
-    while i >= 0 and stype[i] == Slot.SPILL:
+    while i >= 0 and stype[i] == _SPILL_SLOT:
         spill += 1
         i -= 1
     if spill != key_size or spilled.b.var_off.mask:
@@ -408,7 +410,7 @@ def _record_func_key(env: Env, meta: CallMeta) -> None:
     from .regs import is_reg_const
 
     m = meta.map
-    if m is None or m.spec.type != MapType.PROG_ARRAY:
+    if m is None or m.spec.type != _PROG_ARRAY:
         raise env.einval("expected prog array map for tail call")
     reg = env.regs[3]
     aux = env.aux[env.insn_idx]
@@ -449,7 +451,7 @@ def check_func_arg(env: Env, arg: int, meta: CallMeta, fn: P.HelperProto) -> Non
                 base = arg_type & 0xFF
             else:
                 raise env.einval("invalid arg_type for sockmap/sockhash")
-        elif mt == MapType.BLOOM_FILTER and meta.func_id == MAP_PEEK:
+        elif mt == _BLOOM_FILTER and meta.func_id == MAP_PEEK:
             arg_type = A_PTR_TO_MAP_VALUE
     if arg_type & P.MAYBE_NULL and register_is_null(reg):
         mark_chain_precision(env, regno)
@@ -739,7 +741,7 @@ def prepare_func_exit(env: Env) -> int:
     state = env.state
     callee = state.cur
     r0 = callee.regs[0]
-    if r0.type == RegType.PTR_TO_STACK:
+    if r0.type == PTR_TO_STACK:
         raise env.einval("cannot return stack pointer to the caller")
     caller = state.frames[state.curframe - 1]
     if callee.in_callback_fn:

@@ -170,23 +170,23 @@ def check_stack_write_var_off(
         stype = slot.slot_type
         j = slot_idx % BPF_REG_SIZE
         env.mark_stack_slot_scratched(spi)
-        if not env.options.allow_ptr_leaks and stype[j] not in (Slot.MISC, Slot.ZERO):
+        if not env.options.allow_ptr_leaks and stype[j] not in _MISC_OR_ZERO:
             raise env.error(
                 errno.EINVAL,
                 f"spilled ptr in range of var-offset stack write; insn {insn_idx}, ptr off: {i}",
                 newline=False,
             )
-        if writing_zero and stype[j] == Slot.SPILL and is_spilled_scalar_reg(slot):
+        if writing_zero and stype[j] == _SPILL and is_spilled_scalar_reg(slot):
             sp = slot.spilled_ptr.b.var_off
             if sp.mask == 0 and sp.value == 0:
                 zero_used = True
                 continue
         scrub_special_slot(state, spi)
-        new = Slot.MISC
-        if writing_zero and stype[j] == Slot.ZERO:
-            new = Slot.ZERO
+        new = _MISC
+        if writing_zero and stype[j] == _ZERO:
+            new = _ZERO
             zero_used = True
-        if stype[j] == Slot.INVALID and not env.options.allow_uninit_stack:
+        if stype[j] == _INVALID and not env.options.allow_uninit_stack:
             raise env.error(
                 errno.EINVAL,
                 f"uninit stack in range of var-offset write prohibited for !root; insn {insn_idx}, off: {i}",
@@ -204,7 +204,7 @@ def mark_reg_stack_read(env: Env, ptr_state: FuncState, min_off: int, max_off: i
         slot_idx = -i - 1
         spi = slot_idx // BPF_REG_SIZE
         env.mark_stack_slot_scratched(spi)
-        if ptr_state.stack[spi].slot_type[slot_idx % BPF_REG_SIZE] != Slot.ZERO:
+        if ptr_state.stack[spi].slot_type[slot_idx % BPF_REG_SIZE] != _ZERO:
             break
         zeros += 1
     if zeros == max_off - min_off:
