@@ -16,6 +16,7 @@ helpers written here in IR (:mod:`.inline`).
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import errno
 import itertools
@@ -63,6 +64,22 @@ OP_BITS = 20
 PURE = 1 << (OP_BITS - 1)
 NREGS = 16
 BYTES: dict[int, int] = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
+
+
+def _plain(code: int) -> bool:
+    """Whether an instruction with opcode ``code`` only ever continues at the next one."""
+    cls, mode = code & 0x07, code & 0xE0
+    if cls in (CLS_ALU, CLS_ALU64, CLS_LDX, CLS_ST):
+        return True
+    if cls == CLS_STX:
+        return mode in (MODE_MEM, MODE_ATOMIC)
+    if cls == CLS_LD:
+        return code != OPCODE_LDDW and mode in (MODE_ABS, MODE_IND)
+    return code & 0xF0 == J_CALL  # JMP, JMP32
+
+
+PLAIN = bytes(_plain(code) for code in range(256))
+"""By opcode: 1 where ``Generator.successors`` is always just the next instruction."""
 
 _UIDS = itertools.count(1)
 
@@ -125,6 +142,9 @@ class Generator:
         self.n = len(self.insns)
         self.halves = frozenset(pc + 1 for pc, insn in enumerate(self.insns) if insn.code == OPCODE_LDDW)
         """The second halves of ``lddw`` pairs (never instructions of their own)."""
+        self.controls = sorted({*(pc for pc, insn in enumerate(self.insns) if not PLAIN[insn.code]), *self.halves})
+        """Where a straight run of instructions ends: jumps, exits, ``lddw``, its second
+        halves, the opcodes that stop a run."""
         self.entries = entries
         self.uid = next(_UIDS)
         self.ops: list[Op] = []
@@ -151,6 +171,18 @@ class Generator:
         self.dirty: dict[int, str] = {}
         """Registers set in the current block and not yet written to their allocas."""
         self.labelled: set[int] = set()
+        self.sole_from: dict[int, int] = {}
+        """Branch targets by the one branch leading there (-1: several do)."""
+        self.kept: tuple[int, dict[int, str]] | None = None
+        """(pc, register values) for a block that only the branch just emitted reaches."""
+        self.lows: dict[str, str] = {}
+        self.frame_at = 0
+        """Where in ``lines`` the entry block's frame addresses go."""
+        self.frame_slots: dict[int, str] = {}
+        """The frame addresses a function uses, by offset (see ``frame_slot``)."""
+        """The i32 names of values' low halves (see ``low32``)."""
+        self.block_lows: list[str] = []
+        """The entries of ``lows`` made in the current block (valid only there)."""
         self.current = "entry"
         """The block being emitted."""
         self.pending: int | None = None
@@ -271,6 +303,11 @@ class Generator:
         knows dominate the block and are still what those registers hold."""
         self.lines.append(f"{name}:")
         self.values = {} if keep is None else dict(keep)
+        if self.block_lows:  # truncations made in the block that ended
+            lows = self.lows
+            for v in self.block_lows:
+                del lows[v]
+            self.block_lows = []
         self.current = name
 
     def get(self, reg: int) -> str:
@@ -291,20 +328,25 @@ class Generator:
         self.emit(f"{p} = getelementptr i64, ptr %st, i64 {slot}")
         return p
 
-    def call_py(self, op: int, *args: str) -> str:
-        """Call Python; on a fault or a packet exit, leave this function at once."""
+    def call_py(self, op: int, *args: str, then: str | None = None) -> str:
+        """Call Python; on a fault or a packet exit, leave this function at once.  With
+        ``then``, the block ends here and continues at ``then`` (no block of its own just
+        to branch there: every block costs LLVM's code generator time)."""
         n = next(self._tmp)
         operands = "".join(f", i64 {a}" for a in args) + ", i64 0" * (6 - len(args))
         self.lines.append(f"  %p{n} = call i64 %cb(i64 {op}{operands})")
-        self.status_check(n)
+        self.status_check(n, then)
         return f"%p{n}"
 
     def check_status(self) -> None:
         self.status_check(next(self._tmp))
 
-    def status_check(self, n: int) -> None:
+    def status_check(self, n: int, then: str | None = None) -> None:
         """Leave at once when Python set the status; registers keep their values."""
         self.lines.append(f"  %s{n} = load i64, ptr %st\n  %s{n}.bad = icmp ne i64 %s{n}, 0")
+        if then is not None:
+            self.emit(f"br i1 %s{n}.bad, label %bail, label %{then}")
+            return
         keep = self.values
         self.emit(f"br i1 %s{n}.bad, label %bail, label %X{n}s")
         self.block(f"X{n}s", keep)
@@ -356,15 +398,26 @@ class Generator:
                          (self.zero_lo, self.zero_hi))  # fmt: skip
 
     def reachable(self, entry: int) -> list[int]:
-        seen = {entry}
+        """The instructions reachable from ``entry``, in order.  Straight runs are
+        marked whole, up to the next of ``controls`` (``successors`` per instruction was
+        a tenth of generating a 1,000-instruction program)."""
+        n, controls = self.n, self.controls
+        if not 0 <= entry < n:
+            return [entry]
+        seen = bytearray(n)
         todo = [entry]
+        ends = len(controls)
         while todo:
             pc = todo.pop()
-            for nxt in self.successors(pc):
-                if 0 <= nxt < self.n and nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        return sorted(seen)
+            if not 0 <= pc < n or seen[pc]:
+                continue
+            i = bisect.bisect_left(controls, pc)
+            end = controls[i] if i < ends else n - 1
+            known = seen[end]  # then its successors were taken already
+            seen[pc : end + 1] = b"\x01" * (end + 1 - pc)
+            if not known and i < ends:
+                todo.extend(self.successors(end))
+        return list(itertools.compress(range(n), seen))
 
     def successors(self, pc: int) -> list[int]:
         if pc in self.halves:
@@ -393,13 +446,22 @@ class Generator:
         """The instructions a branch names (they start blocks); code that only falls
         through into the next instruction stays in one block, so a straight run of
         instructions keeps its registers in SSA values without loads and stores."""
-        out = set()
+        return set(self.branch_sources(pcs))
+
+    def branch_sources(self, pcs: list[int]) -> dict[int, int]:
+        """The instructions branches among ``pcs`` lead to, each with the one branch
+        that does (-1 when several do)."""
         insns, halves = self.insns, self.halves
+        sole: dict[int, int] = {}
+        if len(pcs) > len(self.controls):  # only ``controls`` can branch
+            wanted = set(pcs)
+            pcs = [pc for pc in self.controls if pc in wanted]
         for pc in pcs:
             code = insns[pc].code
             if code & 0x07 in (CLS_JMP, CLS_JMP32) and code & 0xF0 not in (J_CALL, J_EXIT) and pc not in halves:
-                out.update(self.successors(pc))
-        return out
+                for nxt in self.successors(pc):
+                    sole[nxt] = pc if sole.get(nxt, pc) == pc else -1
+        return sole
 
     def fall(self, target: int) -> None:
         """Continue at ``target``: in the same block when it is emitted next and no
@@ -425,9 +487,10 @@ class Generator:
     def function(self, entry: int) -> None:
         self.entry = entry
         self.fault_blocks = {}
+        self.lows, self.block_lows = {}, []
         pcs = self.reachable(entry)
         self.writes_r10 = self.r10_written(pcs)
-        self.lines.append(f"define void @f{entry}(ptr %io, i64 %depth, ptr %st) {{")
+        self.lines.append(f"define void @f{entry}(ptr %io, i64 %depth, ptr %st) nounwind {{")
         self.block("entry")
         for r in self.regs:
             self.emit(f"%r{r} = alloca i64")
@@ -447,17 +510,21 @@ class Generator:
         self.emit(f"%fend = add i64 {fbase}, {STACK_SIZE}")
         self.emit(f"{fend} = inttoptr i64 %fend to ptr")
         self.emit(f"%fendp = getelementptr i8, ptr {fend}, i64 0")
+        self.frame_at, self.frame_slots = len(self.lines), {}
         self.put(10, "%fend")
         cbp = self.slot_ptr(layout.CALLBACK)
         self.emit(f"%cb = load ptr, ptr {cbp}")
-        self.labelled = self.jump_targets(pcs)
+        self.sole_from = self.branch_sources(pcs)
+        self.labelled = set(self.sole_from)
         self.pending = entry
+        self.kept = None
         for pc in pcs:
             if self.pending != pc or pc in self.labelled:
                 if self.pending is not None:
                     self.emit(f"br label %{self.goto(self.pending)}")
-                self.block(f"L{pc}")
-            self.pending = None
+                kept = self.kept
+                self.block(f"L{pc}", kept[1] if kept is not None and kept[0] == pc and pc != entry else None)
+            self.pending = self.kept = None
             self.insn(pc)
         if self.pending is not None:
             self.emit(f"br label %{self.goto(self.pending)}")
@@ -465,6 +532,9 @@ class Generator:
         for target, name in list(self.fault_blocks.items()):
             self.block(name)
             self.fault_now(ops.fault(target, "jumped out of the program", errno.EINVAL))
+        self.lines[self.frame_at : self.frame_at] = [
+            f"  {name} = getelementptr i8, ptr %fendp, i64 {off}" for off, name in self.frame_slots.items()
+        ]
         self.block("bail")
         self.emit("ret void")
         self.lines.append("}")
@@ -475,7 +545,7 @@ class Generator:
         own run, with r0 = 0).  Returns the runs made."""
         s = layout
         return f"""
-define i64 @repeat(ptr %io, ptr %st, i64 %a1, i64 %a2, i64 %n) {{
+define i64 @repeat(ptr %io, ptr %st, i64 %a1, i64 %a2, i64 %n) nounwind {{
 entry:
   %fb = getelementptr i64, ptr %st, i64 {s.FRAMES}
   %budget0p = getelementptr i64, ptr %st, i64 {s.BUDGET_START}
@@ -582,13 +652,12 @@ done:
             if is64:
                 self.lines.append(f"  %a{n} = {name} i64 {a}, {b}")
             else:
+                lows = self.lows
                 if source == SRC_X:
-                    self.lines.append(f"  %a{n}.b = trunc i64 {b} to i32")
-                    b = f"%a{n}.b"
-                self.lines.append(
-                    f"  %a{n}.a = trunc i64 {a} to i32\n  %a{n}.r = {name} i32 %a{n}.a, {b}\n"
-                    f"  %a{n} = zext i32 %a{n}.r to i64"
-                )
+                    b = lows.get(b) or self.low32(b)
+                a = lows.get(a) or self.low32(a)
+                self.lines.append(f"  %a{n}.r = {name} i32 {a}, {b}\n  %a{n} = zext i32 %a{n}.r to i64")
+                lows[f"%a{n}"] = f"%a{n}.r"
             self.values[d] = self.dirty[d] = f"%a{n}"
             return
         a64 = "0" if mov else self.get(d)  # a move does not read its destination
@@ -684,6 +753,14 @@ done:
 
     # --- memory -------------------------------------------------------------------------
 
+    def frame_slot(self, off: int) -> str:
+        """The address ``off`` bytes from the frame's end, computed once in the entry
+        block (which dominates every use) rather than at every access."""
+        name = self.frame_slots.get(off)
+        if name is None:
+            name = self.frame_slots[off] = f"%fo{off}".replace("-", "m")
+        return name
+
     def frame_offset(self, base: int, off: int, size: int) -> bool:
         """A frame access the compiler can prove in bounds: through r10, never written."""
         return base == 10 and not self.writes_r10 and -STACK_SIZE <= off <= -size
@@ -711,8 +788,24 @@ done:
         self.emit(f"br i1 {ok}, label %{hit}, label %{miss}")
         return hit, miss
 
+    def low32(self, value: str) -> str:
+        """The low 32 bits of a 64-bit value: a constant folded, the i32 result of a
+        32-bit operation reused (it is defined where its 64-bit value is), a value
+        truncated in this block reused; else a new ``trunc``."""
+        if value[0] != "%":
+            return str(s32(int(value)))
+        v = self.lows.get(value)
+        if v is None:
+            v = self.t()
+            self.lines.append(f"  {v} = trunc i64 {value} to i32")
+            self.lows[value] = v
+            self.block_lows.append(value)
+        return v
+
     def narrow(self, value: str, bits: int) -> str:
         """The low ``bits`` of a 64-bit value."""
+        if bits == 32:
+            return self.low32(value)
         if bits == 64:
             return value
         v = self.t()
@@ -738,13 +831,13 @@ done:
         bits = size * 8
         ext = "sext" if signed else "zext"
         if self.frame_offset(insn.src, insn.off, size):
-            p, v = self.t(), self.t()
-            self.emit(f"{p} = getelementptr i8, ptr %fendp, i64 {insn.off}")
-            self.emit(f"{v} = load i{bits}, ptr {p}, align 1")
+            v = self.t()
+            self.emit(f"{v} = load i{bits}, ptr {self.frame_slot(insn.off)}, align 1")
             self.put(insn.dst, self.widen(v, bits, ext))
             return
         addr = self.address(insn.src, insn.off)
         before = {r: v for r, v in self.values.items() if r != insn.dst}
+        dirty, self.dirty = self.dirty, {}  # written after the diamond (see ``join``)
         hit, miss = self.checked(pc, addr, size)
         done = self.label()
         self.block(hit, before)
@@ -755,10 +848,9 @@ done:
         self.emit(f"br label %{done}")
         self.block(miss, before)
         if insn.src not in self.ctx_regs:
-            got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc, pc in self.exe.probe_loads), pure=True), addr)
+            got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc, pc in self.exe.probe_loads), pure=True), addr, then=done)
             incoming.append((got, self.current))
-            self.emit(f"br label %{done}")
-            self.join(done, before, insn.dst, incoming)
+            self.join(done, before, insn.dst, incoming, dirty)
             return
         # a context field read earlier, with nothing run in Python since
         fa, fe, ep, same, now, both, fv = (self.t() for _ in range(7))
@@ -776,15 +868,22 @@ done:
         incoming.append((fv, fhit))
         self.emit(f"br label %{done}")
         self.block(slow, before)
-        got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc, pc in self.exe.probe_loads), pure=True), addr)
+        got = self.call_py(self.op(ops.load(self.cache, self.fields, pc, size, signed, pc, pc in self.exe.probe_loads), pure=True), addr, then=done)
         incoming.append((got, self.current))
-        self.emit(f"br label %{done}")
-        self.join(done, before, insn.dst, incoming)
+        self.join(done, before, insn.dst, incoming, dirty)
 
-    def join(self, name: str, keep: dict[int, str], reg: int, incoming: list[tuple[str, str]]) -> None:
+    def join(self, name: str, keep: dict[int, str], reg: int, incoming: list[tuple[str, str]],
+             dirty: dict[int, str] | None = None) -> None:  # fmt: skip
         """Start block ``name``, where the paths in ``incoming`` (value, block) meet and
-        ``reg`` holds the value of the path taken."""
+        ``reg`` holds the value of the path taken.
+
+        ``dirty``: the registers set before the branch that led here and not yet
+        written to their allocas.  A memory access's hit and miss paths both come back
+        here or leave the function (where the allocas are dead), so the writes wait for
+        the end of this block instead of being made before the branch."""
         self.block(name, keep)
+        if dirty is not None:
+            self.dirty = dirty
         r = self.t()
         self.emit(f"{r} = phi i64 " + ", ".join(f"[ {v}, %{b} ]" for v, b in incoming))
         self.put(reg, r)
@@ -794,13 +893,12 @@ done:
         bits = size * 8
         value = str(s64(imm)) if imm is not None else self.get(insn.src)
         if self.frame_offset(insn.dst, insn.off, size):
-            p = self.t()
-            self.emit(f"{p} = getelementptr i8, ptr %fendp, i64 {insn.off}")
             v = self.narrow(value, bits)
-            self.emit(f"store i{bits} {v}, ptr {p}, align 1")
+            self.emit(f"store i{bits} {v}, ptr {self.frame_slot(insn.off)}, align 1")
             return
         addr = self.address(insn.dst, insn.off)
         before = dict(self.values)
+        dirty, self.dirty = self.dirty, {}  # written after the diamond (see ``join``)
         hit, miss = self.checked(pc, addr, size)
         done = self.label()
         self.block(hit, before)
@@ -811,11 +909,11 @@ done:
         self.emit(f"br label %{done}")
         self.block(miss, before)
         if imm is None:
-            self.call_py(self.op(ops.store(self.cache, pc, size, pc)), addr, value)
+            self.call_py(self.op(ops.store(self.cache, pc, size, pc)), addr, value, then=done)
         else:
-            self.call_py(self.op(ops.store_imm(self.cache, pc, size, imm, pc)), addr)
-        self.emit(f"br label %{done}")
+            self.call_py(self.op(ops.store_imm(self.cache, pc, size, imm, pc)), addr, then=done)
         self.block(done, before)
+        self.dirty = dirty
 
     def atomic(self, pc: int, insn: Insn) -> None:
         size = BYTES[insn.size]
@@ -938,6 +1036,11 @@ done:
         if pred is None:
             self.fault_now(ops.fault(pc, f"unknown jump operation {op:#x}", errno.EINVAL))
             return
+        if insn.off == 0:  # both ways lead to the next instruction
+            self.emit(f"br label %{self.goto(nxt)}")
+            if self.sole_from.get(nxt) == pc:
+                self.kept = (nxt, self.values)
+            return
         is32 = cls == CLS_JMP32
         if insn.off < 0:
             self.backward_budget(pc)
@@ -945,10 +1048,7 @@ done:
         b = self.get(insn.src) if insn.source == SRC_X else str(s64(insn.imm & (M32 if is32 else M64)))
         ty = "i32" if is32 else "i64"
         if is32:
-            a2, b2 = self.t(), self.t()
-            self.emit(f"{a2} = trunc i64 {a} to i32")
-            self.emit(f"{b2} = trunc i64 {b} to i32")
-            a, b = a2, b2
+            a, b = self.low32(a), self.low32(b)
         c = self.t()
         if pred == "set":
             m = self.t()
@@ -957,6 +1057,10 @@ done:
         else:
             self.emit(f"{c} = icmp {pred} {ty} {a}, {b}")
         self.emit(f"br i1 {c}, label %{self.goto(target)}, label %{self.goto(nxt)}")
+        if self.sole_from.get(nxt) == pc:
+            # only this branch leads to the next instruction: it starts with the
+            # registers' values as they are here (no loads from the allocas)
+            self.kept = (nxt, self.values)
 
     def exit(self) -> None:
         for r in range(6):
@@ -1085,9 +1189,8 @@ done:
         self.emit(f"{fast_fn} = load i64, ptr inttoptr (i64 {base + 32} to ptr)")
         self.emit(f"br label %{go}")
         self.block(ask)
-        fn = self.call_py(self.op(ops.tail_call(pc, self.tails, pc), pure=True), r2, r3)
         asked = self.label()
-        self.emit(f"br label %{asked}")
+        fn = self.call_py(self.op(ops.tail_call(pc, self.tails, pc), pure=True), r2, r3, then=asked)
         self.block(asked)
         z, call = self.t(), self.label()
         self.emit(f"{z} = icmp eq i64 {fn}, 0")
