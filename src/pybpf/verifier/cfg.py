@@ -120,7 +120,7 @@ def scan(env: Env) -> None:
     kept (``bpf_insn_successors``); ``env.cfg_special``, the slots that need more than
     their successors (jumps, calls, exits, ``lddw``, LD_ABS/LD_IND); ``env.cfg_calls``,
     the calls into other functions (bpf-to-bpf calls and callback addresses: slot to
-    callee).
+    callee); ``env.cfg_backwards``, whether a jump goes back (to itself or before).
 
     A call falls through to the next instruction (the callee is another function), an
     exit has no successor.
@@ -136,6 +136,7 @@ def _scan(env: Env) -> None:
     out: list[tuple[int, ...]] = []
     special: list[int] = []
     calls: dict[int, int] = {}
+    backwards = False
     append = out.append
     for idx, insn in enumerate(env.insns):
         code = insn.code
@@ -160,12 +161,18 @@ def _scan(env: Env) -> None:
             if insn.src == _PSEUDO_CALL:
                 calls[idx] = idx + insn.imm + 1
         elif op == 0x00:  # ja (gotol: the offset is in imm)
-            append((idx + (insn.imm if cls == _JMP32 else insn.off) + 1,))
+            rel = insn.imm if cls == _JMP32 else insn.off
+            append((idx + rel + 1,))
+            if rel < 0:
+                backwards = True
         else:
             append((idx + 1, idx + insn.off + 1))
+            if insn.off < 0:
+                backwards = True
     env.insn_succ = out
     env.cfg_special = special
     env.cfg_calls = calls
+    env.cfg_backwards = backwards
 
 
 def scanned(env: Env) -> Sequence[int]:

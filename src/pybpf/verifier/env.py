@@ -214,6 +214,7 @@ class Env:
     insn_succ: Sequence[tuple[int, ...]] = ()  # successors of each slot inside its function
     cfg_special: Sequence[int] = ()  # the jumps, calls, exits, lddw and LD_ABS/LD_IND
     cfg_calls: Mapping[int, int] = MappingProxyType({})  # bpf-to-bpf calls: slot to callee
+    cfg_backwards: bool = False  # some jump goes back
     # made by stack_liveness.compute_postorder at the first stack-liveness update
     insn_postorder: Sequence[int] = ()
     postorder_starts: Sequence[int] = ()

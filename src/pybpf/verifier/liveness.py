@@ -12,6 +12,7 @@ from ..isa.insn import Insn
 from ..isa.opcodes import AluOp, AtomicOp, InsnClass, JmpOp, Mode, PseudoCall, Source
 from ..kernel.func_proto import func_proto
 from ..kernel.vmlinux import kernel_btf, kfunc_by_id
+from .cfg import scanned
 from .env import Env
 from .insn_log import call_text, ldimm_text
 from .kfunc import kfunc_allowed
@@ -114,17 +115,15 @@ def compute_live_registers(env: Env) -> None:
     sweeps to reach the fixed point."""
     insns = env.insns
     n = len(insns)
+    scanned(env)
     succ = env.insn_succ
-    if len(succ) != n:
-        from .cfg import scan
-
-        scan(env)
-        succ = env.insn_succ
-    use = [0] * n
-    define = [0] * n
+    backwards = env.cfg_backwards
+    log2 = bool(env.level & 2)
+    record = backwards or log2  # keep what further sweeps or the log need
+    use = [0] * n if backwards else []
+    define = [0] * n if backwards else []
     live_in = [0] * n
     order: list[int] = []  # the instructions (not the second halves of lddw), last first
-    backwards = False
     aux = env.aux
     i = n - 1
     while i >= 0:
@@ -133,13 +132,7 @@ def compute_live_registers(env: Env) -> None:
         cls = code & 0x07
         u = d = 0
         nxt = i + 1  # the one successor of an instruction that is not a jump
-        if cls == _LDX:
-            u, d = 1 << insn.src, 1 << insn.dst
-        elif cls == _ST:
-            u = 1 << insn.dst
-        elif code & 0xE7 == _STX_MEM:
-            u = 1 << insn.dst | 1 << insn.src
-        elif cls in (_ALU, _ALU64):
+        if cls in (_ALU, _ALU64):
             d = 1 << insn.dst
             op = code & 0xF0
             if op == _MOV:
@@ -149,6 +142,12 @@ def compute_live_registers(env: Env) -> None:
                 u = d
             else:
                 u = d | 1 << insn.src if code & 0x08 else d
+        elif cls == _LDX:
+            u, d = 1 << insn.src, 1 << insn.dst
+        elif cls == _ST:
+            u = 1 << insn.dst
+        elif code & 0xE7 == _STX_MEM:
+            u = 1 << insn.dst | 1 << insn.src
         elif cls in (_JMP, _JMP32):
             nxt = -1  # see the successor table
             op = code & 0xF0
@@ -156,12 +155,8 @@ def compute_live_registers(env: Env) -> None:
                 u = R0
             elif op == _CALLOP:
                 u, d = _call_use(env, insn), ALL_CALLER_SAVED
-            elif op == _JA:
-                backwards |= succ[i][0] <= i
-            else:
-                if op != _JCOND:
-                    u = 1 << insn.dst | 1 << insn.src if code & 0x08 else 1 << insn.dst
-                backwards |= insn.off < 0
+            elif op not in (_JA, _JCOND):
+                u = 1 << insn.dst | 1 << insn.src if code & 0x08 else 1 << insn.dst
         elif code == _LDDW:
             d = 1 << insn.dst
             nxt = i + 2
@@ -181,9 +176,11 @@ def compute_live_registers(env: Env) -> None:
         live_in[i] = v
         if v & 0x7FF:
             aux[i].live_regs_before = v & 0x7FF
-        use[i] = u
-        define[i] = d
-        order.append(i)
+        if record:
+            if backwards:
+                use[i] = u
+                define[i] = d
+            order.append(i)
         i -= 1
     while backwards:  # more sweeps, until nothing changes
         backwards = False
@@ -198,7 +195,7 @@ def compute_live_registers(env: Env) -> None:
                 backwards = True
                 if new_in & 0x7FF:
                     aux[i].live_regs_before = new_in & 0x7FF
-    if env.level & 2:
+    if log2:
         env.verbose("Live regs before insn:\n")
         from ..isa.disasm import kernel_text
 
