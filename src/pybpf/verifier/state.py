@@ -14,7 +14,7 @@ from ..kernel.regtypes import RegType, base_type
 from . import scalar as sc
 from .scalar import Bounds
 
-MAX_BPF_REG = 11
+MAX_BPF_REG = 11  # (FuncState.__init__ writes out one RegState per register)
 BPF_REG_SIZE = 8
 MAX_BPF_STACK = 512
 DEF_NOT_SUBREG = 0
@@ -223,7 +223,8 @@ class FuncState:
     )  # fmt: skip
 
     def __init__(self, frameno: int = 0, callsite: int = -1, subprogno: int = 0) -> None:
-        self.regs: list[RegState] = [RegState() for _ in range(MAX_BPF_REG)]
+        r = RegState  # (written out: one per register, without a comprehension's frame)
+        self.regs: list[RegState] = [r(), r(), r(), r(), r(), r(), r(), r(), r(), r(), r()]
         self.stack: list[StackSlot] = []
         self.frameno = frameno
         self.callsite = callsite
