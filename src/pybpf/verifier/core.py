@@ -99,6 +99,8 @@ def do_check(env: Env) -> None:
     level = env.level  # (fixed for the whole verification)
     pop_log = not level & 2
     live_stack = env.stack_live
+    reset_write_marks = live_stack.reset_write_marks
+    commit_write_marks = live_stack.commit_write_marks
     insns = env.insns
     all_aux = env.aux
     n = len(insns)
@@ -114,9 +116,9 @@ def do_check(env: Env) -> None:
             raise env.error(errno.EFAULT, f"invalid insn idx {idx} insn_cnt {n}")
         insn = insns[idx]
         cls = insn.code & 0x07
-        env.insn_processed += 1
-        if env.insn_processed > BPF_COMPLEXITY_LIMIT_INSNS:
-            raise env.error(errno.E2BIG, f"BPF program is too large. Processed {env.insn_processed} insn")
+        processed = env.insn_processed = env.insn_processed + 1
+        if processed > BPF_COMPLEXITY_LIMIT_INSNS:
+            raise env.error(errno.E2BIG, f"BPF program is too large. Processed {processed} insn")
         state.last_insn_idx = prev
         aux = all_aux[idx]
         if aux.prune_point and is_state_visited(env, idx):
@@ -149,7 +151,7 @@ def do_check(env: Env) -> None:
         aux.seen = True
         prev = idx
         next_idx = idx + 1
-        live_stack.reset_write_marks(idx)
+        reset_write_marks(idx)
         if cls in (_ALU64, _ALU):
             check_alu_op(env, insn)
         elif cls == _LDX:
@@ -217,7 +219,7 @@ def do_check(env: Env) -> None:
                     env.insn_idx = next_idx
                     continue
                 check_return_code(env, 0, "R0")
-                live_stack.commit_write_marks()
+                commit_write_marks()
                 if not _process_exit(env, pop_log):
                     return
                 prev = env.prev_insn_idx
@@ -237,7 +239,7 @@ def do_check(env: Env) -> None:
                 raise env.einval("invalid BPF_LD mode")
         else:
             raise env.einval(f"unknown insn class {cls}")
-        live_stack.commit_write_marks()
+        commit_write_marks()
         env.insn_idx = next_idx if env.insn_idx == idx else env.insn_idx + 1
 
 

@@ -293,47 +293,56 @@ _ATOMIC_MODE, _IMM_MODE = int(Mode.ATOMIC), int(Mode.IMM)
 _CALL_CODE = _JMP_CLS | _CALL_OP
 
 
-def _decode(insn: Insn, calls_callback: bool) -> tuple[int, int, int]:
+Step = tuple[int, int, int, int]
+"""(kind, d, s, touch): ``touch`` has the bits of the registers whose being traced makes
+the step do something, so that a walk skips the others at once; _SLOW's is _ALWAYS, a bit
+no register has and every walk adds to its mask (those steps are never skipped)."""
+_ALWAYS = 1 << 62
+_NOP_STEP: Step = (_NOP, 0, 0, 0)
+_SLOW_STEP: Step = (_SLOW, 0, 0, _ALWAYS)
+
+
+def _decode(insn: Insn, calls_callback: bool) -> Step:
     code, d, s = insn.code, insn.dst, insn.src
     if code == 0:
-        return (_NOP, 0, 0)
+        return _NOP_STEP
     if code == _CALL_CODE and s == 0 and not calls_callback:
         # a helper without a callback: its result is new, its arguments are not traced
-        return (_CLR, 0, 0)
+        return (_CLR, 0, 0, 1)
     cls, op = code & 0x07, code & 0xF0
     x = code & 0x08
     if cls in (_ALU_CLS, _ALU64_CLS):
         if op in (_END, _NEG):
-            return (_NOP, 0, 0)
+            return _NOP_STEP
         src = s if x and s != 10 else -1
         if op == _MOV_OP:
-            return (_MOV, d, src)
-        return (_ALU, d, src) if src >= 0 else (_NOP, 0, 0)
+            return (_MOV, d, src, 1 << d)
+        return (_ALU, d, src, 1 << d) if src >= 0 else _NOP_STEP
     if cls == _LDX_CLS:
-        return (_CLR, d, 0)
+        return (_CLR, d, 0, 1 << d)
     if cls == _ST_CLS or (cls == _STX_CLS and code & 0xE0 != _ATOMIC_MODE):
-        return (_STORE, d, 0)
+        return (_STORE, d, 0, 1 << d)
     if cls in (_JMP_CLS, _JMP32_CLS):
         if op in (_CALL_OP, _EXIT_OP):
-            return (_SLOW, 0, 0)
+            return _SLOW_STEP
         if x and op != _JA_OP and op != _JCOND_OP:
-            return (_JX, d, s)
-        return (_NOP, 0, 0)
+            return (_JX, d, s, 1 << d | 1 << s)
+        return _NOP_STEP
     if cls == _LD_CLS and code & 0xE0 == _IMM_MODE:
-        return (_CLR, d, 0)
-    return (_SLOW, 0, 0)
+        return (_CLR, d, 0, 1 << d)
+    return _SLOW_STEP
 
 
-def _decoded(env: Env) -> list[tuple[int, int, int] | None]:
+def _decoded(env: Env) -> list[Step | None]:
     """The program's table of steps, filled in as the walks reach instructions: a short
     program's walk back touches a few of them, and decoding all would cost more."""
-    table: list[tuple[int, int, int] | None] | None = env.__dict__.get("_bt_steps")
+    table: list[Step | None] | None = env.__dict__.get("_bt_steps")
     if table is None or len(table) != len(env.insns):
         table = env.__dict__["_bt_steps"] = [None] * len(env.insns)
     return table
 
 
-def _step(env: Env, i: int, table: list[tuple[int, int, int] | None]) -> tuple[int, int, int]:
+def _step(env: Env, i: int, table: list[Step | None]) -> Step:
     step = table[i] = _decode(env.insns[i], env.aux[i].calls_callback)
     return step
 
@@ -376,6 +385,23 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
         i = last_idx
         hidx = hist[hp].idx if hp >= 0 else -2  # where the next history entry back is
         while True:
+            if fast and hidx != i and not skip_first:
+                # steps that leave the traced registers as they are, passed over at once
+                m = reg_masks[bt.frame] | _ALWAYS
+                done = False
+                while not (steps[i] or _step(env, i, steps))[3] & m:
+                    subseq_idx = i
+                    if i == state_first and hp < 0:
+                        done = True
+                        break
+                    i -= 1
+                    if i < 0:
+                        done = True
+                        break
+                    if hidx == i:
+                        break
+                if done:
+                    break
             entry = hist[hp] if hidx == i else None
             if skip_first:
                 skip_first = False

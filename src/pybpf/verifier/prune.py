@@ -250,17 +250,33 @@ def states_equal(env: Env, old: VerifierState, cur: VerifierState, exact: int) -
     return refsafe(old, cur, idmap)
 
 
-def states_maybe_looping(old: VerifierState, cur: VerifierState) -> bool:
+class LoopHint:
+    """The register whose bounds told two states apart last time: in a loop it is the
+    counter, and comparing it first rejects the next pair at once."""
+
+    __slots__ = ("regno",)
+
+    def __init__(self) -> None:
+        self.regno = 10
+
+
+def states_maybe_looping(old: VerifierState, cur: VerifierState, hint: LoopHint | None = None) -> bool:
     fr = cur.curframe
     if old.curframe != fr:
         return False
     olds, curs = old.frames[fr].regs, cur.frames[fr].regs
+    if hint is not None:
+        ob, cb = olds[hint.regno].b, curs[hint.regno].b
+        if ob is not cb and (ob.smin != cb.smin or ob.umax != cb.umax or ob != cb):
+            return False
     # the bounds first, from r10 down: in a loop the states differ most often in a
     # counter's value, which compilers keep in a callee-saved register
     for i in range(len(curs) - 1, -1, -1):
         ob, cb = olds[i].b, curs[i].b
         # (two constants differ in their ranges: no need for the dataclass's __eq__)
         if ob is not cb and (ob.smin != cb.smin or ob.umax != cb.umax or ob != cb):
+            if hint is not None:
+                hint.regno = i
             return False
     for a, b in zip(olds, curs, strict=True):
         # _same_fields and the id, inline (the bounds were compared above): this runs for
@@ -384,12 +400,14 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
         clean_live_states(env, insn_idx, cur)
     else:
         entries = []
-    states_cnt = 0
     iter_next = aux.force_checkpoint and is_iter_next_insn(env, insn_idx)
     keep: list[StateListEntry] = []
     hit: StateListEntry | None = None
     insn = env.insns[insn_idx]
     may_goto = insn.code == 0xE5 and insn.src == 0
+    loop_hint: LoopHint | None = env.__dict__.get("_loop_hint")
+    if loop_hint is None:
+        loop_hint = env.__dict__["_loop_hint"] = LoopHint()
     # a checkpoint was added a short while ago: a state still being explored here does not
     # call for another one (the counters do not change while the entries are compared)
     recent = (
@@ -397,11 +415,12 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
         and env.jmps_processed - env.prev_jmps_processed < 20
         and env.insn_processed - env.prev_insn_processed < 100
     )
-    for sl in entries:
-        states_cnt += 1
-        if hit is not None:
-            keep.append(sl)
-            continue
+    states_cnt = len(entries)
+    calls_callback = aux.calls_callback
+    force_checkpoint = aux.force_checkpoint
+    loop_check = not iter_next and not calls_callback
+    rest = iter(entries)
+    for sl in rest:
         old = sl.state
         if old.branches:
             if iter_next:
@@ -409,13 +428,11 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                 if states_equal(env, old, cur, RANGE_WITHIN) and next_call_iter_active(cur):
                     update_loop_entry(cur, old)
                     hit = sl
-                    keep.append(sl)
-                    continue
-            elif aux.calls_callback:
+                    break
+            elif calls_callback:
                 if states_equal(env, old, cur, RANGE_WITHIN):
                     hit = sl
-                    keep.append(sl)
-                    continue
+                    break
             elif (
                 may_goto
                 and old.may_goto_depth != cur.may_goto_depth
@@ -423,13 +440,11 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
             ):
                 update_loop_entry(cur, old)
                 hit = sl
-                keep.append(sl)
-                continue
+                break
             # a may_goto that did not converge is still checked for an infinite loop
             if (
-                not iter_next
-                and not aux.calls_callback
-                and states_maybe_looping(old, cur)
+                loop_check
+                and states_maybe_looping(old, cur, loop_hint)
                 and states_equal(env, old, cur, EXACT)
                 and not active_depths_differ(old, cur)
                 and old.may_goto_depth == cur.may_goto_depth
@@ -450,12 +465,11 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                 if force_exact and loop_entry is not None:
                     update_loop_entry(cur, loop_entry)
                 hit = sl
-                keep.append(sl)
-                continue
+                break
         # a miss
         if add_new:
             sl.miss_cnt += 1
-        n = 64 if aux.force_checkpoint and old.branches > 0 else 3
+        n = 64 if force_checkpoint and old.branches > 0 else 3
         if sl.miss_cnt > sl.hit_cnt * n + n:
             # evicted; a state still being explored stays counted until its paths end
             env.explored_states_size -= 1
@@ -464,6 +478,9 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                 env.free_list_size += 1
             continue
         keep.append(sl)
+    if hit is not None:  # (it and the entries after it stay as they are)
+        keep.append(hit)
+        keep.extend(rest)
     env.explored_states[insn_idx] = keep
     if hit is not None:
         hit.hit_cnt += 1
