@@ -110,15 +110,22 @@ def collector_paused(n: int) -> Iterator[None]:
     """Hold the cyclic garbage collector while a pass makes one object per slot of an
     ``n``-slot program.  It runs every few hundred allocations and walks every object
     alive, so for a long program it would cost several times the objects themselves;
-    these hold no cycles, and it runs again once the pass is done."""
-    if n < 4096 or not gc.isenabled():
+    these hold no cycles.
+
+    The switch is process-wide and may belong to the caller (an application that runs
+    with the collector off, or an outer pass already holding it): it is turned back on
+    only when this call was the one that turned it off."""
+    if n < 4096:
         yield
         return
-    gc.disable()
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
     try:
         yield
     finally:
-        gc.enable()
+        if was_enabled:
+            gc.enable()
 
 
 def _new_notes(n: int) -> list[InsnAux]:
