@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..kernel.regtypes import RegType
+from ..kernel.regtypes import BASE_TYPE_MASK, RegType
 from . import tnum
 from .env import Env
 from .log import reg_type_str
@@ -130,7 +130,7 @@ def check_helper_mem_access(
     assert st is not None
     regs = st.frames[st.curframe].regs
     reg = regs[regno]
-    bt = reg.type & 0xFF
+    bt = reg.type & BASE_TYPE_MASK
     if bt == PTR_TO_STACK:
         check_stack_range_initialized(env, regno, reg.off, access_size, zero_size_allowed, False, meta, write)
         return

@@ -14,7 +14,7 @@ from ..isa.insn import Insn
 from ..isa.opcodes import AtomicOp, InsnClass, Mode, Size
 from ..kernel import ctx_access
 from ..kernel.progtypes import ProgType
-from ..kernel.regtypes import RegType, base_type
+from ..kernel.regtypes import BASE_TYPE_MASK, RegType, base_type
 from ..maps.types import MapFlag, MapType
 from . import scalar as sc
 from . import tnum
@@ -378,7 +378,7 @@ def check_mem_access(
         check_mem_region_access(env, regno, off, size, reg.map.spec.key_size, False)
         if value_regno >= 0:
             mark_reg_unknown(env, regs, value_regno)
-    elif t & 0xFF == PTR_TO_MEM:
+    elif t & BASE_TYPE_MASK == PTR_TO_MEM:
         rdonly = bool(t & MEM_RDONLY)
         if t & PTR_MAYBE_NULL:
             raise env.eacces(f"R{regno} invalid mem access '{reg_type_str(t)}'")
@@ -414,7 +414,7 @@ def check_mem_access(
         check_tp_buffer_access(env, reg, regno, off, size)
         if not write and value_regno >= 0:
             mark_reg_unknown(env, regs, value_regno)
-    elif t & 0xFF == PTR_TO_BTF_ID and not t & PTR_MAYBE_NULL:
+    elif t & BASE_TYPE_MASK == PTR_TO_BTF_ID and not t & PTR_MAYBE_NULL:
         from .btf_access import check_ptr_to_btf_access
 
         check_ptr_to_btf_access(env, regs, regno, off, size, write, value_regno)
@@ -422,7 +422,7 @@ def check_mem_access(
         from .btf_access import check_ptr_to_map_access
 
         check_ptr_to_map_access(env, regs, regno, off, size, write, value_regno)
-    elif t & 0xFF == PTR_TO_BUF and not t & PTR_MAYBE_NULL:
+    elif t & BASE_TYPE_MASK == PTR_TO_BUF and not t & PTR_MAYBE_NULL:
         check_buf_mem_access(env, regs, regno, off, size, write, value_regno)
     elif t == PTR_TO_ARENA:
         if not write and value_regno >= 0:
@@ -469,14 +469,14 @@ def save_aux_ptr_type(env: Env, t: int, allow_trust_mismatch: bool = False) -> N
         aux.ptr_type = t
     elif prev != t and (_ctx_like(prev) or _ctx_like(t)):
         btf = PTR_TO_BTF_ID
-        if allow_trust_mismatch and t & 0xFF == btf and prev & 0xFF == btf:
+        if allow_trust_mismatch and t & BASE_TYPE_MASK == btf and prev & BASE_TYPE_MASK == btf:
             aux.ptr_type = btf | PTR_UNTRUSTED
             return
         raise env.einval("same insn cannot be used with different pointers")
 
 
 def _ctx_like(t: int) -> bool:
-    return (t & 0xFF) in _CTX_LIKE
+    return (t & BASE_TYPE_MASK) in _CTX_LIKE
 
 
 def _atomic_ptr_type_ok(env: Env, regno: int) -> bool:

@@ -31,7 +31,8 @@ from ..isa.insn import Insn
 from .env import InsnAux
 
 S16_MIN, S16_MAX = -(1 << 15), (1 << 15) - 1
-_LDDW, _JMP, _JMP32, _JA32 = 0x18, 0x05, 0x06, 0x06
+_LDDW, _JMP, _JMP32, _JA_OP = 0x18, 0x05, 0x06, 0x00
+_GOTOL = _JMP32 | _JA_OP  # gotol: the JMP32 class's JA with a constant (imm) offset
 _EXIT_OP, _CALL_OP = 0x90, 0x80
 _PSEUDO_CALL, _PSEUDO_FUNC = 1, 4
 
@@ -57,7 +58,7 @@ def _relative(insn: Insn) -> int | None:
         return None
     if op == _CALL_OP:
         return insn.imm if insn.src == _PSEUDO_CALL and not code & 0x08 else None
-    if code == _JA32:
+    if code == _GOTOL:
         return insn.imm
     return insn.off
 
@@ -65,7 +66,7 @@ def _relative(insn: Insn) -> int | None:
 def _imm_relative(insn: Insn) -> bool:
     """Whether the transfer's offset is in ``imm`` (calls, callback addresses, gotol)."""
     code = insn.code
-    return code in (_LDDW, _JA32) or code & 0xF0 == _CALL_OP
+    return code in (_LDDW, _GOTOL) or code & 0xF0 == _CALL_OP
 
 
 def _with_relative(insn: Insn, rel: int) -> Insn:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import errno
 
-from ..kernel.regtypes import RegType
+from ..isa.opcodes import InsnClass, JmpOp, Source
+from ..kernel.regtypes import BASE_TYPE_MASK, RegType
 from . import tnum
 from .env import BPF_COMPLEXITY_LIMIT_STATES, Env, StateListEntry, VerifierError
 from .iters import active_depths_differ, is_iter_next_insn, iter_slots_safe, next_call_iter_active
@@ -86,6 +87,8 @@ _MEM_LIKE = frozenset(int(t) for t in (
 _PKT = frozenset((int(RegType.PTR_TO_PACKET_META), int(RegType.PTR_TO_PACKET)))
 _PTR_TO_STACK, _PTR_TO_ARENA = int(RegType.PTR_TO_STACK), int(RegType.PTR_TO_ARENA)
 _SCALAR, _NOT_INIT = int(SCALAR), int(NOT_INIT)
+# may_goto's opcode: BPF_JMP | BPF_JCOND | BPF_K
+_JCOND_K = int(InsnClass.JMP) | int(JmpOp.JCOND) | int(Source.K)
 
 
 def regsafe(env: Env, old: RegState, cur: RegState, idmap: IdMap, exact: int) -> bool:
@@ -96,7 +99,7 @@ def regsafe(env: Env, old: RegState, cur: RegState, idmap: IdMap, exact: int) ->
         return True
     if ot != cur.type:
         return False
-    bt = ot & 0xFF  # (base_type)
+    bt = ot & BASE_TYPE_MASK
     if bt == _SCALAR:
         if not old.precise and exact == NOT_EXACT:
             return True
@@ -404,7 +407,7 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     keep: list[StateListEntry] = []
     hit: StateListEntry | None = None
     insn = env.insns[insn_idx]
-    may_goto = insn.code == 0xE5 and insn.src == 0
+    may_goto = insn.code == _JCOND_K and insn.src == 0
     loop_hint: LoopHint | None = env.__dict__.get("_loop_hint")
     if loop_hint is None:
         loop_hint = env.__dict__["_loop_hint"] = LoopHint()

@@ -11,7 +11,7 @@ import errno
 
 from ..isa.insn import Insn
 from ..isa.opcodes import AluOp, InsnClass, JmpOp, Mode, PseudoCall, Size
-from ..kernel.regtypes import RegType, TypeFlag
+from ..kernel.regtypes import BASE_TYPE_MASK, RegType, TypeFlag
 from . import scalar as sc
 from .env import BPF_MAX_VAR_OFF, Env
 from .state import BPF_ADD_CONST, DEF_NOT_SUBREG, RegState
@@ -200,12 +200,12 @@ def reg_const_value(reg: RegState, subreg32: bool) -> int:
 
 
 def type_is_pkt_pointer(t: int) -> bool:
-    return (t & 0xFF) in _PKT_TYPES
+    return (t & BASE_TYPE_MASK) in _PKT_TYPES
 
 
 def reg_is_pkt_pointer_any(reg: RegState) -> bool:
     t = reg.type
-    return (t & 0xFF) in _PKT_TYPES or t == PTR_TO_PACKET_END
+    return (t & BASE_TYPE_MASK) in _PKT_TYPES or t == PTR_TO_PACKET_END
 
 
 def type_may_be_null(t: int) -> bool:
@@ -217,7 +217,7 @@ def type_is_sk_pointer(t: int) -> bool:
 
 
 def is_spillable_regtype(t: int) -> bool:
-    return (t & 0xFF) in _SPILLABLE
+    return (t & BASE_TYPE_MASK) in _SPILLABLE
 
 
 def reg_not_null(reg: RegState) -> bool:
@@ -228,7 +228,7 @@ def reg_not_null(reg: RegState) -> bool:
     b = reg.b
     if b.smin <= -BPF_MAX_VAR_OFF or b.smax >= BPF_MAX_VAR_OFF:
         return False
-    bt = t & 0xFF
+    bt = t & BASE_TYPE_MASK
     if bt == PTR_TO_BTF_ID:
         return bool(reg.ref_obj_id) or (bool(t & (PTR_TRUSTED | MEM_ALLOC)) and not t & PTR_UNTRUSTED)
     return bt in _NOT_NULL
