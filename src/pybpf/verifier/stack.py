@@ -38,14 +38,6 @@ _ST_MEM = int(InsnClass.ST) | int(Mode.MEM)  # class and mode bits of a store of
 _U64 = (1 << 64) - 1
 
 
-def stack_access_flags(frameno: int, spi: int) -> int:
-    return INSN_F_STACK_ACCESS | (spi << INSN_F_SPI_SHIFT) | frameno
-
-
-def is_spilled_reg(slot: StackSlot) -> bool:
-    return slot.slot_type[BPF_REG_SIZE - 1] == _SPILL
-
-
 def is_spilled_scalar_reg(slot: StackSlot) -> bool:
     return slot.slot_type[BPF_REG_SIZE - 1] == _SPILL and slot.spilled_ptr.type == SCALAR
 

@@ -54,6 +54,8 @@ class RegState:
     )  # fmt: skip
 
     def __init__(self) -> None:
+        # the fields inline rather than through _reset(): a fresh register is made for
+        # every frame and every spill, where the extra call doubled the cost
         self.type: int = NOT_INIT
         self.off = 0
         self.b: Bounds = _UNKNOWN
@@ -108,11 +110,13 @@ class RegState:
         self.dynptr = other.dynptr
 
     # --- the kernel's mark_* helpers ------------------------------------------------
-    def mark_unknown(self, precise: bool = False) -> None:
-        """A scalar about which nothing is known (__mark_reg_unknown)."""
-        self.type = SCALAR_VALUE
+    def _reset(self, type: int, b: Bounds, precise: bool) -> None:
+        """Every field but ``subreg_def`` back to a fresh register's (__mark_reg_unknown's
+        stores), with the given type, bounds and precision: the one place the mark_*
+        helpers list the fields."""
+        self.type = type
         self.off = 0
-        self.b = _UNKNOWN
+        self.b = b
         self.id = 0
         self.ref_obj_id = 0
         self.map = None
@@ -125,40 +129,16 @@ class RegState:
         self.dynptr = None
         self.precise = precise
 
+    def mark_unknown(self, precise: bool = False) -> None:
+        """A scalar about which nothing is known (__mark_reg_unknown)."""
+        self._reset(SCALAR_VALUE, _UNKNOWN, precise)
+
     def mark_known(self, value: int) -> None:
         """A scalar with a known 64-bit value (__mark_reg_known on a fresh scalar)."""
-        # mark_unknown(), then the value
-        self.type = SCALAR_VALUE
-        self.off = 0
-        self.b = sc.known(value)
-        self.id = 0
-        self.ref_obj_id = 0
-        self.map = None
-        self.map_uid = 0
-        self.range = 0
-        self.mem_size = 0
-        self.btf = None
-        self.btf_id = 0
-        self.frameno = 0
-        self.dynptr = None
-        self.precise = False
+        self._reset(SCALAR_VALUE, sc.known(value), False)
 
     def mark_not_init(self) -> None:
-        # mark_unknown(), then the type
-        self.type = NOT_INIT
-        self.off = 0
-        self.b = _UNKNOWN
-        self.id = 0
-        self.ref_obj_id = 0
-        self.map = None
-        self.map_uid = 0
-        self.range = 0
-        self.mem_size = 0
-        self.btf = None
-        self.btf_id = 0
-        self.frameno = 0
-        self.dynptr = None
-        self.precise = False
+        self._reset(NOT_INIT, _UNKNOWN, False)
 
     def mark_const_zero(self) -> None:
         self.mark_known(0)
@@ -263,12 +243,6 @@ class FuncState:
     @property
     def allocated_stack(self) -> int:
         return len(self.stack) * BPF_REG_SIZE
-
-    def grow_stack(self, size: int) -> None:
-        """Make room for ``size`` bytes below the frame pointer (rounded up to slots)."""
-        slots = (size + BPF_REG_SIZE - 1) // BPF_REG_SIZE
-        while len(self.stack) < slots:
-            self.stack.append(StackSlot())
 
     def slot(self, off: int) -> StackSlot:
         """The slot holding stack byte ``off`` (negative, relative to the frame pointer)."""
