@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 
 from ..isa.disasm import ALU_OPS
-from ..isa.insn import FIELDS_OK, Insn, reserved_fields_error
+from ..isa.insn import Insn, reserved_fields_error
 from ..isa.opcodes import ADDR_SPACE_CAST, TO_LE, AluOp, InsnClass, Source
 from ..kernel.regtypes import RegType, TypeFlag, base_type
 from . import bounds as bx
@@ -26,9 +26,7 @@ from .regs import (
     check_reg_arg,
     clear_scalar_id,
     is_pointer_value,
-    is_reg_const,
     mark_reg_unknown,
-    reg_const_value,
     type_is_pkt_pointer,
 )
 from .state import BPF_ADD_CONST, DEF_NOT_SUBREG, RegState
@@ -44,19 +42,19 @@ def _reserved(env: Env, insn: Insn) -> None:
     instruction found fine once (in any program) is not looked at again."""
     if _SEEN_OK.get(id(insn)) is insn:
         return
-    if insn not in FIELDS_OK:
-        problem = reserved_fields_error(insn)
-        if problem is not None:
-            raise env.einval(problem)
+    problem = reserved_fields_error(insn)
+    if problem is not None:
+        raise env.einval(problem)
     if len(_SEEN_OK) >= _SEEN_OK_MAX:
         _SEEN_OK.clear()
     _SEEN_OK[id(insn)] = insn
 
 
 _SEEN_OK: dict[int, Insn] = {}
-"""Instruction objects already found fine, by identity: a program's instructions are
-checked on every visit, and an identity look-up costs a fraction of hashing the fields.
-The entry holds the object, so its id cannot be reused while it is there."""
+"""Instruction objects already found fine, by identity, in front of isa.insn's FIELDS_OK
+(which is by value, across programs): a program's instructions are checked on every
+visit, and an identity look-up costs a fraction of hashing the fields.  The entry holds
+the object, so its id cannot be reused while it is there."""
 _SEEN_OK_MAX = 1 << 14
 
 
@@ -86,8 +84,7 @@ def check_alu_op(env: Env, insn: Insn) -> None:
     alu64 = code & 0x07 == _ALU64
     if op < _MOV and op != _NEG:
         # the arithmetic: the commonest case first
-        if _SEEN_OK.get(id(insn)) is not insn:
-            _reserved(env, insn)
+        _reserved(env, insn)
         d, s = insn.dst, insn.src
         x = code & 0x08 == _X
         dreg = regs[d] if d < 10 else None
@@ -127,20 +124,7 @@ def check_alu_op(env: Env, insn: Insn) -> None:
         if dreg.type == _SCALAR and FAST_PATHS:
             # adjust_reg_min_max_vals for a scalar and an immediate or another scalar
             if not x:
-                imm = insn.imm & U64_MAX
-                if op in _AND_OR:
-                    _maybe_fork_scalars(env, insn, dreg)
-                dreg.b = sc.alu_imm(op, dreg.b, imm, not alu64)
-                if op == _ADD and alu64 and dreg.id and env.options.bpf_capable:
-                    if dreg.id & BPF_ADD_CONST or imm > S32_MAX:
-                        dreg.id = 0
-                        dreg.off = 0
-                    else:
-                        dreg.id |= BPF_ADD_CONST
-                        dreg.off = imm
-                else:
-                    dreg.id = 0
-                    dreg.off = 0
+                _scalar_op_imm(env, insn, op, not alu64, dreg)
                 return
             if sreg is not None and sreg.type == _SCALAR:
                 _scalar_op_scalar(env, insn, op, not alu64, dreg, sreg)
@@ -149,8 +133,7 @@ def check_alu_op(env: Env, insn: Insn) -> None:
         return
     if op == _MOV and FAST_PATHS:
         # the commonest moves, with the general path's reads and writes in its order
-        if _SEEN_OK.get(id(insn)) is not insn:
-            _reserved(env, insn)
+        _reserved(env, insn)
         d = insn.dst
         if not code & 0x08:
             if d < 10:  # dst = imm
@@ -296,19 +279,7 @@ def adjust_reg_min_max_vals(env: Env, insn: Insn) -> None:
     op = code & 0xF0
     dst = regs[insn.dst]
     if code & 0x08 == _K and dst.type == _SCALAR:
-        # scalar op= immediate: no pointer, no arena, the immediate a known constant
-        imm = insn.imm & U64_MAX
-        if op in (_AND, _OR):
-            _maybe_fork_scalars(env, insn, dst)
-        dst.b = sc.alu_imm(op, dst.b, imm, alu32)
-        if env.options.bpf_capable and op == _ADD and not alu32 and dst.id:
-            if dst.id & BPF_ADD_CONST or imm > S32_MAX:
-                clear_scalar_id(dst)
-            else:
-                dst.id |= BPF_ADD_CONST
-                dst.off = imm
-        else:
-            clear_scalar_id(dst)
+        _scalar_op_imm(env, insn, op, alu32, dst)
         return
     src: RegState | None = regs[insn.src] if code & 0x08 == _X else None
     if dst.type == _ARENA or (src is not None and src.type == _ARENA):
@@ -331,42 +302,37 @@ def adjust_reg_min_max_vals(env: Env, insn: Insn) -> None:
             mark_chain_precision(env, insn.src)
             adjust_ptr_min_max_vals(env, insn, dst, src.b, src.off)
             return
-        if dst.precise:
-            mark_chain_precision(env, insn.src)
-        src_b = src.b
-    else:
-        if ptr is not None:
-            adjust_ptr_min_max_vals(env, insn, ptr, sc.known(insn.imm & U64_MAX), 0)
-            return
-        off_reg = RegState()
-        off_reg.mark_known(insn.imm & U64_MAX)
-        src = off_reg
-        src_b = off_reg.b
-    if op in _AND_OR and src_b.var_off.mask == 0:
+        _scalar_op_scalar(env, insn, op, alu32, dst, src)
+        return
+    # a pointer op= immediate (a scalar op= immediate was taken above)
+    assert ptr is not None
+    adjust_ptr_min_max_vals(env, insn, ptr, sc.known(insn.imm & U64_MAX), 0)
+
+
+def _scalar_op_imm(env: Env, insn: Insn, op: int, alu32: bool, dst: RegState) -> None:
+    """adjust_reg_min_max_vals for a scalar op= immediate: no pointer, no arena, the
+    immediate a known constant (the general path and check_alu_op's inlined one)."""
+    imm = insn.imm & U64_MAX
+    if op in _AND_OR:
         _maybe_fork_scalars(env, insn, dst)
-    dst.b = sc.alu(op, dst.b, src_b, alu32)
-    if (
-        env.options.bpf_capable
-        and op == _ADD
-        and not alu32
-        and dst.id
-        and is_reg_const(src, False)
-        and not (code & 0x08 == _X and insn.src == insn.dst)
-    ):
-        val = reg_const_value(src, False)
-        if dst.id & BPF_ADD_CONST or val > S32_MAX:
-            clear_scalar_id(dst)
+    dst.b = sc.alu_imm(op, dst.b, imm, alu32)
+    if op == _ADD and not alu32 and dst.id and env.options.bpf_capable:
+        if dst.id & BPF_ADD_CONST or imm > S32_MAX:
+            dst.id = 0
+            dst.off = 0
         else:
             dst.id |= BPF_ADD_CONST
-            dst.off = val
+            dst.off = imm
     else:
-        clear_scalar_id(dst)
+        dst.id = 0
+        dst.off = 0
 
 
 def _scalar_op_scalar(
     env: Env, insn: Insn, op: int, alu32: bool, dst: RegState, src: RegState
 ) -> None:
-    """adjust_reg_min_max_vals for two scalar registers (the general path's steps)."""
+    """adjust_reg_min_max_vals for two scalar registers (the general path and
+    check_alu_op's inlined one)."""
     if dst.precise:
         mark_chain_precision(env, insn.src)
     src_b = src.b
