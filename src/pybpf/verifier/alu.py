@@ -11,6 +11,7 @@ import errno
 from ..isa.disasm import ALU_OPS
 from ..isa.insn import Insn, reserved_fields_error
 from ..isa.opcodes import ADDR_SPACE_CAST, TO_LE, AluOp, InsnClass, Source
+from ..isa.semantics import s32 as _s32
 from ..kernel.regtypes import RegType, TypeFlag, base_type
 from . import bounds as bx
 from . import scalar as sc
@@ -388,11 +389,6 @@ def _check_sane_offset(env: Env, b: sc.Bounds, off: int, ptr_type: int) -> None:
         )
     if smin >= BPF_MAX_VAR_OFF or smin <= -BPF_MAX_VAR_OFF:
         raise env.einval(f"value {smin} makes {reg_type_str(ptr_type)} pointer be out of bounds")
-
-
-def _s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
 
 
 _PTR_MAYBE_NULL = int(TypeFlag.PTR_MAYBE_NULL)

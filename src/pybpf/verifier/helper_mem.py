@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..isa.semantics import s64 as _s64
 from ..kernel.regtypes import BASE_TYPE_MASK, RegType
 from . import tnum
 from .env import Env
@@ -197,7 +198,3 @@ def check_mem_size_reg(env: Env, reg: Any, regno: int, write: bool, zero_size_al
     check_helper_mem_access(env, regno - 1, reg.b.umax, write, zero_size_allowed, meta)
     mark_chain_precision(env, regno)
 
-
-def _s64(v: int) -> int:
-    v &= (1 << 64) - 1
-    return v - (1 << 64) if v >> 63 else v

@@ -31,6 +31,7 @@ from ..btf import Btf, FuncProto, Ptr, Struct
 from ..btf.resolve import skip_modifiers
 from ..isa.insn import Insn
 from ..isa.opcodes import PseudoCall
+from ..isa.semantics import s64 as _s64
 from ..kernel.regtypes import RegType, TypeFlag
 from ..kernel.vmlinux import KfuncFlag, kfunc_by_id
 from .pending import push_stack
@@ -141,11 +142,6 @@ def _get_spi(env: Env, reg: RegState, nr_slots: int) -> int:
     if spi - nr_slots + 1 < 0 or spi >= len(_frame(env, reg).stack):
         return -errno.ERANGE
     return spi
-
-
-def _s64(v: int) -> int:
-    v &= (1 << 64) - 1
-    return v - (1 << 64) if v >> 63 else v
 
 
 def _valid_uninit(env: Env, reg: RegState, nr_slots: int) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..isa.insn import Insn
 from ..isa.opcodes import InsnClass, JmpOp, Source
+from ..isa.semantics import s32 as _s32
 from ..kernel.regtypes import BASE_TYPE_MASK, RegType, TypeFlag, base_type
 from ..maps.types import MapType
 from . import bounds as bx
@@ -288,11 +289,6 @@ def sync_linked_regs(vstate: VerifierState, known: RegState, linked: list[tuple[
             reg.assign(known)
             reg.off, reg.id, reg.subreg_def = saved_off, saved_id, subreg_def
             reg.b = bx.add_const(reg.b, delta)
-
-
-def _s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
 
 
 # Plain ints for the per-jump checks: comparing with an IntEnum member costs a global

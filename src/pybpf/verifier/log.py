@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..isa.semantics import s64 as _s64
 from ..kernel.regtypes import RegType, TypeFlag, base_type
 from . import tnum
 from .scalar import format_scalar
@@ -195,11 +196,6 @@ def reg_state_str(reg: RegState, frameno: int) -> str:
     if inner:
         attrs.append(inner)
     return out + "(" + ",".join(attrs) + ")"
-
-
-def _s64(v: int) -> int:
-    v &= U64_MAX
-    return v - (1 << 64) if v >> 63 else v
 
 
 def verifier_state_str(

@@ -12,6 +12,7 @@ import errno
 
 from ..isa.insn import Insn
 from ..isa.opcodes import AtomicOp, InsnClass, Mode, Size
+from ..isa.semantics import s32 as _s32
 from ..kernel import ctx_access
 from ..kernel.progtypes import ProgType
 from ..kernel.regtypes import BASE_TYPE_MASK, RegType, base_type
@@ -74,16 +75,6 @@ _ACQ_REL = frozenset((_LOAD_ACQ, _STORE_REL))
 _NO_ATOMICS = frozenset((PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_ARENA))
 _ATOMIC_SIZES = frozenset((int(Size.W), int(Size.DW)))
 _SRC, _DST, _DST_NO_MARK = Op.SRC, Op.DST, Op.DST_NO_MARK
-
-
-def _s64(v: int) -> int:
-    v &= (1 << 64) - 1
-    return v - (1 << 64) if v >> 63 else v
-
-
-def _s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >> 31 else v
 
 
 # --- alignment --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 
 from ..isa.opcodes import InsnClass, Mode
+from ..isa.semantics import s64
 from . import tnum
 from .env import BPF_MAX_VAR_OFF, Env
 from .precision import mark_chain_precision
@@ -296,7 +297,7 @@ def check_stack_read(env: Env, ptr_regno: int, off: int, size: int, dst_regno: i
     if vo.mask == 0:
         v = vo.value
         return check_stack_read_fixed_off(
-            env, st.frames[reg.frameno], off + (v - (1 << 64) if v >> 63 else v), size, dst_regno
+            env, st.frames[reg.frameno], off + s64(v), size, dst_regno
         )
     if dst_regno < 0:
         raise env.eacces(
@@ -316,7 +317,7 @@ def check_stack_write(env: Env, ptr_regno: int, off: int, size: int, value_regno
     if vo.mask == 0:
         v = vo.value
         return check_stack_write_fixed_off(
-            env, state, off + (v - (1 << 64) if v >> 63 else v), size, value_regno, insn_idx
+            env, state, off + s64(v), size, value_regno, insn_idx
         )
     check_stack_write_var_off(env, state, ptr_regno, off, size, value_regno, insn_idx)
     return 0
@@ -351,7 +352,7 @@ def check_stack_access_within_bounds(env: Env, regno: int, off: int, access_size
     vo = reg.b.var_off
     if vo.mask == 0:
         v = vo.value
-        min_off = (v - (1 << 64) if v >> 63 else v) + off
+        min_off = s64(v) + off
         max_off = min_off + access_size
         # the common case, a constant offset inside the frame (check_stack_slot_within_bounds)
         if (
