@@ -7,7 +7,7 @@ from . import scalar as sc
 from . import tnum
 from .scalar import Bounds
 
-_new = sc._new  # Bounds(...), faster
+_new = sc.new_bounds
 
 S64_MIN, S64_MAX = -(1 << 63), (1 << 63) - 1
 S32_MIN, S32_MAX = -(1 << 31), (1 << 31) - 1

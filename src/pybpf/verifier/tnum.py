@@ -43,6 +43,14 @@ class _Draft:
     ``object.__setattr__``; filling this twin with plain attribute stores and then
     re-classing it to ``Tnum`` (CPython allows that between classes of identical layout)
     gives the same object in about half the time, and the verifier makes one per result.
+
+    Why this is sound: both classes declare the same slot names and nothing else (no
+    ``__dict__``, no ``__weakref__``); CPython lays slots out in sorted-name order, so each
+    value sits where the frozen class's member descriptor reads it, and CPython itself refuses a
+    ``__class__`` assignment between classes whose layouts differ (TypeError, never a
+    silent mix-up).  From then on the object is an ordinary frozen ``Tnum``: its ``__eq__``,
+    ``__hash__`` and the frozen ``__setattr__`` apply.  The module-level assert below
+    keeps the two slot lists equal.
     """
 
     __slots__ = ("mask", "value")
