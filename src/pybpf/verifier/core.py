@@ -359,6 +359,10 @@ def verify(
         f"peak_states {env.peak_states} mark_read 0\n"
     )
     log = env.log.text()
+    # the stack liveness points back at env: nothing reads it once the walk is done, and
+    # without the loop each verification's objects go by reference counts rather than
+    # waiting for the cyclic collector (which walks everything alive when it runs)
+    env.stack_live = None
     return VerifyResult(err == 0, err, message, log, env.insn_processed, env, elapsed_us, xlated)
 
 
