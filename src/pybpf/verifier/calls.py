@@ -201,32 +201,35 @@ def _fname(func_id: int) -> str:
     return helper_name(func_id) or "unknown"
 
 
-# (prog type, attach type, privileges, func id) -> the prototype and its checked arguments
-_PROTOS: dict[tuple[Any, Any, Any, int], tuple[P.HelperProto | None, tuple[int, ...]]] = {}
+# everything func_proto's answer depends on -> the prototype and its checked arguments
+# (shared across programs; the GPL test follows the look-up with its own message and the
+# kernel configuration is the reference one, so neither is part of the key)
+_PROTOS: dict[tuple[Any, ...], tuple[P.HelperProto | None, tuple[int, ...]]] = {}
 
 
-def _helper_proto(env: Env, func_id: int) -> tuple[P.HelperProto | None, tuple[int, ...]]:
+def helper_proto(env: Env, func_id: int) -> tuple[P.HelperProto | None, tuple[int, ...]]:
     """The prototype this program gets for ``func_id`` and the arguments it checks
-    (those not ``DONTCARE``), remembered across programs: the answer depends only on the
-    program's type, attach type and privileges (struct_ops programs, whose answer
-    depends on the member, are asked each time)."""
+    (those not ``DONTCARE``), remembered under every input of the look-up: the program's
+    type, attach type, privileges, sleepability and attach target (for struct_ops, the
+    struct and member).  Register liveness asks the same question."""
+    opts = env.options
     prog_type = env.prog_type
-    key = (prog_type, env.expected_attach_type, env.options.bpf_capable, func_id)
-    found = _PROTOS.get(key)
-    if found is not None:
-        return found
-    extra: dict[str, Any] = {}
-    struct_ops = prog_type == _STRUCT_OPS
-    if struct_ops:
-        from .struct_ops_ctx import helper_proto_args
+    target: str | None = opts.attach_btf_name or None
+    member: str | None = None
+    if prog_type == _STRUCT_OPS:
+        from .struct_ops_ctx import attach_member
 
-        extra = helper_proto_args(env)
-    fn = func_proto(prog_type, func_id, env.expected_attach_type, privileged=env.options.bpf_capable,
-                    **extra)  # fmt: skip
-    args = () if fn is None else tuple(i for i in range(5) if fn.arg(i) != A_DONTCARE)
-    if not struct_ops:
-        _PROTOS[key] = (fn, args)
-    return fn, args
+        at = attach_member(env)
+        target, member = at if at is not None else (None, None)
+    attach = env.expected_attach_type
+    key = (prog_type, attach, opts.bpf_capable, opts.sleepable, target, member, func_id)
+    found = _PROTOS.get(key)
+    if found is None:
+        fn = func_proto(prog_type, func_id, attach, privileged=opts.bpf_capable,
+                        sleepable=opts.sleepable, attach_btf_name=target, struct_ops_member=member)  # fmt: skip
+        args = () if fn is None else tuple(i for i in range(5) if fn.arg(i) != A_DONTCARE)
+        found = _PROTOS[key] = (fn, args)
+    return found
 
 
 def check_helper_call(env: Env, insn: Insn) -> int:
@@ -234,7 +237,7 @@ def check_helper_call(env: Env, insn: Insn) -> int:
     idx = env.insn_idx
     if not 0 <= func_id < 212 or helper_name(func_id) is None:
         raise env.einval(f"invalid func {_fname(func_id)}#{func_id}")
-    fn, args = _helper_proto(env, func_id)
+    fn, args = helper_proto(env, func_id)
     if fn is None:
         raise env.einval(f"program of this type cannot use helper {_fname(func_id)}#{func_id}")
     if not env.options.gpl and fn.gpl_only:

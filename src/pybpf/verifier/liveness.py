@@ -10,8 +10,8 @@ from __future__ import annotations
 from ..btf import FuncProto
 from ..isa.insn import Insn
 from ..isa.opcodes import AluOp, AtomicOp, InsnClass, JmpOp, Mode, PseudoCall, Source
-from ..kernel.func_proto import func_proto
 from ..kernel.vmlinux import kernel_btf, kfunc_by_id
+from .calls import helper_proto
 from .cfg import scanned
 from .env import Env
 from .insn_log import call_text, ldimm_text
@@ -27,22 +27,19 @@ _EXIT, _CALLOP, _JA, _JCOND = 0x90, 0x80, 0x00, 0xE0
 _LDDW = 0x18
 
 
-# The registers each helper call reads, by (program type, attach type, privileged), then
-# by helper: the prototype look-up builds a description of the program each time, and the
-# answer depends on these alone.
-_helper_use: dict[tuple[int, object, bool], dict[int, int]] = {}
-
-
 def _call_use(env: Env, insn: Insn) -> int:
     src = insn.src
     if src == PseudoCall.HELPER:
-        key = (env.prog_type, env.expected_attach_type, env.options.bpf_capable)
-        table = _helper_use.get(key)
-        if table is None:
-            table = _helper_use[key] = {}
-        use = table.get(insn.imm)
-        if use is None:
-            use = table[insn.imm] = _helper_call_use(key[0], insn.imm, key[1], key[2])
+        # the prototype the call will be checked against (one remembered look-up);
+        # a helper the program may not call keeps the conservative r1-r5 (refused later)
+        proto = helper_proto(env, insn.imm)[0]
+        if proto is None:
+            return ALL_CALLER_SAVED & ~R0
+        use = 0
+        for i, arg in enumerate(proto.arg_types[:5], start=1):
+            if arg == 0:
+                break
+            use |= 1 << i
         return use
     if src == PseudoCall.KFUNC_CALL and insn.off == 0:
         # a kfunc reads as many argument registers as its BTF prototype has parameters;
@@ -53,18 +50,6 @@ def _call_use(env: Env, insn: Insn) -> int:
             if isinstance(fproto, FuncProto):
                 return ((1 << (len(fproto.params) + 1)) - 1) & ~R0
     return ALL_CALLER_SAVED & ~R0
-
-
-def _helper_call_use(prog_type: int, func_id: int, attach_type: object, privileged: bool) -> int:
-    proto = func_proto(prog_type, func_id, attach_type, privileged=privileged)  # type: ignore[arg-type]
-    if proto is None:
-        return ALL_CALLER_SAVED & ~R0
-    use = 0
-    for i, arg in enumerate(proto.arg_types[:5], start=1):
-        if arg == 0:
-            break
-        use |= 1 << i
-    return use
 
 
 def use_def(env: Env, idx: int) -> tuple[int, int]:
