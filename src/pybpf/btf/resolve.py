@@ -135,6 +135,8 @@ def align_of(btf: Btf, type_id: int) -> int:
 def _align_of(btf: Btf, type_id: int) -> int:
     t = btf[type_id]
     if isinstance(t, Int | Enum | Enum64 | Float):
+        if t.size <= 0:  # a damaged type: nothing is aligned to 0 bytes
+            raise BpfError(errno.EINVAL, f"type [{type_id}] ({t.kind.label}) has size 0: no alignment")
         return min(ptr_size(btf), t.size)
     if isinstance(t, Ptr):
         return ptr_size(btf)
