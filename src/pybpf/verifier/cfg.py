@@ -173,11 +173,12 @@ def _scan(env: Env) -> None:
     env.cfg_special = special
     env.cfg_calls = calls
     env.cfg_backwards = backwards
+    env.cfg_insns = env.insns
 
 
 def scanned(env: Env) -> Sequence[int]:
     """``env.cfg_special``, scanning the program first if no pass has yet."""
-    if len(env.insn_succ) != len(env.insns):
+    if env.cfg_insns is not env.insns:
         scan(env)
     return env.cfg_special
 

@@ -8,6 +8,7 @@ errno and log.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import time
@@ -107,7 +108,7 @@ def do_check(env: Env) -> None:
     do_print_state = False
     prev = -1  # the instruction before this one on this path (pop_stack may reset it)
     while True:
-        env._cur_hist = None  # type: ignore[attr-defined]
+        env.cur_hist = None
         state = env.cur_state  # (env.state, without the property call)
         assert state is not None
         env.prev_insn_idx = prev
@@ -317,7 +318,7 @@ def verify(
     if options is None:
         options = _default_options(log_level)
     elif log_level and not options.log_level:
-        options = Options(**{**options.__dict__, "log_level": log_level})
+        options = dataclasses.replace(options, log_level=log_level)
     start = time.perf_counter_ns()
     n = len(insns)
     limit = BPF_COMPLEXITY_LIMIT_INSNS if options.bpf_capable else 4096

@@ -19,7 +19,7 @@ from typing import Any
 from ..isa.insn import Insn
 from ..kernel.progtypes import AttachType, ProgType
 from .log import VerifierLog
-from .state import FuncState, RegState, VerifierState
+from .state import FuncState, JmpHistoryEntry, RegState, VerifierState
 
 BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
 BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192
@@ -222,6 +222,11 @@ class Env:
     cfg_special: Sequence[int] = ()  # the jumps, calls, exits, lddw and LD_ABS/LD_IND
     cfg_calls: Mapping[int, int] = MappingProxyType({})  # bpf-to-bpf calls: slot to callee
     cfg_backwards: bool = False  # some jump goes back
+    cfg_insns: Sequence[Insn] | None = None  # the instruction list scanned (identity)
+    # the walk's scratch: the history record this instruction made (pending.push_insn_history)
+    # and the decoded backtracking steps (precision), one per slot, made on first use
+    cur_hist: JmpHistoryEntry | None = None
+    bt_steps: list[Any] | None = None
     # made by stack_liveness.compute_postorder at the first stack-liveness update
     insn_postorder: Sequence[int] = ()
     postorder_starts: Sequence[int] = ()

@@ -578,7 +578,7 @@ def fixup_program(env: Env) -> list[Insn]:
     """The xlated program of an accepted ``env`` (raises VerifierError where the kernel
     fails a load after verification)."""
     # the notes are moved, not copied; control transfers are among the slots cfg.scan listed
-    transfers = env.cfg_special if len(env.insn_succ) == len(env.insns) else None
+    transfers = env.cfg_special if env.cfg_insns is env.insns else None
     prog = Program(env.insns, env.aux, [sp.start for sp in env.subprogs], transfers)
     if env.options.bpf_capable:
         hard_wire_dead_branches(prog)

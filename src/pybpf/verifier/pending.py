@@ -18,14 +18,14 @@ def push_insn_history(env: Env, cur: VerifierState, flags: int, linked: Any) -> 
     """Record the current instruction in the path's history, or add ``flags`` (and the
     linked registers) to its record when this instruction already made one."""
     hist = cur.jmp_history
-    if hist and getattr(env, "_cur_hist", None) is hist[-1] and hist[-1].idx == env.insn_idx:
+    if hist and env.cur_hist is hist[-1] and hist[-1].idx == env.insn_idx:
         hist[-1].flags |= flags
         if linked:
             hist[-1].linked_regs = linked
         return
     entry = JmpHistoryEntry(env.insn_idx, env.prev_insn_idx, flags, linked)
     hist.append(entry)
-    env._cur_hist = entry  # type: ignore[attr-defined]
+    env.cur_hist = entry
 
 
 def push_stack(env: Env, insn_idx: int, prev_insn_idx: int, speculative: bool) -> VerifierState:

@@ -336,9 +336,9 @@ def _decode(insn: Insn, calls_callback: bool) -> Step:
 def _decoded(env: Env) -> list[Step | None]:
     """The program's table of steps, filled in as the walks reach instructions: a short
     program's walk back touches a few of them, and decoding all would cost more."""
-    table: list[Step | None] | None = env.__dict__.get("_bt_steps")
+    table: list[Step | None] | None = env.bt_steps
     if table is None or len(table) != len(env.insns):
-        table = env.__dict__["_bt_steps"] = [None] * len(env.insns)
+        table = env.bt_steps = [None] * len(env.insns)
     return table
 
 

@@ -92,15 +92,9 @@ def check_max_stack_depth(env: Env) -> None:
     if len(subs) == 1:
         # one function and (as is usual then) no call to another: its own depth is all
         depth = _round_depth(subs[0].stack_depth)
-        insns = env.insns
         scanned(env)
+        # (cfg_calls holds exactly the bpf-to-bpf calls and callback addresses)
         if depth <= MAX_BPF_STACK and not env.cfg_calls:  # (the usual program)
-            return
-        if depth <= MAX_BPF_STACK and not any(
-            (insns[i].code == _CALL and insns[i].src == _PSEUDO_CALL)
-            or (insns[i].code == _LDDW and insns[i].src == _PSEUDO_FUNC)
-            for i in env.cfg_calls  # (every such call is among these slots)
-        ):
             return
     for i, sp in enumerate(subs):
         if i == 0 or sp.is_async_cb:
