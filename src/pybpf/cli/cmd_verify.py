@@ -80,14 +80,12 @@ def verify_case_file(job: tuple[str, int, bool]) -> dict[str, Any]:
 
 def object_verdicts(obj: Any, prog: str | None, log_level: int, shown_if_accepted: bool) -> list[Any]:
     """``obj.verify`` at ``log_level``; where only rejected programs' logs are shown (the
-    plain output at level 1), first at level 0 and again, for the log, only for programs
-    it rejects, as libbpf retries a failed load with a log: the verdict does not depend on
-    the level, and writing the log costs more than the walk (examples/c/bounded_loop.o:
-    0.07 s at level 0, 0.17 s at level 1)."""
+    plain output at level 1), at level 0: a program rejected there is verified again at
+    level 1 for its log (``BpfObject.verify`` retries as libbpf does), and writing the log
+    costs more than the walk (examples/c/bounded_loop.o: 0.07 s at level 0, 0.17 s at 1)."""
     if shown_if_accepted or log_level != 1:
         return list(obj.verify(prog, log_level=log_level))
-    verdicts = obj.verify(prog, log_level=0)
-    return [v if v.accepted else obj.verify(v.name, log_level=log_level)[0] for v in verdicts]
+    return list(obj.verify(prog, log_level=0))
 
 
 def verify_object_file(job: tuple[str, str | None, int, bool, bool]) -> dict[str, Any]:
