@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+from ..isa import Insn
 from .env import BPF_MAX_SUBPROGS, Env, SubprogInfo, collector_paused
 from .iters import is_iter_next_call
 
@@ -262,15 +264,8 @@ def _mark_prune_points(env: Env, special: Sequence[int]) -> None:
         if op == 0x90:
             continue
         if op == 0x80:
+            mark_call_site(aux, t, insn)
             src, imm = insn.src, insn.imm
-            if src == 0 and imm in ASYNC_CALLBACK_HELPERS:
-                aux[t].prune_point = True
-            if src == 0 and imm in CALLBACK_HELPERS:
-                a = aux[t]
-                a.calls_callback = a.force_checkpoint = a.prune_point = a.jmp_point = True
-            if src == _KFUNC_CALL and is_iter_next_call(insn):
-                a = aux[t]
-                a.force_checkpoint = a.prune_point = True
             a = aux[t + 1]
             a.prune_point = a.jmp_point = True
             if src == _PSEUDO_CALL:
@@ -346,17 +341,8 @@ def _check_cfg_walk(env: Env) -> None:
             if op == 0x90:
                 r = 0
             elif op == 0x80:
-                src, imm = insn.src, insn.imm
-                if src == 0 and imm in ASYNC_CALLBACK_HELPERS:
-                    aux[t].prune_point = True
-                if src == 0 and imm in CALLBACK_HELPERS:
-                    a = aux[t]
-                    a.calls_callback = a.force_checkpoint = a.prune_point = a.jmp_point = True
-                if src == _KFUNC_CALL and is_iter_next_call(insn):
-                    # open-coded iterator loops converge at their _next call: always a checkpoint
-                    a = aux[t]
-                    a.force_checkpoint = a.prune_point = True
-                r = _visit_call(env, push, t, 1, src == _PSEUDO_CALL)
+                mark_call_site(aux, t, insn)
+                r = _visit_call(env, push, t, 1, insn.src == _PSEUDO_CALL)
             elif op == 0x00:
                 if code & 0x08:
                     raise env.einval("")
@@ -385,6 +371,21 @@ def _check_cfg_walk(env: Env) -> None:
             i += 2
             continue
         i += 1
+
+
+def mark_call_site(aux: Sequence[Any], t: int, insn: Insn) -> None:
+    """The per-call prune marks both CFG walks give: a helper that runs a callback is a
+    checkpoint (its callback may loop), an async callback's call site a prune point, and an
+    open-coded iterator's _next call always a checkpoint (its loops converge there)."""
+    src, imm = insn.src, insn.imm
+    if src == 0 and imm in ASYNC_CALLBACK_HELPERS:
+        aux[t].prune_point = True
+    if src == 0 and imm in CALLBACK_HELPERS:
+        a = aux[t]
+        a.calls_callback = a.force_checkpoint = a.prune_point = a.jmp_point = True
+    if src == _KFUNC_CALL and is_iter_next_call(insn):
+        a = aux[t]
+        a.force_checkpoint = a.prune_point = True
 
 
 def _visit_call(env: Env, push: Callable[[int, int, int], int], t: int, size: int, visit_callee: bool) -> int:
