@@ -205,6 +205,7 @@ def _fname(func_id: int) -> str:
 # (shared across programs; the GPL test follows the look-up with its own message and the
 # kernel configuration is the reference one, so neither is part of the key)
 _PROTOS: dict[tuple[Any, ...], tuple[P.HelperProto | None, tuple[int, ...]]] = {}
+_PROTOS_MAX = 1 << 16
 
 
 def helper_proto(env: Env, func_id: int) -> tuple[P.HelperProto | None, tuple[int, ...]]:
@@ -228,7 +229,11 @@ def helper_proto(env: Env, func_id: int) -> tuple[P.HelperProto | None, tuple[in
         fn = func_proto(prog_type, func_id, attach, privileged=opts.bpf_capable,
                         sleepable=opts.sleepable, attach_btf_name=target, struct_ops_member=member)  # fmt: skip
         args = () if fn is None else tuple(i for i in range(5) if fn.arg(i) != A_DONTCARE)
-        found = _PROTOS[key] = (fn, args)
+        found = (fn, args)
+        if fn is not None:  # (made-up ids, which liveness asks about too, are not kept)
+            if len(_PROTOS) >= _PROTOS_MAX:  # a corpus of many attach targets: start again
+                _PROTOS.clear()
+            _PROTOS[key] = found
     return found
 
 

@@ -227,6 +227,7 @@ class Env:
     # and the decoded backtracking steps (precision), one per slot, made on first use
     cur_hist: JmpHistoryEntry | None = None
     bt_steps: list[Any] | None = None
+    loop_hint: Any = None  # prune.LoopHint: which register told the last looping pair apart
     # made by stack_liveness.compute_postorder at the first stack-liveness update
     insn_postorder: Sequence[int] = ()
     postorder_starts: Sequence[int] = ()

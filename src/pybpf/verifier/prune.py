@@ -408,9 +408,9 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     hit: StateListEntry | None = None
     insn = env.insns[insn_idx]
     may_goto = insn.code == _JCOND_K and insn.src == 0
-    loop_hint: LoopHint | None = env.__dict__.get("_loop_hint")
+    loop_hint: LoopHint | None = env.loop_hint
     if loop_hint is None:
-        loop_hint = env.__dict__["_loop_hint"] = LoopHint()
+        loop_hint = env.loop_hint = LoopHint()
     # a checkpoint was added a short while ago: a state still being explored here does not
     # call for another one (the counters do not change while the entries are compared)
     recent = (

@@ -117,10 +117,6 @@ def skip_return_check(env: Env) -> bool:
     return at is not None and returns_void(*at)
 
 
-def helper_proto_args(env: Env) -> dict[str, str]:
-    """What ``func_proto`` needs to answer for the program's struct and member."""
-    at = attach_member(env)
-    return {"attach_btf_name": at[0], "struct_ops_member": at[1]} if at else {}
 
 
 def struct_ops_btf_write(env: Env, reg: RegState, off: int, size: int) -> None:
