@@ -276,11 +276,7 @@ def _mark_prune_points(env: Env, special: Sequence[int]) -> None:
             a = aux[t + (insn.off if code & 0x07 == _JMP else insn.imm) + 1]
             a.prune_point = a.jmp_point = a.jmp_target = True
         else:
-            a = aux[t]
-            a.prune_point = True
-            if op == 0xE0:  # may_goto: the fix-ups give it stack
-                a.force_checkpoint = True
-                env.eager_fixups = True
+            mark_cond_jump(env, t, op)
             a = aux[t + insn.off + 1]
             a.prune_point = a.jmp_point = a.jmp_target = True
 
@@ -352,11 +348,7 @@ def _check_cfg_walk(env: Env) -> None:
                     a = aux[w]
                     a.prune_point = a.jmp_point = a.jmp_target = True
             else:
-                a = aux[t]
-                a.prune_point = True
-                if op == 0xE0:  # may_goto: the fix-ups give it stack
-                    a.force_checkpoint = True
-                    env.eager_fixups = True
+                mark_cond_jump(env, t, op)
                 r = push(t, t + 1, FALLTHROUGH) or push(t, t + insn.off + 1, BRANCH)
         if not r:
             state[t] = EXPLORED
@@ -386,6 +378,16 @@ def mark_call_site(aux: Sequence[Any], t: int, insn: Insn) -> None:
     if src == _KFUNC_CALL and is_iter_next_call(insn):
         a = aux[t]
         a.force_checkpoint = a.prune_point = True
+
+
+def mark_cond_jump(env: Env, t: int, op: int) -> None:
+    """A conditional jump is a prune point; may_goto also a checkpoint, and it makes the
+    fix-ups run whatever the verdict (they give it stack)."""
+    a = env.aux[t]
+    a.prune_point = True
+    if op == 0xE0:
+        a.force_checkpoint = True
+        env.eager_fixups = True
 
 
 def _visit_call(env: Env, push: Callable[[int, int, int], int], t: int, size: int, visit_callee: bool) -> int:
