@@ -317,13 +317,16 @@ def _scalar_op_imm(env: Env, insn: Insn, op: int, alu32: bool, dst: RegState) ->
     if op in _AND_OR:
         _maybe_fork_scalars(env, insn, dst)
     dst.b = sc.alu_imm(op, dst.b, imm, alu32)
-    if op == _ADD and not alu32 and dst.id and env.options.bpf_capable:
-        if dst.id & BPF_ADD_CONST or imm > S32_MAX:
-            dst.id = 0
-            dst.off = 0
-        else:
-            dst.id |= BPF_ADD_CONST
-            dst.off = imm
+    _track_add_const(dst, imm, op == _ADD and not alu32 and bool(dst.id) and env.options.bpf_capable)
+
+
+def _track_add_const(dst: RegState, val: int, linked: bool) -> None:
+    """A 64-bit add of a known ``val`` to a scalar with an id keeps the id, marked
+    BPF_ADD_CONST with the offset, so that a later branch refines its linked copies
+    (once only, and for offsets that fit in s32); any other result loses its id."""
+    if linked and not dst.id & BPF_ADD_CONST and val <= S32_MAX:
+        dst.id |= BPF_ADD_CONST
+        dst.off = val
     else:
         dst.id = 0
         dst.off = 0
@@ -340,24 +343,10 @@ def _scalar_op_scalar(
     if op in _AND_OR and not src_b.var_off.mask:
         _maybe_fork_scalars(env, insn, dst)
     dst.b = sc.alu(op, dst.b, src_b, alu32)
-    if (
-        op == _ADD
-        and not alu32
-        and dst.id
-        and env.options.bpf_capable
-        and not src.b.var_off.mask
-        and insn.src != insn.dst
-    ):
-        val = src.b.var_off.value
-        if dst.id & BPF_ADD_CONST or val > S32_MAX:
-            dst.id = 0
-            dst.off = 0
-        else:
-            dst.id |= BPF_ADD_CONST
-            dst.off = val
-    else:
-        dst.id = 0
-        dst.off = 0
+    vo = src.b.var_off
+    linked = (op == _ADD and not alu32 and bool(dst.id) and env.options.bpf_capable
+              and not vo.mask and insn.src != insn.dst)  # fmt: skip
+    _track_add_const(dst, vo.value, linked)
 
 
 def _maybe_fork_scalars(env: Env, insn: Insn, dst: RegState) -> None:

@@ -98,17 +98,10 @@ class _Draft:
     """A writable twin of :class:`Bounds` (the same slots, so the same layout).
 
     A frozen dataclass sets each of its nine fields through ``object.__setattr__``;
-    filling this twin with plain attribute stores and then re-classing it to ``Bounds``
-    (CPython allows that between classes of identical layout) gives the same object in
-    about half the time, which matters because every transfer function returns a new one.
-
-    Why this is sound: both classes declare the same slot names and nothing else (no
-    ``__dict__``, no ``__weakref__``); CPython lays slots out in sorted-name order, so each
-    value sits where the frozen class's member descriptor reads it, and CPython itself refuses a
-    ``__class__`` assignment between classes whose layouts differ (TypeError, never a
-    silent mix-up).  From then on the object is an ordinary frozen ``Bounds``: its ``__eq__``,
-    ``__hash__`` and the frozen ``__setattr__`` apply.  The module-level assert below
-    keeps the two slot lists equal.
+    filling this twin with plain stores and re-classing it to ``Bounds`` gives the same
+    object in about half the time (every transfer function returns a new one).  Why the
+    re-classing is sound: :class:`pybpf.verifier.tnum._Draft`, which does the same for
+    ``Tnum``; the module-level assert below keeps the two slot lists equal.
     """
 
     __slots__ = (
