@@ -8,7 +8,7 @@ be propagated back along the path that produced them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from ..kernel.regtypes import RegType, base_type
 from . import scalar as sc
@@ -31,13 +31,13 @@ class Slot:
     state comparison, and reading a member off an enum class costs several times more
     than off a plain class."""
 
-    INVALID = 0
-    SPILL = 1
-    MISC = 2
-    ZERO = 3
-    DYNPTR = 4
-    ITER = 5
-    IRQ_FLAG = 6
+    INVALID: Final = 0
+    SPILL: Final = 1
+    MISC: Final = 2
+    ZERO: Final = 3
+    DYNPTR: Final = 4
+    ITER: Final = 5
+    IRQ_FLAG: Final = 6
 
 
 SLOT_CHARS = "?rm0dif"
