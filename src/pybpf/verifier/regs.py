@@ -8,6 +8,7 @@ written, a destination becomes unknown.  The ``mark_*`` helpers name the kernel'
 from __future__ import annotations
 
 import errno
+from typing import Final
 
 from ..isa.insn import Insn
 from ..isa.opcodes import AluOp, InsnClass, JmpOp, Mode, PseudoCall, Size
@@ -67,9 +68,9 @@ _NOT_NULL = frozenset((
 class Op:
     """How an instruction uses a register operand (plain ints, compared on every access)."""
 
-    SRC = 0
-    DST = 1
-    DST_NO_MARK = 2
+    SRC: Final = 0
+    DST: Final = 1
+    DST_NO_MARK: Final = 2
 
 
 _SRC, _DST = Op.SRC, Op.DST
