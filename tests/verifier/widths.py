@@ -19,15 +19,19 @@ import types
 from functools import cache
 from pathlib import Path
 
-from pybpf.verifier import scalar, tnum
+import pybpf.verifier
+
+# The package's .py files (its __init__ is never compiled; tnum and scalar may be
+# imported from a mypyc build, whose __file__ is a shared library).
+_SOURCES = Path(pybpf.verifier.__file__).parent
 
 
 @cache
 def instantiate(bits: int, half: int) -> tuple[types.ModuleType, types.ModuleType]:
     """``(tnum, scalar)`` modules with ``BITS = bits`` and ``HALF = half``."""
-    tmod = _load(Path(tnum.__file__), f"_tnum_w{bits}_{half}", bits, half, {})
+    tmod = _load(_SOURCES / "tnum.py", f"_tnum_w{bits}_{half}", bits, half, {})
     smod = _load(
-        Path(scalar.__file__),
+        _SOURCES / "scalar.py",
         f"_scalar_w{bits}_{half}",
         bits,
         half,
