@@ -18,7 +18,7 @@ import signal
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -60,8 +60,8 @@ def _verify(sc: SelftestCase, options: Options) -> VerifyResult | str:
     case = Case.from_json(dict(sc.case))
     kernel = Kernel(seed=0)
     maps = _case_maps(case, kernel)
-    opts = Options(**{**options.__dict__, "strict_alignment": bool(sc.prog_flags & 1),
-                      "any_alignment": bool(sc.prog_flags & 2)})  # fmt: skip
+    opts = replace(options, strict_alignment=bool(sc.prog_flags & 1),
+                   any_alignment=bool(sc.prog_flags & 2))  # fmt: skip
     try:
         with _time_limit(SECONDS_PER_CASE):
             return verify(list(case.insns), case.prog_type, maps=maps, kernel=kernel,
