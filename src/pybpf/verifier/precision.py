@@ -347,6 +347,45 @@ def _step(env: Env, i: int, table: list[Step | None]) -> Step:
     return step
 
 
+def _touch(env: Env, steps: list[Step | None], hi: int, lo: int) -> int:
+    """The union of the touch masks of instructions ``lo..hi``."""
+    m = 0
+    for j in range(hi, lo - 1, -1):
+        m |= (steps[j] or _step(env, j, steps))[3]
+    return m
+
+
+def _below(env: Env, hist: list[JmpHistoryEntry], k: int, first: int, steps: list[Step | None]) -> int:
+    """The union of the touch masks of every instruction the walk back passes after
+    history entry ``k`` on a path starting at ``first`` (_ALWAYS if it passes a step that
+    needs backtrack_insn or an entry with flags or linked registers): when none of its
+    bits is traced, the rest of the path changes nothing.  Worked out from the lowest
+    entry not yet summarised upwards, as _backtrack's loop walks (one segment each)."""
+    lo = k
+    while lo >= 0 and hist[lo].below_first != first:
+        lo -= 1
+    for j in range(lo + 1, k + 1):
+        e = hist[j]
+        if j == 0:
+            if e.idx == first:
+                m = 0  # the walk stops at this entry
+            elif e.prev_idx >= first:
+                m = _touch(env, steps, e.prev_idx, first)
+            else:
+                m = _touch(env, steps, e.prev_idx, 0)
+        else:
+            p = hist[j - 1]
+            if p.idx <= e.prev_idx:
+                m = _touch(env, steps, e.prev_idx, p.idx) | p.below
+                if p.flags or p.linked_regs:
+                    m |= _ALWAYS
+            else:  # (the straight line back never meets the entry: to the start)
+                m = _touch(env, steps, e.prev_idx, 0)
+        e.below = m
+        e.below_first = first
+    return hist[k].below
+
+
 def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
     first_idx = st.first_insn_idx
     last_idx = env.insn_idx
@@ -407,6 +446,17 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
                 skip_first = False
                 if bt.empty():
                     return
+            elif (
+                fast
+                and entry is not None
+                and not (entry.flags or entry.linked_regs)
+                and not (
+                    (steps[i] or _step(env, i, steps))[3]
+                    | (entry.below if entry.below_first == state_first else _below(env, hist, hp, state_first, steps))
+                ) & (reg_masks[bt.frame] | _ALWAYS)
+            ):
+                # nothing from here back to the path's start touches a traced register
+                break
             elif (
                 fast
                 and (entry is None or not (entry.flags or entry.linked_regs))

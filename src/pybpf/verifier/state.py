@@ -265,15 +265,22 @@ class RefState:
 
 
 class JmpHistoryEntry:
-    """One non-sequential step of a path, for backtracking precision through it."""
+    """One non-sequential step of a path, for backtracking precision through it.
 
-    __slots__ = ("flags", "idx", "linked_regs", "prev_idx")
+    ``below`` caches what precision.py's walk finds on the path before this entry
+    (``below_first``: the path's first instruction it was found for, -1: not yet): an
+    entry is only ever preceded by the same entries, and those no longer change once it
+    exists, so the summary stays true for every copy of the history."""
+
+    __slots__ = ("below", "below_first", "flags", "idx", "linked_regs", "prev_idx")
 
     def __init__(self, idx: int, prev_idx: int, flags: int = 0, linked_regs: Any = None) -> None:
         self.idx = idx
         self.prev_idx = prev_idx
         self.flags = flags
         self.linked_regs = linked_regs
+        self.below = 0
+        self.below_first = -1
 
 
 class VerifierState:
