@@ -230,10 +230,30 @@ LINKED_ADD = [
     Insn(JMP | 0x20 | K, 3, 0, 1, 10), Insn(ALU64 | MOV | K, 0), Insn(0x95),
 ]  # fmt: skip
 
+# r2 = skb->len; r3 = r2; if r2 != 7 skip: both are then the constant 7 and keep their id,
+# so the constant paths of r3 += 5 and r2 += r3 must track the added constant as well
+LINKED_KNOWN = [
+    Insn(LDX_W, 2, 1, 0, 0), Insn(ALU64 | MOV | X, 3, 2), Insn(JMP | 0x50 | K, 2, 0, 4, 7),
+    Insn(ALU64 | ADD | K, 3, 0, 0, 5), Insn(ALU64 | ADD | X, 2, 3), Insn(ALU64 | SUB | X, 3, 3),
+    Insn(JMP | 0x20 | K, 2, 0, 0, 10), Insn(ALU64 | MOV | K, 0), Insn(0x95),
+]  # fmt: skip
+
+# constant shifts by a constant register, within and beyond the width (no constant then)
+SHIFT_BY_CONSTANTS = [
+    Insn(ALU64 | MOV | K, 2, 0, 0, 3), Insn(ALU64 | MOV | K, 3, 0, 0, 40),
+    Insn(ALU64 | MOV | K, 4, 0, 0, 63), Insn(ALU | LSH | X, 2, 3), Insn(ALU64 | MOV | K, 5, 0, 0, -9),
+    Insn(ALU64 | ARSH | X, 5, 4), Insn(ALU64 | LSH | X, 4, 3), Insn(ALU64 | RSH | X, 4, 4),
+    Insn(ALU64 | MOV | K, 0), Insn(0x95),
+]  # fmt: skip
+
 
 @pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @example(LINKED_ADD, True)
+@example(LINKED_KNOWN, True)
+@example(LINKED_KNOWN, False)
+@example(SHIFT_BY_CONSTANTS, True)
+@example(SHIFT_BY_CONSTANTS, False)
 @given(program(), st.booleans())
 def test_programs_verify_the_same_both_ways(insns: list[Insn], privileged: bool) -> None:
     options = Options(log_level=2) if privileged else Options.unprivileged(log_level=2)

@@ -69,6 +69,10 @@ _ADD, _SUB, _MOV, _NEG, _END = int(AluOp.ADD), int(AluOp.SUB), int(AluOp.MOV), i
 _AND, _OR, _DIV, _MOD = int(AluOp.AND), int(AluOp.OR), int(AluOp.DIV), int(AluOp.MOD)
 _XOR = int(AluOp.XOR)
 _SHIFTS = (int(AluOp.LSH), int(AluOp.RSH), int(AluOp.ARSH))
+_IMM_CHECKED = frozenset((_DIV, _MOD, *_SHIFTS))
+"""Operations whose immediate is checked (no division by zero, no shift by the width)."""
+_KNOWN = sc._KNOWN
+_CONCRETE = sc._CONCRETE
 _AND_OR = (_AND, _OR)
 
 FAST_PATHS = True
@@ -85,7 +89,8 @@ def check_alu_op(env: Env, insn: Insn) -> None:
     alu64 = code & 0x07 == _ALU64
     if op < _MOV and op != _NEG:
         # the arithmetic: the commonest case first
-        _reserved(env, insn)
+        if _SEEN_OK.get(id(insn)) is not insn:
+            _reserved(env, insn)
         d, s = insn.dst, insn.src
         x = code & 0x08 == _X
         dreg = regs[d] if d < 10 else None
@@ -109,13 +114,13 @@ def check_alu_op(env: Env, insn: Insn) -> None:
             if x:
                 check_reg_arg(env, s, Op.SRC)
             check_reg_arg(env, d, Op.SRC)
-        if not x:
-            if op in (_MOD, _DIV) and insn.imm == 0:
-                raise env.einval("div by zero")
+        if not x and op in _IMM_CHECKED:
             if op in _SHIFTS:
                 size = 64 if alu64 else 32
                 if insn.imm < 0 or insn.imm >= size:
                     raise env.einval(f"invalid shift {insn.imm}")
+            elif insn.imm == 0:
+                raise env.einval("div by zero")
         if dreg is None:
             check_reg_arg(env, d, Op.DST_NO_MARK)
             adjust_reg_min_max_vals(env, insn)
@@ -124,26 +129,71 @@ def check_alu_op(env: Env, insn: Insn) -> None:
         dreg.subreg_def = DEF_NOT_SUBREG if alu64 else env.insn_idx + 1
         if dreg.type == _SCALAR and FAST_PATHS:
             # adjust_reg_min_max_vals for a scalar and an immediate or another scalar
+            b = dreg.b
+            vo = b.var_off
             if not x:
+                imm = insn.imm & U64_MAX
+                if not vo.mask and _KNOWN.get(vo.value) is b and op in _CONCRETE:
+                    # a known constant op= immediate (alu_imm's shortcut: no fork of a
+                    # constant, the shift amount checked above)
+                    if op == _ADD:
+                        r = vo.value + imm
+                    else:
+                        r = _CONCRETE[op](vo.value, imm, not alu64)
+                    r &= U64_MAX if alu64 else 0xFFFFFFFF
+                    nb = _KNOWN.get(r)
+                    dreg.b = nb if nb is not None else sc.known(r)
+                    if dreg.id:
+                        _track_add_const(dreg, imm, op == _ADD and alu64 and env.options.bpf_capable)
+                    else:
+                        dreg.off = 0
+                    return
                 _scalar_op_imm(env, insn, op, not alu64, dreg)
                 return
             if sreg is not None and sreg.type == _SCALAR:
+                sb = sreg.b
+                svo = sb.var_off
+                if (
+                    not vo.mask
+                    and not svo.mask
+                    and op in _CONCRETE
+                    and _KNOWN.get(vo.value) is b
+                    and _KNOWN.get(svo.value) is sb
+                    and (op not in _SHIFTS or svo.value < (64 if alu64 else 32))
+                ):
+                    # two known constants (alu's shortcut: no fork of a constant)
+                    if dreg.precise:
+                        mark_chain_precision(env, s)
+                    r = _CONCRETE[op](vo.value, svo.value, not alu64)
+                    r &= U64_MAX if alu64 else 0xFFFFFFFF
+                    nb = _KNOWN.get(r)
+                    dreg.b = nb if nb is not None else sc.known(r)
+                    if dreg.id:
+                        _track_add_const(
+                            dreg, svo.value,
+                            op == _ADD and alu64 and env.options.bpf_capable and s != d,
+                        )  # fmt: skip
+                    else:
+                        dreg.off = 0
+                    return
                 _scalar_op_scalar(env, insn, op, not alu64, dreg, sreg)
                 return
         adjust_reg_min_max_vals(env, insn)
         return
     if op == _MOV and FAST_PATHS:
         # the commonest moves, with the general path's reads and writes in its order
-        _reserved(env, insn)
+        if _SEEN_OK.get(id(insn)) is not insn:
+            _reserved(env, insn)
         d = insn.dst
         if not code & 0x08:
             if d < 10:  # dst = imm
                 env.scratched_regs |= 1 << d
                 dreg = regs[d]
                 dreg.subreg_def = DEF_NOT_SUBREG if alu64 else env.insn_idx + 1
-                dreg.mark_unknown(not env.options.bpf_capable)
-                dreg.type = SCALAR
-                dreg.b = sc.known(insn.imm & (U64_MAX if alu64 else 0xFFFFFFFF))
+                # mark_unknown, then the known value (the precision mark_unknown set stays)
+                r = insn.imm & (U64_MAX if alu64 else 0xFFFFFFFF)
+                nb = _KNOWN.get(r)
+                dreg._reset(_SCALAR, nb if nb is not None else sc.known(r), not env.options.bpf_capable)
                 return
         elif alu64 and insn.off == 0 and d < 10:  # dst = src, 64-bit
             s = insn.src
