@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..isa import Insn
+from ..isa.insn import KNOWN_OPCODES
 from .env import BPF_MAX_SUBPROGS, Env, SubprogInfo, collector_paused
 from .iters import is_iter_next_call
 
@@ -31,6 +32,9 @@ _CALL = 0x85
 _EXIT = 0x95
 _JA, _JA32 = 0x05, 0x06
 _PSEUDO_CALL, _KFUNC_CALL, _PSEUDO_FUNC = 1, 2, 4
+# opcodes resolve_pseudo_ldimm64 has nothing to check in: known, neither lddw nor a load
+# from memory (whose reserved fields it checks); scan lists the slots of every other one
+_PLAIN = frozenset(c for c in KNOWN_OPCODES if c != _LDDW and c & 0x07 != 0x01)
 
 
 def add_subprog(env: Env, off: int) -> int:
@@ -50,18 +54,14 @@ def add_subprog(env: Env, off: int) -> int:
 
 
 def add_subprogs(env: Env) -> None:
-    add_subprog(env, 0)
+    env.subprogs.append(SubprogInfo(0))  # add_subprog(env, 0): the entry, first
+    if env.cfg_insns is not env.insns:
+        scan(env)
     capable = env.options.bpf_capable
     insns = env.insns
-    for i in scanned(env):  # calls and lddw are among the slots scan lists
+    for i in env.cfg_subprog_refs:  # (scan lists the calls and lddw that matter here)
         insn = insns[i]
         code = insn.code
-        if code == _CALL:
-            src = insn.src
-            if src not in (_PSEUDO_CALL, _KFUNC_CALL):
-                continue
-        elif code != _LDDW or insn.src != _PSEUDO_FUNC:
-            continue
         if not capable:
             raise env.error(
                 errno.EPERM,
@@ -138,10 +138,15 @@ def _scan(env: Env) -> None:
     out: list[tuple[int, ...]] = []
     special: list[int] = []
     calls: dict[int, int] = {}
+    refs: list[int] = []
+    unplain: list[int] = []
+    plain = _PLAIN
     backwards = False
     append = out.append
     for idx, insn in enumerate(env.insns):
         code = insn.code
+        if code not in plain:
+            unplain.append(idx)
         cls = code & 0x07
         if cls != _JMP and cls != _JMP32:
             if code == _LDDW:
@@ -149,6 +154,7 @@ def _scan(env: Env) -> None:
                 special.append(idx)
                 if insn.src == _PSEUDO_FUNC:
                     calls[idx] = idx + insn.imm + 1
+                    refs.append(idx)
             else:
                 append((idx + 1,))
                 if cls == _LD and code & 0xE0 in (0x20, 0x40):  # LD_ABS, LD_IND
@@ -160,8 +166,13 @@ def _scan(env: Env) -> None:
             append(())
         elif op == 0x80:  # call
             append((idx + 1,))
-            if insn.src == _PSEUDO_CALL:
+            src = insn.src
+            if src == _PSEUDO_CALL:
                 calls[idx] = idx + insn.imm + 1
+                if code == _CALL:
+                    refs.append(idx)
+            elif src == _KFUNC_CALL and code == _CALL:
+                refs.append(idx)
         elif op == 0x00:  # ja (gotol: the offset is in imm)
             rel = insn.imm if cls == _JMP32 else insn.off
             append((idx + rel + 1,))
@@ -175,6 +186,8 @@ def _scan(env: Env) -> None:
     env.cfg_special = special
     env.cfg_calls = calls
     env.cfg_backwards = backwards
+    env.cfg_subprog_refs = refs
+    env.cfg_unplain = unplain
     env.cfg_insns = env.insns
 
 

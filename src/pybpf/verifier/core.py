@@ -20,6 +20,7 @@ from ..isa.insn import Insn, lddw_value
 from ..isa.opcodes import InsnClass, JmpOp, Mode, PseudoCall
 from ..kernel.progtypes import AttachType, ProgType, prog_type_from_name
 from ..kernel.regtypes import RegType
+from . import scalar as sc
 from .alu import check_alu_op
 from .btf_ctx import check_lsm_attach
 from .calls import (
@@ -32,7 +33,6 @@ from .calls import (
 from .cfg import add_subprogs, check_cfg, check_subprogs
 from .env import BPF_COMPLEXITY_LIMIT_INSNS, Env, Options, VerifierError
 from .fixups import fixup_program, fixups_matter, xlated_text
-from .frames import init_frame_pointer
 from .func_info import check_btf_func, check_btf_func_early
 from .global_funcs import do_check_subprogs, init_global_args
 from .insn_log import insn_text, print_insn_state, print_verifier_state_line
@@ -40,10 +40,10 @@ from .jmp import check_cond_jmp_op
 from .ldimm import check_ld_abs, check_ld_imm, resolve_pseudo_ldimm64
 from .liveness import compute_live_registers
 from .mem import check_atomic, check_load_mem, check_mem_access, check_store_reg, save_aux_ptr_type
-from .pending import pop_stack, push_insn_history
+from .pending import push_insn_history
 from .prune import is_state_visited, update_branch_counts
 from .refs import check_resource_leak
-from .regs import Op, check_reg_arg, mark_reg_known_zero
+from .regs import Op, check_reg_arg
 from .stack_depth import check_max_stack_depth
 from .stack_liveness import StackLiveness
 from .state import VerifierState
@@ -97,10 +97,9 @@ _JA, _CALL, _EXIT = int(JmpOp.JA), int(JmpOp.CALL), int(JmpOp.EXIT)
 
 
 def do_check(env: Env) -> None:
-    level = env.level  # (fixed for the whole verification)
+    level = env.log.level  # (fixed for the whole verification)
     pop_log = not level & 2
-    live_stack = env.stack_live
-    reset_write_marks = live_stack.reset_write_marks
+    live_stack: StackLiveness = env.stack_live
     commit_write_marks = live_stack.commit_write_marks
     insns = env.insns
     all_aux = env.aux
@@ -152,7 +151,12 @@ def do_check(env: Env) -> None:
         aux.seen = True
         prev = idx
         next_idx = idx + 1
-        reset_write_marks(idx)
+        # live_stack.reset_write_marks(idx), inline (once per instruction)
+        if live_stack.cur is None:
+            live_stack.ensure_cur()
+        live_stack.write_insn_idx = idx
+        if live_stack.write_any:
+            live_stack.clear_write_marks()
         if cls in (_ALU64, _ALU):
             check_alu_op(env, insn)
         elif cls == _LDX:
@@ -246,36 +250,62 @@ def do_check(env: Env) -> None:
 
 def _process_exit(env: Env, pop_log: bool) -> bool:
     """A path ended: account for it and continue with the next pending one, if any."""
-    env.mark_all_scratched()
-    update_branch_counts(env, env.state)
+    env.scratched_regs = _ALL_REGS  # (env.mark_all_scratched)
+    env.scratched_stack = _ALL_SLOTS
+    update_branch_counts(env, env.cur_state)
     env.stack_live.update()
-    return pop_stack(env, pop_log)
+    # pop_stack, inline
+    head = env.head
+    if not head:
+        return False
+    elem = head.pop()
+    env.cur_state = elem.state
+    if pop_log:
+        env.log.reset(elem.log_pos)
+    env.insn_idx = elem.insn_idx
+    env.prev_insn_idx = elem.prev_insn_idx
+    return True
+
+
+_ALL_REGS = (1 << 11) - 1
+_ALL_SLOTS = (1 << 64) - 1
+_PTR_TO_CTX = RegType.PTR_TO_CTX
+_PTR_TO_STACK = RegType.PTR_TO_STACK
 
 
 def do_check_common(env: Env, subprog: int) -> None:
     env.pass_cnt += 1
     state = VerifierState()
     env.cur_state = state
-    frame = state.frames[0]  # fresh: its registers are already NOT_INIT
+    frame = state.frames[0]
     frame.subprogno = subprog
-    init_frame_pointer(frame, 0)
-    state.first_insn_idx = env.subprogs[subprog].start
-    state.last_insn_idx = -1
-    env.insn_idx = env.subprogs[subprog].start
+    # init_frame_pointer and mark_reg_known_zero, written out for a fresh frame (every
+    # field of its registers already a NOT_INIT register's): R10 a stack pointer and R1
+    # the context, both with the bounds of a known zero
+    zero = sc.known(0)
     regs = frame.regs
+    fp = regs[10]
+    fp.b = zero
+    fp.type = _PTR_TO_STACK
+    start = env.subprogs[subprog].start
+    state.first_insn_idx = start
+    state.last_insn_idx = -1
+    env.insn_idx = start
     if subprog:
         init_global_args(env, subprog, regs)
     else:
-        regs[1].type = RegType.PTR_TO_CTX
-        mark_reg_known_zero(regs, 1)
-        regs[1].type = RegType.PTR_TO_CTX
-    env.mark_all_scratched()
+        ctx = regs[1]
+        ctx.b = zero
+        ctx.type = _PTR_TO_CTX
+    env.scratched_regs = _ALL_REGS  # (env.mark_all_scratched)
+    env.scratched_stack = _ALL_SLOTS
     try:
         do_check(env)
     finally:
         env.head.clear()
-    if not env.level & 2:
-        env.log.reset(0)
+    log = env.log
+    if not log.level & 2:
+        log.reset(0)
 
 
 def fixup_attach_type(prog_type: ProgType, attach: AttachType | None) -> AttachType | None:
@@ -287,6 +317,18 @@ def fixup_attach_type(prog_type: ProgType, attach: AttachType | None) -> AttachT
         if prog_type == ProgType.SK_REUSEPORT:
             return AttachType.SK_REUSEPORT_SELECT
     return attach
+
+
+_LSM = ProgType.LSM
+_PROG_TYPES: dict[str, ProgType] = {}  # program type names already looked up (bounded)
+
+
+def _prog_type(name: str) -> ProgType:
+    """``prog_type_from_name``, remembered (a name that is no type raises, not kept)."""
+    pt = prog_type_from_name(name)
+    if len(_PROG_TYPES) < 256:
+        _PROG_TYPES[name] = pt
+    return pt
 
 
 @functools.cache
@@ -313,8 +355,10 @@ def verify(
     ``btf``, ``func_info`` and ``line_info`` are what the load passes as ``prog_btf_fd``
     and its records (instruction indexes); ``options.sleepable`` is BPF_F_SLEEPABLE."""
     if isinstance(prog_type, str):
-        prog_type = prog_type_from_name(prog_type)
-    expected_attach_type = fixup_attach_type(prog_type, expected_attach_type)
+        name = prog_type
+        prog_type = _PROG_TYPES.get(name) or _prog_type(name)
+    if not expected_attach_type:
+        expected_attach_type = fixup_attach_type(prog_type, expected_attach_type)
     if options is None:
         options = _default_options(log_level)
     elif log_level and not options.log_level:
@@ -331,17 +375,20 @@ def verify(
     message = ""
     xlated: list[Insn] | None = None
     try:
-        check_btf_func_early(env)
+        if env.func_info:  # (each pass on func_info does nothing without records)
+            check_btf_func_early(env)
         add_subprogs(env)
         check_subprogs(env)
         check_btf_func(env)
-        check_lsm_attach(env)  # check_attach_btf_id's LSM rules
+        if prog_type == _LSM:
+            check_lsm_attach(env)  # check_attach_btf_id's LSM rules
         resolve_pseudo_ldimm64(env)
         check_cfg(env)
         env.stack_live = StackLiveness(env)
         compute_live_registers(env)
         do_check_common(env, 0)
-        do_check_subprogs(env)
+        if env.func_info:
+            do_check_subprogs(env)
         check_max_stack_depth(env)
         if fixups_matter(env):
             xlated = fixup_program(env)
@@ -351,15 +398,18 @@ def verify(
     elapsed_us = (time.perf_counter_ns() - start) // 1000
     if err:  # the line that says why, before any statistics follow it
         message = env.log.message()
-    if options.log_level & 4:
-        env.verbose(f"verification time {elapsed_us} usec\n")
-        env.verbose("stack depth " + "+".join(str(sp.stack_depth) for sp in env.subprogs) + "\n")
-    env.verbose(
-        f"processed {env.insn_processed} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) "
-        f"max_states_per_insn {env.max_states_per_insn} total_states {env.total_states} "
-        f"peak_states {env.peak_states} mark_read 0\n"
-    )
-    log = env.log.text()
+    log = ""
+    level = options.log_level
+    if level:  # (at level 0 the log keeps nothing but the line that says why, read above)
+        if level & 4:
+            env.verbose(f"verification time {elapsed_us} usec\n")
+            env.verbose("stack depth " + "+".join(str(sp.stack_depth) for sp in env.subprogs) + "\n")
+        env.verbose(
+            f"processed {env.insn_processed} insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) "
+            f"max_states_per_insn {env.max_states_per_insn} total_states {env.total_states} "
+            f"peak_states {env.peak_states} mark_read 0\n"
+        )
+        log = env.log.text()
     # the stack liveness points back at env: nothing reads it once the walk is done, and
     # without the loop each verification's objects go by reference counts rather than
     # waiting for the cyclic collector (which walks everything alive when it runs)

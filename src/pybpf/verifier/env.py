@@ -136,9 +136,11 @@ def _new_notes(n: int) -> list[InsnAux]:
         return [InsnAux() for _ in range(n)]
 
 
-@dataclass
 class SubprogInfo:
-    start: int
+    """One function of the program (``bpf_subprog_info``): where it starts and what the
+    passes learn about it.  The defaults are class attributes, as for :class:`InsnAux`:
+    every program makes at least one, and most keep every default."""
+
     stack_depth: int = 0
     has_tail_call: bool = False
     tail_call_reachable: bool = False
@@ -148,6 +150,15 @@ class SubprogInfo:
     is_global: bool = False
     changes_pkt_data: bool = False
     name: str = ""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+    def __repr__(self) -> str:
+        return (
+            f"SubprogInfo(start={self.start}, stack_depth={self.stack_depth}, name={self.name!r}, "
+            f"is_global={self.is_global}, is_cb={self.is_cb}, is_async_cb={self.is_async_cb})"
+        )
 
 
 @dataclass
@@ -222,6 +233,8 @@ class Env:
     cfg_special: Sequence[int] = ()  # the jumps, calls, exits, lddw and LD_ABS/LD_IND
     cfg_calls: Mapping[int, int] = MappingProxyType({})  # bpf-to-bpf calls: slot to callee
     cfg_backwards: bool = False  # some jump goes back
+    cfg_subprog_refs: Sequence[int] = ()  # bpf-to-bpf and kfunc calls, callback addresses
+    cfg_unplain: Sequence[int] = ()  # slots whose opcode is unknown, an lddw or a load
     cfg_insns: Sequence[Insn] | None = None  # the instruction list scanned (identity)
     # the walk's scratch: the history record this instruction made (pending.push_insn_history)
     # and the decoded backtracking steps (precision), one per slot, made on first use

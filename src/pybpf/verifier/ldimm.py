@@ -18,6 +18,7 @@ from ..kernel.progtypes import ProgType
 from ..kernel.regtypes import RegType
 from ..maps.types import MapType
 from . import scalar as sc
+from .cfg import scan
 from .env import BPF_MAX_VAR_OFF, Env
 from .pending import push_stack
 from .regs import BPF_REG_FP, Op, check_reg_arg, mark_reg_known_zero, mark_reg_unknown
@@ -45,38 +46,38 @@ def _add_used_map(env: Env, m: object) -> int:
     return len(env.used_maps) - 1
 
 
-# Opcodes that need nothing here: known, neither lddw nor a load from memory (whose
-# reserved fields are checked).
-_PLAIN = frozenset(c for c in KNOWN_OPCODES if c != OPCODE_LDDW and c & 0x07 != InsnClass.LDX)
 _LDX_MODES = (int(Mode.MEM), int(Mode.MEMSX))
 
 
 def resolve_pseudo_ldimm64(env: Env) -> None:
+    """In program order, every slot but those with a known opcode that is neither an
+    ``lddw`` nor a load from memory (``cfg.scan`` lists the others, usually few) and the
+    second halves of the ``lddw``."""
     insns = env.insns
     n = len(insns)
-    known, plain = KNOWN_OPCODES, _PLAIN
+    known = KNOWN_OPCODES
     ldx, ldx_modes, lddw = int(InsnClass.LDX), _LDX_MODES, OPCODE_LDDW
-    i = 0
-    while i < n:
+    if env.cfg_insns is not insns:
+        scan(env)
+    second = -1  # the second half of the last lddw: no instruction of its own
+    for i in env.cfg_unplain:
+        if i == second:
+            continue
         insn = insns[i]
         code = insn.code
-        if code in plain:
-            i += 1
-            continue
         if code & 0x07 == ldx and (code & 0xE0 not in ldx_modes or insn.imm != 0):
             raise env.einval("BPF_LDX uses reserved fields")
         if code == lddw:
             nxt = insns[i + 1] if i + 1 < n else None
             if nxt is None or nxt.code != 0 or nxt.dst or nxt.src or nxt.off:
                 raise env.einval("invalid bpf_ld_imm64 insn")
+            second = i + 1
             src = insn.src
             if not src:  # a plain constant: nothing to resolve
-                i += 2
                 continue
             if src in (PseudoLdImm64.BTF_ID, PseudoLdImm64.FUNC):
                 if src == PseudoLdImm64.BTF_ID:
                     raise env.einval("kernel BTF is not available for BPF_PSEUDO_BTF_ID loads")
-                i += 2
                 continue
             if src in (PseudoLdImm64.MAP_FD, PseudoLdImm64.MAP_IDX) and nxt.imm != 0:
                 raise env.einval("unrecognized bpf_ld_imm64 insn")
@@ -106,11 +107,9 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
                         f"invalid access to map value pointer, value_size={m.spec.value_size} off={off}",
                     ) from None
                 env.aux[i].map_off = off
-            i += 2
             continue
         if code not in known:
             raise env.einval(f"unknown opcode {code:02x}")
-        i += 1
 
 
 def check_map_prog_compatibility(env: Env, m: Any) -> None:

@@ -175,8 +175,14 @@ class StackLiveness:
     def _ensure_cur(self) -> FuncInstance:
         cur = self.cur
         if cur is None:
-            st = self.env.state
-            cur = self.cur = self.instance_of(st, st.curframe)
+            cur = self.ensure_cur()
+        return cur
+
+    def ensure_cur(self) -> FuncInstance:
+        """Find the current path's instance again (after :meth:`reset_callchain`)."""
+        st = self.env.cur_state
+        assert st is not None
+        cur = self.cur = self.instance_of(st, st.curframe)
         return cur
 
     # --- recording reads and writes ----------------------------------------------------
@@ -195,13 +201,17 @@ class StackLiveness:
         fm.may_read[rel] = new
 
     def reset_write_marks(self, insn_idx: int) -> None:
-        """An instruction starts: collect the slots it writes in full."""
+        """An instruction starts: collect the slots it writes in full (the driver does
+        this inline)."""
         if self.cur is None:
-            self._ensure_cur()
+            self.ensure_cur()
         self.write_insn_idx = insn_idx
         if self.write_any:
-            self.write_acc = [0] * MAX_CALL_FRAMES
-            self.write_any = False
+            self.clear_write_marks()
+
+    def clear_write_marks(self) -> None:
+        self.write_acc = [0] * MAX_CALL_FRAMES
+        self.write_any = False
 
     def _reset_write_marks_for(self, insn_idx: int) -> None:
         self.write_insn_idx = insn_idx
@@ -267,10 +277,21 @@ class StackLiveness:
     def update(self) -> None:
         """Bring every instance of the current path's call chain up to date
         (``bpf_update_live_stack``): callees first, so their facts reach the callers."""
+        cur = self.cur
         self.cur = None
-        st = self.env.state
-        for frame in range(st.curframe, -1, -1):
-            inst = self.instance_of(st, frame)
+        st = self.env.cur_state
+        assert st is not None
+        top = st.curframe
+        if top == 0:  # (the usual exit: one frame, most often its instance at hand)
+            inst = cur if cur is not None else self.instance_of(st, 0)
+            if inst.updated:
+                self._update_instance(inst)
+                inst.updated = False
+                inst.must_write_dropped = False
+            return
+        for frame in range(top, -1, -1):
+            # (cur, when known, is the instance of the top frame)
+            inst = cur if frame == top and cur is not None else self.instance_of(st, frame)
             if inst.updated:
                 self._update_instance(inst)
                 inst.updated = False
