@@ -133,8 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.version:
         from .. import __version__
+        from ..verifier import build_info
 
-        print(f"pybpf {__version__}")
+        print(f"pybpf {__version__} (verifier: {build_info()})")
         return 0
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
