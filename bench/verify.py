@@ -18,7 +18,9 @@ answers, the kernel's own ``verification time`` (log level 4, best of three load
 the same program and the ratio, each side the best of three verifications (``--rounds``).
 A warm-up program runs first, so that importing pybpf's
 modules is not counted.  Run ``.venv/bin/python bench/verify.py [--quick] [--corpus]
-[--no-kernel] [--json]`` (``--corpus``: the clang programs only).
+[--no-kernel] [--json]`` (``--corpus``: the clang programs only).  The first line names
+the verifier measured: pure Python, or the mypyc build ``make accel`` made of exactly these
+sources (``PYBPF_PURE=1`` measures pure Python even then).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import Any
 from pybpf.case import Case, _case_maps
 from pybpf.isa import assemble, encode_hex
 from pybpf.kernel.state import Kernel
-from pybpf.verifier import Options, verify
+from pybpf.verifier import Options, build_info, verify
 
 _KERNEL_TIME = re.compile(r"verification time (\d+) usec")
 
@@ -366,9 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         st = measure(selftests, with_kernel, rounds)
     corpus = measure_corpus(corpus_objects(args.quick), with_kernel, rounds)
     if args.json:
-        print(json.dumps({"loops": [asdict(f) for f in loops], "selftests": [asdict(f) for f in st],
+        print(json.dumps({"verifier": build_info(), "loops": [asdict(f) for f in loops],
+                          "selftests": [asdict(f) for f in st],
                           "corpus": [asdict(f) for f in corpus]}))  # fmt: skip
         return 0
+    print(f"verifier: {build_info()} (pure, or a `make accel` build of these sources)")
     if loops:
         print_loops(loops)
     if st:
