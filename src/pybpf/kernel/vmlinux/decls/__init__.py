@@ -7,7 +7,7 @@ Names are the Linux kernel's (so CO-RE relocations written against a real
 
 from __future__ import annotations
 
-from . import base, bpf, cache, fs, iter, keys, net, sched, tcp, testmod, trace, uapi
+from . import base, bpf, cache, fs, iter, keys, net, sched, sockets, tcp, testmod, trace, uapi
 
 SOURCES: tuple[tuple[str, str], ...] = (
     ("base", base.DECLS),
@@ -22,4 +22,5 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("cache", cache.DECLS),
     ("keys", keys.DECLS),
     ("trace", trace.DECLS),
+    ("sockets", sockets.DECLS),
 )

@@ -246,6 +246,13 @@ enum sk_pacing {
     SK_PACING_FQ = 2,
 };
 
+struct timer_list {
+    struct hlist_node entry;
+    unsigned long expires;
+    void (*function)(struct timer_list *);
+    u32 flags;
+};
+
 struct sock {
     struct sock_common __sk_common;
     atomic_t sk_drops;
@@ -310,6 +317,7 @@ struct sock {
     void (*sk_destruct)(struct sock *);
     struct bpf_local_storage *sk_bpf_storage;
     struct callback_head sk_rcu;
+    struct timer_list sk_timer;
 };
 
 struct socket {

@@ -141,6 +141,26 @@ struct bpf_struct_ops_tcp_congestion_ops {
     struct tcp_congestion_ops data;
 };
 
+struct fastopen_queue {
+    struct request_sock *rskq_rst_head;
+    struct request_sock *rskq_rst_tail;
+    spinlock_t lock;
+    int qlen;
+    int max_qlen;
+    struct tcp_fastopen_context *ctx;
+};
+
+struct request_sock_queue {
+    spinlock_t rskq_lock;
+    u8 rskq_defer_accept;
+    u8 synflood_warned;
+    atomic_t qlen;
+    atomic_t young;
+    struct request_sock *rskq_accept_head;
+    struct request_sock *rskq_accept_tail;
+    struct fastopen_queue fastopenq;
+};
+
 struct inet_connection_sock {
     struct inet_sock icsk_inet;
     struct inet_bind_bucket *icsk_bind_hash;
@@ -187,6 +207,9 @@ struct inet_connection_sock {
     u32 icsk_probes_tstamp;
     u32 icsk_user_timeout;
     u64 icsk_ca_priv[13];
+    struct request_sock_queue icsk_accept_queue;
+    struct timer_list icsk_retransmit_timer;
+    struct timer_list icsk_delack_timer;
 };
 
 struct tcp_sock {

@@ -23,6 +23,8 @@ struct request_sock {
     u8 syncookie;
     u32 ts_recent;
     struct sock *sk;
+    u8 num_timeout;
+    struct timer_list rsk_timer;
 };
 
 struct sockaddr {
