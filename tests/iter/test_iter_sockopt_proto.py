@@ -9,8 +9,8 @@ writes them); the running kernel is asked again where bpf() is allowed.
 
 The kernel (6.12 sources, 6.18 running) gives the socket options to ``iter/tcp`` and
 ``iter/unix`` only: ``iter/udp`` has no ``get_func_proto`` of its own, so both refuse the
-helpers there.  pybpf has no ``tcp``/``unix`` iterator target yet (its context slot reads
-as a scalar), so those cases are expected to fail until it has.
+helpers there.  pybpf registers the three targets as the kernel does
+(:mod:`pybpf.kernel.iter_targets`), so each case's verdict is the kernel's.
 """
 
 from __future__ import annotations
@@ -29,17 +29,7 @@ HELPERS = {"setsockopt": 49, "getsockopt": 57}
 TARGETS = ("tcp", "unix", "udp", "task", "bpf_map")
 CASES = tuple(f"{t}_{h}" for t in TARGETS for h in HELPERS)
 
-_NO_TARGET_YET = pytest.mark.xfail(
-    strict=True, reason="pybpf has no tcp/unix iterator target (ctx slot is a scalar)"
-)
-
-
-def _param(name: str) -> Any:
-    marks = [_NO_TARGET_YET] if name.split("_")[0] in ("tcp", "unix") else []
-    return pytest.param(name, marks=marks, id=name)
-
-
-PARAMS = [_param(n) for n in CASES]
+PARAMS = [pytest.param(n, id=n) for n in CASES]
 
 
 def _split(name: str) -> tuple[str, str]:

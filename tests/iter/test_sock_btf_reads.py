@@ -1,7 +1,7 @@
 """Kernel stand-in objects are as large as their structure in pybpf's kernel BTF, so a
 program reading through a BTF pointer reaches every member the verifier lets it read:
 ``struct sock``'s ``sk_protocol`` and ``sk_type`` lie past byte 256 and read what the
-socket is, and its last member reads 0."""
+socket is, and its last pointer member reads 0."""
 
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ def _region_size(obj: object) -> int:
     ("obj", "struct"),
     [
         (Socket(AF_INET, SOCK_STREAM), "tcp_sock"),
-        (Socket(AF_INET6, SOCK_STREAM), "tcp_sock"),
+        (Socket(AF_INET6, SOCK_STREAM), "tcp6_sock"),
         (Socket(AF_INET, SOCK_DGRAM), "inet_sock"),
-        (Socket(AF_UNIX, SOCK_STREAM), "sock"),
+        (Socket(AF_UNIX, SOCK_STREAM), "unix_sock"),
         (XdpSocket(), "sock"),
         (Task(7), "task_struct"),
         (Cgroup(1), "cgroup"),
@@ -55,7 +55,7 @@ def test_sockmap_iterator_reads_sock_members_past_256_bytes() -> None:
     from pybpf.iter import create_iter_link
 
     proto, stype = offsetof("sock", "sk_protocol"), offsetof("sock", "sk_type")
-    last = sizeof("sock") - 8
+    last = offsetof("sock", "sk_timer") + offsetof("timer_list", "function")  # its last u64
     assert min(proto, stype, last) >= 256  # the old stand-in size
     prog = (
         _SEQ + "r8 = *(u64 *)(r1 + 24)\nif r8 == 0 goto out\n"

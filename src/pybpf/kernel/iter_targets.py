@@ -5,8 +5,12 @@ context is that function's argument list, one u64 slot each.  The target says wh
 slot holds: the ``meta`` and object pointers are trusted BTF pointers, and some targets
 override a slot's type (``ctx_arg_info``), such as the key and value of a map element,
 which are buffers whose size is only known when the iterator is attached to a map, or
-an object that is NULL on the final call (``PTR_TO_BTF_ID_OR_NULL``, trusted for maps
-and tasks only, as the kernel registers them).
+an object that is NULL on the final call (``PTR_TO_BTF_ID_OR_NULL``, trusted for maps,
+tasks, and TCP and UDP sockets, as the kernel registers them; a Unix socket is not).
+Scalar slots (a socket's ``uid``, a UDP socket's hash ``bucket``) read as integers.
+
+A target may have its own helper look-up (``get_func_proto``): the ``tcp`` and ``unix``
+targets add ``bpf_setsockopt``/``bpf_getsockopt`` (listed in :mod:`.func_proto`).
 
 The running side of the targets (walking maps, the ``seq_file`` output) lives in
 :mod:`pybpf.iter`; this module only describes the contexts.
@@ -71,6 +75,13 @@ def _obj(struct: str, reg_type: int = _OBJ_OR_NULL) -> BtfArg:
     return BtfArg(BtfArgKind.STRUCT_PTR, struct, reg_type=reg_type)
 
 
+def _scalar(c_type: str) -> BtfArg:
+    return BtfArg(BtfArgKind.SCALAR, type_name=c_type)
+
+
+_UID = _scalar("uid_t")
+
+
 TARGETS: dict[str, IterTarget] = {
     t.name: t
     for t in (
@@ -95,6 +106,14 @@ TARGETS: dict[str, IterTarget] = {
             ("meta", "map", "key", "sk"),
             needs_map=True,
         ),
+        IterTarget("tcp", "bpf_iter__tcp",
+                   (_META, _obj("sock_common", _OBJ_OR_NULL | _TRUSTED), _UID),
+                   ("meta", "sk_common", "uid")),
+        IterTarget("udp", "bpf_iter__udp",
+                   (_META, _obj("udp_sock", _OBJ_OR_NULL | _TRUSTED), _UID, _scalar("int")),
+                   ("meta", "udp_sk", "uid", "bucket")),
+        IterTarget("unix", "bpf_iter__unix", (_META, _obj("unix_sock"), _UID),
+                   ("meta", "unix_sk", "uid")),
     )
 }  # fmt: skip
 """The targets pybpf's kernel runs, by name (the part after ``iter/``)."""
@@ -113,6 +132,8 @@ def iter_func_decls() -> str:
         for arg, pname in zip(t.args, t.arg_names, strict=True):
             if arg.kind == BtfArgKind.STRUCT_PTR:
                 params.append(f"struct {arg.struct} *{pname}")
+            elif arg.kind == BtfArgKind.SCALAR:
+                params.append(f"{arg.type_name} {pname}")
             else:
                 params.append(f"void *{pname}")
         lines.append(f"int {t.func_name}({', '.join(params)});")
