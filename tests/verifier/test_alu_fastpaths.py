@@ -246,10 +246,26 @@ SHIFT_BY_CONSTANTS = [
     Insn(ALU64 | MOV | K, 0), Insn(0x95),
 ]  # fmt: skip
 
+# pointers with no variable part plus constants: within the stack, past it (refused to the
+# unprivileged), far enough for the offset checks, and a context pointer
+PTR_ADDS = [
+    Insn(ALU64 | MOV | X, 9, 10), Insn(ALU64 | ADD | K, 9, 0, 0, -8),
+    Insn(ALU64 | MOV | X, 8, 1), Insn(ALU64 | ADD | K, 8, 0, 0, 16), Insn(ALU64 | ADD | K, 8, 0, 0, -16),
+    Insn(ALU64 | MOV | X, 7, 10), Insn(ALU64 | ADD | K, 7, 0, 0, -600),
+    Insn(ALU64 | ADD | K, 8, 0, 0, 0x1FFFFFFF), Insn(ALU64 | ADD | K, 8, 0, 0, 1),
+    Insn(ALU64 | MOV | K, 0), Insn(0x95),
+]  # fmt: skip
+PTR_ADDS_SHORT = PTR_ADDS[:5] + PTR_ADDS[-2:]
+PTR_ADDS_FAR = PTR_ADDS[:5] + PTR_ADDS[7:]
+
 
 @pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @example(LINKED_ADD, True)
+@example(PTR_ADDS, True)
+@example(PTR_ADDS, False)
+@example(PTR_ADDS_SHORT, False)
+@example(PTR_ADDS_FAR, False)
 @example(LINKED_KNOWN, True)
 @example(LINKED_KNOWN, False)
 @example(SHIFT_BY_CONSTANTS, True)

@@ -12,7 +12,7 @@ from ..isa.disasm import ALU_OPS
 from ..isa.insn import Insn, reserved_fields_error
 from ..isa.opcodes import ADDR_SPACE_CAST, TO_LE, AluOp, InsnClass, Source
 from ..isa.semantics import s32 as _s32
-from ..kernel.regtypes import RegType, TypeFlag, base_type
+from ..kernel.regtypes import BASE_TYPE_MASK, RegType, TypeFlag, base_type
 from . import bounds as bx
 from . import scalar as sc
 from . import tnum
@@ -177,6 +177,28 @@ def check_alu_op(env: Env, insn: Insn) -> None:
                         dreg.off = 0
                     return
                 _scalar_op_scalar(env, insn, op, not alu64, dreg, sreg)
+                return
+        elif op == _ADD and alu64 and not x and FAST_PATHS:
+            # a pointer with no variable part plus a small constant (``r2 = r10; r2 += -8``):
+            # adjust_ptr_min_max_vals moves the fixed offset only, its 32-bit forgetting
+            # and reg_bounds_sync giving the constant back (anything else: the general path)
+            ptype = dreg.type
+            b = dreg.b
+            imm = insn.imm
+            off = dreg.off + imm
+            if (
+                (ptype & BASE_TYPE_MASK) in _ARITH_OK
+                and not ptype & _PTR_MAYBE_NULL
+                and not b.var_off.mask
+                and b.var_off.value == 0
+                and _KNOWN.get(0) is b
+                and -BPF_MAX_VAR_OFF < imm < BPF_MAX_VAR_OFF
+                and -BPF_MAX_VAR_OFF < dreg.off < BPF_MAX_VAR_OFF
+                and -BPF_MAX_VAR_OFF < off < BPF_MAX_VAR_OFF
+            ):
+                dreg.off = off
+                if not env.options.bypass_spec_v1:
+                    _sanitize_check_bounds(env, insn, dreg)
                 return
         adjust_reg_min_max_vals(env, insn)
         return
