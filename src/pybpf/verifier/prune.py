@@ -400,7 +400,12 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
         add_new = True
     entries = env.explored_states.get(insn_idx)
     if entries:
-        clean_live_states(env, insn_idx, cur)
+        # (clean_live_states's own first test, here: most visits find nothing to clean)
+        for sl in entries:
+            st = sl.state
+            if not (st.branches or st.cleaned) and st.insn_idx == insn_idx:
+                clean_live_states(env, insn_idx, cur)
+                break
     else:
         entries = []
     iter_next = aux.force_checkpoint and is_iter_next_insn(env, insn_idx)
@@ -422,6 +427,12 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     calls_callback = aux.calls_callback
     force_checkpoint = aux.force_checkpoint
     loop_check = not iter_next and not calls_callback
+    n_live = 64 if force_checkpoint else 3
+    # states_maybe_looping's test of the hinted register, inline: in a loop it tells
+    # nearly every live state apart from the current one
+    cfr = cur.curframe
+    cur_regs = cur.frames[cfr].regs
+    hint_b = cur_regs[loop_hint.regno].b
     rest = iter(entries)
     for sl in rest:
         old = sl.state
@@ -445,22 +456,27 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                 hit = sl
                 break
             # a may_goto that did not converge is still checked for an infinite loop
-            if (
-                loop_check
-                and states_maybe_looping(old, cur, loop_hint)
-                and states_equal(env, old, cur, EXACT)
-                and not active_depths_differ(old, cur)
-                and old.may_goto_depth == cur.may_goto_depth
-                and old.callback_unroll_depth == cur.callback_unroll_depth
-            ):
-                env.verbose(f"infinite loop detected at insn {insn_idx}\n")
-                env.verbose("cur state:")
-                env.verbose(verifier_state_str(cur.cur, True, 0, 0) + "\n")
-                env.verbose("old state:")
-                env.verbose(verifier_state_str(old.frames[cur.curframe], True, 0, 0) + "\n")
-                raise VerifierError(errno.EINVAL, f"infinite loop detected at insn {insn_idx}")
+            if loop_check and old.curframe == cfr:
+                ob = old.frames[cfr].regs[loop_hint.regno].b
+                if ob is hint_b or (ob.smin == hint_b.smin and ob.umax == hint_b.umax and ob == hint_b):
+                    looping = states_maybe_looping(old, cur, loop_hint)
+                    hint_b = cur_regs[loop_hint.regno].b  # (the hint may have moved)
+                    if (
+                        looping
+                        and states_equal(env, old, cur, EXACT)
+                        and not active_depths_differ(old, cur)
+                        and old.may_goto_depth == cur.may_goto_depth
+                        and old.callback_unroll_depth == cur.callback_unroll_depth
+                    ):
+                        env.verbose(f"infinite loop detected at insn {insn_idx}\n")
+                        env.verbose("cur state:")
+                        env.verbose(verifier_state_str(cur.cur, True, 0, 0) + "\n")
+                        env.verbose("old state:")
+                        env.verbose(verifier_state_str(old.frames[cur.curframe], True, 0, 0) + "\n")
+                        raise VerifierError(errno.EINVAL, f"infinite loop detected at insn {insn_idx}")
             if recent:
                 add_new = False
+            n = n_live
         else:
             loop_entry = get_loop_entry(old)
             force_exact = loop_entry is not None and loop_entry.branches > 0
@@ -469,10 +485,10 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
                     update_loop_entry(cur, loop_entry)
                 hit = sl
                 break
+            n = 3
         # a miss
         if add_new:
             sl.miss_cnt += 1
-        n = 64 if force_checkpoint and old.branches > 0 else 3
         if sl.miss_cnt > sl.hit_cnt * n + n:
             # evicted; a state still being explored stays counted until its paths end
             env.explored_states_size -= 1
