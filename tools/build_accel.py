@@ -20,6 +20,7 @@ import ast
 import importlib.util
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -107,11 +108,16 @@ def _outside_imports(src: Path, modules: list[Path]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--src", type=Path, default=REPO / "src", help="the tree holding pybpf/")
-    ap.add_argument("--all", action="store_true", help="compile every module, not only the hot ones")
+    ap.add_argument(
+        "--all", action="store_true", help="compile every module, not only the hot ones"
+    )
     ap.add_argument("--opt", default="1", choices="0123", help="C optimisation level (default 1)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel C compilers")
-    ap.add_argument("--separate", action="store_true",
-                    help="one shared library per module (default: one, split into several C files)")
+    ap.add_argument(
+        "--separate",
+        action="store_true",
+        help="one shared library per module (default: one, split into several C files)",
+    )
     ap.add_argument("--force", action="store_true", help="rebuild even when the build exists")
     ap.add_argument("--keep", action="store_true", help="keep the temporary build directory")
     args = ap.parse_args(argv)
@@ -173,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         (stage / accel.STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
         shutil.rmtree(final, ignore_errors=True)
         stage.rename(final)
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         print(f"accel: {len(chosen)} of {len(modules)} modules compiled in {total:.0f} s "
-              f"(mypyc {cgen:.0f} s, C {compile_s - cgen:.0f} s, -O{args.opt}, "
-              f"{stamp['mode']}, -j{args.jobs}): {final}")  # fmt: skip
+              f"(mypyc {cgen:.0f} s, C {compile_s - cgen:.0f} s; CPU {ru.ru_utime + ru.ru_stime:.0f} s; "
+              f"-O{args.opt}, {stamp['mode']}, -j{args.jobs}): {final}")  # fmt: skip
         return 0
     finally:
         if args.keep:

@@ -97,7 +97,9 @@ def find_build(package_dir: Path) -> Path | None:
         skey = _stat_key(files)
         seen = _read_json(root / STAT_CACHE) or {}
         known = seen.get(skey)
-        digest = known[0] if isinstance(known, list) and len(known) == 2 else source_hash(package_dir)
+        digest = (
+            known[0] if isinstance(known, list) and len(known) == 2 else source_hash(package_dir)
+        )
         where = build_dir(root, digest)
         stamp = _read_json(where / STAMP)
         if stamp is None or stamp.get("hash") != digest:
