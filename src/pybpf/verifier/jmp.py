@@ -32,7 +32,7 @@ from .regs import (
     type_is_pkt_pointer,
     type_may_be_null,
 )
-from .state import BPF_ADD_CONST, BPF_REG_SIZE, RegState, Slot, VerifierState
+from .state import BPF_ADD_CONST, BPF_REG_SIZE, DEF_NOT_SUBREG, RegState, Slot, VerifierState
 
 MAX_PACKET_OFF = 0xFFFF
 BEYOND_PKT_END = -2
@@ -295,6 +295,10 @@ def sync_linked_regs(vstate: VerifierState, known: RegState, linked: list[tuple[
 # and an attribute look-up each time.
 _JA, _JEQ, _JNE, _JCOND = int(JmpOp.JA), int(JmpOp.JEQ), int(JmpOp.JNE), int(JmpOp.JCOND)
 _X = int(Source.X)
+_SCALAR = int(SCALAR)
+_NOT_INIT = int(RegType.NOT_INIT)
+_PKT_CMP = frozenset(int(o) for o in (JmpOp.JGT, JmpOp.JLT, JmpOp.JGE, JmpOp.JLE))
+"""The comparisons that can prove a packet range (try_match_pkt_pointers)."""
 _JMP32 = int(InsnClass.JMP32)
 _BTF_ID = int(RegType.PTR_TO_BTF_ID)
 _U64 = (1 << 64) - 1
@@ -314,16 +318,39 @@ def check_cond_jmp_op(env: Env, insn: Insn) -> int:
     if op == _JCOND:
         return check_may_goto(env, insn)
     d = insn.dst
-    check_reg_arg(env, d, Op.SRC)
-    dst = regs[d]
+    # check_reg_arg(SRC) inline where it finds nothing wrong and nothing to zero-extend
+    dst_or_none = regs[d] if d < 11 else None
+    if (
+        dst_or_none is not None
+        and dst_or_none.type != _NOT_INIT
+        and (d == 10 or dst_or_none.subreg_def == DEF_NOT_SUBREG)
+    ):
+        env.scratched_regs |= 1 << d
+        dst = dst_or_none
+    else:
+        check_reg_arg(env, d, Op.SRC)
+        dst = regs[d]
     by_reg = code & 0x08 == _X
     if by_reg:
         if insn.imm != 0:
             raise env.einval("BPF_JMP/JMP32 uses reserved fields")
         s = insn.src
-        check_reg_arg(env, s, Op.SRC)
-        src = regs[s]
-        if not (type_is_pkt_pointer(dst.type) and type_is_pkt_pointer(src.type)) and is_pointer_value(env, s):
+        src_or_none = regs[s] if s < 11 else None
+        if (
+            src_or_none is not None
+            and src_or_none.type != _NOT_INIT
+            and (s == 10 or src_or_none.subreg_def == DEF_NOT_SUBREG)
+        ):
+            env.scratched_regs |= 1 << s
+            src = src_or_none
+        else:
+            check_reg_arg(env, s, Op.SRC)
+            src = regs[s]
+        if (
+            src.type != _SCALAR
+            and not (type_is_pkt_pointer(dst.type) and type_is_pkt_pointer(src.type))
+            and is_pointer_value(env, s)
+        ):
             raise env.eacces(f"R{s} pointer comparison prohibited")
     else:
         if insn.src != 0:
@@ -331,13 +358,16 @@ def check_cond_jmp_op(env: Env, insn: Insn) -> int:
         src = env.fake_reg[0]
         src.mark_known(insn.imm & _U64)
     is32 = code & 0x07 == _JMP32
-    pred = is_branch_taken(dst, src, op, is32)
+    if dst.type == _SCALAR and src.type == _SCALAR:
+        pred = sc.is_branch_taken(op, dst.b, src.b, is32)
+    else:
+        pred = is_branch_taken(dst, src, op, is32)
     if pred >= 0:
-        if dst.type == SCALAR:
+        if dst.type == _SCALAR:
             mark_chain_precision(env, d)
-        if by_reg and src.type == SCALAR:
+        if by_reg and src.type == _SCALAR:
             mark_chain_precision(env, insn.src)
-        if env.level & 3:
+        if env.log.level & 3:
             print_insn_state(env, this.frames[this.curframe])
         return idx + insn.off + 1 if pred == 1 else idx + 1
     # The scalars refined together with the operands go into the jump history before the
@@ -380,14 +410,23 @@ def check_cond_jmp_op(env: Env, insn: Insn) -> int:
         not is32
         and not by_reg
         and insn.imm == 0
-        and (op in (_JEQ, _JNE))
-        and type_may_be_null(dst.type)
+        and op in (_JEQ, _JNE)
+        and dst.type & _MAYBE_NULL
     ):
         mark_ptr_or_null_regs(env, this, d, op == _JNE)
         mark_ptr_or_null_regs(env, other, d, op == _JEQ)
-    elif not try_match_pkt_pointers(insn, dst, regs[insn.src], this, other) and is_pointer_value(env, d):
+    elif (
+        not (
+            by_reg
+            and not is32
+            and op in _PKT_CMP
+            and try_match_pkt_pointers(insn, dst, regs[insn.src], this, other)
+        )
+        and dst.type != _SCALAR
+        and is_pointer_value(env, d)
+    ):
         raise env.eacces(f"R{d} pointer comparison prohibited")
-    if env.level & 3:
+    if env.log.level & 3:
         print_insn_state(env, this.frames[this.curframe])
     return idx + 1
 

@@ -55,14 +55,25 @@ from .regs import (
     type_is_pkt_pointer,
     type_is_sk_pointer,
 )
-from .stack import check_stack_access_within_bounds, check_stack_read, check_stack_write
-from .state import RegState
+from .stack import (
+    check_stack_access_within_bounds,
+    check_stack_read,
+    check_stack_read_fixed_off,
+    check_stack_write,
+    check_stack_write_fixed_off,
+    grow_stack_state,
+)
+from .state import BPF_REG_SIZE, MAX_BPF_STACK, RegState
 
 S64_MIN = -(1 << 63)
 MAX_PACKET_OFF = 0xFFFF
 SIZE_BYTES = {Size.B: 1, Size.H: 2, Size.W: 4, Size.DW: 8}
 _SIZE_BYTES = {int(k): v for k, v in SIZE_BYTES.items()}
 _U64 = (1 << 64) - 1
+
+FAST_PATHS = True
+"""Take check_mem_access's inlined path for constant stack offsets; tests turn it off to
+check that it agrees with the general path."""
 _PKT = frozenset((PTR_TO_PACKET, PTR_TO_PACKET_META))
 _RDONLY_PROG, _WRONLY_PROG = int(MapFlag.RDONLY_PROG), int(MapFlag.WRONLY_PROG)
 _CTX_LIKE = frozenset((PTR_TO_CTX, PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK, PTR_TO_XDP_SOCK, PTR_TO_BTF_ID))
@@ -316,10 +327,32 @@ def check_mem_access(
     regs = st.frames[st.curframe].regs
     reg = regs[regno]
     size = _SIZE_BYTES[bpf_size]
+    t = reg.type
+    if t == PTR_TO_STACK and not reg.b.var_off.mask and FAST_PATHS:
+        # the commonest access, a constant stack offset inside the frame: the checks of
+        # check_ptr_alignment and check_stack_access_within_bounds where they pass, then
+        # straight to the fixed-offset spill or fill (anything else: the general path)
+        state = st.frames[reg.frameno]
+        v = reg.b.var_off.value
+        at = (v - _U64 - 1 if v >> 63 else v) + reg.off + off
+        if (
+            not at & (size - 1)
+            and at >= -MAX_BPF_STACK
+            and at + size <= 0
+            and (write or at >= -len(state.stack) * BPF_REG_SIZE or env.options.allow_uninit_stack)
+        ):
+            if len(state.stack) * BPF_REG_SIZE < -at:
+                grow_stack_state(env, state, -at)
+            if write:
+                return check_stack_write_fixed_off(env, state, at, size, value_regno, insn_idx)
+            flags = check_stack_read_fixed_off(env, state, at, size, value_regno)
+            if size < 8 and value_regno >= 0 and regs[value_regno].type == SCALAR:
+                r = regs[value_regno]
+                r.b = sc.coerce_to_size_sx(r.b, size) if is_ldsx else sc.coerce_to_size(r.b, size)
+            return flags
     flags = 0
     check_ptr_alignment(env, reg, off, size, strict_once)
     off += reg.off
-    t = reg.type
     # (the branches test disjoint types: the most common come first)
     if t == PTR_TO_STACK:
         check_stack_access_within_bounds(env, regno, off, size, write)
