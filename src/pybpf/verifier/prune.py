@@ -394,120 +394,114 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     cur = env.cur_state
     assert cur is not None
     aux = env.aux[insn_idx]
-    force_new = env.options.test_state_freq or aux.force_checkpoint or len(cur.jmp_history) > 40
-    add_new = force_new
-    if env.jmps_processed - env.prev_jmps_processed >= 2 and env.insn_processed - env.prev_insn_processed >= 8:
-        add_new = True
+    force_checkpoint = aux.force_checkpoint
+    force_new = env.options.test_state_freq or force_checkpoint or len(cur.jmp_history) > 40
+    jmps = env.jmps_processed - env.prev_jmps_processed
+    insns = env.insn_processed - env.prev_insn_processed
+    add_new = force_new or (jmps >= 2 and insns >= 8)
     entries = env.explored_states.get(insn_idx)
+    hit: StateListEntry | None = None
+    states_cnt = 0
     if entries:
+        states_cnt = len(entries)
         # (clean_live_states's own first test, here: most visits find nothing to clean)
         for sl in entries:
             st = sl.state
             if not (st.branches or st.cleaned) and st.insn_idx == insn_idx:
                 clean_live_states(env, insn_idx, cur)
                 break
-    else:
-        entries = []
-    iter_next = aux.force_checkpoint and is_iter_next_insn(env, insn_idx)
-    keep: list[StateListEntry] = []
-    hit: StateListEntry | None = None
-    insn = env.insns[insn_idx]
-    may_goto = insn.code == _JCOND_K and insn.src == 0
-    loop_hint: LoopHint | None = env.loop_hint
-    if loop_hint is None:
-        loop_hint = env.loop_hint = LoopHint()
-    # a checkpoint was added a short while ago: a state still being explored here does not
-    # call for another one (the counters do not change while the entries are compared)
-    recent = (
-        not force_new
-        and env.jmps_processed - env.prev_jmps_processed < 20
-        and env.insn_processed - env.prev_insn_processed < 100
-    )
-    states_cnt = len(entries)
-    calls_callback = aux.calls_callback
-    force_checkpoint = aux.force_checkpoint
-    loop_check = not iter_next and not calls_callback
-    n_live = 64 if force_checkpoint else 3
-    # states_maybe_looping's test of the hinted register, inline: in a loop it tells
-    # nearly every live state apart from the current one
-    cfr = cur.curframe
-    cur_regs = cur.frames[cfr].regs
-    hint_b = cur_regs[loop_hint.regno].b
-    rest = iter(entries)
-    for sl in rest:
-        old = sl.state
-        if old.branches:
-            if iter_next:
-                # an active iterator back at its _next call in a state the checkpoint covers
-                if states_equal(env, old, cur, RANGE_WITHIN) and next_call_iter_active(cur):
-                    update_loop_entry(cur, old)
+        iter_next = force_checkpoint and is_iter_next_insn(env, insn_idx)
+        calls_callback = aux.calls_callback
+        insn = env.insns[insn_idx]
+        may_goto = insn.code == _JCOND_K and insn.src == 0
+        special = iter_next or calls_callback or may_goto
+        loop_check = not iter_next and not calls_callback
+        loop_hint: LoopHint | None = env.loop_hint
+        if loop_hint is None:
+            loop_hint = env.loop_hint = LoopHint()
+        # a checkpoint was added a short while ago: a state still being explored here does
+        # not call for another one (the counters do not change while the entries are compared)
+        recent = not force_new and jmps < 20 and insns < 100
+        n_live = 64 if force_checkpoint else 3
+        # states_maybe_looping's test of the hinted register, inline: in a loop it tells
+        # nearly every live state apart from the current one
+        cfr = cur.curframe
+        cur_regs = cur.frames[cfr].regs
+        hint_b = cur_regs[loop_hint.regno].b
+        evicted: list[StateListEntry] | None = None
+        for sl in entries:
+            old = sl.state
+            if old.branches:
+                if not special:
+                    pass
+                elif iter_next:
+                    # an active iterator back at its _next call in a state the checkpoint covers
+                    if states_equal(env, old, cur, RANGE_WITHIN) and next_call_iter_active(cur):
+                        update_loop_entry(cur, old)
+                        hit = sl
+                        break
+                elif calls_callback:
+                    if states_equal(env, old, cur, RANGE_WITHIN):
+                        hit = sl
+                        break
+                elif old.may_goto_depth != cur.may_goto_depth and states_equal(env, old, cur, RANGE_WITHIN):
+                    update_loop_entry(cur, old)  # (may_goto)
                     hit = sl
                     break
-            elif calls_callback:
-                if states_equal(env, old, cur, RANGE_WITHIN):
+                # a may_goto that did not converge is still checked for an infinite loop
+                if loop_check and old.curframe == cfr:
+                    ob = old.frames[cfr].regs[loop_hint.regno].b
+                    if ob is hint_b or (ob.smin == hint_b.smin and ob.umax == hint_b.umax and ob == hint_b):
+                        looping = states_maybe_looping(old, cur, loop_hint)
+                        hint_b = cur_regs[loop_hint.regno].b  # (the hint may have moved)
+                        if (
+                            looping
+                            and states_equal(env, old, cur, EXACT)
+                            and not active_depths_differ(old, cur)
+                            and old.may_goto_depth == cur.may_goto_depth
+                            and old.callback_unroll_depth == cur.callback_unroll_depth
+                        ):
+                            env.verbose(f"infinite loop detected at insn {insn_idx}\n")
+                            env.verbose("cur state:")
+                            env.verbose(verifier_state_str(cur.cur, True, 0, 0) + "\n")
+                            env.verbose("old state:")
+                            env.verbose(verifier_state_str(old.frames[cur.curframe], True, 0, 0) + "\n")
+                            raise VerifierError(errno.EINVAL, f"infinite loop detected at insn {insn_idx}")
+                if recent:
+                    add_new = False
+                n = n_live
+            else:
+                loop_entry = get_loop_entry(old)
+                force_exact = loop_entry is not None and loop_entry.branches > 0
+                if states_equal(env, old, cur, RANGE_WITHIN if force_exact else NOT_EXACT):
+                    if force_exact and loop_entry is not None:
+                        update_loop_entry(cur, loop_entry)
                     hit = sl
                     break
-            elif (
-                may_goto
-                and old.may_goto_depth != cur.may_goto_depth
-                and states_equal(env, old, cur, RANGE_WITHIN)
-            ):
-                update_loop_entry(cur, old)
-                hit = sl
-                break
-            # a may_goto that did not converge is still checked for an infinite loop
-            if loop_check and old.curframe == cfr:
-                ob = old.frames[cfr].regs[loop_hint.regno].b
-                if ob is hint_b or (ob.smin == hint_b.smin and ob.umax == hint_b.umax and ob == hint_b):
-                    looping = states_maybe_looping(old, cur, loop_hint)
-                    hint_b = cur_regs[loop_hint.regno].b  # (the hint may have moved)
-                    if (
-                        looping
-                        and states_equal(env, old, cur, EXACT)
-                        and not active_depths_differ(old, cur)
-                        and old.may_goto_depth == cur.may_goto_depth
-                        and old.callback_unroll_depth == cur.callback_unroll_depth
-                    ):
-                        env.verbose(f"infinite loop detected at insn {insn_idx}\n")
-                        env.verbose("cur state:")
-                        env.verbose(verifier_state_str(cur.cur, True, 0, 0) + "\n")
-                        env.verbose("old state:")
-                        env.verbose(verifier_state_str(old.frames[cur.curframe], True, 0, 0) + "\n")
-                        raise VerifierError(errno.EINVAL, f"infinite loop detected at insn {insn_idx}")
-            if recent:
-                add_new = False
-            n = n_live
-        else:
-            loop_entry = get_loop_entry(old)
-            force_exact = loop_entry is not None and loop_entry.branches > 0
-            if states_equal(env, old, cur, RANGE_WITHIN if force_exact else NOT_EXACT):
-                if force_exact and loop_entry is not None:
-                    update_loop_entry(cur, loop_entry)
-                hit = sl
-                break
-            n = 3
-        # a miss
-        if add_new:
-            sl.miss_cnt += 1
-        if sl.miss_cnt > sl.hit_cnt * n + n:
-            # evicted; a state still being explored stays counted until its paths end
-            env.explored_states_size -= 1
-            if old.branches or _incomplete_loop(old):
-                old.in_free_list = True
-                env.free_list_size += 1
-            continue
-        keep.append(sl)
-    if hit is not None:  # (it and the entries after it stay as they are)
-        keep.append(hit)
-        keep.extend(rest)
-    env.explored_states[insn_idx] = keep
+                n = 3
+            # a miss
+            if add_new:
+                sl.miss_cnt += 1
+            if sl.miss_cnt > sl.hit_cnt * n + n:
+                # evicted; a state still being explored stays counted until its paths end
+                env.explored_states_size -= 1
+                if old.branches or _incomplete_loop(old):
+                    old.in_free_list = True
+                    env.free_list_size += 1
+                if evicted is None:
+                    evicted = [sl]
+                else:
+                    evicted.append(sl)
+        if evicted is not None:  # (the others keep their order)
+            entries[:] = [sl for sl in entries if not any(sl is e for e in evicted)]
     if hit is not None:
         hit.hit_cnt += 1
         if aux.jmp_point:
             push_insn_history(env, cur, 0, None)
         propagate_precision(env, hit.state)
         return True
-    env.max_states_per_insn = max(env.max_states_per_insn, states_cnt)
+    if states_cnt > env.max_states_per_insn:
+        env.max_states_per_insn = states_cnt
     if not env.options.bpf_capable and states_cnt > BPF_COMPLEXITY_LIMIT_STATES:
         return False
     if not add_new:
@@ -526,5 +520,8 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     cur.first_insn_idx = insn_idx
     cur.jmp_history = []
     cur.dfs_depth = new.dfs_depth + 1
-    keep.insert(0, StateListEntry(new))
+    if entries is None:
+        env.explored_states[insn_idx] = [StateListEntry(new)]
+    else:
+        entries.insert(0, StateListEntry(new))
     return False
