@@ -9,6 +9,7 @@ instructions and jumps into the middle of an ``lddw``, and marks the prune point
 from __future__ import annotations
 
 import errno
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ _LDDW = 0x18
 _CALL = 0x85
 _EXIT = 0x95
 _JA, _JA32 = 0x05, 0x06
+_FUNC_ENDS = frozenset((_EXIT, _JA32, _JA))  # what may end a function
 _PSEUDO_CALL, _KFUNC_CALL, _PSEUDO_FUNC = 1, 2, 4
 # opcodes resolve_pseudo_ldimm64 has nothing to check in: known, neither lddw nor a load
 # from memory (whose reserved fields it checks); scan lists the slots of every other one
@@ -85,35 +87,45 @@ def check_subprogs(env: Env) -> None:
     notes which functions use LD_ABS and tail calls.  Only the slots ``scan`` listed can
     do any of that, besides the last one of each function."""
     insns = env.insns
+    if env.cfg_insns is not insns:
+        scan(env)
+    n = len(insns)
     subprogs = env.subprogs
-    special = scanned(env)
-    ends = [sp.start for sp in subprogs[1:]]
-    ends.append(len(insns))
-    k, m = 0, len(special)
-    start = subprogs[0].start
-    for cur, end in enumerate(ends):
-        while k < m and special[k] < end:
-            i = special[k]
-            k += 1
-            insn = insns[i]
-            code = insn.code
-            cls = code & 0x07
-            if cls == _LD:
-                if (code & 0xE0) in (0x20, 0x40):  # LD_ABS, LD_IND
-                    subprogs[cur].has_ld_abs = True
-                continue
-            op = code & 0xF0
-            if op == 0x80:
-                if code == _CALL and insn.src == 0 and insn.imm == TAIL_CALL:
-                    subprogs[cur].has_tail_call = True
-                    subprogs[cur].tail_call_reachable = True
-            elif op != 0x90:
-                off = i + (insn.imm if code == _JA32 else insn.off) + 1
-                if off < start or off >= end:
-                    raise env.einval(f"jump out of range from insn {i} to {off}")
-        if insns[end - 1].code not in (_EXIT, _JA32, _JA):
+    last = len(subprogs) - 1
+    cur = 0
+    sp = subprogs[0]
+    start = sp.start
+    end = subprogs[1].start if last else n
+    for i in env.cfg_special:
+        while i >= end:  # function cur ends before this slot: its last instruction
+            if insns[end - 1].code not in _FUNC_ENDS:
+                raise env.einval("last insn is not an exit or jmp")
+            cur += 1
+            sp = subprogs[cur]
+            start = end
+            end = subprogs[cur + 1].start if cur < last else n
+        insn = insns[i]
+        code = insn.code
+        if code & 0x07 == _LD:
+            if (code & 0xE0) in (0x20, 0x40):  # LD_ABS, LD_IND
+                sp.has_ld_abs = True
+            continue
+        op = code & 0xF0
+        if op == 0x80:
+            if code == _CALL and insn.src == 0 and insn.imm == TAIL_CALL:
+                sp.has_tail_call = True
+                sp.tail_call_reachable = True
+        elif op != 0x90:
+            off = i + (insn.imm if code == _JA32 else insn.off) + 1
+            if off < start or off >= end:
+                raise env.einval(f"jump out of range from insn {i} to {off}")
+    while True:  # the last instruction of this function and of those after it
+        if insns[end - 1].code not in _FUNC_ENDS:
             raise env.einval("last insn is not an exit or jmp")
-        start = end
+        if cur == last:
+            return
+        cur += 1
+        end = subprogs[cur + 1].start if cur < last else n
 
 
 def scan(env: Env) -> None:
@@ -218,34 +230,50 @@ def _reachable_all(
     env: Env, succ: Sequence[tuple[int, ...]], special: Sequence[int], calls: Mapping[int, int]
 ) -> bool:
     """Whether every instruction is reachable from the entry, no jump lands inside an
-    ``lddw`` and nothing the walk would reject is met."""
+    ``lddw`` and nothing the walk would reject is met.
+
+    Only the slots ``scan`` listed as special go anywhere but to the next slot, so the
+    search is over runs: the slots up to and including a special one, each reached from
+    its lowest entry on (by a jump, a call or the previous run's fall-through) to its
+    end.  The program must end with a special slot: a last ordinary one would fall out of
+    it (or be unreachable)."""
     insns = env.insns
     n = len(insns)
-    seen = bytearray(n)
-    seen[0] = 1
-    stack = [0]
-    pop, push = stack.pop, stack.append
-    while stack:
-        t = pop()
+    m = len(special)
+    if not m or special[-1] != n - 1:
+        return False
+    entry = [n] * m  # the lowest slot reached of the run that ends at special[k]; n: none
+    entry[0] = 0
+    todo = [0]
+    pop, push = todo.pop, todo.append
+    while todo:
+        k = pop()
+        t = special[k]
         for w in succ[t]:
             if not 0 <= w < n:
                 return False
-            if not seen[w]:
-                seen[w] = 1
-                push(w)
+            j = k + 1 if w == t + 1 else bisect_left(special, w)
+            e = entry[j]
+            if w < e:
+                entry[j] = w
+                if e == n:
+                    push(j)
         if calls and t in calls:
             w = calls[t]
             if not 0 <= w < n:
                 return False
-            if not seen[w]:
-                seen[w] = 1
-                push(w)
+            j = bisect_left(special, w)
+            e = entry[j]
+            if w < e:
+                entry[j] = w
+                if e == n:
+                    push(j)
     starts = n
     for t in special:
         insn = insns[t]
         code = insn.code
         if code == _LDDW:
-            if t + 1 < n and seen[t + 1]:
+            if t + 1 < n and entry[bisect_left(special, t + 1)] <= t + 1:
                 return False
             starts -= 1
         elif code & 0x07 == _LD:
@@ -254,7 +282,12 @@ def _reachable_all(
             return False  # a ja with a register source: the walk rejects it
         elif code & 0xF0 == 0x80 and code != _CALL and insn.src == _PSEUDO_CALL:
             return False  # a malformed call the walk would follow into another function
-    return seen.count(1) == starts
+    reached = 0
+    for k in range(m):
+        e = entry[k]
+        if e != n:
+            reached += special[k] - e + 1
+    return reached == starts
 
 
 def _mark_prune_points(env: Env, special: Sequence[int]) -> None:

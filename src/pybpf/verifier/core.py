@@ -101,6 +101,7 @@ def do_check(env: Env) -> None:
     pop_log = not level & 2
     live_stack: StackLiveness = env.stack_live
     commit_write_marks = live_stack.commit_write_marks
+    commit = live_stack.commit
     insns = env.insns
     all_aux = env.aux
     n = len(insns)
@@ -244,7 +245,16 @@ def do_check(env: Env) -> None:
                 raise env.einval("invalid BPF_LD mode")
         else:
             raise env.einval(f"unknown insn class {cls}")
-        commit_write_marks()
+        # live_stack.commit_write_marks(), inline: usually the first visit of an instruction
+        # that wrote no stack slot in full, which only notes the visit
+        inst = live_stack.cur
+        if inst is not None:
+            at = live_stack.write_insn_idx - inst.sp_start
+            if live_stack.write_any or inst.must_write_set[at]:
+                commit(inst)
+            else:
+                inst.must_write_set[at] = True
+                live_stack.write_insn_idx = 0
         env.insn_idx = next_idx if env.insn_idx == idx else env.insn_idx + 1
 
 
@@ -379,7 +389,8 @@ def verify(
             check_btf_func_early(env)
         add_subprogs(env)
         check_subprogs(env)
-        check_btf_func(env)
+        if env.func_info or len(env.subprogs) > 1:  # (one function and no records: nothing)
+            check_btf_func(env)
         if prog_type == _LSM:
             check_lsm_attach(env)  # check_attach_btf_id's LSM rules
         resolve_pseudo_ldimm64(env)

@@ -254,7 +254,8 @@ class Env:
         self.kernel = kernel
         self.options = options = options if options is not None else Options()
         self.log = VerifierLog(options.log_level)
-        self.aux = _new_notes(len(insns))
+        n = len(insns)
+        self.aux = [InsnAux() for _ in range(n)] if n < 4096 else _new_notes(n)
         self.subprogs: list[SubprogInfo] = []
         self.used_maps: list[Any] = []
         self.head: list[StackElem] = []

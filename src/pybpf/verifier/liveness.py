@@ -93,6 +93,45 @@ def use_def(env: Env, idx: int) -> tuple[int, int]:
     return (dst | src if insn.source == Source.X else dst), 0
 
 
+# What each opcode reads and writes, as flags on its dst and src fields (the common
+# instructions); the others are decided in the sweep (jumps, calls, exits, lddw) or by
+# use_def (atomics, legacy loads, unknown opcodes, the second halves of lddw).
+_U_DST, _U_SRC, _D_DST = 1, 2, 4
+_F_JUMP, _F_EXIT, _F_CALL, _F_LDDW, _F_OTHER = 8, 16, 32, 64, 128
+
+
+def _opcode_flags(code: int) -> int:
+    cls = code & 0x07
+    op = code & 0xF0
+    x = bool(code & 0x08)
+    if cls in (_ALU, _ALU64):
+        if op == _MOV:
+            return _D_DST | (_U_SRC if x else 0)
+        if op in (_END, _NEG):
+            return _D_DST | _U_DST
+        return _D_DST | _U_DST | (_U_SRC if x else 0)
+    if cls == _LDX:
+        return _U_SRC | _D_DST
+    if cls == _ST:
+        return _U_DST
+    if code & 0xE7 == _STX_MEM:
+        return _U_DST | _U_SRC
+    if cls in (_JMP, _JMP32):
+        if op == _EXIT:
+            return _F_EXIT
+        if op == _CALLOP:
+            return _F_CALL
+        if op in (_JA, _JCOND):
+            return _F_JUMP
+        return _F_JUMP | _U_DST | (_U_SRC if x else 0)
+    if code == _LDDW:
+        return _F_LDDW
+    return _F_OTHER
+
+
+_FLAGS = tuple(_opcode_flags(c) for c in range(256))
+
+
 def compute_live_registers(env: Env) -> None:
     """A backward sweep from the last instruction reads each one's fields once (uses and
     definitions; the successors are ``check_cfg``'s table) and computes what is live
@@ -100,63 +139,48 @@ def compute_live_registers(env: Env) -> None:
     sweeps to reach the fixed point."""
     insns = env.insns
     n = len(insns)
-    scanned(env)
+    if env.cfg_insns is not insns:
+        scanned(env)
     succ = env.insn_succ
     backwards = env.cfg_backwards
-    log2 = bool(env.level & 2)
+    log2 = bool(env.log.level & 2)
     record = backwards or log2  # keep what further sweeps or the log need
     use = [0] * n if backwards else []
     define = [0] * n if backwards else []
-    live_in = [0] * n
+    live_in = [0] * (n + 2)  # (two past the end: what falls or skips out of the program)
     order: list[int] = []  # the instructions (not the second halves of lddw), last first
     aux = env.aux
+    flags = _FLAGS
     i = n - 1
     while i >= 0:
         insn = insns[i]
         code = insn.code
-        cls = code & 0x07
-        u = d = 0
-        nxt = i + 1  # the one successor of an instruction that is not a jump
-        if cls in (_ALU, _ALU64):
-            d = 1 << insn.dst
-            op = code & 0xF0
-            if op == _MOV:
-                if code & 0x08:
-                    u = 1 << insn.src
-            elif op in (_END, _NEG):
-                u = d
-            else:
-                u = d | 1 << insn.src if code & 0x08 else d
-        elif cls == _LDX:
-            u, d = 1 << insn.src, 1 << insn.dst
-        elif cls == _ST:
-            u = 1 << insn.dst
-        elif code & 0xE7 == _STX_MEM:
-            u = 1 << insn.dst | 1 << insn.src
-        elif cls in (_JMP, _JMP32):
-            nxt = -1  # see the successor table
-            op = code & 0xF0
-            if op == _EXIT:
-                u = R0
-            elif op == _CALLOP:
+        f = flags[code]
+        if f < _F_JUMP:  # reads and writes dst and src only, and falls through
+            u = (1 << insn.dst if f & _U_DST else 0) | (1 << insn.src if f & _U_SRC else 0)
+            d = 1 << insn.dst if f & _D_DST else 0
+            out = live_in[i + 1]
+        elif f & (_F_JUMP | _F_EXIT | _F_CALL):
+            if f & _F_EXIT:
+                u, d = R0, 0
+            elif f & _F_CALL:
                 u, d = _call_use(env, insn), ALL_CALLER_SAVED
-            elif op not in (_JA, _JCOND):
-                u = 1 << insn.dst | 1 << insn.src if code & 0x08 else 1 << insn.dst
-        elif code == _LDDW:
-            d = 1 << insn.dst
-            nxt = i + 2
+            else:
+                u = (1 << insn.dst if f & _U_DST else 0) | (1 << insn.src if f & _U_SRC else 0)
+                d = 0
+            out = 0
+            for t in succ[i]:
+                if 0 <= t < n:
+                    out |= live_in[t]
+        elif f == _F_LDDW:
+            u, d = 0, 1 << insn.dst
+            out = live_in[i + 2]
         elif code == 0 and i and insns[i - 1].code == _LDDW:
             i -= 1  # the second half of an lddw
             continue
         else:
             u, d = use_def(env, i)
-        if nxt >= 0:
-            out = live_in[nxt] if nxt < n else 0
-        else:
-            out = 0
-            for t in succ[i]:
-                if 0 <= t < n:
-                    out |= live_in[t]
+            out = live_in[i + 1]
         v = ((out & ~d) | u) & 0xFFFF
         live_in[i] = v
         if v & 0x7FF:

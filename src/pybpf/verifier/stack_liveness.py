@@ -139,8 +139,11 @@ class StackLiveness:
         self.write_insn_idx = 0
         self.write_any = False
         n = len(env.insns)
-        starts = [sp.start for sp in env.subprogs]
-        self.sp_ends = [*starts[1:], n]
+        subprogs = env.subprogs
+        if len(subprogs) == 1:
+            self.sp_ends = [n]
+        else:
+            self.sp_ends = [*(sp.start for sp in subprogs[1:]), n]
         self.query: list[FuncInstance] = []
         self.query_insn = 0
         self.query_callsites: tuple[int, ...] = ()
@@ -224,7 +227,8 @@ class StackLiveness:
         self.write_any = True
 
     def commit_write_marks(self) -> None:
-        """The instruction is done: intersect what it wrote with earlier visits."""
+        """The instruction is done: intersect what it wrote with earlier visits (the
+        driver does this inline)."""
         inst = self.cur
         if inst is None:
             return
@@ -234,6 +238,10 @@ class StackLiveness:
                 inst.must_write_set[idx] = True
                 self.write_insn_idx = 0
                 return
+        self.commit(inst)
+
+    def commit(self, inst: FuncInstance | None) -> None:
+        """Commit the write marks of the instruction being checked to ``inst``."""
         self._commit(inst)
 
     def _commit(self, inst: FuncInstance | None) -> None:
