@@ -170,8 +170,34 @@ def sk_fullsock(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int
     return r1
 
 
+AF_UNIX = 1
+TCP_TIME_WAIT, TCP_NEW_SYN_RECV = 6, 12
+
+
+def _sock_kind(sk: int) -> tuple[int, int, int, int]:
+    """(family, type, protocol, state) of the socket at ``sk``: from the object that
+    owns the memory (a simulated socket, or a kernel object made for one, such as the
+    ``tcp_sock`` the socket iterators hand out), else from its ``struct bpf_sock``."""
+    region = MEMORY.region_at(sk)
+    owner = getattr(region, "owner", None)
+    owner = getattr(owner, "owner", owner)  # a KObject made for a socket
+    if isinstance(owner, SimSocket):
+        stype = SOCK_STREAM if owner.protocol == IPPROTO_TCP else SOCK_DGRAM
+        return owner.family, stype, owner.protocol, owner.state
+    if owner is not None and all(hasattr(owner, a) for a in ("family", "type", "protocol", "state")):
+        return int(owner.family), int(owner.type), int(owner.protocol), int(owner.state)
+    return _field(sk, "family"), _field(sk, "type"), _field(sk, "protocol"), _field(sk, "state")
+
+
+def _full(state: int) -> bool:
+    return state not in (TCP_TIME_WAIT, TCP_NEW_SYN_RECV)
+
+
 def _tcp_or_null(sk: int) -> int:
-    return sk if sk and _field(sk, "protocol") == IPPROTO_TCP else 0
+    if not sk:
+        return 0
+    _, _, proto, state = _sock_kind(sk)
+    return sk if proto == IPPROTO_TCP and _full(state) else 0
 
 
 @helper("tcp_sock")
@@ -187,3 +213,42 @@ def skc_to_tcp_sock(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) ->
 @helper("get_listener_sock")
 def get_listener_sock(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     return r1 if r1 and _field(r1, "state") == TCP_LISTEN else 0
+
+
+@helper("skc_to_tcp6_sock")
+def skc_to_tcp6_sock(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    return r1 if _tcp_or_null(r1) and _sock_kind(r1)[0] == AF_INET6 else 0
+
+
+@helper("skc_to_udp6_sock")
+def skc_to_udp6_sock(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    if not r1:
+        return 0
+    family, stype, proto, state = _sock_kind(r1)
+    ok = _full(state) and proto == IPPROTO_UDP and stype == SOCK_DGRAM and family == AF_INET6
+    return r1 if ok else 0
+
+
+def _tcp_in_state(sk: int, want: int) -> int:
+    if not sk:
+        return 0
+    _, _, proto, state = _sock_kind(sk)
+    return sk if proto == IPPROTO_TCP and state == want else 0
+
+
+@helper("skc_to_tcp_timewait_sock")
+def skc_to_tcp_timewait_sock(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    return _tcp_in_state(r1, TCP_TIME_WAIT)
+
+
+@helper("skc_to_tcp_request_sock")
+def skc_to_tcp_request_sock(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    return _tcp_in_state(r1, TCP_NEW_SYN_RECV)
+
+
+@helper("skc_to_unix_sock")
+def skc_to_unix_sock(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    if not r1:
+        return 0
+    family, _, _, state = _sock_kind(r1)
+    return r1 if family == AF_UNIX and _full(state) else 0
