@@ -258,12 +258,13 @@ def mark_chain_precision(env: Env, regno: int) -> None:
     """Make ``regno``'s value precise in every checkpoint it depends on."""
     if regno < 0 or not env.options.bpf_capable:
         return
-    st = env.state
-    reg = st.frames[st.curframe].regs[regno]
-    if reg.type != 1:
+    st = env.cur_state
+    assert st is not None
+    f = st.curframe
+    if st.frames[f].regs[regno].type != 1:
         return
-    bt = Backtrack(st.curframe)
-    bt.set_reg(regno)
+    bt = Backtrack(f)
+    bt.reg_masks[f] = 1 << regno
     _backtrack(env, st, bt)
 
 
@@ -392,10 +393,11 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
     subseq_idx = -1
     skip_first = True
     cur_state: VerifierState | None = st
-    log2 = bool(env.level & 2)
+    log2 = bool(env.log.level & 2)
     fast = not log2  # (the table's steps print nothing)
     steps = _decoded(env)
     reg_masks = bt.reg_masks
+    stack_masks = bt.stack_masks
     while True:
         assert cur_state is not None
         hist = cur_state.jmp_history
@@ -444,7 +446,7 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
             entry = hist[hp] if hidx == i else None
             if skip_first:
                 skip_first = False
-                if bt.empty():
+                if not any(reg_masks) and not any(stack_masks):  # (bt.empty())
                     return
             elif (
                 fast
@@ -517,7 +519,7 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
             if fr >= len(cur_state.frames):
                 continue
             func = cur_state.frames[fr]
-            rm = bt.reg_masks[fr]
+            rm = reg_masks[fr]
             while rm:
                 low = rm & -rm
                 rm ^= low
@@ -526,10 +528,10 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
                     continue
                 r = func.regs[i]
                 if r.type != 1 or r.precise:
-                    bt.clear_reg(i, fr)
+                    reg_masks[fr] &= ~low  # (bt.clear_reg(i, fr))
                 else:
                     r.precise = True
-            sm = bt.stack_masks[fr]
+            sm = stack_masks[fr]
             while sm:
                 low = sm & -sm
                 sm ^= low
@@ -553,7 +555,7 @@ def _backtrack(env: Env, st: VerifierState, bt: Backtrack) -> None:
                     f"stack={fmt_stack_mask(bt.stack_masks[fr])}: "
                     + verifier_state_str(func, True, 0, 0) + "\n"
                 )
-        if bt.empty():
+        if not any(reg_masks) and not any(stack_masks):  # (bt.empty())
             return
         subseq_idx = first_idx
         last_idx = cur_state.last_insn_idx

@@ -218,12 +218,22 @@ def func_states_equal(env: Env, old: FuncState, cur: FuncState, idmap: IdMap, ex
         return False
     old_regs, cur_regs = old.regs, cur.regs
     live &= 0x7FF  # (r0-r10)
+    not_exact = exact == NOT_EXACT
     while live:  # the live registers, lowest first
         low = live & -live
         live ^= low
         i = low.bit_length() - 1
-        if not regsafe(env, old_regs[i], cur_regs[i], idmap, exact):
+        o = old_regs[i]
+        if not_exact:
+            # regsafe's first answers, inline: an old register never read, or an old
+            # scalar nothing needed precisely, covers anything of its kind
+            ot = o.type
+            if ot == _NOT_INIT or (ot == _SCALAR and not o.precise and cur_regs[i].type == _SCALAR):
+                continue
+        if not regsafe(env, o, cur_regs[i], idmap, exact):
             return False
+    if not old.stack:  # (stacksafe finds nothing to compare)
+        return True
     return stacksafe(env, old, cur, idmap, exact)
 
 
@@ -250,6 +260,8 @@ def states_equal(env: Env, old: VerifierState, cur: VerifierState, exact: int) -
         )
         if not func_states_equal(env, old.frames[i], cur.frames[i], idmap, exact, live):
             return False
+    if not old.refs and not cur.refs:
+        return True
     return refsafe(old, cur, idmap)
 
 
@@ -513,12 +525,15 @@ def is_state_visited(env: Env, insn_idx: int) -> bool:
     env.prev_insn_processed = env.insn_processed
     if env.options.bpf_capable:
         mark_all_scalars_imprecise(cur)
+    # the checkpoint takes the path's history as it is, the path goes on with none
+    hist = cur.jmp_history
+    cur.jmp_history = []
     new = cur.copy()
+    new.jmp_history = hist
     new.insn_idx = insn_idx
     new.branches = 1
     cur.parent = new
     cur.first_insn_idx = insn_idx
-    cur.jmp_history = []
     cur.dfs_depth = new.dfs_depth + 1
     if entries is None:
         env.explored_states[insn_idx] = [StateListEntry(new)]
