@@ -8,8 +8,9 @@
 * :mod:`.pins` keeps iterators pinned in pybpf's state directory for the command line.
 
 Targets: ``bpf_map_elem`` (hash, array, per-CPU and LRU hash maps), ``bpf_map``,
-``bpf_prog``, ``bpf_link``, ``task`` (the tasks of :func:`kernel_tasks`) and ``sockmap``
-(sockmap and sockhash).
+``bpf_prog``, ``bpf_link``, ``task`` (the tasks of :func:`kernel_tasks`), ``sockmap``
+(sockmap and sockhash), and ``tcp``, ``udp`` and ``unix`` (the kernel's sockets:
+:func:`~pybpf.kernel.helpers.sockets.add_socket`, :func:`add_unix_socket`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from .link import AccessSizes, IterLink, create_iter_link, program_access_sizes
 from .objects import TaskSpec, TaskTable, kernel_links, kernel_tasks, register_link
 from .session import IterFile
+from .socks import UnixSocket, add_unix_socket, unix_sockets
 from .targets import ELEM_MAP_TYPES
 
 __all__ = [
@@ -26,9 +28,12 @@ __all__ = [
     "IterLink",
     "TaskSpec",
     "TaskTable",
+    "UnixSocket",
+    "add_unix_socket",
     "create_iter_link",
     "kernel_links",
     "kernel_tasks",
     "program_access_sizes",
     "register_link",
+    "unix_sockets",
 ]

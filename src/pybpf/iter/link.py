@@ -6,7 +6,7 @@ value, and a map whose keys or values are shorter is refused (EACCES), as the ke
 ``bpf_iter_attach_map`` does.  A per-CPU map's value counts as every CPU's value.
 The checks come in the kernel's order: the program must be an iterator (EINVAL), its
 target known (ENOENT), a sleepable program needs a target that may reschedule (only
-``task`` of pybpf's; EINVAL otherwise),
+``task`` of pybpf's: not the socket targets either; EINVAL otherwise),
 then the target's own checks (no map: EBADF; a map it cannot walk: EINVAL; too small:
 EACCES).  Links register with their kernel, so that a ``bpf_link`` iterator lists them.
 """

@@ -8,7 +8,9 @@ does not fit fails the read with E2BIG.  A program returning non-zero asks for i
 object to be shown again (EAGAIN if nothing was printed before it).  When the objects
 run out, the program runs once more with no object (``seq_num`` counting on); its
 output ends the file.  ``meta->seq_num`` counts the objects shown; ``session_id``
-numbers the files opened.
+numbers the files opened.  The socket targets open with a start token that is counted
+but not shown, and skip a socket closed after the walk reached it: the next object takes
+its number (:mod:`.socks`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from ..errors import BpfError
 from ..kernel.helpers.seq import SEQ_BUF_SIZE, SeqFile, new_seq_file
 from ..kernel.vmlinux import alloc_object, offsetof
 from ..memory import MEMORY, RegionKind, allocate
+from .socks import SEQ_START_TOKEN
 from .targets import make_walk
 
 if TYPE_CHECKING:
     from .link import IterLink
 
 MAX_ITER_OBJECTS = 1_000_000
+SEQ_SKIP = 1
 _SESSION_IDS = count(1)
 
 
@@ -48,6 +52,7 @@ class IterFile:
         self.walk: Any = make_walk(link.target.name, link.kernel, link.map, link.task_tid,
                                    link.task_pid)  # fmt: skip
         self.seq_num = 0
+        self.token = int(getattr(self.walk, "token", False))
         self.done_stop = False
         self.pending = b""
         self.closed = False
@@ -69,7 +74,9 @@ class IterFile:
         slots = [self.meta.address, *self.walk.context(obj)][: len(self.link.target.args)]
         self.ctx.buf[:] = b"".join(s.to_bytes(8, "little") for s in slots)
         self.meta.region.buf[8:16] = self.session_id.to_bytes(8, "little")
-        self.meta.region.buf[16:24] = self.seq_num.to_bytes(8, "little")
+        # the socket targets' start token counts but is never shown (seq_num - 1)
+        seq_num = (self.seq_num - self.token) & 0xFFFFFFFFFFFFFFFF
+        self.meta.region.buf[16:24] = seq_num.to_bytes(8, "little")
         prog = self.link.prog
         runner = runner_for(prog.kernel)
         runner.prepare(prog.executable)
@@ -77,6 +84,11 @@ class IterFile:
         return 0 if r0 & 0xFFFFFFFF == 0 else -errno.EAGAIN
 
     def _show(self, obj: Any) -> int:
+        """0 or -errno; SEQ_SKIP (1) for a socket closed since the walk reached it."""
+        if obj is SEQ_START_TOKEN:
+            return 0
+        if self.token and self.walk.closed(obj):
+            return SEQ_SKIP
         return self._run(obj)
 
     def _stop(self, obj: Any) -> None:
@@ -107,7 +119,10 @@ class IterFile:
         p = self.walk.start()
         if p is not None:
             err = self._show(p)
-            if err < 0 or seq.has_overflowed():
+            if err > 0:
+                self.seq_num -= 1  # the next object takes the skipped one's number
+                seq.truncate(0)
+            elif err < 0 or seq.has_overflowed():
                 self._stop(p)
                 seq.truncate(0)
                 return err or -errno.E2BIG
@@ -127,7 +142,10 @@ class IterFile:
                         return -errno.EAGAIN
                     break
                 err = self._show(p)
-                if err < 0 or seq.has_overflowed():
+                if err > 0:
+                    self.seq_num -= 1
+                    seq.truncate(offs)
+                elif err < 0 or seq.has_overflowed():
                     seq.truncate(offs)
                     if offs == 0:
                         self._stop(p)

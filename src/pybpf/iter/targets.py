@@ -15,6 +15,7 @@ with no object (a NULL key, a NULL map) so that it can print a summary.
 * ``sockmap`` walks a sockmap slot by slot, empty slots included (their socket is
   NULL), or a sockhash bucket by bucket; the key is the slot's index or the element's
   key, read-only.
+* ``tcp``, ``udp`` and ``unix`` walk the kernel's sockets of that kind (:mod:`.socks`).
 
 Every walk's :meth:`context` gives the context slots after ``meta``.
 """
@@ -30,6 +31,7 @@ from ..maps.types import MapType, round_up
 from ..memory import MEMORY, Region, RegionKind, allocate
 from .mapobj import sync_map_object
 from .objects import kernel_links, kernel_tasks, link_object, prog_object
+from .socks import tcp_walk, udp_walk, unix_walk
 
 ShowFn = Callable[[int, int, int], int]
 """Runs the program on (map, key, value) addresses (0 for none); its return value."""
@@ -254,6 +256,8 @@ class SockMapWalk:
 
 
 SOCK_MAP_TYPES = (MapType.SOCKMAP, MapType.SOCKHASH)
+SOCK_WALKS: dict[str, Callable[[Any], Any]] = {"tcp": tcp_walk, "udp": udp_walk, "unix": unix_walk}
+"""The socket targets' walks (:mod:`.socks`)."""
 
 
 def check_sock_map(m: Any) -> None:
@@ -275,6 +279,8 @@ def make_walk(target: str, kernel: Any, m: Any, tid: int = 0, pid: int = 0) -> A
         return link_walk(kernel)
     if target == "task":
         return task_walk(kernel, tid, pid)
+    if target in SOCK_WALKS:
+        return SOCK_WALKS[target](kernel)
     return MapListWalk(kernel)
 
 
