@@ -1,5 +1,5 @@
-"""Iterator programs of the ``bpf_prog``, ``bpf_link``, ``task`` and ``sockmap`` targets,
-run on pybpf and on the running kernel (the machinery of :mod:`.harness`).
+"""Iterator programs of the ``bpf_prog``, ``bpf_link``, ``task``, ``sockmap`` and socket
+(``tcp``, ``udp``, ``unix``) targets, run on pybpf and on the running kernel (the machinery of :mod:`.harness`).
 
 The programs only read members that sit at the same offsets in pybpf's kernel BTF and
 the kernel's (``bpf_prog.type``, ``bpf_link.id``, ``task_struct.thread_info.flags``,
@@ -93,6 +93,25 @@ CASES: tuple[Case, ...] = (
     Case("sockmap_no_map", "r0 = 0\nexit\n", None, target="sockmap"),
     Case("sockmap_map_read",
          "r2 = *(u64 *)(r1 + 8)\nr0 = *(u32 *)(r2 + 0)\nr0 = 0\nexit\n", SOCKMAP3, target="sockmap"),
+    # the socket targets: the object at ctx+8 (sock_common's skc_family at 16 on both
+    # sides), scalar uid (and UDP bucket) slots after it
+    *(Case(f"{t}_read_family", _read_then_done("r0 = *(u16 *)(r2 + 16)\n"), target=t)
+      for t in ("tcp", "udp", "unix")),
+    *(Case(f"{t}_unchecked", "r2 = *(u64 *)(r1 + 8)\nr0 = *(u16 *)(r2 + 16)\nr0 = 0\nexit\n",
+           target=t) for t in ("tcp", "udp", "unix")),
+    Case("tcp_write",
+         "r2 = *(u64 *)(r1 + 8)\nif r2 == 0 goto +1\n*(u16 *)(r2 + 16) = 1\nr0 = 0\nexit\n",
+         target="tcp"),
+    Case("unix_write",
+         "r2 = *(u64 *)(r1 + 8)\nif r2 == 0 goto +1\n*(u16 *)(r2 + 16) = 1\nr0 = 0\nexit\n",
+         target="unix"),
+    Case("tcp_uid_narrow", "r2 = *(u32 *)(r1 + 16)\nr0 = 0\nexit\n", target="tcp"),
+    Case("tcp_uid_wide", "r2 = *(u64 *)(r1 + 16)\nr2 += 1\nr0 = 0\nexit\n", target="tcp"),
+    Case("tcp_ctx_past_args", "r2 = *(u64 *)(r1 + 24)\nr0 = 0\nexit\n", target="tcp"),
+    Case("udp_bucket", "r2 = *(u32 *)(r1 + 24)\nr0 = 0\nexit\n", target="udp"),
+    Case("udp_ctx_past_args", "r2 = *(u64 *)(r1 + 32)\nr0 = 0\nexit\n", target="udp"),
+    Case("unix_ctx_past_args", "r2 = *(u64 *)(r1 + 24)\nr0 = 0\nexit\n", target="unix"),
+    Case("unix_ctx_write", "*(u64 *)(r1 + 16) = 0\nr0 = 0\nexit\n", target="unix"),
 )  # fmt: skip
 
 
@@ -187,6 +206,7 @@ def task_filter_kernel(tid: int, pid: int) -> dict[str, Any]:
 
 SLEEPABLE_TARGETS: dict[str, MapCase | None] = {
     "bpf_prog": None, "bpf_link": None, "task": None, "bpf_map": None, "sockmap": SOCKMAP3,
+    "tcp": None, "udp": None, "unix": None,
 }  # fmt: skip
 BPF_F_SLEEPABLE = 1 << 4
 

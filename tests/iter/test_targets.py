@@ -1,8 +1,10 @@
-"""The ``bpf_prog``, ``bpf_link``, ``task`` and ``sockmap`` iterator targets.
+"""The ``bpf_prog``, ``bpf_link``, ``task``, ``sockmap`` and socket (``tcp``, ``udp``,
+``unix``) iterator targets (the socket walks themselves: :mod:`.test_sock_targets`).
 
 * Against the kernel (``targets_harness.CASES``, recorded in
   ``tests/data/iter/targets_kernel.json``): context slot types (nullable, trusted for
-  tasks, the read-only sockmap key), what the verifier refuses, link creation on the
+  tasks and TCP/UDP sockets, not Unix ones; the read-only sockmap key; the scalar uid and
+  bucket slots), what the verifier refuses, sleepable programs (only ``task`` takes them), link creation on the
   wrong map, a key read longer than the map's keys, and the text of an empty sockmap
   and sockhash walk (every sockmap slot, NULL sockets included).
 * On pybpf alone: what each walk visits and in what order (programs and links by id,
