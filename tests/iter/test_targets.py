@@ -4,9 +4,10 @@
 * Against the kernel (``targets_harness.CASES``, recorded in
   ``tests/data/iter/targets_kernel.json``): context slot types (nullable, trusted for
   tasks and TCP/UDP sockets, not Unix ones; the read-only sockmap key; the scalar uid and
-  bucket slots), what the verifier refuses, sleepable programs (only ``task`` takes them), link creation on the
-  wrong map, a key read longer than the map's keys, and the text of an empty sockmap
-  and sockhash walk (every sockmap slot, NULL sockets included).
+  bucket slots), what the verifier refuses, sleepable programs (only ``task`` takes
+  them), link creation on the wrong map, a key read longer than the map's keys, and the
+  text of an empty sockmap and sockhash walk (every sockmap slot, NULL sockets
+  included).
 * On pybpf alone: what each walk visits and in what order (programs and links by id,
   tasks by pid, sockmap slots by index, sockhash elements by bucket), through the
   objects a program reads by pybpf's kernel BTF.
