@@ -170,7 +170,7 @@ from pybpf.verifier import Options, build_info, verify
 cases = []
 try:
     from pybpf.selftests.test_verifier import iter_cases
-    cases = [dict(sc.case) for sc in iter_cases() if sc.case is not None][::7]
+    cases = [dict(sc.case) for sc in iter_cases() if sc.case is not None][::10]
 except Exception:
     pass
 for n in (300, 2000):
