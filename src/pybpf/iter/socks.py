@@ -9,7 +9,9 @@ made on first use and refreshed before every call, holding what the model knows:
 family, state, type and protocol, addresses and ports, a reference, an inode (through
 ``sk_socket``, numbered per kernel in the order the iterators first meet them), a Unix
 socket's bound name.  Queues are empty and no timer is pending; a TCP socket's
-congestion window and retransmission timeout are the kernel's initial ones.
+congestion window and retransmission timeout are the kernel's initial ones.  A TCP
+socket in ``TCP_TIME_WAIT`` or ``TCP_NEW_SYN_RECV`` is still laid out as a full socket
+(the kernel's are the smaller ``tcp_timewait_sock`` and ``tcp_request_sock``).
 
 The walks follow the kernel's order where the model can: TCP listening sockets before
 the others (the kernel's listening hash, then its established hash), UDP sockets by
@@ -93,17 +95,13 @@ def add_unix_socket(kernel: Any, path: bytes | str = b"", type: int = SOCK_STREA
 @dataclass(eq=False)
 class SockObjects:
     """The kernel objects made for one socket: the socket itself, the ``socket_alloc``
-    its ``sk_socket`` points into, and a Unix socket's ``unix_address``."""
+    its ``sk_socket`` points into, and a Unix socket's ``unix_address``.  They live as
+    long as the process (a program may have kept their addresses)."""
 
     sk: KObject
     socket: KObject
     inode: int
     address: KObject | None = None
-
-    def free(self) -> None:
-        for obj in (self.sk, self.socket, self.address):
-            if obj is not None and obj.alive:
-                obj.free()
 
 
 _OBJECTS: weakref.WeakKeyDictionary[Any, SockObjects] = weakref.WeakKeyDictionary()
