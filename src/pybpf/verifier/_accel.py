@@ -14,13 +14,16 @@ never compiled (they decide whether anything compiled is used).
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
 import os
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+# hashlib, json, importlib and pathlib are imported where used: without a cache directory
+# (the usual case) importing the package costs one stat and no more modules.
 
 STAMP = "STAMP.json"
 STAT_CACHE = "stat-cache.json"  # stat keys of sources already hashed, to their hash
@@ -28,13 +31,24 @@ NOT_HASHED = frozenset(("__init__.py", "_accel.py"))  # the loader: never compil
 _active: str | None = None  # the hash of the build in use, None when pure
 
 
-def cache_root() -> Path:
-    """Where builds live: ``$PYBPF_ACCEL_DIR``, else ``~/.cache/pybpf/accel``."""
+def _root() -> str:
     env = os.environ.get("PYBPF_ACCEL_DIR")
     if env:
-        return Path(env)
+        return env
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base, "pybpf", "accel")
+    return os.path.join(base, "pybpf", "accel")
+
+
+def cache_root() -> Path:
+    """Where builds live: ``$PYBPF_ACCEL_DIR``, else ``~/.cache/pybpf/accel``."""
+    from pathlib import Path
+
+    return Path(_root())
+
+
+def _wanted() -> bool:
+    """Whether a build may be looked for at all (cheap: an environment read, a stat)."""
+    return os.environ.get("PYBPF_PURE", "") in ("", "0") and os.path.isdir(_root())
 
 
 def sources(package_dir: Path) -> list[Path]:
@@ -45,6 +59,8 @@ def sources(package_dir: Path) -> list[Path]:
 
 def source_hash(package_dir: Path) -> str:
     """The hash a build is stamped with: the Python ABI, each module's name and bytes."""
+    import hashlib
+
     h = hashlib.sha256(sys.implementation.cache_tag.encode() + b"\0")
     for p in sources(package_dir):
         h.update(p.name.encode() + b"\0")
@@ -55,6 +71,8 @@ def source_hash(package_dir: Path) -> str:
 
 def files_hash(files: list[Path]) -> str:
     """The hash of other files a build read (modules outside the package it imports)."""
+    import hashlib
+
     h = hashlib.sha256()
     for p in files:
         h.update(p.read_bytes())
@@ -70,6 +88,8 @@ def build_dir(root: Path, digest: str) -> Path:
 def _stat_key(files: list[Path]) -> str:
     """What ``stat`` says of the files (name, size, mtime): equal keys, unchanged files,
     as for Python's own bytecode cache; a re-hash costs ~5 ms, this ~0.3 ms."""
+    import hashlib
+
     parts = []
     for p in files:
         st = p.stat()
@@ -78,6 +98,8 @@ def _stat_key(files: list[Path]) -> str:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    import json
+
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -87,11 +109,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def find_build(package_dir: Path) -> Path | None:
     """The build made from exactly these sources, or None."""
-    if os.environ.get("PYBPF_PURE", "") not in ("", "0"):
+    if not _wanted():  # (the usual case: nothing built, one stat)
         return None
     root = cache_root()
-    if not root.is_dir():  # (the usual case: nothing built, one stat)
-        return None
     try:
         files = sources(package_dir)
         skey = _stat_key(files)
@@ -121,6 +141,8 @@ def find_build(package_dir: Path) -> Path | None:
 def _remember(root: Path, seen: dict[str, Any], skey: str, value: list[str]) -> None:
     """Record that files with this stat key hash to this build (a few recent entries;
     best effort: a read-only cache only costs the re-hash)."""
+    import json
+
     entries = {k: v for k, v in seen.items() if k != skey}
     entries = dict(list(entries.items())[-7:])
     entries[skey] = value
@@ -140,8 +162,11 @@ def activate(package_path: list[str]) -> None:
     top-level entry).  The library is imported here, so a build this interpreter cannot
     load (another ABI, a truncated file) leaves everything pure instead of failing later."""
     global _active
-    if _active is not None or not package_path:
+    if _active is not None or not package_path or not _wanted():
         return
+    import importlib
+    from pathlib import Path
+
     where = find_build(Path(package_path[0]))
     if where is None:
         return
