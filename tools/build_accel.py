@@ -22,6 +22,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="rebuild even when the build exists")
     ap.add_argument("--keep", action="store_true", help="keep the temporary build directory")
     args = ap.parse_args(argv)
+    # a stopped build (timeout, kill) still removes its temporary directory
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="pybpf-accel-"))
