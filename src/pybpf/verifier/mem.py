@@ -28,6 +28,7 @@ from .log import reg_type_str
 from .regs import (
     CONST_PTR_TO_MAP,
     MEM_RDONLY,
+    NOT_INIT,
     PTR_MAYBE_NULL,
     PTR_TO_ARENA,
     PTR_TO_BTF_ID,
@@ -63,7 +64,7 @@ from .stack import (
     check_stack_write_fixed_off,
     grow_stack_state,
 )
-from .state import BPF_REG_SIZE, MAX_BPF_STACK, RegState
+from .state import BPF_REG_SIZE, DEF_NOT_SUBREG, MAX_BPF_STACK, RegState
 
 S64_MIN = -(1 << 63)
 MAX_PACKET_OFF = 0xFFFF
@@ -86,6 +87,7 @@ _ACQ_REL = frozenset((_LOAD_ACQ, _STORE_REL))
 _NO_ATOMICS = frozenset((PTR_TO_CTX, PTR_TO_FLOW_KEYS, PTR_TO_ARENA))
 _ATOMIC_SIZES = frozenset((int(Size.W), int(Size.DW)))
 _SRC, _DST, _DST_NO_MARK = Op.SRC, Op.DST, Op.DST_NO_MARK
+_DW, _MEMSX = int(Size.DW), int(Mode.MEMSX)
 
 
 # --- alignment --------------------------------------------------------------------------
@@ -460,12 +462,30 @@ def check_mem_access(
 
 
 def check_load_mem(env: Env, insn: Insn, strict_once: bool, is_ldsx: bool) -> int:
+    """(``insn`` is the instruction at env.insn_idx, as check_reg_arg assumes.)"""
     src, dst = insn.src, insn.dst
-    check_reg_arg(env, src, _SRC)
-    check_reg_arg(env, dst, _DST_NO_MARK)
     st = env.cur_state
     assert st is not None
-    src_type = st.frames[st.curframe].regs[src].type
+    regs = st.frames[st.curframe].regs
+    sreg = regs[src] if src < 11 else None
+    if (
+        sreg is not None
+        and dst < 10
+        and sreg.type != NOT_INIT
+        and (src == 10 or sreg.subreg_def == DEF_NOT_SUBREG)
+    ):
+        # check_reg_arg's reads and writes where nothing is wrong and nothing to zero-extend:
+        # a load writes all 64 bits only when it is a DW or sign-extending one
+        env.scratched_regs |= 1 << src | 1 << dst
+        code = insn.code
+        regs[dst].subreg_def = (
+            DEF_NOT_SUBREG if code & 0x18 == _DW or code & 0xE0 == _MEMSX else env.insn_idx + 1
+        )
+        src_type = sreg.type
+    else:
+        check_reg_arg(env, src, _SRC)
+        check_reg_arg(env, dst, _DST_NO_MARK)
+        src_type = regs[src].type
     flags = check_mem_access(env, env.insn_idx, src, insn.off, insn.code & 0x18, False, dst, strict_once, is_ldsx)
     save_aux_ptr_type(env, src_type, allow_trust_mismatch=True)
     return flags
@@ -473,11 +493,26 @@ def check_load_mem(env: Env, insn: Insn, strict_once: bool, is_ldsx: bool) -> in
 
 def check_store_reg(env: Env, insn: Insn, strict_once: bool) -> int:
     src, dst = insn.src, insn.dst
-    check_reg_arg(env, src, _SRC)
-    check_reg_arg(env, dst, _SRC)
     st = env.cur_state
     assert st is not None
-    dst_type = st.frames[st.curframe].regs[dst].type
+    regs = st.frames[st.curframe].regs
+    sreg = regs[src] if src < 11 else None
+    dreg = regs[dst] if dst < 11 else None
+    if (
+        sreg is not None
+        and dreg is not None
+        and sreg.type != NOT_INIT
+        and dreg.type != NOT_INIT
+        and (src == 10 or sreg.subreg_def == DEF_NOT_SUBREG)
+        and (dst == 10 or dreg.subreg_def == DEF_NOT_SUBREG)
+    ):
+        # check_reg_arg's reads where nothing is wrong and nothing to zero-extend
+        env.scratched_regs |= 1 << src | 1 << dst
+        dst_type = dreg.type
+    else:
+        check_reg_arg(env, src, _SRC)
+        check_reg_arg(env, dst, _SRC)
+        dst_type = regs[dst].type
     flags = check_mem_access(env, env.insn_idx, dst, insn.off, insn.code & 0x18, True, src, strict_once)
     save_aux_ptr_type(env, dst_type)
     return flags
