@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from ..isa import Insn
@@ -33,6 +34,7 @@ _CALL = 0x85
 _EXIT = 0x95
 _JA, _JA32 = 0x05, 0x06
 _FUNC_ENDS = frozenset((_EXIT, _JA32, _JA))  # what may end a function
+_NO_CALLS: Mapping[int, int] = MappingProxyType({})
 _PSEUDO_CALL, _KFUNC_CALL, _PSEUDO_FUNC = 1, 2, 4
 # opcodes resolve_pseudo_ldimm64 has nothing to check in: known, neither lddw nor a load
 # from memory (whose reserved fields it checks); scan lists the slots of every other one
@@ -149,7 +151,7 @@ def scan(env: Env) -> None:
 def _scan(env: Env) -> None:
     out: list[tuple[int, ...]] = []
     special: list[int] = []
-    calls: dict[int, int] = {}
+    calls: dict[int, int] = {}  # (made into env's own only when the program has calls)
     refs: list[int] = []
     unplain: list[int] = []
     plain = _PLAIN
@@ -196,9 +198,9 @@ def _scan(env: Env) -> None:
                 backwards = True
     env.insn_succ = out
     env.cfg_special = special
-    env.cfg_calls = calls
+    env.cfg_calls = calls if calls else _NO_CALLS
     env.cfg_backwards = backwards
-    env.cfg_subprog_refs = refs
+    env.cfg_subprog_refs = refs if refs else ()
     env.cfg_unplain = unplain
     env.cfg_insns = env.insns
 

@@ -241,6 +241,10 @@ class Env:
     cur_hist: JmpHistoryEntry | None = None
     bt_steps: list[Any] | None = None
     loop_hint: Any = None  # prune.LoopHint: which register told the last looping pair apart
+    # rarely more than empty: made when the first entry comes (ldimm, global_funcs)
+    used_maps: Sequence[Any] = ()  # the maps the program's lddw name, in order
+    global_args: Mapping[int, Any] = MappingProxyType({})  # global_funcs.prepare_func_args
+    global_called: frozenset[int] = frozenset()  # global functions verified code calls
     # made by stack_liveness.compute_postorder at the first stack-liveness update
     insn_postorder: Sequence[int] = ()
     postorder_starts: Sequence[int] = ()
@@ -257,11 +261,8 @@ class Env:
         n = len(insns)
         self.aux = [InsnAux() for _ in range(n)] if n < 4096 else _new_notes(n)
         self.subprogs: list[SubprogInfo] = []
-        self.used_maps: list[Any] = []
         self.head: list[StackElem] = []
         self.explored_states: dict[int, list[StateListEntry]] = {}
-        self.global_args: dict[int, Any] = {}  # global_funcs.prepare_func_args
-        self.global_called: set[int] = set()  # global functions verified code calls
 
     @functools.cached_property
     def fake_reg(self) -> list[RegState]:

@@ -144,7 +144,7 @@ def prepare_func_args(env: Env, subprog: int) -> tuple[SubprogArg, ...]:
         kind = btf.kind(t).name.lower() if t else "void"
         raise env.einval(f"Arg#{i} type {kind} in {name}() is not supported yet.")
     result = tuple(args)
-    env.global_args[subprog] = result
+    env.global_args = {**env.global_args, subprog: result}
     return result
 
 
@@ -290,7 +290,7 @@ def call_global(env: Env, subprog: int) -> int:
         mark_changes_pkt_data(env)
     if env.subprogs[subprog].changes_pkt_data:
         clear_all_pkt_pointers(env)
-    env.global_called.add(subprog)
+    env.global_called = env.global_called | {subprog}
     for r in range(6):
         mark_reg_not_init(caller.regs, r)
         check_reg_arg(env, r, Op.DST_NO_MARK)

@@ -42,7 +42,7 @@ def _add_used_map(env: Env, m: object) -> int:
             return i
     if len(env.used_maps) >= MAX_USED_MAPS:
         raise env.error(errno.E2BIG, f"The total number of maps per program has reached the limit of {MAX_USED_MAPS}")
-    env.used_maps.append(m)
+    env.used_maps = (*env.used_maps, m)
     return len(env.used_maps) - 1
 
 

@@ -130,6 +130,7 @@ def _opcode_flags(code: int) -> int:
 
 
 _FLAGS = tuple(_opcode_flags(c) for c in range(256))
+_UNUSED: list[int] = []  # (stands for the lists a straight sweep without a log never fills)
 
 
 def compute_live_registers(env: Env) -> None:
@@ -145,10 +146,10 @@ def compute_live_registers(env: Env) -> None:
     backwards = env.cfg_backwards
     log2 = bool(env.log.level & 2)
     record = backwards or log2  # keep what further sweeps or the log need
-    use = [0] * n if backwards else []
-    define = [0] * n if backwards else []
+    use = [0] * n if backwards else _UNUSED
+    define = [0] * n if backwards else _UNUSED
     live_in = [0] * (n + 2)  # (two past the end: what falls or skips out of the program)
-    order: list[int] = []  # the instructions (not the second halves of lddw), last first
+    order: list[int] = [] if record else _UNUSED  # the instructions (not the second halves of lddw), last first
     aux = env.aux
     flags = _FLAGS
     i = n - 1

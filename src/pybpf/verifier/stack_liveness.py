@@ -24,6 +24,7 @@ it, e.g. ``(0) frame 0 insn 5 +live -8``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -131,6 +132,11 @@ class FuncInstance:
 class StackLiveness:
     """The analysis for one verification (``env->liveness``)."""
 
+    __slots__ = (
+        "cur", "env", "instances", "query", "query_callsites", "query_insn", "sp_ends", "write_acc",
+        "write_any", "write_insn_idx",
+    )  # fmt: skip
+
     def __init__(self, env: Env) -> None:
         self.env = env
         self.instances: dict[tuple[int, ...], FuncInstance] = {}
@@ -144,7 +150,7 @@ class StackLiveness:
             self.sp_ends = [n]
         else:
             self.sp_ends = [*(sp.start for sp in subprogs[1:]), n]
-        self.query: list[FuncInstance] = []
+        self.query: Sequence[FuncInstance] = ()
         self.query_insn = 0
         self.query_callsites: tuple[int, ...] = ()
 
