@@ -384,8 +384,13 @@ def check_cond_jmp_op(env: Env, insn: Insn) -> int:
     other_regs = other.frames[other.curframe].regs
     if by_reg:
         _reg_set_min_max(other_regs[d], other_regs[insn.src], dst, src, op, is32)
-    else:
-        _reg_set_min_max(other_regs[d], src.copy(), dst, src, op, is32)
+    elif dst.type == _SCALAR:
+        # against the immediate: _reg_set_min_max with a copy of the scratch register for
+        # the jump's side, less the refinement of the immediate, which nothing reads
+        sb = src.b
+        dst.b = sc.refine(sc.negate(op), dst.b, sb, is32)[0]
+        od = other_regs[d]
+        od.b = sc.refine(op, od.b, sb, is32)[0]
     if by_reg and src.type == SCALAR and src.id:
         sync_linked_regs(this, src, linked)
         sync_linked_regs(other, other_regs[insn.src], linked)
