@@ -12,7 +12,7 @@ import errno
 from dataclasses import dataclass
 from typing import Any
 
-from ..isa.helper_ids import helper_name
+from ..isa.helper_ids import HELPER_NAMES, helper_name
 from ..isa.insn import Insn
 from ..kernel import protos as P
 from ..kernel.func_proto import func_proto, helper_allowed
@@ -237,10 +237,13 @@ def helper_proto(env: Env, func_id: int) -> tuple[P.HelperProto | None, tuple[in
     return found
 
 
+_N_HELPERS = min(212, len(HELPER_NAMES))
+
+
 def check_helper_call(env: Env, insn: Insn) -> int:
     func_id = insn.imm
     idx = env.insn_idx
-    if not 0 <= func_id < 212 or helper_name(func_id) is None:
+    if not 0 < func_id < _N_HELPERS:  # (helper_name's known ids, without making the name)
         raise env.einval(f"invalid func {_fname(func_id)}#{func_id}")
     fn, args = helper_proto(env, func_id)
     if fn is None:
