@@ -16,7 +16,6 @@ Needs mypy (which ships mypyc), setuptools and a C compiler; never imports pybpf
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib.util
 import json
 import os
@@ -88,22 +87,27 @@ def _snapshot(src: Path, dest: Path) -> None:
                     ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyc"))  # fmt: skip
 
 
-def _outside_imports(src: Path, modules: list[Path]) -> list[str]:
-    """The files of pybpf outside the verifier that the package imports by name, relative
-    to ``src`` (a build is stale when they change, as when the package's own do)."""
-    found: set[Path] = set()
-    for path in modules:
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.ImportFrom) or node.level < 2:
-                continue
-            base = src / "pybpf" / Path(*(node.module or "").split("."))
-            names = [a.name for a in node.names]
-            for cand in [base.with_suffix(".py"), base / "__init__.py"] + [
-                base / f"{n}.py" for n in names
-            ]:
-                if cand.is_file():
-                    found.add(cand)
-    return sorted(str(p.relative_to(src)) for p in found)
+def _outside_files(src: Path) -> list[str]:
+    """Every module of pybpf outside the verifier, relative to ``src``: a build is stale
+    when any of them changes, as when the package's own do.  (All of them, not only those
+    imported by name: compiled code also depends on what those import in turn, such as the
+    classes of ``isa.insn`` behind ``isa``'s ``__init__``.)"""
+    pkg = src / "pybpf"
+    verifier = pkg / "verifier"
+    return sorted(
+        str(p.relative_to(src)) for p in pkg.rglob("*.py") if verifier not in p.parents
+    )
+
+
+def _in_place(accel: ModuleType, final: Path, src: Path) -> bool:
+    """Whether ``final`` holds a build of exactly these sources, dependencies included."""
+    try:
+        stamp = json.loads((final / accel.STAMP).read_text())
+    except (OSError, ValueError):
+        return False
+    deps = stamp.get("deps", []) if isinstance(stamp, dict) else []
+    return bool(deps == _outside_files(src)
+                and stamp.get("deps_hash") == accel.files_hash([src / d for d in deps]))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,12 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         digest = accel.source_hash(pkg)
         root = accel.cache_root()
         final = accel.build_dir(root, digest)
-        if (final / accel.STAMP).is_file() and not args.force:
+        if _in_place(accel, final, tmp) and not args.force:
             print(f"accel: up to date: {final}")
             return 0
         modules = accel.sources(pkg)
         chosen = modules if args.all else [p for p in modules if p.stem in HOT]
-        deps = _outside_imports(tmp, modules)
+        deps = _outside_files(tmp)
         cfg = {
             "paths": [str(p.relative_to(tmp)) for p in chosen],
             "opt": args.opt,
@@ -180,8 +184,16 @@ def main(argv: list[str] | None = None) -> int:
             "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }  # fmt: skip
         (stage / accel.STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
-        shutil.rmtree(final, ignore_errors=True)
-        stage.rename(final)
+        if _in_place(accel, final, tmp):  # another build of the same sources won the race
+            shutil.rmtree(stage, ignore_errors=True)
+        else:
+            shutil.rmtree(final, ignore_errors=True)
+            try:
+                stage.rename(final)
+            except OSError as e:
+                shutil.rmtree(stage, ignore_errors=True)
+                print(f"accel: could not install the build in {final}: {e}", file=sys.stderr)
+                return 1
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         print(f"accel: {len(chosen)} of {len(modules)} modules compiled in {total:.0f} s "
               f"(mypyc {cgen:.0f} s, C {compile_s - cgen:.0f} s; CPU {ru.ru_utime + ru.ru_stime:.0f} s; "
