@@ -1,9 +1,10 @@
 """What the iterator selftests modules share: building the kernel's ``progs/*.c`` at
-test time, opening one object, linking one of its iterators, and the running kernel's
-verdicts (through libbpf) for an object."""
+test time, opening one object, linking one of its iterators, and the verdicts: pybpf's
+and the running kernel's (through libbpf), each held against the recorded ones."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -54,3 +55,29 @@ def kernel_verdicts(path: Path) -> dict[str, dict[str, Any]]:
     ref = libbpf_ref.reference(str(path))
     return {n: {"accepted": r["accepted"], "errno": r["errno"], "message": r["message"]}
             for n, r in ref["programs"].items()}  # fmt: skip
+
+
+def check_pybpf_verdicts(objs: dict[str, Path], recorded_path: Path) -> None:
+    """pybpf's verdict (accepted, errno) on every recorded program is the kernel's."""
+    recorded = json.loads(recorded_path.read_text())
+    for stem, progs in recorded.items():
+        obj = open_object(objs, stem)
+        got = {v.name: (v.accepted, v.errno) for v in obj.verify(log_level=1)}
+        assert got == {n: (r["accepted"], r["errno"]) for n, r in progs.items()}, stem
+
+
+def check_running_kernel_verdicts(objs: dict[str, Path], recorded_path: Path) -> None:
+    """The running kernel still gives the recorded verdicts (skips without bpf() or
+    libbpf)."""
+    from pybpf.oracle import available, unavailable_reason
+
+    from ..elf import libbpf_ref
+
+    if not available():
+        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
+    if libbpf_ref.libbpf() is None:
+        pytest.skip("libbpf.so.1 is not available")
+    recorded = json.loads(recorded_path.read_text())
+    assert set(recorded) == set(objs)
+    for stem, path in objs.items():
+        assert kernel_verdicts(path) == recorded[stem], stem

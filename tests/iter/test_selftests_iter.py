@@ -10,12 +10,17 @@ maps too small refused at attach time, a sleepable program refused.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from .selftests_build import built_objects, iter_link, kernel_verdicts, open_object
+from .selftests_build import (
+    built_objects,
+    check_pybpf_verdicts,
+    check_running_kernel_verdicts,
+    iter_link,
+    open_object,
+)
 
 SOURCES = [
     "bpf_iter_bpf_hash_map.c", "bpf_iter_bpf_array_map.c", "bpf_iter_bpf_percpu_hash_map.c",
@@ -43,28 +48,12 @@ def _key(a: int, b: int, c: int) -> bytes:
 
 
 def test_pybpf_verdicts_are_the_kernels(objs: dict[str, Path]) -> None:
-    recorded = json.loads(VERDICTS.read_text())
-    for stem, progs in recorded.items():
-        obj = _open(objs, stem)
-        got = {v.name: (v.accepted, v.errno) for v in obj.verify(log_level=1)}
-        want = {name: (rec["accepted"], rec["errno"]) for name, rec in progs.items()}
-        assert got == want, stem
+    check_pybpf_verdicts(objs, VERDICTS)
 
 
 @pytest.mark.kernel
 def test_recorded_verdicts_are_the_running_kernels(objs: dict[str, Path]) -> None:
-    from pybpf.oracle import available, unavailable_reason
-
-    from ..elf import libbpf_ref
-
-    if not available():
-        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
-    if libbpf_ref.libbpf() is None:
-        pytest.skip("libbpf.so.1 is not available")
-    recorded = json.loads(VERDICTS.read_text())
-    assert set(recorded) == set(objs)
-    for stem, path in objs.items():
-        assert kernel_verdicts(path) == recorded[stem], stem
+    check_running_kernel_verdicts(objs, VERDICTS)
 
 
 # --- what prog_tests/bpf_iter.c checks -------------------------------------------------------

@@ -30,7 +30,13 @@ from typing import Any
 import pytest
 
 from ..elf.test_selftests_progs import build_selftests
-from .selftests_build import built_objects, kernel_verdicts, open_object
+from .selftests_build import (
+    built_objects,
+    check_pybpf_verdicts,
+    check_running_kernel_verdicts,
+    kernel_verdicts,
+    open_object,
+)
 
 SOURCES = ["bpf_iter_tcp4.c", "bpf_iter_tcp6.c", "bpf_iter_udp4.c", "bpf_iter_udp6.c",
            "bpf_iter_unix.c", "bpf_iter_setsockopt.c", "bpf_iter_setsockopt_unix.c"]  # fmt: skip
@@ -83,26 +89,12 @@ def test_every_program_is_recorded_accepted() -> None:
 
 
 def test_pybpf_verdicts_are_the_kernels(objs: dict[str, Path]) -> None:
-    recorded = json.loads(VERDICTS.read_text())
-    for stem, progs in recorded.items():
-        obj = open_object(objs, stem)
-        got = {v.name: (v.accepted, v.errno) for v in obj.verify(log_level=1)}
-        assert got == {n: (r["accepted"], r["errno"]) for n, r in progs.items()}, stem
+    check_pybpf_verdicts(objs, VERDICTS)
 
 
 @pytest.mark.kernel
 def test_recorded_verdicts_are_the_running_kernels(objs: dict[str, Path]) -> None:
-    from pybpf.oracle import available, unavailable_reason
-
-    from ..elf import libbpf_ref
-
-    if not available():
-        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
-    if libbpf_ref.libbpf() is None:
-        pytest.skip("libbpf.so.1 is not available")
-    recorded = json.loads(VERDICTS.read_text())
-    for stem, path in objs.items():
-        assert kernel_verdicts(path) == recorded[stem], stem
+    check_running_kernel_verdicts(objs, VERDICTS)
 
 
 # --- running over the model's sockets ----------------------------------------------------

@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 
 from ..elf.test_selftests_progs import build_selftests
-from .selftests_build import built_objects, iter_link, kernel_verdicts, open_object
+from .selftests_build import (
+    built_objects,
+    check_pybpf_verdicts,
+    check_running_kernel_verdicts,
+    iter_link,
+    kernel_verdicts,
+    open_object,
+)
 
 SOURCES = [
     "bpf_iter_bpf_link.c", "bpf_iter_sockmap.c", "bpf_iter_tasks.c", "bpf_iter_task_btf.c",
@@ -41,28 +48,13 @@ _open, _link, _verdicts = open_object, iter_link, kernel_verdicts
 
 
 def test_pybpf_verdicts_are_the_kernels(objs: dict[str, Path]) -> None:
-    recorded = json.loads(VERDICTS.read_text())
-    assert len(recorded) == len(SOURCES)
-    for stem, progs in recorded.items():
-        obj = _open(objs, stem)
-        got = {v.name: (v.accepted, v.errno) for v in obj.verify(log_level=1)}
-        want = {name: (rec["accepted"], rec["errno"]) for name, rec in progs.items()}
-        assert got == want, stem
+    assert len(json.loads(VERDICTS.read_text())) == len(SOURCES)
+    check_pybpf_verdicts(objs, VERDICTS)
 
 
 @pytest.mark.kernel
 def test_recorded_verdicts_are_the_running_kernels(objs: dict[str, Path]) -> None:
-    from pybpf.oracle import available, unavailable_reason
-
-    from ..elf import libbpf_ref
-
-    if not available():
-        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
-    if libbpf_ref.libbpf() is None:
-        pytest.skip("libbpf.so.1 is not available")
-    recorded = json.loads(VERDICTS.read_text())
-    for stem, path in objs.items():
-        assert _verdicts(path) == recorded[stem], stem
+    check_running_kernel_verdicts(objs, VERDICTS)
 
 
 # --- what the kernel's tests check -----------------------------------------------------------

@@ -1,10 +1,18 @@
 """The ``tcp``, ``udp`` and ``unix`` iterator targets on pybpf's own sockets: what each
 walk visits and in what order, the context slots (socket, ``uid``, UDP ``bucket``), and
 ``meta->seq_num`` past the start token that the kernel counts but never shows (so the
-first socket is number 0, and the final call repeats the last number)."""
+first socket is number 0, the final call repeats the last number, and the final call of
+a walk with no socket sees 2**64-1: the running kernel's answers for UDP, recorded in
+``tests/data/iter/udp_seq_num_kernel.json`` by ``python -m tests.iter.test_sock_targets``
+and asked again where bpf() works and this network namespace has no UDP socket)."""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +23,7 @@ from pybpf.kernel.helpers.sockets import IPPROTO_TCP, IPPROTO_UDP, add_socket, s
 from pybpf.kernel.state import Kernel
 from pybpf.kernel.vmlinux import offsetof
 
-from .harness import _fmt
+from .harness import _SEQ, Case, _fmt, run_kernel
 from .test_targets import _iter_prog
 
 _PORT = {"tcp": ("sock_common", "skc_num"), "udp": ("sock_common", "skc_num"),
@@ -39,8 +47,8 @@ def _program(target: str) -> str:
     )
 
 
-def _read(kernel: Any, target: str, chunk: int = 1 << 17) -> list[str]:
-    link = create_iter_link(_iter_prog(kernel, target, _program(target)))
+def _read(kernel: Any, target: str, chunk: int = 1 << 17, asm: str | None = None) -> list[str]:
+    link = create_iter_link(_iter_prog(kernel, target, asm or _program(target)))
     f = link.open()
     try:
         return f.read_all(chunk).decode().splitlines()
@@ -103,3 +111,94 @@ def test_each_walk_opens_again_from_the_start() -> None:
     add_unix_socket(k, "/run/a")
     link = create_iter_link(_iter_prog(k, "unix", _program("unix")))
     assert link.read_all() == link.read_all() == b"0 0 1 0\n0 0 0 0\n"
+
+
+# --- meta->seq_num against the running kernel (UDP) --------------------------------------
+
+SEQ_NUM_DATA = Path(__file__).resolve().parents[1] / "data" / "iter" / "udp_seq_num_kernel.json"
+SEQ_NUM_PROGRAM = (
+    _SEQ + "r3 = *(u64 *)(r1 + 0)\nr3 = *(u64 *)(r3 + 16)\n*(u64 *)(r10 - 40) = r3\n"
+    "r3 = *(u64 *)(r1 + 8)\nr4 = 0\nif r3 == 0 goto store\nr4 = 1\n"
+    "store:\n*(u64 *)(r10 - 32) = r4\n" + _fmt("%llu %u\n", -16)
+    + "r1 = r6\nr2 = r10\nr2 += -16\nr3 = 16\nr4 = r10\nr4 += -40\nr5 = 16\ncall 126\n"
+    "r0 = 0\nexit\n"
+)  # fmt: skip
+"""Prints ``seq_num has-socket`` on every call, the final one (no socket) included:
+nothing it prints depends on the sockets' addresses or the hash's seed."""
+WALKS = {"none": (0, 4096), "one": (1, 4096), "two": (2, 4096), "two_byte_reads": (2, 1)}
+"""name: (UDP sockets open during the walk, bytes a read() asks for)."""
+
+
+def _udp_in_use() -> int:
+    """UDP sockets of this network namespace (the iterator would walk them too)."""
+    lines = 0
+    for name in ("udp", "udp6"):
+        try:
+            with open(f"/proc/net/{name}") as f:
+                lines += len(f.readlines()[1:])
+        except OSError:
+            pass
+    return lines
+
+
+def seq_nums_kernel(name: str) -> list[str]:
+    """The running kernel's output for walk ``name``, over sockets opened for it."""
+    n, chunk = WALKS[name]
+    opened = []
+    try:
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1"))[:n]:
+            s = socket.socket(family, socket.SOCK_DGRAM)
+            opened.append(s)
+            s.bind((host, 0))
+        rec = run_kernel(Case(name, SEQ_NUM_PROGRAM, target="udp", read_size=chunk))
+    finally:
+        for s in opened:
+            s.close()
+    if rec["output"] is None:
+        raise RuntimeError(f"the kernel refused the walk: {rec}")
+    return str(rec["output"]).splitlines()
+
+
+def seq_nums_pybpf(name: str) -> list[str]:
+    n, chunk = WALKS[name]
+    k = Kernel(num_cpus=1, seed=0)
+    for port in (5353, 53)[:n]:
+        add_socket(k, IPPROTO_UDP, "127.0.0.1", port)
+    return _read(k, "udp", chunk, SEQ_NUM_PROGRAM)
+
+
+def test_udp_seq_nums_are_the_recorded_kernels() -> None:
+    recorded = json.loads(SEQ_NUM_DATA.read_text())["walks"]
+    assert set(recorded) == set(WALKS)
+    assert recorded["none"] == [f"{(1 << 64) - 1} 0"]
+    for name in WALKS:
+        assert seq_nums_pybpf(name) == recorded[name], name
+
+
+@pytest.mark.kernel
+def test_recorded_udp_seq_nums_are_the_running_kernels() -> None:
+    from pybpf.oracle import available, unavailable_reason
+
+    if not available():
+        pytest.skip(f"bpf() unavailable: {unavailable_reason()}")
+    recorded = json.loads(SEQ_NUM_DATA.read_text())["walks"]
+    for name in WALKS:
+        if _udp_in_use():
+            pytest.skip("UDP sockets are open in this network namespace")
+        got = seq_nums_kernel(name)
+        if _udp_in_use():
+            pytest.skip("a UDP socket was opened during the walk")
+        assert got == recorded[name], name
+
+
+def record() -> dict[str, Any]:
+    if _udp_in_use():
+        raise SystemExit("close this network namespace's UDP sockets first (ss -uan)")
+    return {"kernel": os.uname().release, "walks": {n: seq_nums_kernel(n) for n in WALKS}}
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+    rec = record()
+    SEQ_NUM_DATA.write_text(json.dumps(rec, indent=1, sort_keys=True) + "\n")
+    print(json.dumps(rec["walks"]), file=sys.stderr)

@@ -20,7 +20,9 @@ in the address and a per-namespace random value), Unix sockets in the order they
 made.  Unhashed sockets are not shown (a TCP socket in ``TCP_CLOSE``, an unbound UDP
 socket).  Every socket belongs to uid 0 unless it says otherwise (a Unix socket's
 ``uid``).  Each walk opens with the kernel's start token, which counts in
-``meta->seq_num`` but is not shown: a program sees its first socket as number 0.
+``meta->seq_num`` but is not shown: a program sees its first socket as number 0, the
+final call repeats the last socket's number, and the final call of a walk that met no
+socket sees 2**64-1 (the running 6.18 kernel's answers for UDP, recorded in the tests).
 """
 
 from __future__ import annotations
