@@ -314,8 +314,11 @@ def do_check_common(env: Env, subprog: int) -> None:
     # back, so reference counting frees what the walk drops (a collection after the 1M
     # instructions of loop_after_a_conditional_jump finds nothing), yet the collector
     # would run every few hundred allocations over every state kept for pruning (~28% of
-    # that program's time).  Process-wide: turned on again only if this turned it off.
-    collecting = gc.isenabled()
+    # that program's time).  Not where a checkpoint is forced (open-coded iterators,
+    # may_goto, callbacks): a state's loop_entry may point down its own parent chain, a
+    # cycle only the collector frees.  Process-wide: turned on again only if this
+    # turned it off.
+    collecting = gc.isenabled() and not any(a.force_checkpoint for a in env.aux)
     if collecting:
         gc.disable()
     try:
