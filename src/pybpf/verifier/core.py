@@ -153,7 +153,8 @@ def do_check(env: Env) -> None:
         aux.seen = True
         prev = idx
         next_idx = idx + 1
-        # live_stack.reset_write_marks(idx), inline (once per instruction)
+        # a new instruction: its stack write marks start empty (the kernel's
+        # bpf_reset_stack_write_marks; once per instruction, so inline)
         if live_stack.cur is None:
             live_stack.ensure_cur()
         live_stack.write_insn_idx = idx
@@ -265,7 +266,7 @@ def _process_exit(env: Env, pop_log: bool) -> bool:
     env.scratched_stack = _ALL_SLOTS
     update_branch_counts(env, env.cur_state)
     env.stack_live.update()
-    # pop_stack, inline
+    # the kernel's pop_stack, inline
     head = env.head
     if not head:
         return False

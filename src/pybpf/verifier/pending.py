@@ -41,16 +41,3 @@ def push_stack(env: Env, insn_idx: int, prev_insn_idx: int, speculative: bool) -
     if st.parent is not None:
         st.parent.branches += 1
     return st
-
-
-def pop_stack(env: Env, pop_log: bool) -> bool:
-    """Continue with the newest queued path; False when none is left."""
-    if not env.head:
-        return False
-    elem = env.head.pop()
-    env.cur_state = elem.state
-    if pop_log:
-        env.log.reset(elem.log_pos)
-    env.insn_idx = elem.insn_idx
-    env.prev_insn_idx = elem.prev_insn_idx
-    return True

@@ -209,15 +209,6 @@ class StackLiveness:
             inst.updated = True
         fm.may_read[rel] = new
 
-    def reset_write_marks(self, insn_idx: int) -> None:
-        """An instruction starts: collect the slots it writes in full (the driver does
-        this inline)."""
-        if self.cur is None:
-            self.ensure_cur()
-        self.write_insn_idx = insn_idx
-        if self.write_any:
-            self.clear_write_marks()
-
     def clear_write_marks(self) -> None:
         self.write_acc = [0] * MAX_CALL_FRAMES
         self.write_any = False
