@@ -62,3 +62,15 @@ def test_matches_llvm_objdump(parts: list[list[Insn]]) -> None:
     ours = [line.split("\t")[2] for line in disassemble(insns, Syntax.LLVM)]
     with tempfile.TemporaryDirectory() as tmp:
         assert ours == _objdump(insns, Path(tmp))
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"),
+    [(0, -1), (-1, -1), (5, -1), (0, 0x7FFFFFFF), (0, -(2**31)), (-1, 0), (16, -(2**31))],
+)
+def test_lddw_value_is_printed_as_llvm_does(lo: int, hi: int, tmp_path: Path) -> None:
+    """llvm prints a 64-bit immediate as a signed number (``-0x100000000 ll``), the high
+    bit set or not (hypothesis found the first pair)."""
+    insns = [Insn(code=0x18, dst=0, src=0, off=0, imm=lo), Insn(code=0, dst=0, src=0, off=0, imm=hi)]
+    ours = [line.split("\t")[2] for line in disassemble(insns, Syntax.LLVM)]
+    assert ours == _objdump(insns, tmp_path)
