@@ -302,3 +302,19 @@ def programs_with_calls(draw: st.DrawFn) -> list[Insn]:
 @given(insns=programs_with_calls())
 def test_random_calls_and_atomics_agree_with_the_interpreter(tier: str, insns: list[Insn]) -> None:
     assert outcome(insns, tier, 1 << 20) == outcome(insns, "interp", 1 << 20)
+
+
+@pytest.mark.parametrize("tier", [t for t in TIERS if t != "interp"])
+@pytest.mark.parametrize("op", ["+=", "|=", "&=", "^="])
+def test_an_atomic_that_writes_no_register_leaves_a_dirty_r0_dirty(tier: str, op: str) -> None:
+    """The Python tier's range analysis once took every atomic for a write of r0: a
+    negated r0 (a negative Python int) then reached ``exit`` unmasked (hypothesis found
+    it through a bpf-to-bpf call)."""
+    from pybpf.isa import assemble
+
+    insns = assemble(
+        "r1 = 1\n*(u64 *)(r10 -8) = r1\nr0 = 21\nr0 = -r0\n"
+        f"lock *(u32 *)(r10 -8) {op} w1\nexit"
+    )
+    assert outcome(insns, tier, 1 << 20) == outcome(insns, "interp", 1 << 20)
+    assert outcome(insns, tier, 1 << 20)[0] == (1 << 64) - 21

@@ -38,6 +38,9 @@ from .dataflow import StackState
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
 CAP = 1 << 128
+_FETCH = 0x01
+_CMPXCHG = 0xF1
+_LOAD_ACQ = 0x100
 """Dirty values stay within ``(-CAP, CAP)``: five 30-bit digits at most."""
 WIDEN_AFTER = 3
 """A node's entry intervals may change this often before they are widened."""
@@ -229,9 +232,15 @@ def _defs_after(insn: Insn, regs: list[Iv]) -> None:
     elif cls == InsnClass.LD:
         regs[0] = CLEAN
     elif cls == InsnClass.STX and insn.mode == Mode.ATOMIC:
-        for r in (0, insn.src, insn.dst):
-            if r <= 10:
-                regs[r] = FRAME_END if r == 10 else CLEAN
+        # only what the operation writes, loaded from memory (so clean): r0 for a
+        # compare-and-exchange, the source for a fetch, the destination for a
+        # load-acquire; anything else keeps its interval (a dirty r0 stays dirty)
+        imm = insn.imm
+        written = (0,) if imm == _CMPXCHG else (insn.dst,) if imm == _LOAD_ACQ else (
+            (insn.src,) if imm & _FETCH else ())
+        for r in written:
+            if r < 10:
+                regs[r] = CLEAN
     elif cls in (InsnClass.JMP, InsnClass.JMP32) and insn.op == JmpOp.CALL:
         for r in range(6):
             regs[r] = CLEAN
