@@ -112,6 +112,10 @@ _LINE = {
                        rf"({_HEX}{{2}}) +(\d+)( .*)?"),
 }  # fmt: skip
 """One socket's line, as the programs print it (``%pK`` as 16 hex digits)."""
+_TCP_MINI = re.compile(rf" *(\d+): {_INET} {_INET} ({_HEX}{{2}}) {_HEX}{{8}}:{_HEX}{{8}} "
+                       rf"{_HEX}{{2}}:{_HEX}{{8}} {_HEX}{{8}} +(\d+) +-?\d+ \d+ -?\d+ [0-9a-f]{{16}}")  # fmt: skip
+"""A time-wait or request socket's shorter line (uid, inode, 0, refcount, ``%pK``): the
+kernel's own TCP walk shows them; pybpf's model has only full sockets."""
 
 
 def _addr(packed: bytes) -> str:
@@ -270,9 +274,10 @@ def test_the_running_kernel_prints_the_same_format(objs: dict[str, Path], stem: 
     if not lines:
         pytest.skip("the machine has no such socket")
     assert lines[0] == mine[0]
-    pattern = _LINE[re.sub(r"bpf_iter_|[46]$", "", stem)]
+    kind = re.sub(r"bpf_iter_|[46]$", "", stem)
+    pattern = _LINE[kind]
     for line in lines[1:]:
-        assert pattern.fullmatch(line), line
+        assert pattern.fullmatch(line) or (kind == "tcp" and _TCP_MINI.fullmatch(line)), line
 
 
 def record() -> dict[str, Any]:
