@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from enum import IntEnum
 
 
@@ -106,8 +107,11 @@ class AttachType(IntEnum):
     TRACE_UPROBE_SESSION = 57
 
 
+@functools.lru_cache(maxsize=256)
 def prog_type_from_name(name: str) -> ProgType:
-    """``socket_filter`` (case-file spelling) or ``BPF_PROG_TYPE_SOCKET_FILTER``."""
+    """``socket_filter`` (case-file spelling) or ``BPF_PROG_TYPE_SOCKET_FILTER``
+    (remembered: every verification of a program given by name asks; an unknown name
+    raises and is not kept)."""
     key = name.upper().removeprefix("BPF_PROG_TYPE_")
     try:
         return ProgType[key]

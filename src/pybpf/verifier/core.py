@@ -262,8 +262,7 @@ def do_check(env: Env) -> None:
 
 def _process_exit(env: Env, pop_log: bool) -> bool:
     """A path ended: account for it and continue with the next pending one, if any."""
-    env.scratched_regs = _ALL_REGS  # (env.mark_all_scratched)
-    env.scratched_stack = _ALL_SLOTS
+    env.mark_all_scratched()
     update_branch_counts(env, env.cur_state)
     env.stack_live.update()
     # the kernel's pop_stack, inline
@@ -279,8 +278,6 @@ def _process_exit(env: Env, pop_log: bool) -> bool:
     return True
 
 
-_ALL_REGS = (1 << 11) - 1
-_ALL_SLOTS = (1 << 64) - 1
 _PTR_TO_CTX = RegType.PTR_TO_CTX
 _PTR_TO_STACK = RegType.PTR_TO_STACK
 
@@ -309,8 +306,7 @@ def do_check_common(env: Env, subprog: int) -> None:
         ctx = regs[1]
         ctx.b = zero
         ctx.type = _PTR_TO_CTX
-    env.scratched_regs = _ALL_REGS  # (env.mark_all_scratched)
-    env.scratched_stack = _ALL_SLOTS
+    env.mark_all_scratched()
     # The cyclic collector is held for the walk: states point at their parents, never
     # back, so reference counting frees what the walk drops (a collection after the 1M
     # instructions of loop_after_a_conditional_jump finds nothing), yet the collector
@@ -345,15 +341,6 @@ def fixup_attach_type(prog_type: ProgType, attach: AttachType | None) -> AttachT
 
 
 _LSM = ProgType.LSM
-_PROG_TYPES: dict[str, ProgType] = {}  # program type names already looked up (bounded)
-
-
-def _prog_type(name: str) -> ProgType:
-    """``prog_type_from_name``, remembered (a name that is no type raises, not kept)."""
-    pt = prog_type_from_name(name)
-    if len(_PROG_TYPES) < 256:
-        _PROG_TYPES[name] = pt
-    return pt
 
 
 @functools.cache
@@ -380,8 +367,7 @@ def verify(
     ``btf``, ``func_info`` and ``line_info`` are what the load passes as ``prog_btf_fd``
     and its records (instruction indexes); ``options.sleepable`` is BPF_F_SLEEPABLE."""
     if isinstance(prog_type, str):
-        name = prog_type
-        prog_type = _PROG_TYPES.get(name) or _prog_type(name)
+        prog_type = prog_type_from_name(prog_type)
     if not expected_attach_type:
         expected_attach_type = fixup_attach_type(prog_type, expected_attach_type)
     if options is None:
