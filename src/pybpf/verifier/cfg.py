@@ -59,8 +59,7 @@ def add_subprog(env: Env, off: int) -> int:
 
 def add_subprogs(env: Env) -> None:
     env.subprogs.append(SubprogInfo(0))  # add_subprog(env, 0): the entry, first
-    if env.cfg_insns is not env.insns:
-        scan(env)
+    scanned(env)
     capable = env.options.bpf_capable
     insns = env.insns
     for i in env.cfg_subprog_refs:  # (scan lists the calls and lddw that matter here)
@@ -89,8 +88,7 @@ def check_subprogs(env: Env) -> None:
     notes which functions use LD_ABS and tail calls.  Only the slots ``scan`` listed can
     do any of that, besides the last one of each function."""
     insns = env.insns
-    if env.cfg_insns is not insns:
-        scan(env)
+    scanned(env)
     n = len(insns)
     subprogs = env.subprogs
     last = len(subprogs) - 1

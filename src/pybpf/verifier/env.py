@@ -259,7 +259,7 @@ class Env:
         self.options = options = options if options is not None else Options()
         self.log = VerifierLog(options.log_level)
         n = len(insns)
-        self.aux = [InsnAux() for _ in range(n)] if n < 4096 else _new_notes(n)
+        self.aux = _new_notes(n)
         self.subprogs: list[SubprogInfo] = []
         self.head: list[StackElem] = []
         self.explored_states: dict[int, list[StateListEntry]] = {}

@@ -18,7 +18,7 @@ from ..kernel.progtypes import ProgType
 from ..kernel.regtypes import RegType
 from ..maps.types import MapType
 from . import scalar as sc
-from .cfg import scan
+from .cfg import scanned
 from .env import BPF_MAX_VAR_OFF, Env
 from .pending import push_stack
 from .regs import BPF_REG_FP, Op, check_reg_arg, mark_reg_known_zero, mark_reg_unknown
@@ -57,8 +57,7 @@ def resolve_pseudo_ldimm64(env: Env) -> None:
     n = len(insns)
     known = KNOWN_OPCODES
     ldx, ldx_modes, lddw = int(InsnClass.LDX), _LDX_MODES, OPCODE_LDDW
-    if env.cfg_insns is not insns:
-        scan(env)
+    scanned(env)
     second = -1  # the second half of the last lddw: no instruction of its own
     for i in env.cfg_unplain:
         if i == second:

@@ -140,8 +140,7 @@ def compute_live_registers(env: Env) -> None:
     sweeps to reach the fixed point."""
     insns = env.insns
     n = len(insns)
-    if env.cfg_insns is not insns:
-        scanned(env)
+    scanned(env)
     succ = env.insn_succ
     backwards = env.cfg_backwards
     log2 = bool(env.log.level & 2)

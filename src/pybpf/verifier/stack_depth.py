@@ -91,9 +91,8 @@ def check_max_stack_depth(env: Env) -> None:
     subs = env.subprogs
     if len(subs) == 1:
         # one function and (as is usual then) no call to another: its own depth is all
-        depth = (subs[0].stack_depth + 15) // 16 * 16  # (_round_depth)
-        if env.cfg_insns is not env.insns:
-            scanned(env)
+        depth = _round_depth(subs[0].stack_depth)
+        scanned(env)
         # (cfg_calls holds exactly the bpf-to-bpf calls and callback addresses)
         if depth <= MAX_BPF_STACK and not env.cfg_calls:  # (the usual program)
             return

@@ -239,9 +239,6 @@ class StackLiveness:
 
     def commit(self, inst: FuncInstance | None) -> None:
         """Commit the write marks of the instruction being checked to ``inst``."""
-        self._commit(inst)
-
-    def _commit(self, inst: FuncInstance | None) -> None:
         if inst is None:
             return
         idx = self.write_insn_idx - inst.sp_start
@@ -375,7 +372,7 @@ class StackLiveness:
                 continue
             self.mark_write(frame, fm.must_write_acc[rel])
             self._mark_read(outer, frame, callsite, fm.live_before[rel])
-        self._commit(outer)
+        self.commit(outer)
 
     # --- queries -----------------------------------------------------------------------
     def query_init(self, st: VerifierState) -> None:
