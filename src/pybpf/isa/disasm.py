@@ -25,6 +25,7 @@ from .opcodes import (
     Size,
     Source,
 )
+from .semantics import s64
 
 
 class Syntax(Enum):
@@ -223,8 +224,7 @@ def llvm_text(insns: Sequence[Insn], i: int) -> str:
             return f"r0 = *({ty} *)skb[r{insn.src}]"
         if insn.mode == Mode.IMM and insn.size == Size.DW:
             value = lddw_value(insn, insns[i + 1]) if i + 1 < len(insns) else insn.imm & 0xFFFFFFFF
-            s64 = value - (1 << 64) if value >> 63 else value  # (llvm prints it signed)
-            return f"r{insn.dst} = {_hex(s64)} ll"
+            return f"r{insn.dst} = {_hex(s64(value))} ll"  # (llvm prints it signed)
         return "<unknown>"
     if op == JmpOp.CALL:
         if insn.source == Source.X:

@@ -31,16 +31,23 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
 from ...isa.insn import Insn, lddw_value
-from ...isa.opcodes import TO_BE, AluOp, InsnClass, JmpOp, Mode, Size, Source
+from ...isa.opcodes import (
+    ATOMIC_FETCH,
+    TO_BE,
+    AluOp,
+    AtomicOp,
+    InsnClass,
+    JmpOp,
+    Mode,
+    Size,
+    Source,
+)
 from .cfg import Graph, Term
 from .dataflow import StackState
 
 M64 = (1 << 64) - 1
 M32 = (1 << 32) - 1
 CAP = 1 << 128
-_FETCH = 0x01
-_CMPXCHG = 0xF1
-_LOAD_ACQ = 0x100
 """Dirty values stay within ``(-CAP, CAP)``: five 30-bit digits at most."""
 WIDEN_AFTER = 3
 """A node's entry intervals may change this often before they are widened."""
@@ -236,8 +243,8 @@ def _defs_after(insn: Insn, regs: list[Iv]) -> None:
         # compare-and-exchange, the source for a fetch, the destination for a
         # load-acquire; anything else keeps its interval (a dirty r0 stays dirty)
         imm = insn.imm
-        written = (0,) if imm == _CMPXCHG else (insn.dst,) if imm == _LOAD_ACQ else (
-            (insn.src,) if imm & _FETCH else ())
+        written = (0,) if imm == AtomicOp.CMPXCHG else (insn.dst,) if imm == AtomicOp.LOAD_ACQ else (
+            (insn.src,) if imm & ATOMIC_FETCH else ())
         for r in written:
             if r < 10:
                 regs[r] = CLEAN
