@@ -37,6 +37,7 @@ from ..kernel.helpers.core import HZ
 from ..kernel.helpers.sockets import (
     AF_INET,
     AF_INET6,
+    AF_UNIX,
     IPPROTO_TCP,
     IPPROTO_UDP,
     SOCK_DGRAM,
@@ -48,7 +49,6 @@ from ..kernel.helpers.sockets import (
 )
 from ..kernel.vmlinux import KObject, alloc_object, sizeof
 
-AF_UNIX = 1
 TCP_INFINITE_SSTHRESH = 0x7FFFFFFF
 TCP_INIT_CWND = 10
 TCP_TIMEOUT_INIT = HZ

@@ -24,10 +24,10 @@ from ..env import RunEnv
 from ..state import Kernel
 from .registry import helper
 
-AF_INET, AF_INET6 = 2, 10
+AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
 IPPROTO_TCP, IPPROTO_UDP = 6, 17
 SOCK_STREAM, SOCK_DGRAM = 1, 2
-TCP_ESTABLISHED, TCP_CLOSE, TCP_LISTEN = 1, 7, 10
+TCP_ESTABLISHED, TCP_TIME_WAIT, TCP_CLOSE, TCP_LISTEN, TCP_NEW_SYN_RECV = 1, 6, 7, 10, 12
 TUPLE_V4, TUPLE_V6 = 12, 36  # sizeof the ipv4 and ipv6 halves of struct bpf_sock_tuple
 S32_MAX = 0x7FFFFFFF
 
@@ -168,10 +168,6 @@ def _field(addr: int, name: str) -> int:
 def sk_fullsock(env: RunEnv, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
     # every simulated socket (and the test run's dummy) is a full socket
     return r1
-
-
-AF_UNIX = 1
-TCP_TIME_WAIT, TCP_NEW_SYN_RECV = 6, 12
 
 
 def _sock_kind(sk: int) -> tuple[int, int, int, int]:
