@@ -42,7 +42,7 @@ examples: system-deps
 	examples/c/build.sh
 
 # Optional: the verifier's hot modules compiled by mypyc (mypy, in the dev extra, and a
-# C compiler), into ~/.cache/pybpf/accel/ or PYBPF_ACCEL_DIR; verification ~2-3x faster.
+# C compiler), into ~/.cache/pybpf/accel/ or PYBPF_ACCEL_DIR; verification ~2x faster (bench/README.md).
 # pybpf uses the build only while the verifier's sources are those it was made from (any
 # edit: pure Python again until the next `make accel`); PYBPF_PURE=1 always turns it off.
 accel: $(STAMP)

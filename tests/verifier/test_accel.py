@@ -5,7 +5,8 @@ The loader's decisions are checked on a throw-away package laid out like pybpf's
 ``__init__`` and ``_accel`` copied in, a fake build whose stand-in modules say where they
 were imported from), in fresh interpreters, so the real import path runs: ``__path__``,
 the shared-library import, the stamp, the stat cache.  The equality test needs a real
-build of the current sources and skips without one (this suite never builds it: ~2 min).
+build of the current sources and skips without one (the suite never builds it; `make test`
+builds it first: 1-4 min).
 """
 
 from __future__ import annotations
