@@ -99,6 +99,20 @@ def _outside_files(src: Path) -> list[str]:
     )
 
 
+KEEP = 3
+"""Builds kept in the cache (the newest): each edit of the sources makes another."""
+
+
+def _prune(root: Path, newest: Path, stamp: str) -> None:
+    """Remove all but the :data:`KEEP` most recent builds (a process that loaded one keeps
+    its mapped libraries)."""
+    builds = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
+              and d != newest and (d / stamp).is_file()]  # fmt: skip
+    builds.sort(key=lambda d: d.stat().st_mtime, reverse=True)
+    for old in builds[KEEP - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _in_place(accel: ModuleType, final: Path, src: Path) -> bool:
     """Whether ``final`` holds a build of exactly these sources, dependencies included."""
     try:
@@ -194,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(stage, ignore_errors=True)
                 print(f"accel: could not install the build in {final}: {e}", file=sys.stderr)
                 return 1
+        _prune(root, final, accel.STAMP)
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         print(f"accel: {len(chosen)} of {len(modules)} modules compiled in {total:.0f} s "
               f"(mypyc {cgen:.0f} s, C {compile_s - cgen:.0f} s; CPU {ru.ru_utime + ru.ru_stime:.0f} s; "

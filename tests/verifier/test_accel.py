@@ -173,6 +173,27 @@ def test_the_builder_and_loader_hash_alike(tmp_path: Path) -> None:
     assert set(build_accel.HOT) <= {p.stem for p in _accel.sources(PKG)}
 
 
+
+def test_old_builds_are_pruned(tmp_path: Path) -> None:
+    """Each edit of the sources makes another build: only the newest few are kept."""
+    spec = importlib.util.spec_from_file_location("build_accel", TOOLS / "build_accel.py")
+    assert spec is not None and spec.loader is not None
+    build_accel = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_accel)
+    root = tmp_path / "cache"
+    dirs = []
+    for k in range(6):
+        d = root / f"build{k}"
+        d.mkdir(parents=True)
+        (d / _accel.STAMP).write_text("{}")
+        os.utime(d, (1000 + k, 1000 + k))
+        dirs.append(d)
+    (root / ".staging").mkdir()
+    build_accel._prune(root, dirs[0], _accel.STAMP)  # (the one just installed: kept)
+    left = sorted(p.name for p in root.iterdir())
+    assert build_accel.KEEP == 3 and left == [".staging", "build0", "build4", "build5"]
+
+
 # A sample of programs verified at log level 2: verdict, errno, message, count, log.
 _SAMPLE = """
 import json, re, sys
